@@ -1,0 +1,105 @@
+"""The trial config: the one vocabulary shared by the single-run CLI, the trainable, the search
+spaces and the analysis (params.json holds exactly these keys)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tune_mnist.errors import InputError
+
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+SCALINGS = ("unit", "standard")
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One MLP and how it is trained. ``crop``/``side`` of None mean "skip that step"."""
+
+    crop: int | None = None
+    side: int | None = None
+    scaling: str = "unit"
+    depth: int = 2
+    width: int = 1024
+    lr: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Normalise 0 / 28-with-no-crop style inputs so equal models compare equal.
+        if self.crop in (0, IMAGE_SIDE):
+            object.__setattr__(self, "crop", None)
+        if self.side == 0:
+            object.__setattr__(self, "side", None)
+        if self.side is not None and self.side == (self.crop or IMAGE_SIDE):
+            object.__setattr__(self, "side", None)
+        self.validate()
+
+    def validate(self) -> None:
+        """Reject impossible configs before any work starts."""
+        def need_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+                bound = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+                raise InputError(f"Config {name}={value!r} is invalid: use {bound}.")
+
+        if self.crop is not None:
+            need_int("crop", self.crop, 1, IMAGE_SIDE)
+        if self.side is not None:
+            need_int("side", self.side, 1, self.crop or IMAGE_SIDE)
+        if self.scaling not in SCALINGS:
+            raise InputError(f"Config scaling={self.scaling!r} is invalid: use one of {', '.join(SCALINGS)}.")
+        need_int("depth", self.depth, 0)
+        need_int("width", self.width, 1)
+        need_int("batch_size", self.batch_size, 1)
+        need_int("epochs", self.epochs, 1)
+        need_int("seed", self.seed, 0)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0 or self.lr != self.lr:
+            raise InputError(f"Config lr={self.lr!r} is invalid: use a positive learning rate such as 1e-3.")
+
+    @property
+    def input_side(self) -> int:
+        """Side of the square image the MLP sees."""
+        return self.side or self.crop or IMAGE_SIDE
+
+    @property
+    def in_features(self) -> int:
+        return self.input_side ** 2
+
+    @property
+    def input_spec(self) -> str:
+        """A short human label, e.g. ``crop14``, ``resize8``, ``crop20-resize8``, ``full28``."""
+        parts = []
+        if self.crop is not None:
+            parts.append(f"crop{self.crop}")
+        if self.side is not None:
+            parts.append(f"resize{self.side}")
+        label = "-".join(parts) or f"full{IMAGE_SIDE}"
+        return label + ("-std" if self.scaling == "standard" else "")
+
+    @property
+    def architecture(self) -> str:
+        """E.g. ``784-1024-1024-10``."""
+        return "-".join(str(n) for n in [self.in_features] + [self.width] * self.depth + [NUM_CLASSES])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrialConfig":
+        """Build from a (Tune) config dict, ignoring keys that are not config fields."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown_ok = {k: v for k, v in values.items() if k in names}
+        for key in ("crop", "side", "depth", "width", "batch_size", "epochs", "seed"):
+            value = unknown_ok.get(key)
+            # Tune and JSON may hand back floats such as 8.0 or numpy ints; keep whole numbers exact.
+            if value is not None and not isinstance(value, bool) and hasattr(value, "__int__") and float(value) == int(value):
+                unknown_ok[key] = int(value)
+        if "lr" in unknown_ok and unknown_ok["lr"] is not None:
+            unknown_ok["lr"] = float(unknown_ok["lr"])
+        return cls(**unknown_ok)
+
+
+CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))

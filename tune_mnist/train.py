@@ -1,0 +1,146 @@
+"""Train one config on tensors already on its device, yielding every metric once per epoch.
+
+This loop is what the single-run CLI (``python -m tune_mnist.train``) and the Ray trainable both call.
+The notebook's defaults: per-epoch random batches of 64, Adam 1e-3, cross-entropy."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tune_mnist.config import TrialConfig
+from tune_mnist.inputs import Tensors
+from tune_mnist.measure import (count_params, environment_row, measure_latency, mlp_bias_relu_ops, mlp_flops,
+                                synchronize)
+from tune_mnist.model import build_mlp
+
+EVAL_BATCH = 8192
+Progress = Callable[[int, int, int], None]  # (epoch, steps done, steps in the epoch)
+
+
+@dataclass
+class TrainingState:
+    """Everything needed to continue training exactly where it stopped (a checkpoint's content)."""
+
+    model: nn.Sequential
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    epoch: int = 0
+    train_time_s: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "epoch": self.epoch, "train_time_s": self.train_time_s}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu() if hasattr(state["generator"], "cpu") else state["generator"])
+        self.epoch = int(state["epoch"])
+        self.train_time_s = float(state["train_time_s"])
+
+
+def new_state(config: TrialConfig, device: torch.device) -> TrainingState:
+    """A seeded model, its optimizer and its shuffle generator."""
+    torch.manual_seed(config.seed)
+    model = build_mlp(config.in_features, config.depth, config.width).to(device)
+    # The fused kernel is the same Adam update in fewer launches (about 25% faster per step on small CPU models).
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
+    generator = torch.Generator(device=device)
+    generator.manual_seed(config.seed)
+    return TrainingState(model, optimizer, generator)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean per-sample cross-entropy and accuracy over a whole split (NaN for an empty split)."""
+    if len(y) == 0:
+        return math.nan, math.nan
+    was_training = model.training
+    model.eval()
+    loss = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    for start in range(0, len(y), EVAL_BATCH):
+        logits = model(x[start:start + EVAL_BATCH])
+        target = y[start:start + EVAL_BATCH]
+        loss += F.cross_entropy(logits, target, reduction="sum")
+        correct += (logits.argmax(1) == target).sum()
+    model.train(was_training)
+    return float(loss) / len(y), float(correct) / len(y)
+
+
+def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                progress: Progress | None = None) -> tuple[float, float]:
+    """One pass over a fresh random permutation; returns the mean training loss and accuracy seen."""
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    n = len(y)
+    order = torch.randperm(n, device=x.device, generator=state.generator)
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    steps = math.ceil(n / batch_size)
+    every = max(1, steps // 50)
+    for step in range(steps):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        xb, yb = x[idx], y[idx]
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.argmax(1) == yb).sum()
+        if progress is not None and (step + 1) % every == 0:
+            progress(state.epoch + 1, step + 1, steps)
+    return float(loss_sum) / n, float(correct) / n
+
+
+def train(config: TrialConfig, tensors: Tensors, state: TrainingState | None = None,
+          progress: Progress | None = None, latency: bool = True, threads: int | None = None) -> Iterator[dict]:
+    """Yield one row of metrics per epoch, from ``state.epoch + 1`` to ``config.epochs``.
+
+    ``state`` (from ``new_state`` or a checkpoint) is updated in place, so the caller can save it
+    after any epoch."""
+    device = tensors.device
+    state = state or new_state(config, device)
+    threads = threads or torch.get_num_threads()
+    static = {
+        "params": count_params(state.model),
+        "flops": mlp_flops(config.in_features, config.depth, config.width),
+        "flops_bias_relu": mlp_bias_relu_ops(config.in_features, config.depth, config.width),
+        "in_features": config.in_features,
+        "input_spec": config.input_spec,
+        "architecture": config.architecture,
+        "train_size": len(tensors.train_y), "val_size": len(tensors.val_y), "test_size": len(tensors.test_y),
+    }
+    while state.epoch < config.epochs:
+        synchronize(device)
+        start = time.perf_counter()
+        train_loss, train_acc = train_epoch(state, tensors.train_x, tensors.train_y, config.batch_size, progress)
+        synchronize(device)
+        epoch_time = time.perf_counter() - start
+        state.epoch += 1
+        state.train_time_s += epoch_time
+        val_loss, val_acc = evaluate(state.model, tensors.val_x, tensors.val_y)
+        test_loss, test_acc = evaluate(state.model, tensors.test_x, tensors.test_y)
+        row = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
+               "epoch_time_s": epoch_time, "train_time_s": state.train_time_s, **static}
+        row.update(measure_latency(state.model, config.in_features, threads=threads) if latency
+                   else environment_row(device, threads))
+        state.history.append(row)
+        yield row
+
+
+if __name__ == "__main__":
+    from tune_mnist.single_run import main
+
+    main()
