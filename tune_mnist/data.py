@@ -145,12 +145,12 @@ def _check_labels(labels: np.ndarray, path: Path) -> None:
 
 # ---------------------------------------------------------------- CSV
 
-def _is_number(text: str) -> bool:
+def _is_pixel(text: str) -> bool:
     try:
-        float(text)
+        value = float(text)
     except ValueError:
         return False
-    return True
+    return 0 <= value <= 255
 
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -165,22 +165,32 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         first = handle.readline().strip()
     if not first:
         raise InputError(f"CSV file {path} is empty: pass a CSV with a label and 784 pixel values per row.")
-    header = not all(_is_number(v) for v in first.split(","))
+    # A header names its columns; an image row is (nearly) all pixel values. A first image with one
+    # bad value must fail on that value below, not vanish as a "header".
+    fields = first.split(",")
+    header = sum(_is_pixel(v) for v in fields) < len(fields) / 2
     width = 1 + IMAGE_SIDE * IMAGE_SIDE
     try:
         frame = pd.read_csv(path, header=None, skiprows=1 if header else 0, names=range(width), dtype=str,
                             skip_blank_lines=True, engine="c")
     except pd.errors.ParserError as exc:
         line = _parser_error_line(str(exc))
-        where = f" at line {line + (1 if header else 0)}" if line else ""
+        where = f" at line {line}" if line else ""  # pandas counts the file's lines, skipped ones included
         raise InputError(f"CSV file {path} has more than {width} values{where}: each row must be a label "
                          f"then {width - 1} pixels.") from None
     offset = 2 if header else 1  # file line number of frame row 0
+    if not isinstance(frame.index, pd.RangeIndex):
+        # Every row had more than `width` values, so pandas took the extra leading columns as an index.
+        raise InputError(f"CSV file {path} line {offset} has more than {width} values: each row must be a label "
+                         f"then {width - 1} pixels.")
+    if len(frame) == 0:
+        raise InputError(f"CSV file {path} has a header row but no images: pass a CSV with a label and 784 pixel "
+                         "values per row.")
     missing = frame.isna().any(axis=1).to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        raise InputError(f"CSV file {path} line {row + offset} has fewer than {width} values: each row must be "
-                         f"a label then {width - 1} pixels.")
+        raise InputError(f"CSV file {path} line {row + offset} has an empty value or fewer than {width} values: "
+                         f"each row must be a label then {width - 1} pixels.")
     values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values) | (values != np.round(values)) | (values < 0) | (values > 255)
     bad[:, 0] |= values[:, 0] >= NUM_CLASSES
