@@ -1,0 +1,52 @@
+"""Multi-objective search for the front itself: Optuna (via Ray Tune's OptunaSearch) proposes configs
+from the ``random`` space's ranges and learns from validation accuracy, FLOPs and latency.
+
+Accuracy enters as ``accuracy_shortfall`` = max(0, bar - val_acc): every model above the bar is equally
+good on that objective, so the search spends its trials on cheaper models that still clear the bar
+instead of on the last tenth of a point of accuracy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces import Adaptive, SpaceOptions
+from search_spaces.random import BATCH_SIZES, DEFAULT_SAMPLES
+
+DESCRIPTION = ("multi-objective Optuna search (accuracy shortfall below the bar, FLOPs, latency) over the random "
+               "space's ranges; --num-samples N trials (default 50)")
+OBJECTIVES = ("accuracy_shortfall", "flops", "latency_p50_us")
+MODES = ("min", "min", "min")
+
+
+def searcher(options: SpaceOptions) -> Adaptive:
+    def define(trial: Any) -> dict[str, Any]:
+        crop = trial.suggest_int("crop", 12, 28)
+        trial.suggest_int("side", 4, crop)
+        trial.suggest_categorical("scaling", ["unit", "standard"])
+        depth = trial.suggest_int("depth", 0, 4)
+        fixed: dict[str, Any] = {}
+        if depth:
+            trial.suggest_int("width", 1, 2048, log=True)
+        else:
+            fixed["width"] = 1
+        for name, value in (("lr", options.lr), ("batch_size", options.batch_size), ("epochs", options.epochs)):
+            if value is not None:
+                fixed[name] = value
+        if options.lr is None:
+            trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+        if options.batch_size is None:
+            trial.suggest_categorical("batch_size", list(BATCH_SIZES))
+        if options.epochs is None:
+            trial.suggest_int("epochs", 1, 10)
+        return fixed
+
+    def make() -> Any:
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return OptunaSearch(space=define, metric=list(OBJECTIVES), mode=list(MODES),
+                            sampler=optuna.samplers.TPESampler(seed=options.search_seed))
+
+    return Adaptive(make_search_alg=make, num_samples=options.num_samples or DEFAULT_SAMPLES,
+                    param_space={"min_accuracy": options.min_accuracy})

@@ -1,0 +1,12 @@
+"""The notebook's last search alone: one hidden layer of 4, 8, 64, 256 on 14x14 and 8x8 inputs."""
+
+from __future__ import annotations
+
+from search_spaces import SpaceOptions, apply_overrides
+from tune_mnist.config import TrialConfig
+
+DESCRIPTION = "the notebook's small models: 1 hidden layer of 4, 8, 64, 256 on resize-14 and resize-8 (8 configs)"
+
+
+def configs(options: SpaceOptions) -> list[TrialConfig]:
+    return apply_overrides([TrialConfig(side=s, depth=1, width=w) for s in (14, 8) for w in (4, 8, 64, 256)], options)

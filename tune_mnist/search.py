@@ -1,0 +1,303 @@
+"""``python -m tune_mnist.search``: run a named search space through Ray Tune.
+
+Every trial's per-epoch rows, params and final checkpoint land in Ray's standard layout under
+``<storage>/<name>/``; ``python -m analysis.pareto`` reads them from there."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import search_spaces
+from search_spaces import SpaceOptions
+from tune_mnist.config import TrialConfig
+from tune_mnist.data import Splits, split_validation, subset
+from tune_mnist.errors import InputError
+from tune_mnist.measure import mlp_flops, mlp_params
+from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
+
+RUN_FILE = "tune_mnist_run.json"  # this CLI's options, so --resume rebuilds the same data
+OBJECTIVES = (("val_acc", "max"), ("flops", "min"), ("latency_p50_us", "min"))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tune_mnist.search", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    space = parser.add_argument_group("search space")
+    space.add_argument("--space", default="grid",
+                       help=f"one of: {', '.join(search_spaces.available())} (default grid)")
+    space.add_argument("--num-samples", type=positive_int, help="configs to draw (random, adaptive; default 50)")
+    space.add_argument("--seeds", type=positive_int, default=1, help="repeat every config with K seeds (default 1)")
+    space.add_argument("--search-seed", type=nonnegative_int, default=0, help="seed of random/adaptive sampling")
+    space.add_argument("--epochs", type=positive_int, help="override the space's epochs")
+    space.add_argument("--batch-size", type=positive_int, help="override the space's batch size")
+    space.add_argument("--lr", type=positive_float, help="override the space's learning rate")
+    space.add_argument("--min-accuracy", type=float, default=0.90,
+                       help="the accuracy bar the summary and adaptive search use (default 0.90)")
+    add_data_options(parser)
+    run = parser.add_argument_group("experiment")
+    run.add_argument("--name", help="experiment name (default <space>-<date>-<time>); with --resume, the one to continue")
+    run.add_argument("--storage-path", default="ray_results",
+                     help="where experiments live: a directory (made absolute) or a URI such as s3://bucket/path "
+                          "(default ./ray_results)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the experiment --name: finished trials are kept, unfinished and errored ones run")
+    run.add_argument("--dry-run", action="store_true", help="print the configs with params and FLOPs; start nothing")
+    res = parser.add_argument_group("resources")
+    res.add_argument("--cpus-per-trial", type=positive_float, default=1, help="CPUs (and torch threads) per trial (default 1)")
+    res.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per trial, fractions allowed (default 0)")
+    res.add_argument("--max-concurrent", type=positive_int, help="at most this many trials at once (default: as resources allow)")
+    res.add_argument("--address", help="an existing Ray cluster (auto, HOST:PORT, ray://...); RAY_ADDRESS works too")
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------- checks before Ray starts
+
+def check_options(args: argparse.Namespace) -> None:
+    g = args.gpus_per_trial
+    if not (g >= 0 and math.isfinite(g)) or (g > 1 and g != int(g)):
+        raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
+    if not 0 < args.min_accuracy < 1:
+        raise InputError(f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as 0.90.")
+    if args.resume and not args.name:
+        raise InputError("--resume needs --name: pass the name of the experiment to continue.")
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def storage_root(path: str) -> str:
+    """Absolute and writable (Ray rejects relative paths and fails late on unwritable ones)."""
+    if is_uri(path):
+        return path
+    root = Path(path).expanduser().resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{uuid.uuid4().hex}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"Storage path {root} cannot be written ({exc.strerror}): "
+                         "pass --storage-path with a directory you can write to.") from None
+    return str(root)
+
+
+def space_configs(args: argparse.Namespace, module: Any) -> list[TrialConfig] | None:
+    options = space_options(args)
+    if hasattr(module, "configs"):
+        return module.configs(options)
+    if args.seeds > 1:
+        raise InputError(f"--seeds {args.seeds} does not apply to the {args.space} space, which proposes each "
+                         "config once: drop --seeds or use a list space such as grid or random.")
+    return None
+
+
+def space_options(args: argparse.Namespace) -> SpaceOptions:
+    return SpaceOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, num_samples=args.num_samples,
+                        seeds=args.seeds, search_seed=args.search_seed, min_accuracy=args.min_accuracy)
+
+
+def print_configs(configs: list[TrialConfig]) -> None:
+    print(f"{len(configs)} configs:")
+    head = f"{'#':>3} {'input':<18} {'depth':>5} {'width':>5} {'lr':>8} {'batch':>5} {'epochs':>6} {'seed':>4} " \
+           f"{'params':>11} {'FLOPs':>12}"
+    print(head)
+    for i, c in enumerate(configs):
+        print(f"{i:>3} {c.input_spec:<18} {c.depth:>5} {c.width:>5} {c.lr:>8.2g} {c.batch_size:>5} {c.epochs:>6} "
+              f"{c.seed:>4} {mlp_params(c.in_features, c.depth, c.width):>11,} "
+              f"{mlp_flops(c.in_features, c.depth, c.width):>12,}")
+
+
+# ---------------------------------------------------------------- running
+
+def prepare_data(args: argparse.Namespace, module: Any) -> Splits:
+    n = args.subset if args.subset is not None else getattr(module, "DEFAULT_SUBSET", None)
+    args.subset = n or None
+    splits = split_validation(load_data(args), args.validation_size, args.split_seed)
+    return subset(splits, args.subset, args.split_seed)
+
+
+def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
+    return [{**c.to_dict(), **run_constants(args)} for c in configs]
+
+
+def run_constants(args: argparse.Namespace) -> dict[str, Any]:
+    """Recorded in every trial's params.json beside the config, so a trial says what data it saw."""
+    return {"validation_size": args.validation_size, "split_seed": args.split_seed, "subset": args.subset,
+            "min_accuracy": args.min_accuracy}
+
+
+def trial_dirname(trial: Any) -> str:
+    c = trial.config
+    try:
+        label = f"{TrialConfig.from_dict(c).input_spec}_{c.get('depth')}x{c.get('width')}_s{c.get('seed', 0)}"
+    except (InputError, TypeError):
+        label = "config"
+    return f"{trial.trial_id}_{label}"
+
+
+def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, include_dashboard=False)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False)
+    resources = ray.cluster_resources()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
+    print(f"Ray: {len(nodes)} node(s), {cpus:g} CPUs, {gpus:g} GPUs")
+    if cpus_per_trial > cpus:
+        raise InputError(f"--cpus-per-trial {cpus_per_trial:g} is more than the {cpus:g} CPUs Ray has: lower it.")
+    if gpus_per_trial > gpus:
+        raise InputError(f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than the {gpus:g} Ray has: "
+                         "drop it (CPU trials) or connect to a cluster with GPUs via --address.")
+
+
+def build_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, module: Any,
+                storage: str) -> Any:
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from tune_mnist.trainable import run_trial
+
+    resources = {"cpu": args.cpus_per_trial}
+    if args.gpus_per_trial:
+        resources["gpu"] = args.gpus_per_trial
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=splits), resources)
+    run_config = tune.RunConfig(
+        name=args.name, storage_path=storage,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        failure_config=tune.FailureConfig(max_failures=1))
+    experiment = storage.rstrip("/") + "/" + args.name
+    if args.resume:
+        return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+    if configs is not None:
+        points = trial_points(configs, args)
+        search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
+        # Every key a point sets must exist in the param space; the points fill in the values.
+        num_samples, param_space = len(points), dict.fromkeys(points[0])
+    else:
+        from ray.tune.search import ConcurrencyLimiter
+
+        adaptive = module.searcher(space_options(args))
+        search_alg = adaptive.make_search_alg()
+        if args.max_concurrent:
+            search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
+        num_samples, param_space = adaptive.num_samples, {**adaptive.param_space, **run_constants(args)}
+    tune_config = tune.TuneConfig(search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
+                                  trial_dirname_creator=trial_dirname)
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def summarize(results: Any, args: argparse.Namespace, experiment: str, expected: int | None) -> int:
+    """Counts, the best feasible trial per objective, where the results are and what to run next."""
+    finished, failed, unfinished, rows = 0, 0, 0, []
+    for result in results:
+        metrics = result.metrics or {}
+        epochs = (result.config or {}).get("epochs")
+        if result.error is not None:
+            failed += 1
+        elif metrics.get("epoch") is not None and metrics.get("epoch") == epochs:
+            finished += 1
+            rows.append(metrics)
+        else:
+            unfinished += 1
+    if expected is not None:
+        unfinished += max(0, expected - finished - failed - unfinished)
+    print(f"\n{finished} trials finished, {failed} failed, {unfinished} not finished.")
+    feasible = [r for r in rows if r.get("val_acc", math.nan) > args.min_accuracy]
+    for metric, mode in OBJECTIVES:
+        if feasible:
+            pick = (max if mode == "max" else min)(feasible, key=lambda r: r[metric])
+            print(f"  best by {metric} ({mode}) among val_acc > {args.min_accuracy:g}: {pick['architecture']} "
+                  f"{pick['input_spec']}: val_acc {pick['val_acc']:.4f}, test_acc {pick['test_acc']:.4f}, "
+                  f"FLOPs {pick['flops']:,}, latency p50 {pick['latency_p50_us']:.1f} us")
+    if rows and not feasible:
+        print(f"  no finished trial reached val_acc > {args.min_accuracy:g}.")
+    print(f"Results: {experiment}")
+    if failed or unfinished:
+        print(f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {args.name} "
+              f"--storage-path {args.storage_path}")
+    print(f"Next: python -m analysis.pareto {experiment}")
+    return 0 if not failed and not unfinished else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    storage = storage_root(args.storage_path)
+    args.storage_path = storage
+    experiment = f"{storage.rstrip('/')}/{args.name}" if args.name else None
+    if args.resume:
+        saved = resume_options(experiment)
+        for key, value in saved.items():
+            setattr(args, key, value)
+        args.resume = True
+    module = search_spaces.load(args.space)
+    configs = space_configs(args, module)
+    if args.dry_run:
+        if configs is None:
+            print(f"The {args.space} space proposes configs as it learns; nothing to list before it runs.")
+        else:
+            print_configs(configs)
+        return 0
+    if not args.resume:
+        args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
+        experiment = f"{storage.rstrip('/')}/{args.name}"
+        if not is_uri(storage) and Path(experiment).exists():
+            raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it "
+                             "or another --name.")
+    splits = prepare_data(args, module)
+    start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial)
+    tuner = build_tuner(args, splits, configs, module, storage)
+    if not args.resume:
+        save_run_options(experiment, args)
+    results = tuner.fit()
+    return summarize(results, args, experiment, len(configs) if configs is not None else None)
+
+
+RESUMED_OPTIONS = ("space", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
+                   "data_dir", "train_csv", "test_csv", "download", "validation_size", "split_seed", "subset",
+                   "cpus_per_trial", "gpus_per_trial", "max_concurrent")
+
+
+def save_run_options(experiment: str, args: argparse.Namespace) -> None:
+    if is_uri(experiment):
+        return
+    Path(experiment).mkdir(parents=True, exist_ok=True)
+    options = {key: getattr(args, key) for key in RESUMED_OPTIONS}
+    (Path(experiment) / RUN_FILE).write_text(json.dumps(options, indent=2) + "\n")
+
+
+def resume_options(experiment: str) -> dict[str, Any]:
+    from ray import tune
+
+    if not is_uri(experiment) and not Path(experiment).is_dir():
+        raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
+    if not tune.Tuner.can_restore(experiment):
+        raise InputError(f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
+                         "run it again without --resume under a new --name.")
+    path = Path(experiment) / RUN_FILE
+    return json.loads(path.read_text()) if not is_uri(experiment) and path.is_file() else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The Ray Tune function trainable: one config = one trial.
+
+The uint8 splits arrive once through ``tune.with_parameters`` (object store, zero-copy); the trial
+builds its own float inputs on its own device, trains with ``tune_mnist.train.train`` and reports
+every metric once per epoch with a checkpoint, from which Tune resumes it when it restarts it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from tune_mnist.config import TrialConfig
+from tune_mnist.data import Splits
+from tune_mnist.inputs import build_tensors
+from tune_mnist.saved import save_model
+from tune_mnist.train import new_state, train
+
+STATE_FILE = "training_state.pt"
+DEFAULT_MIN_ACCURACY = 0.90
+
+
+def trial_device() -> tuple[torch.device, str]:
+    """The GPU Ray assigned (Ray sets CUDA_VISIBLE_DEVICES to it), else the CPU.
+
+    Ray no longer hides GPUs from trials that asked for none, so torch.cuda.is_available() alone
+    would put CPU trials on a GPU; logical GPUs on a machine without CUDA also stay on the CPU."""
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+    device = torch.device("cuda:0" if gpu_ids and torch.cuda.is_available() else "cpu")
+    return device, ",".join(gpu_ids)
+
+
+def trial_threads() -> int:
+    """The CPUs Ray reserved for this trial (at least one)."""
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    return max(1, int(cpus))
+
+
+def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: float, std: float, row: dict) -> None:
+    """A checkpoint is a saved model (``tune_mnist.saved``) plus the optimizer and shuffle state."""
+    save_model(directory, state.model, config, mean, std, row)
+    torch.save(state.state_dict(), directory / STATE_FILE)
+
+
+def run_trial(config: dict[str, Any], data: Splits) -> None:
+    """Train ``config`` and report each epoch; ``data`` is shared by every trial of the experiment."""
+    cfg = TrialConfig.from_dict(config)
+    device, gpu_ids = trial_device()
+    threads = trial_threads()
+    torch.set_num_threads(threads)
+    tensors = build_tensors(data, cfg, device)
+    state = new_state(cfg, device)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            state.load_state_dict(torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True))
+    placement = {"node_ip": ray.util.get_node_ip_address(), "gpu_ids": gpu_ids}
+    for row in train(cfg, tensors, state, threads=threads):
+        row.update(placement)
+        selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
+        row["accuracy_shortfall"] = max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
+        with tempfile.TemporaryDirectory() as directory:
+            save_checkpoint(Path(directory), state, cfg, tensors.mean, tensors.std, row)
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))
+
