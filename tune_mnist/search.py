@@ -144,12 +144,15 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial.trial_id}_{label}"
 
 
-def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> None:
+def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> bool:
+    """Connect to ``address`` (no resource arguments: Ray rejects them there), reuse a Ray already
+    started in this process, or start a local one sized to this machine. True if this call started it."""
     import ray
 
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         if address:
-            ray.init(address=address, include_dashboard=False)
+            ray.init(address=address)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False)
     resources = ray.cluster_resources()
@@ -161,10 +164,12 @@ def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float)
     if gpus_per_trial > gpus:
         raise InputError(f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than the {gpus:g} Ray has: "
                          "drop it (CPU trials) or connect to a cluster with GPUs via --address.")
+    return started
 
 
-def build_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, module: Any,
+def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, module: Any,
                 storage: str) -> Any:
+    """A new Tuner over ``points`` (one trial each) or the space's adaptive searcher, or the restored one."""
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -177,12 +182,11 @@ def build_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialCon
     run_config = tune.RunConfig(
         name=args.name, storage_path=storage,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        failure_config=tune.FailureConfig(max_failures=1))
+        failure_config=tune.FailureConfig(max_failures=1), verbose=1)
     experiment = storage.rstrip("/") + "/" + args.name
     if args.resume:
         return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
-    if configs is not None:
-        points = trial_points(configs, args)
+    if points is not None:
         search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
         # Every key a point sets must exist in the param space; the points fill in the values.
         num_samples, param_space = len(points), dict.fromkeys(points[0])
@@ -257,12 +261,24 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it "
                              "or another --name.")
     splits = prepare_data(args, module)
-    start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial)
-    tuner = build_tuner(args, splits, configs, module, storage)
-    if not args.resume:
-        save_run_options(experiment, args)
-    results = tuner.fit()
-    return summarize(results, args, experiment, len(configs) if configs is not None else None)
+    points = trial_points(configs, args) if configs is not None else None
+    return run_tuner(args, splits, points, module, experiment)
+
+
+def run_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, module: Any,
+              experiment: str) -> int:
+    import ray
+
+    started = start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial)
+    try:
+        tuner = build_tuner(args, splits, points, module, args.storage_path)
+        if not args.resume:
+            save_run_options(experiment, args)
+        results = tuner.fit()
+        return summarize(results, args, experiment, len(points) if points is not None else None)
+    finally:
+        if started:
+            ray.shutdown()
 
 
 RESUMED_OPTIONS = ("space", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",

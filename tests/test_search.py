@@ -1,0 +1,216 @@
+"""The search end to end on real Ray Tune, real PyTorch and a real MNIST subset (CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray
+import torch
+
+import search_spaces
+from search_spaces import SpaceOptions
+from tune_mnist import search
+from tune_mnist.config import TrialConfig
+from tune_mnist.data import split_validation, subset
+from tune_mnist.inputs import build_tensors
+from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.saved import load_model
+from tune_mnist.train import evaluate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if (p / "params.json").is_file())
+
+
+def rows(trial: Path) -> pd.DataFrame:
+    return pd.read_json(trial / "result.json", lines=True)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    ray.shutdown()
+    storage = tmp_path_factory.mktemp("storage")
+    assert search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke"]) == 0
+    return storage / "smoke"
+
+
+def test_smoke_every_trial_finishes_with_every_metric(smoke):
+    trials = trial_dirs(smoke)
+    assert len(trials) == 3
+    for trial in trials:
+        frame = rows(trial)
+        params = json.loads((trial / "params.json").read_text())
+        assert list(frame["epoch"]) == list(range(1, params["epochs"] + 1))
+        for column in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall"):
+            assert column in frame and frame[column].notna().all() or column == "gpu_ids", column
+        assert (frame["device"] == "cpu").all() and (frame["threads"] == 1).all()
+        assert frame["test_acc"].iloc[-1] > 0.3  # 10 classes: chance is 0.1
+
+
+def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
+    for trial in trial_dirs(smoke):
+        last = rows(trial).iloc[-1]
+        (checkpoint,) = sorted(trial.glob("checkpoint_*"))
+        model, config, meta = load_model(checkpoint)
+        params = json.loads((trial / "params.json").read_text())
+        splits = subset(split_validation(mnist, params["validation_size"], params["split_seed"]),
+                        params["subset"], params["split_seed"])
+        tensors = build_tensors(splits, config)
+        assert evaluate(model, tensors.test_x, tensors.test_y)[1] == pytest.approx(last["test_acc"], abs=1e-9)
+        assert meta["metrics"]["test_acc"] == pytest.approx(last["test_acc"])
+
+
+def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
+    ray.shutdown()
+    args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken"])
+    module = search_spaces.load("smoke")
+    configs = search.space_configs(args, module)
+    splits = search.prepare_data(args, module)
+    points = search.trial_points(configs[:2], args)
+    points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
+    rc = search.run_tuner(args, splits, points, module, str(tmp_path / "broken"))
+    out = capsys.readouterr().out
+    assert rc == 1 and "2 trials finished, 1 failed" in out
+    errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
+    assert len(errored) == 1 and "depth=-1" in (errored[0] / "error.txt").read_text()
+
+
+def test_grid_is_the_notebooks_study():
+    configs = search_spaces.load("grid").configs(SpaceOptions())
+    assert len(configs) == len(set(configs)) == 23
+    keys = {(c.crop, c.side, c.depth, c.width) for c in configs}
+    expected = {(None, None, d, 1024) for d in (1, 2, 3, 4)} | {(None, None, 2, w) for w in (1, 8, 1024, 2048)}
+    expected |= {(None, 14, d, 1024) for d in (1, 2, 3, 4)} | {(14, None, d, 1024) for d in (1, 2, 3, 4)}
+    expected |= {(None, s, 1, w) for s in (14, 8) for w in (4, 8, 64, 256)}
+    assert keys == expected
+    assert all((c.lr, c.batch_size, c.epochs, c.scaling) == (1e-3, 64, 2, "unit") for c in configs)
+
+
+def test_seeds_overrides_and_random_space():
+    options = SpaceOptions(seeds=3, epochs=1, lr=0.01)
+    small = search_spaces.load("small").configs(options)
+    assert len(small) == 24 and {c.seed for c in small} == {0, 1, 2}
+    assert all(c.epochs == 1 and c.lr == 0.01 for c in small)
+    drawn = search_spaces.load("random").configs(SpaceOptions(num_samples=200, search_seed=5))
+    assert drawn == search_spaces.load("random").configs(SpaceOptions(num_samples=200, search_seed=5))
+    assert all(4 <= c.input_side <= (c.crop or 28) and 0 <= c.depth <= 4 and 1 <= c.width <= 2048
+               and 1 <= c.epochs <= 10 and 1e-4 <= c.lr <= 1e-2 for c in drawn)
+    assert {c.scaling for c in drawn} == {"unit", "standard"} and {c.depth for c in drawn} == {0, 1, 2, 3, 4}
+
+
+def test_a_space_is_one_file(tmp_path, monkeypatch):
+    (tmp_path / "mine.py").write_text(
+        "from tune_mnist.config import TrialConfig\nDESCRIPTION = 'mine'\n"
+        "def configs(options):\n    return [TrialConfig(side=7, depth=1, width=3)]\n")
+    monkeypatch.setattr(search_spaces, "__path__", [*search_spaces.__path__, str(tmp_path)])
+    assert "mine" in search_spaces.available()
+    assert search_spaces.load("mine").configs(SpaceOptions())[0].architecture == "49-3-10"
+
+
+def test_dry_run_lists_configs_without_ray(capsys):
+    ray.shutdown()
+    assert search.main(["--space", "grid", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "23 configs" in out and "3,723,264" in out and "1,863,690" in out
+    assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--space", "nope"], "Unknown search space 'nope': use one of adaptive, grid, random, small, smoke"),
+    (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is invalid"),
+    (["--gpus-per-trial", "1.5"], "--gpus-per-trial 1.5 is invalid"),
+    (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
+    (["--resume"], "--resume needs --name"),
+    (["--resume", "--name", "never-ran"], "There is no experiment"),
+    (["--seeds", "2", "--space", "adaptive"], "--seeds 2 does not apply to the adaptive space"),
+    (["--space", "smoke", "--validation-size", "70000"], "Validation size 70000 is invalid"),
+    (["--space", "smoke", "--data-dir", "/nonexistent"], "Data directory /nonexistent does not exist"),
+])
+def test_bad_inputs_fail_before_ray_with_one_sentence(argv, message, tmp_path, capsys):
+    ray.shutdown()
+    assert search.main([*argv, "--storage-path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not ray.is_initialized()
+
+
+def test_bad_numbers_are_argparse_errors(capsys):
+    for argv in (["--epochs", "0"], ["--cpus-per-trial", "-2"], ["--num-samples", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            search.parse_args(argv)
+        assert exc.value.code == 2
+    assert "invalid" in capsys.readouterr().err
+
+
+def test_unwritable_storage_path_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert search.main(["--space", "smoke", "--storage-path", str(blocker / "results")]) == 2
+    assert f"Storage path {blocker / 'results'} cannot be written" in capsys.readouterr().err
+
+
+def test_existing_experiment_is_not_overwritten(smoke, capsys):
+    before = sorted(p.name for p in smoke.iterdir())
+    assert search.main(["--space", "smoke", "--storage-path", str(smoke.parent), "--name", "smoke"]) == 2
+    assert "already exists: pass --resume" in capsys.readouterr().err
+    assert sorted(p.name for p in smoke.iterdir()) == before
+
+
+def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
+    ray.shutdown()
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
+    try:
+        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "gpu",
+                            "--gpus-per-trial", "1", "--epochs", "1"]) == 0
+        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu",
+                            "--epochs", "1"]) == 0
+    finally:
+        ray.shutdown()
+    gpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "gpu"))
+    assert set(gpu_rows["gpu_ids"].astype(str)) == {"0", "1"}  # both logical GPUs were handed out
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"  # logical GPUs without CUDA stay on the CPU
+    assert (gpu_rows["device"] == expected).all()
+    cpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "cpu"))
+    assert cpu_rows["gpu_ids"].isna().all() or (cpu_rows["gpu_ids"].astype(str) == "").all()
+    assert (cpu_rows["device"] == "cpu").all()
+
+
+def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_path):
+    ray.shutdown()
+    name = "interrupted"
+    command = [sys.executable, "-m", "tune_mnist.search", "--space", "small", "--subset", "6000",
+               "--epochs", "2", "--max-concurrent", "1", "--storage-path", str(tmp_path), "--name", name]
+    driver = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    experiment = tmp_path / name
+    deadline = time.time() + 180
+    while time.time() < deadline and driver.poll() is None:
+        if any(len(rows(t)) == 2 for t in trial_dirs(experiment) if (t / "result.json").stat().st_size) \
+                if experiment.is_dir() else False:
+            break
+        time.sleep(0.5)
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=120) != 0  # interrupted: not everything finished
+    finished_before = {t.name: (t / "result.json").read_text() for t in trial_dirs(experiment)
+                       if (t / "result.json").exists() and len(rows(t)) == 2}
+    assert 1 <= len(finished_before) < 8
+    resumed = subprocess.run([sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name,
+                              "--storage-path", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "8 trials finished, 0 failed, 0 not finished" in resumed.stdout
+    trials = trial_dirs(experiment)
+    assert len(trials) == 8
+    for trial in trials:
+        assert list(rows(trial)["epoch"]) == [1, 2]
+    for name_, text in finished_before.items():
+        assert (experiment / name_ / "result.json").read_text() == text  # not run again
