@@ -171,7 +171,7 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
     try:
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "gpu",
-                            "--gpus-per-trial", "1", "--epochs", "1"]) == 0
+                            "--gpus-per-trial", "1", "--subset", "20000"]) == 0  # long enough to overlap
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu",
                             "--epochs", "1"]) == 0
     finally:

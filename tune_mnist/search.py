@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.measure import mlp_flops, mlp_params
+from tune_mnist.storage import check_shared, is_uri, storage_root
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 
 RUN_FILE = "tune_mnist_run.json"  # this CLI's options, so --resume rebuilds the same data
@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--storage-path", default="ray_results",
                      help="where experiments live: a directory (made absolute) or a URI such as s3://bucket/path "
                           "(default ./ray_results)")
+    run.add_argument("--shared-storage", action="store_true",
+                     help="declare that every node of the cluster mounts --storage-path (checked for NFS and "
+                          "similar mounts otherwise; a node-local path is refused on a multi-node cluster)")
     run.add_argument("--resume", action="store_true",
                      help="continue the experiment --name: finished trials are kept, unfinished and errored ones run")
     run.add_argument("--dry-run", action="store_true", help="print the configs with params and FLOPs; start nothing")
@@ -68,26 +71,6 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as 0.90.")
     if args.resume and not args.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
-
-
-def is_uri(path: str) -> bool:
-    return "://" in path
-
-
-def storage_root(path: str) -> str:
-    """Absolute and writable (Ray rejects relative paths and fails late on unwritable ones)."""
-    if is_uri(path):
-        return path
-    root = Path(path).expanduser().resolve()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-test-{uuid.uuid4().hex}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"Storage path {root} cannot be written ({exc.strerror}): "
-                         "pass --storage-path with a directory you can write to.") from None
-    return str(root)
 
 
 def space_configs(args: argparse.Namespace, module: Any) -> list[TrialConfig] | None:
@@ -144,13 +127,14 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial.trial_id}_{label}"
 
 
-def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float) -> bool:
+def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float, storage: str,
+              shared_storage: bool) -> None:
     """Connect to ``address`` (no resource arguments: Ray rejects them there), reuse a Ray already
-    started in this process, or start a local one sized to this machine. True if this call started it."""
+    started in this process, or start a local one sized to this machine; then check that the
+    trials fit and that every node can write to the storage."""
     import ray
 
-    started = not ray.is_initialized()
-    if started:
+    if not ray.is_initialized():
         if address:
             ray.init(address=address)
         else:
@@ -159,12 +143,20 @@ def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float)
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
     print(f"Ray: {len(nodes)} node(s), {cpus:g} CPUs, {gpus:g} GPUs")
-    if cpus_per_trial > cpus:
-        raise InputError(f"--cpus-per-trial {cpus_per_trial:g} is more than the {cpus:g} CPUs Ray has: lower it.")
-    if gpus_per_trial > gpus:
-        raise InputError(f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than the {gpus:g} Ray has: "
-                         "drop it (CPU trials) or connect to a cluster with GPUs via --address.")
-    return started
+    for node in nodes:
+        res = node.get("Resources", {})
+        print(f"  node {node.get('NodeManagerAddress')} ({node.get('NodeID', '')[:8]}): "
+              f"{res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs")
+    check_shared(storage, len(nodes), shared_storage)
+    # A trial runs on one node, so it must fit the largest node, not just the cluster's total.
+    node_cpus = max((n.get("Resources", {}).get("CPU", 0) for n in nodes), default=0)
+    node_gpus = max((n.get("Resources", {}).get("GPU", 0) for n in nodes), default=0)
+    if cpus_per_trial > node_cpus:
+        raise InputError(f"--cpus-per-trial {cpus_per_trial:g} is more than the {node_cpus:g} CPUs of the largest "
+                         "Ray node: lower it.")
+    if gpus_per_trial > node_gpus:
+        raise InputError(f"--gpus-per-trial {gpus_per_trial:g} asks for more GPUs than the {node_gpus:g} of the "
+                         "largest Ray node: drop it (CPU trials) or connect to a cluster with GPUs via --address.")
 
 
 def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, module: Any,
@@ -269,19 +261,21 @@ def run_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, A
               experiment: str) -> int:
     import ray
 
-    started = start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial)
+    started = not ray.is_initialized()
     try:
+        start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial,
+                  args.storage_path, args.shared_storage)
         tuner = build_tuner(args, splits, points, module, args.storage_path)
         if not args.resume:
             save_run_options(experiment, args)
         results = tuner.fit()
         return summarize(results, args, experiment, len(points) if points is not None else None)
     finally:
-        if started:
+        if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()
 
 
-RESUMED_OPTIONS = ("space", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
+RESUMED_OPTIONS = ("space", "shared_storage", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
                    "data_dir", "train_csv", "test_csv", "download", "validation_size", "split_seed", "subset",
                    "cpus_per_trial", "gpus_per_trial", "max_concurrent")
 

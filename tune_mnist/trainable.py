@@ -58,7 +58,8 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             state.load_state_dict(torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True))
-    placement = {"node_ip": ray.util.get_node_ip_address(), "gpu_ids": gpu_ids}
+    placement = {"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
+                 "gpu_ids": gpu_ids}
     for row in train(cfg, tensors, state, threads=threads):
         row.update(placement)
         selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
