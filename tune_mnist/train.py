@@ -83,23 +83,29 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_si
     model.train()
     n = len(y)
     order = torch.randperm(n, device=x.device, generator=state.generator)
-    loss_sum = torch.zeros((), device=x.device)
-    correct = torch.zeros((), device=x.device, dtype=torch.long)
     steps = math.ceil(n / batch_size)
+    # Per step, only store the batch loss and predictions (two small ops, no host sync); the sums are
+    # taken once after the epoch. Accumulating them each step cost six ops, about 5% of a small
+    # model's CPU step and more of a launch-bound GPU step.
+    losses = torch.empty(steps, device=x.device)
+    predictions = torch.empty(n, device=x.device, dtype=torch.long)
     every = max(1, steps // 50)
     for step in range(steps):
-        idx = order[step * batch_size:(step + 1) * batch_size]
-        xb, yb = x[idx], y[idx]
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        start, stop = step * batch_size, min((step + 1) * batch_size, n)
+        idx = order[start:stop]
+        logits = model(x[idx])
+        loss = F.cross_entropy(logits, y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.argmax(1) == yb).sum()
+        losses[step] = loss.detach()
+        predictions[start:stop] = logits.detach().argmax(1)
         if progress is not None and (step + 1) % every == 0:
             progress(state.epoch + 1, step + 1, steps)
+    sizes = torch.full((steps,), float(batch_size), device=x.device)
+    sizes[-1] = n - (steps - 1) * batch_size
+    loss_sum = (losses * sizes).sum()
+    correct = (predictions == y[order]).sum()
     return float(loss_sum) / n, float(correct) / n
 
 
