@@ -1,0 +1,142 @@
+"""From trials to the result table: one row per trial at the chosen epoch, then one row per config
+with its seeds grouped (accuracy as mean, standard deviation and minimum over seeds)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.load import Experiment, Trial
+from tune_mnist.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.errors import InputError
+from tune_mnist.measure import mlp_flops, mlp_params
+from tune_mnist.metrics import ACCURACY
+
+RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
+GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
+BAR_ON = ("mean", "min")
+# Ray's per-report bookkeeping: kept in the trial rows, not averaged into the config rows.
+RAY_FIELDS = ("timestamp", "training_iteration", "time_this_iter_s", "time_total_s", "pid", "time_since_restore",
+              "iterations_since_restore", "date", "hostname", "trial_id")
+FIRST = ("label", "input_spec", "architecture", "depth", "width", "crop", "side", "scaling", "lr", "batch_size",
+         "epochs", "n_seeds", "seeds", "bar_value", "feasible")
+
+
+def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.DataFrame, list[tuple[Trial, str]]]:
+    """One row per usable trial: its config (from params.json) and every metric it reported at
+    ``epoch`` (default: its last). Trials without that epoch come back with the reason."""
+    rows, skipped = [], []
+    for trial in experiment.usable():
+        history = trial.history
+        if epoch is None:
+            row = history.iloc[-1]
+        else:
+            match = history[history["epoch"] == epoch]
+            if match.empty:
+                skipped.append((trial, f"has no epoch {epoch} (it reported epochs "
+                                       f"{int(history['epoch'].min())} to {int(history['epoch'].max())})"))
+                continue
+            row = match.iloc[-1]
+        try:
+            config = TrialConfig.from_dict(trial.params)
+        except (InputError, TypeError, ValueError) as exc:
+            skipped.append((trial, f"has an invalid config in params.json ({exc})"))
+            continue
+        record: dict[str, Any] = {k: v for k, v in row.items() if not _is_missing(v)}
+        record.update(config.to_dict())
+        record.update({k: trial.params.get(k) for k in RUN_CONSTANTS})
+        # Descriptions and costs follow from the config; fill them in for results that lack them.
+        record.setdefault("input_spec", config.input_spec)
+        record.setdefault("architecture", config.architecture)
+        record.setdefault("in_features", config.in_features)
+        record.setdefault("flops", mlp_flops(config.in_features, config.depth, config.width))
+        record.setdefault("params", mlp_params(config.in_features, config.depth, config.width))
+        record["trial_id"], record["trial_dir"] = trial.trial_id, trial.name
+        rows.append(record)
+    if not rows and epoch is not None and skipped:
+        last = max(int(t.history["epoch"].max()) for t, _ in skipped)
+        raise InputError(f"No finished trial reported epoch {epoch}: pass --epoch between 1 and {last}, "
+                         "or leave --epoch out to use each trial's last epoch.")
+    return pd.DataFrame(rows), skipped
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _key(row: pd.Series, keys: list[str]) -> str:
+    return json.dumps([None if _is_missing(row.get(k)) else row.get(k) for k in keys], default=str)
+
+
+def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: str = "mean") -> pd.DataFrame:
+    """One row per config (all seeds of it together). Numeric metrics are seed means; for every
+    accuracy metric ``<m>_std`` and ``<m>_min`` are added; ``bar_value`` is the ``bar_on`` statistic
+    of ``accuracy_metric`` that the accuracy bar is applied to."""
+    if bar_on not in BAR_ON:
+        raise InputError(f"--bar-on {bar_on!r} is invalid: use mean or min.")
+    if accuracy_metric not in trials.columns or trials[accuracy_metric].isna().all():
+        reported = [m for m in ACCURACY if m in trials.columns and trials[m].notna().any()]
+        hint = ("this experiment has no validation split (--validation-size 0): pass --accuracy-metric test_acc"
+                if accuracy_metric == "val_acc" and "test_acc" in reported else
+                f"pass --accuracy-metric with one it did ({', '.join(reported)})" if reported else
+                "its result.json rows have no accuracy at all; check that the trials ran tune_mnist's trainable")
+        raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
+    keys = [k for k in GROUP_KEYS if k in trials.columns]
+    groups = trials.assign(_key=trials.apply(_key, axis=1, keys=keys)).groupby("_key", sort=False)
+    rows = []
+    for _, group in groups:
+        group = group.sort_values("seed")
+        row: dict[str, Any] = {}
+        for column in group.columns:
+            if column in ("_key", "seed") or column in RAY_FIELDS or column == "trial_dir":
+                continue
+            values = group[column]
+            if column in keys:
+                row[column] = values.iloc[0]
+            elif pd.api.types.is_bool_dtype(values):
+                row[column] = bool(values.all())
+            elif pd.api.types.is_numeric_dtype(values):
+                row[column] = values.mean()
+                if column in ACCURACY:
+                    row[f"{column}_std"] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
+                    row[f"{column}_min"] = values.min()
+            else:
+                distinct = [str(v) for v in dict.fromkeys(values) if not _is_missing(v)]
+                row[column] = ";".join(distinct) if distinct else None
+        row["n_seeds"] = len(group)
+        row["seeds"] = ";".join(str(int(s)) for s in group["seed"])
+        row["trial_ids"] = ";".join(group["trial_id"])
+        row["trial_dirs"] = ";".join(group["trial_dir"])
+        row["bar_value"] = row[accuracy_metric] if bar_on == "mean" else row[f"{accuracy_metric}_min"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.insert(0, "label", config_labels(table))
+    front_cols = [c for c in FIRST if c in table.columns]
+    return table[front_cols + [c for c in table.columns if c not in front_cols]].reset_index(drop=True)
+
+
+def config_labels(table: pd.DataFrame) -> list[str]:
+    """``resize8 1x256``, with the training settings that tell configs apart added where needed."""
+    base = [f"{r.input_spec} {int(r.depth)}x{int(r.width)}" for r in table.itertuples()]
+    counts = pd.Series(base).value_counts()
+    extra = [k for k in ("lr", "batch_size", "epochs", *RUN_CONSTANTS)
+             if k in table.columns and table[k].astype(str).nunique() > 1]
+    short = {"lr": "lr", "batch_size": "b", "epochs": "e", "validation_size": "val", "split_seed": "split",
+             "subset": "n"}
+    labels = []
+    for label, (_, row) in zip(base, table.iterrows()):
+        if counts[label] > 1 and extra:
+            label += " " + " ".join(f"{short[k]}{_short_value(row[k])}" for k in extra)
+        labels.append(label)
+    return labels
+
+
+def _short_value(value: Any) -> str:
+    if _is_missing(value):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

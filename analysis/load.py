@@ -1,0 +1,352 @@
+"""Read a finished (or half-finished) Ray Tune experiment from disk, without Ray and without pickles.
+
+An experiment is Ray's standard layout, ``<storage>/<name>/``: one directory per trial holding
+``params.json`` (the config) and ``result.json`` (one JSON object per reported epoch), maybe
+``error.txt`` and ``checkpoint_NNNNNN/``; beside them ``experiment_state-*.json`` (read as plain JSON,
+only for each trial's status) and ``tune_mnist_run.json`` (the search CLI's options). A local path or
+a URI (``s3://...``, ``gs://...``, ``file://...``) through ``pyarrow.fs`` both work, so results copied
+off a cluster can be analysed anywhere."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs as pafs
+
+from tune_mnist.config import TrialConfig
+from tune_mnist.errors import InputError
+
+PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
+RUN_FILE = "tune_mnist_run.json"  # written by the search CLI; the same name as tune_mnist.search.RUN_FILE
+STATE_PREFIX = "experiment_state-"
+SEARCH_HINT = "python -m tune_mnist.search"
+# Ray's bookkeeping fields that are not measurements; dropped from the per-epoch rows.
+RAY_NOISE = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
+
+# Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
+USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
+    "finished", "errored", "never reported", "unfinished", "unreadable", "not started")
+
+
+def is_uri(path: str) -> bool:
+    return "://" in str(path)
+
+
+class Location:
+    """A directory tree on a local disk or behind a URI, through one pyarrow file system."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        text = str(path)
+        if is_uri(text):
+            try:
+                self.fs, self.root = pafs.FileSystem.from_uri(text)
+            except (ValueError, OSError) as exc:
+                raise InputError(f"Cannot open experiment URI {text} ({exc}): check the URI and its credentials, "
+                                 "or copy the experiment to a local directory.") from None
+            self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        else:
+            self.fs, self.root, self.local = pafs.LocalFileSystem(), str(Path(text).expanduser().resolve()), True
+        self.display = text if is_uri(text) else self.root
+
+    def join(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def kind(self, path: str) -> pafs.FileType:
+        return self.fs.get_file_info(path).type
+
+    def children(self, path: str | None = None) -> list[pafs.FileInfo]:
+        return sorted(self.fs.get_file_info(pafs.FileSelector(path or self.root)), key=lambda i: i.base_name)
+
+    def read_text(self, path: str) -> str:
+        with self.fs.open_input_stream(path) as stream:
+            return stream.read().decode("utf-8", errors="replace")
+
+    def local_dir(self, path: str, scratch: str | None = None) -> str:
+        """A local directory with the content of ``path`` (a copy when it lives behind a URI)."""
+        if self.local:
+            return path
+        target = tempfile.mkdtemp(prefix="pareto-", dir=scratch)
+        pafs.copy_files(path, target, source_filesystem=self.fs, destination_filesystem=pafs.LocalFileSystem())
+        return target
+
+
+@dataclass
+class Trial:
+    """One trial directory as found on disk."""
+
+    trial_id: str
+    name: str  # the directory name, e.g. 94014_00000_resize8_1x32_s0
+    path: str
+    params: dict[str, Any]
+    history: pd.DataFrame  # one row per reported epoch, deduplicated, sorted by epoch
+    status: str
+    reason: str = ""  # why a trial is not usable, or a note on a usable one
+    checkpoint: str | None = None  # the newest checkpoint_* directory that holds a model
+
+    @property
+    def label(self) -> str:
+        try:
+            c = TrialConfig.from_dict(self.params)
+            return f"{c.input_spec} {c.depth}x{c.width} s{c.seed}"
+        except (InputError, TypeError, ValueError):
+            return self.name
+
+
+@dataclass
+class Experiment:
+    location: Location
+    trials: list[Trial]
+    run_options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.location.display
+
+    @property
+    def name(self) -> str:
+        return self.location.root.rstrip("/").rsplit("/", 1)[-1]
+
+    def usable(self) -> list[Trial]:
+        return [t for t in self.trials if t.status == USABLE]
+
+    def excluded(self) -> list[Trial]:
+        return [t for t in self.trials if t.status != USABLE]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.trials:
+            out[t.status] = out.get(t.status, 0) + 1
+        return out
+
+
+# ---------------------------------------------------------------- finding the experiment
+
+def _looks_like_experiment(loc: Location, path: str) -> bool:
+    names = {i.base_name: i.type for i in loc.children(path)}
+    if any(n.startswith(STATE_PREFIX) for n in names) or RUN_FILE in names:
+        return True
+    return any(t == pafs.FileType.Directory and _is_trial_dir(loc, f"{path.rstrip('/')}/{n}") for n, t in names.items())
+
+
+def _is_trial_dir(loc: Location, path: str) -> bool:
+    return any(loc.kind(f"{path}/{f}") == pafs.FileType.File for f in (PARAMS, RESULT, ERROR))
+
+
+def experiments_under(storage: str | os.PathLike) -> list[tuple[float, str]]:
+    """(modification time, path) of each experiment directly under a storage path, oldest first."""
+    loc = Location(storage)
+    if loc.kind(loc.root) != pafs.FileType.Directory:
+        return []
+    found = []
+    for info in loc.children():
+        if info.type == pafs.FileType.Directory and _looks_like_experiment(loc, info.path):
+            stamps = [c.mtime.timestamp() for c in loc.children(info.path) if c.mtime is not None]
+            found.append((max(stamps, default=0.0), info.path if not is_uri(str(storage)) else
+                          f"{str(storage).rstrip('/')}/{info.base_name}"))
+    return sorted(found)
+
+
+def resolve_experiment(experiment: str | None, storage_path: str = "ray_results") -> str:
+    """The experiment to analyse: the given path or URI, a name under ``storage_path``, or the most
+    recent experiment there."""
+    if experiment is None:
+        found = experiments_under(storage_path)
+        if not found:
+            raise InputError(f"There is no experiment under {storage_path}: run {SEARCH_HINT} first, or pass an "
+                             "experiment directory (or --storage-path where your experiments are).")
+        return found[-1][1]
+    if not is_uri(experiment) and not Path(experiment).exists():
+        candidate = Path(storage_path) / experiment
+        if "/" not in experiment and candidate.is_dir():
+            return str(candidate)
+    return experiment
+
+
+def load_experiment(path: str | os.PathLike) -> Experiment:
+    """Every trial under ``path`` with its status; raises InputError when ``path`` is not an experiment."""
+    loc = Location(path)
+    kind = loc.kind(loc.root)
+    if kind == pafs.FileType.NotFound:
+        raise InputError(f"There is no experiment directory {loc.display}: check the path, or run {SEARCH_HINT} "
+                         "to create one.")
+    if kind != pafs.FileType.Directory:
+        raise InputError(f"{loc.display} is a file, not an experiment directory: pass the directory "
+                         f"{SEARCH_HINT} wrote (<storage-path>/<name>).")
+    children = loc.children()
+    if not children:
+        raise InputError(f"Experiment directory {loc.display} is empty: pass the directory {SEARCH_HINT} wrote "
+                         "(it prints the path at the end), or run the search first.")
+    trial_dirs = [c for c in children if c.type == pafs.FileType.Directory and _is_trial_dir(loc, c.path)]
+    has_state = any(c.base_name.startswith(STATE_PREFIX) for c in children)
+    if not trial_dirs and not has_state:
+        nested = [c.base_name for c in children
+                  if c.type == pafs.FileType.Directory and _looks_like_experiment(loc, c.path)]
+        if nested:
+            raise InputError(f"{loc.display} is a storage path holding {len(nested)} experiment(s), not one "
+                             f"experiment: pass one of them, e.g. {loc.join(nested[-1])}, or pass none to take "
+                             "the most recent.")
+        raise InputError(f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS} "
+                         f"or {RESULT}): pass the directory {SEARCH_HINT} wrote.")
+    experiment = Experiment(loc, [], _run_options(loc, children))
+    states = _trial_states(loc, children, experiment.warnings)
+    for info in trial_dirs:
+        experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}),
+                                             experiment.warnings))
+    seen = {t.trial_id for t in experiment.trials}
+    for trial_id, state in states.items():
+        if trial_id not in seen:  # known to Ray, but it never got a directory: it never started
+            params = state.get("config") if isinstance(state.get("config"), dict) else {}
+            experiment.trials.append(Trial(trial_id, state.get("relative_logdir") or trial_id, "", params,
+                                           pd.DataFrame(), NOT_STARTED,
+                                           f"never started (Ray status {state.get('status', 'unknown')})"))
+    if not experiment.trials:
+        raise InputError(f"Experiment {loc.display} has no trials yet (the search stopped before starting one): "
+                         f"run {SEARCH_HINT} again.")
+    return experiment
+
+
+def _trial_id(dirname: str) -> str:
+    """Ray's trial id is the first two underscore-separated parts: ``94014_00000``."""
+    parts = dirname.split("_")
+    return "_".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else dirname
+
+
+def _run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]:
+    if not any(c.base_name == RUN_FILE for c in children):
+        return {}
+    try:
+        value = json.loads(loc.read_text(loc.join(RUN_FILE)))
+    except (json.JSONDecodeError, OSError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
+    """Ray's status of each trial from the newest experiment_state-*.json (plain JSON fields only)."""
+    files = sorted(c for c in children if c.base_name.startswith(STATE_PREFIX) and c.base_name.endswith(".json"))
+    if not files:
+        return {}
+    newest = max(files, key=lambda c: (c.mtime.timestamp() if c.mtime else 0, c.base_name))
+    try:
+        state = json.loads(loc.read_text(newest.path))
+        out = {}
+        for entry in state.get("trial_data", []):
+            info = json.loads(entry[0]) if isinstance(entry, list) else json.loads(entry)
+            runtime = json.loads(entry[1]) if isinstance(entry, list) and len(entry) > 1 else {}
+            info["num_failures"] = runtime.get("num_failures", 0)
+            out[info["trial_id"]] = info
+        return out
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
+        warnings.append(f"{newest.base_name} could not be read as JSON; trial statuses come from the trial "
+                        "directories alone.")
+        return {}
+
+
+def _read_params(loc: Location, path: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(loc.read_text(f"{path}/{PARAMS}"))
+    except (json.JSONDecodeError, OSError, FileNotFoundError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
+    """Ray's result.json (one JSON object per line) as a DataFrame, one row per epoch.
+
+    A half-written last line (a trial killed mid-write) is skipped with a warning; a bad line
+    anywhere else means the file is corrupt and raises ValueError."""
+    lines = text.split("\n")
+    complete_last = text.endswith("\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise json.JSONDecodeError("not an object", line, 0)
+        except json.JSONDecodeError:
+            is_last = all(not rest.strip() for rest in lines[number:])
+            if is_last:
+                warnings.append(f"{where}: skipped a half-written last line (line {number}, "
+                                f"{len(line)} characters{'' if complete_last else ', no newline'}).")
+                continue
+            raise ValueError(f"line {number} of {RESULT} is not JSON") from None
+        rows.append({k: v for k, v in row.items() if k not in RAY_NOISE})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    if "epoch" not in frame.columns:
+        frame["epoch"] = frame.get("training_iteration", pd.Series(range(1, len(frame) + 1)))
+    # A trial restored from a checkpoint may report an epoch again: the later row wins.
+    frame = frame.dropna(subset=["epoch"]).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    frame["epoch"] = frame["epoch"].astype(int)
+    return frame.reset_index(drop=True)
+
+
+def _error_line(text: str) -> str:
+    """The exception line of Ray's error.txt (its last non-empty line), shortened."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else "no message"
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _latest_checkpoint(loc: Location, path: str) -> str | None:
+    checkpoints = [c for c in loc.children(path) if c.type == pafs.FileType.Directory
+                   and c.base_name.startswith("checkpoint_")]
+    for c in sorted(checkpoints, key=lambda c: c.base_name, reverse=True):
+        if loc.kind(f"{c.path}/model.pt") == pafs.FileType.File:
+            return c.path
+    return None
+
+
+def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[str]) -> Trial:
+    path, name = info.path, info.base_name
+    trial_id = state.get("trial_id") or _trial_id(name)
+    params = _read_params(loc, path)
+    if params is None:
+        params = state.get("config") if isinstance(state.get("config"), dict) else {}
+        return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS} is missing or not JSON")
+    error = None
+    if loc.kind(f"{path}/{ERROR}") == pafs.FileType.File:
+        error = _error_line(loc.read_text(f"{path}/{ERROR}"))
+    history = pd.DataFrame()
+    if loc.kind(f"{path}/{RESULT}") == pafs.FileType.File:
+        try:
+            history = read_results(loc.read_text(f"{path}/{RESULT}"), f"{name}/{RESULT}", warnings)
+        except ValueError as exc:
+            return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{exc} (the file is corrupt)")
+    checkpoint = _latest_checkpoint(loc, path)
+    epochs = params.get("epochs")
+    ray_status = state.get("status")
+    if history.empty:
+        status, reason = (ERRORED, f"errored before its first report: {error}") if error else (
+            NO_RESULTS, f"never reported a result (Ray status {ray_status or 'unknown'})")
+        return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
+    last = int(history["epoch"].max())
+    if isinstance(epochs, (int, float)) and not math.isnan(epochs) and last < int(epochs) and ray_status != "TERMINATED":
+        if error and ray_status != "RUNNING":
+            status, reason = ERRORED, f"errored after epoch {last} of {int(epochs)}: {error}"
+        else:
+            status, reason = UNFINISHED, f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status or 'unknown'})"
+        return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
+    note = f"failed once and was retried: {error}" if error else ""
+    if isinstance(epochs, (int, float)) and last < int(epochs):
+        note = f"stopped early by the scheduler after epoch {last} of {int(epochs)}"
+    return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)
+
+
+def local_checkpoint(experiment: Experiment, trial: Trial, scratch: str | None = None) -> str:
+    """A local directory holding the trial's newest checkpoint (model.pt + config.json)."""
+    if trial.checkpoint is None:
+        raise InputError(f"Trial {trial.name} has no checkpoint with a model.pt: rerun it "
+                         f"({SEARCH_HINT} --resume) or leave it out.")
+    return experiment.location.local_dir(trial.checkpoint, scratch)
