@@ -1,0 +1,192 @@
+"""Feasibility (the accuracy bar), the Pareto front over named objectives, and its hypervolume.
+
+Dominance and hypervolume come from moocore: ``is_nondominated(..., keep_weakly=True)`` keeps exact
+ties on the front, ``pareto_rank`` gives the layers behind it, ``hypervolume`` is computed against a
+fixed reference point that is reported beside it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import moocore
+import numpy as np
+import pandas as pd
+
+from tune_mnist.errors import InputError
+from tune_mnist.measure import mlp_bias_relu_ops, mlp_flops, mlp_params
+
+SENSES = ("max", "min")
+# The notebook's baseline, 784-1024-1024-10: the fixed reference for cost objectives, so
+# hypervolumes of different experiments compare.
+BASELINE = (784, 2, 1024)
+FIXED_REFERENCE = {
+    "flops": float(mlp_flops(*BASELINE)),
+    "params": float(mlp_params(*BASELINE)),
+    "flops_bias_relu": float(mlp_bias_relu_ops(*BASELINE)),
+    "latency_p50_us": 1000.0, "latency_p90_us": 1000.0, "latency_p99_us": 1000.0, "latency_batch_us": 1000.0,
+}
+NONNEGATIVE = ("flops", "params", "flops_bias_relu", "in_features", "epoch_time_s", "train_time_s",
+               "accuracy_shortfall", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_batch_us")
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    sense: str  # "max" or "min"
+
+    @property
+    def maximise(self) -> bool:
+        return self.sense == "max"
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.sense}"
+
+
+def default_objectives(accuracy_metric: str = "val_acc") -> str:
+    return f"{accuracy_metric}:max,flops:min,latency_p50_us:min"
+
+
+def parse_objectives(text: str, table: pd.DataFrame) -> list[Objective]:
+    """``name:max|min`` items separated by commas; every name must be a numeric column of ``table``."""
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    objectives: list[Objective] = []
+    for item in [part.strip() for part in text.split(",") if part.strip()]:
+        name, _, sense = item.partition(":")
+        name, sense = name.strip(), sense.strip().lower()
+        if sense not in SENSES:
+            raise InputError(f"--objectives item {item!r} needs a direction: write {name}:max or {name}:min.")
+        if name not in table.columns:
+            raise InputError(f"Unknown metric {name!r} in --objectives: use one of the reported metrics "
+                             f"{', '.join(numeric)}.")
+        if name not in numeric:
+            raise InputError(f"Metric {name!r} in --objectives is not numeric: use one of {', '.join(numeric)}.")
+        if any(o.name == name for o in objectives):
+            raise InputError(f"Metric {name!r} appears twice in --objectives: name each metric once.")
+        objectives.append(Objective(name, sense))
+    if not objectives:
+        raise InputError("--objectives is empty: give at least one name:max|min, e.g. val_acc:max,flops:min.")
+    return objectives
+
+
+def parse_reference(text: str | None, objectives: list[Objective]) -> dict[str, float]:
+    """``name=value`` items separated by commas (overrides of the reference point)."""
+    out: dict[str, float] = {}
+    names = [o.name for o in objectives]
+    for item in [part.strip() for part in (text or "").split(",") if part.strip()]:
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in names:
+            raise InputError(f"--reference names {name!r}, which is not an objective: use one of {', '.join(names)}.")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise InputError(f"--reference item {item!r} needs a number: write {name}=VALUE.") from None
+    return out
+
+
+def nondominated(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
+    """True for every point no other point dominates; exact ties are all kept."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(points, maximise=maximise, keep_weakly=True), dtype=bool)
+
+
+def pareto_layers(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
+    """1 for the front, 2 for the front of what is left, and so on."""
+    if len(points) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(points, maximise=maximise), dtype=int) + 1
+
+
+@dataclass
+class Front:
+    """The table with ``feasible``, ``pareto_rank`` and ``on_front`` columns, and the front's hypervolume."""
+
+    table: pd.DataFrame
+    objectives: list[Objective]
+    min_accuracy: float
+    reference: list[float]
+    reference_source: list[str]
+    hypervolume: float
+    box_fraction: float | None  # hypervolume / volume between the ideal point and the reference
+    ideal: list[float] | None
+    unranked: list[str] = field(default_factory=list)  # feasible configs missing an objective value
+
+    @property
+    def front(self) -> pd.DataFrame:
+        return self.table[self.table["on_front"]]
+
+    @property
+    def feasible(self) -> pd.DataFrame:
+        return self.table[self.table["feasible"]]
+
+
+def compute_front(table: pd.DataFrame, objectives: list[Objective], min_accuracy: float,
+                  reference: dict[str, float] | None = None, bar_label: str = "accuracy") -> Front:
+    """Mark feasible configs (``bar_value`` above ``min_accuracy``) and the front among them."""
+    table = table.copy()
+    table["feasible"] = table["bar_value"] > min_accuracy
+    if not table["feasible"].any():
+        best = table.loc[table["bar_value"].idxmax()] if table["bar_value"].notna().any() else None
+        best_text = f"; the best is {best['label']} at {best['bar_value']:.4f}" if best is not None else ""
+        raise InputError(f"No config has {bar_label} above {min_accuracy:g}{best_text}: lower --min-accuracy "
+                         "or train longer (more --epochs in the search).")
+    names = [o.name for o in objectives]
+    maximise = [o.maximise for o in objectives]
+    complete = table[names].notna().all(axis=1)
+    unranked = list(table.loc[table["feasible"] & ~complete, "label"])
+    ranked = table["feasible"] & complete
+    if not ranked.any():
+        raise InputError(f"No config above the bar reported every objective ({', '.join(names)}): "
+                         "choose --objectives the trials reported.")
+    points = table.loc[ranked, names].to_numpy(dtype=float)
+    table["pareto_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
+    table.loc[ranked, "pareto_rank"] = pareto_layers(points, maximise)
+    table["on_front"] = False
+    table.loc[ranked, "on_front"] = nondominated(points, maximise)
+    ref, source = reference_point(objectives, min_accuracy, table.loc[ranked], reference or {})
+    front_points = table.loc[table["on_front"], names].to_numpy(dtype=float)
+    hv = float(moocore.hypervolume(front_points, ref=ref, maximise=maximise))
+    ideal = ideal_point(objectives)
+    fraction = None
+    if ideal is not None:
+        box = math.prod(abs(r - i) for r, i in zip(ref, ideal))
+        fraction = hv / box if box > 0 else None
+    return Front(table, objectives, min_accuracy, ref, source, hv, fraction, ideal, unranked)
+
+
+def reference_point(objectives: list[Objective], min_accuracy: float, ranked: pd.DataFrame,
+                    given: dict[str, float]) -> tuple[list[float], list[str]]:
+    """A fixed point every front point should beat: the bar for accuracies, the notebook's baseline
+    model for FLOPs and params, 1 ms for latencies; else this experiment's worst value (not fixed)."""
+    ref, source = [], []
+    for o in objectives:
+        if o.name in given:
+            ref.append(given[o.name]); source.append("--reference")
+        elif o.maximise and o.name.endswith("_acc"):
+            ref.append(float(min_accuracy)); source.append("the accuracy bar")
+        elif not o.maximise and o.name in FIXED_REFERENCE:
+            ref.append(FIXED_REFERENCE[o.name])
+            source.append("1 ms" if o.name.startswith("latency") else "the notebook's 784-1024-1024-10 baseline")
+        else:
+            values = ranked[o.name].astype(float)
+            worst = values.min() if o.maximise else values.max()
+            span = (values.max() - values.min()) or abs(worst) or 1.0
+            ref.append(float(worst - 0.1 * span if o.maximise else worst + 0.1 * span))
+            source.append("this experiment's worst value plus 10% of the range (not comparable across experiments)")
+    return ref, source
+
+
+def ideal_point(objectives: list[Objective]) -> list[float] | None:
+    """1 for accuracies, 0 for costs; None when an objective has no natural best value."""
+    out = []
+    for o in objectives:
+        if o.maximise and o.name.endswith("_acc"):
+            out.append(1.0)
+        elif not o.maximise and (o.name in NONNEGATIVE or o.name.endswith("_loss")):
+            out.append(0.0)
+        else:
+            return None
+    return out
