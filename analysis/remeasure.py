@@ -1,0 +1,91 @@
+"""Latency measured again, alone: the front's models (and the layer behind it) loaded from their
+checkpoints and timed one after another on this machine, in interleaved rounds at a fixed thread count.
+
+Latency reported during the search was measured while other trials shared the machine; here every
+model gets the same conditions, and each round visits the models in a new order so that a slow
+moment (another process, a frequency change) is spread over all of them instead of hitting one."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analysis.front import Front, compute_front
+from analysis.load import Experiment, local_checkpoint
+from tune_mnist.errors import InputError
+from tune_mnist.measure import LATENCY_KEYS, measure_latency
+from tune_mnist.saved import load_model
+
+
+@dataclass
+class Remeasured:
+    table: pd.DataFrame  # one row per re-measured config: trial-time and re-measured latencies
+    front: Front  # recomputed among the re-measured configs with the re-measured latencies
+    rounds: int
+    threads: int
+    environment: dict
+
+
+def candidates(front: Front, layers: int = 2) -> pd.DataFrame:
+    """Feasible configs in the first ``layers`` Pareto layers (0: every ranked feasible config)."""
+    ranked = front.table[front.table["pareto_rank"].notna()]
+    if layers > 0:
+        ranked = ranked[ranked["pareto_rank"] <= layers]
+    return ranked
+
+
+def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int = 5, threads: int = 1,
+              seed: int = 0, progress: TextIO | None = sys.stderr, calls: int = 200) -> Remeasured:
+    chosen = candidates(front, layers)
+    trials = {t.trial_id: t for t in experiment.usable()}
+    models = []
+    with tempfile.TemporaryDirectory(prefix="pareto-remeasure-") as scratch:
+        for index, row in chosen.iterrows():
+            trial = trials[str(row["trial_ids"]).split(";")[0]]
+            model, config, _ = load_model(local_checkpoint(experiment, trial, scratch))
+            models.append((index, row["label"], trial, model, config.in_features))
+    if not models:
+        raise InputError("There is no config to re-measure: the front is empty.")
+    samples: dict[int, list[dict]] = {index: [] for index, *_ in models}
+    rng = np.random.default_rng(seed)
+    total, done = rounds * len(models), 0
+    environment: dict = {}
+    for round_number in range(1, rounds + 1):
+        for position in rng.permutation(len(models)):
+            index, label, _, model, in_features = models[position]
+            done += 1
+            if progress is not None:
+                progress.write(f"\rre-measuring latency: round {round_number}/{rounds}, {done}/{total} "
+                               f"({label}){' ' * 20}")
+                progress.flush()
+            result = measure_latency(model, in_features, threads=threads, calls=calls)
+            samples[index].append(result)
+            environment = {k: result[k] for k in ("device", "device_name", "threads", "torch_version")}
+    if progress is not None:
+        progress.write("\n")
+        progress.flush()
+    rows = []
+    for index, label, trial, model, _ in models:
+        row = {"label": label, "trial_id": trial.trial_id, "trial_dir": trial.name}
+        for key in LATENCY_KEYS:
+            values = np.array([s[key] for s in samples[index]])
+            row[f"trial_{key}"] = chosen.loc[index].get(key, np.nan)
+            row[key] = float(np.median(values))
+            row[f"{key}_min"], row[f"{key}_max"] = float(values.min()), float(values.max())
+        row.update({"rounds": rounds, **environment})
+        rows.append(row)
+    table = pd.DataFrame(rows, index=[index for index, *_ in models])
+    updated = chosen.copy()
+    for key in LATENCY_KEYS:
+        updated[key] = table[key]
+    updated = updated.drop(columns=["feasible", "pareto_rank", "on_front"])
+    again = compute_front(updated, front.objectives, front.min_accuracy,
+                          reference=dict(zip([o.name for o in front.objectives], front.reference)))
+    again.reference_source = front.reference_source
+    return Remeasured(table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment)

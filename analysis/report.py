@@ -1,0 +1,255 @@
+"""Words and tables: the front table, the hypervolume sentence, the two picks, the notebook's pick,
+the list of trials not used; and the files ``trials.csv``, ``front.csv``, ``epochs.csv`` and ``report.md``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.front import Front
+from analysis.load import Experiment, Trial
+
+NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
+NOTEBOOK_TEXT = "the notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256)"
+
+
+# ---------------------------------------------------------------- numbers as text
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def accuracy_text(row: pd.Series, metric: str) -> str:
+    mean, std = row.get(metric), row.get(f"{metric}_std")
+    if mean is None or pd.isna(mean):
+        return "-"
+    return f"{mean:.4f} ± {std:.4f}" if std is not None and pd.notna(std) else f"{mean:.4f}"
+
+
+def table_rows(table: pd.DataFrame, accuracy_metric: str, latency_metric: str,
+               extra: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+    """The front table's header and rows, sorted by FLOPs (then accuracy, best first)."""
+    others = [m for m in ("val_acc", "test_acc") if m != accuracy_metric and m in table]
+    header = ["config", "architecture", f"{accuracy_metric} (mean ± std)", *others, "FLOPs", "params",
+              f"{latency_metric}", *extra, "seeds"]
+    ordered = table.sort_values(["flops", accuracy_metric], ascending=[True, False])
+    rows = []
+    for _, r in ordered.iterrows():
+        rows.append([str(r["label"]), str(r.get("architecture", "")), accuracy_text(r, accuracy_metric),
+                     *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
+                     _num(r.get("flops")), _num(r.get("params")), _num(r.get(latency_metric)),
+                     *[_num(r.get(m), 4) for m in extra], str(int(r.get("n_seeds", 1)))])
+    return header, rows
+
+
+def format_table(header: list[str], rows: list[list[str]], markdown: bool = False) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    left = {0, 1}
+    fmt = lambda cells: "  ".join(c.ljust(w) if i in left else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt(header)] + [fmt(r) for r in rows])
+
+
+def hypervolume_text(front: Front, where: str = "") -> str:
+    ref = ", ".join(f"{o.name} {_num(v, 4) if abs(v) < 100 else _num(v)} ({s})"
+                    for o, v, s in zip(front.objectives, front.reference, front.reference_source))
+    text = (f"Hypervolume{where}: {front.hypervolume:.6g} over {', '.join(str(o) for o in front.objectives)}, "
+            f"reference point: {ref}.")
+    if front.box_fraction is not None:
+        ideal = ", ".join(f"{o.name} {v:g}" for o, v in zip(front.objectives, front.ideal or []))
+        text += (f" The front dominates {100 * front.box_fraction:.2f}% of the box between that point and the "
+                 f"ideal point ({ideal}).")
+    return text
+
+
+def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
+    bits = [f"{accuracy_metric} {100 * row[accuracy_metric]:.2f}%"]
+    if pd.notna(row.get(f"{accuracy_metric}_std")):
+        bits[0] += f" ± {100 * row[f'{accuracy_metric}_std']:.2f} over {int(row['n_seeds'])} seeds"
+    for m in ("val_acc", "test_acc"):
+        if m != accuracy_metric and pd.notna(row.get(m)):
+            bits.append(f"{m} {100 * row[m]:.2f}%")
+    bits.append(f"{_num(row['flops'])} FLOPs per sample")
+    if pd.notna(row.get(latency_metric)):
+        bits.append(f"{latency_metric} {row[latency_metric]:.1f} us")
+    return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits)
+
+
+def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: bool = False) -> list[str]:
+    """The two plain-language picks among configs above the bar: fewest FLOPs, lowest latency
+    (among the re-measured configs, with their re-measured latency, when ``remeasured``)."""
+    ok = front.feasible
+    out = []
+    for metric, what in (("flops", "Fewest FLOPs"), (latency_metric, "Lowest latency")):
+        have = ok[ok[metric].notna()] if metric in ok else ok.iloc[0:0]
+        if have.empty:
+            out.append(f"{what}: no config above the bar reported {metric}.")
+            continue
+        best = have.sort_values([metric, accuracy_metric], ascending=[True, False]).iloc[0]
+        out.append(f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
+                   f"{' (latency re-measured alone)' if remeasured else ''}.")
+    return out
+
+
+def remeasure_text(front: Front, remeasured: Any, accuracy_metric: str, latency_metric: str,
+                   markdown: bool = False) -> list[str]:
+    """Trial-time against re-measured latency, what changed on the front, the new front."""
+    env = remeasured.environment
+    lines = [f"Latency re-measured alone on {env.get('device_name', '?')} ({env.get('device', '?')}), "
+             f"{remeasured.threads} thread(s), torch {env.get('torch_version', '?')}, {remeasured.rounds} "
+             f"interleaved rounds, median of rounds; {len(remeasured.table)} configs (the front and the layers "
+             "behind it):", ""]
+    t = remeasured.table.sort_values(f"trial_{latency_metric}")
+    header = ["config", f"{latency_metric} during search", "re-measured (median)", "range over rounds"]
+    rows = [[str(r["label"]), f"{r[f'trial_{latency_metric}']:.1f}", f"{r[latency_metric]:.1f}",
+             f"{r[f'{latency_metric}_min']:.1f}-{r[f'{latency_metric}_max']:.1f}"] for _, r in t.iterrows()]
+    lines += [format_table(header, rows, markdown), ""]
+    before, after = set(front.front["label"]), set(remeasured.front.front["label"])
+    if before == after:
+        lines.append("The front is the same with the re-measured latency.")
+    if after - before:
+        lines.append(f"Joined the front with the re-measured latency: {', '.join(sorted(after - before))}.")
+    if before - after:
+        lines.append(f"Left the front with the re-measured latency: {', '.join(sorted(before - after))}.")
+    h2, r2 = table_rows(remeasured.front.front, accuracy_metric, latency_metric)
+    lines += ["", "Front with the re-measured latency, sorted by FLOPs:", "", format_table(h2, r2, markdown), "",
+              hypervolume_text(remeasured.front, " (re-measured)")]
+    return lines
+
+
+def notebook_matches(table: pd.DataFrame) -> pd.DataFrame:
+    mask = pd.Series(True, index=table.index)
+    for key, value in NOTEBOOK_PICK.items():
+        mask &= table[key] == value
+    return table[mask]
+
+
+def _dominates(a: pd.Series, b: pd.Series, front: Front) -> bool:
+    better = False
+    for o in front.objectives:
+        x, y = a[o.name], b[o.name]
+        if (x < y) if o.maximise else (x > y):
+            return False
+        better |= (x > y) if o.maximise else (x < y)
+    return better
+
+
+def notebook_text(front: Front, accuracy_metric: str, bar_on: str) -> list[str]:
+    table = front.table
+    matches = notebook_matches(table)
+    if matches.empty:
+        return [f"The notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256) is not in this "
+                f"experiment (the grid and small spaces include it)."]
+    out = []
+    for _, row in matches.iterrows():
+        name = f"The notebook's pick {row['label']} ({accuracy_metric} {row[accuracy_metric]:.4f})"
+        if not row["feasible"]:
+            out.append(f"{name} is below the bar: its {bar_on} {accuracy_metric} {row['bar_value']:.4f} is not "
+                       f"above {front.min_accuracy:g}.")
+        elif row["on_front"]:
+            out.append(f"{name} is on the front.")
+        else:
+            by = [r["label"] for _, r in front.front.iterrows() if _dominates(r, row, front)]
+            out.append(f"{name} meets the bar but is off the front: {', '.join(by[:3]) or 'another config'} "
+                       f"is at least as good on every objective and better on one.")
+    return out
+
+
+def excluded_lines(experiment: Experiment, skipped: list[tuple[Trial, str]]) -> list[str]:
+    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.excluded()]
+    lines += [f"{t.name}: not used: {reason}" for t, reason in skipped]
+    return lines
+
+
+def counts_text(experiment: Experiment, skipped: list) -> str:
+    counts = experiment.counts()
+    parts = [f"{n} {status}" for status, n in counts.items()]
+    used = len(experiment.usable()) - len(skipped)
+    return f"{len(experiment.trials)} trials ({', '.join(parts)}); {used} used"
+
+
+def notes(experiment: Experiment) -> list[str]:
+    return [f"{t.name}: {t.reason}" for t in experiment.usable() if t.reason]
+
+
+# ---------------------------------------------------------------- files
+
+def epochs_table(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
+    used = set(";".join(table["trial_ids"].astype(str)).split(";"))
+    frames = []
+    for t in experiment.usable():
+        if t.trial_id in used:
+            frames.append(t.history.assign(trial_id=t.trial_id, trial_dir=t.name, seed=t.params.get("seed")))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_tables(out: Path, experiment: Experiment, front: Front, remeasured: Any = None) -> list[Path]:
+    table = front.table.copy()
+    if remeasured is not None:
+        extra = remeasured.table.set_index("label")
+        for column in [c for c in extra.columns if c.startswith("latency_")]:
+            table[f"remeasured_{column}"] = table["label"].map(extra[column])
+        table["on_front_remeasured"] = table["label"].isin(remeasured.front.front["label"])
+    written = [out / "trials.csv", out / "front.csv", out / "epochs.csv"]
+    table.to_csv(written[0], index=False)
+    front.front.sort_values("flops").to_csv(written[1], index=False)
+    epochs_table(experiment, table).to_csv(written[2], index=False)
+    if remeasured is not None:
+        written += [out / "remeasure.csv", out / "front_remeasured.csv"]
+        remeasured.table.to_csv(written[3], index=False)
+        remeasured.front.front.sort_values("flops").to_csv(written[4], index=False)
+    return written
+
+
+def write_markdown(out: Path, *, experiment: Experiment, front: Front, settings: list[str], counts: str,
+                   excluded: list[str], warnings: list[str], front_table: str, picks_text: list[str],
+                   notebook: list[str], plots: list[Path], remeasured: list[str] | None,
+                   files: list[Path]) -> Path:
+    lines = [f"# Pareto analysis of {experiment.name}", "", f"Experiment: `{experiment.path}`", "",
+             "## Settings", "", *[f"- {s}" for s in settings], "", "## Trials", "", counts + "."]
+    if excluded:
+        lines += ["", "Not used:", "", *[f"- {line}" for line in excluded]]
+    if warnings:
+        lines += ["", "Warnings:", "", *[f"- {w}" for w in warnings]]
+    lines += ["", f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
+              "sorted by FLOPs)", "", front_table, "", hypervolume_text(front), "", "## Picks", "",
+              *[f"- {p}" for p in picks_text], *[f"- {n}" for n in notebook]]
+    if front.unranked:
+        lines += ["", f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}."]
+    if remeasured:
+        lines += ["", "## Latency re-measured alone", "", *remeasured]
+    lines += ["", "## Plots", ""]
+    for plot in plots:
+        lines += [f"![{plot.stem}]({plot.name})", ""]
+    lines += ["## Files", "", *[f"- `{f.name}`: {FILE_MEANING.get(f.name, '')}" for f in files], ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+FILE_MEANING = {
+    "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
+                  "_std and _min), bar_value, feasible, pareto_rank, on_front",
+    "front.csv": "the front's rows of trials.csv, sorted by FLOPs",
+    "epochs.csv": "every per-epoch row of every used trial (the learning curves' data)",
+    "remeasure.csv": "re-measured latency of the front and the layer behind it: median, min and max over "
+                     "rounds, beside the trial-time value (trial_*)",
+    "front_remeasured.csv": "the front recomputed among the re-measured configs with the re-measured latency",
+    "accuracy_vs_flops.png": "accuracy vs FLOPs (log scale)",
+    "latency_vs_flops.png": "latency vs FLOPs (log scale)",
+    "accuracy_vs_latency.png": "accuracy vs latency",
+    "learning_curves.png": "accuracy and training loss per epoch",
+    "remeasure.png": "trial-time latency vs re-measured latency",
+    "report.md": "this report",
+}
