@@ -26,6 +26,7 @@ from tune_mnist.errors import InputError
 PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
 RUN_FILE = "tune_mnist_run.json"  # written by the search CLI; the same name as tune_mnist.search.RUN_FILE
 STATE_PREFIX = "experiment_state-"
+ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
 # Ray's bookkeeping fields that are not measurements; dropped from the per-epoch rows.
 RAY_NOISE = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
@@ -148,7 +149,9 @@ def experiments_under(storage: str | os.PathLike) -> list[tuple[float, str]]:
     found = []
     for info in loc.children():
         if info.type == pafs.FileType.Directory and _looks_like_experiment(loc, info.path):
-            stamps = [c.mtime.timestamp() for c in loc.children(info.path) if c.mtime is not None]
+            # Ray's files and the trial directories date an experiment; our own analysis/ output does not.
+            stamps = [c.mtime.timestamp() for c in loc.children(info.path)
+                      if c.mtime is not None and c.base_name != ANALYSIS_DIR]
             found.append((max(stamps, default=0.0), info.path if not is_uri(str(storage)) else
                           f"{str(storage).rstrip('/')}/{info.base_name}"))
     return sorted(found)
@@ -338,7 +341,10 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
         else:
             status, reason = UNFINISHED, f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status or 'unknown'})"
         return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
-    note = f"failed once and was retried: {error}" if error else ""
+    note = ""
+    if error:
+        note = (f"reported every epoch, then errored: {error}" if ray_status == "ERROR" else
+                f"failed, was retried and finished: {error}")
     if isinstance(epochs, (int, float)) and last < int(epochs):
         note = f"stopped early by the scheduler after epoch {last} of {int(epochs)}"
     return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)

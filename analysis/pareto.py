@@ -15,7 +15,7 @@ from pathlib import Path
 from analysis import report
 from analysis.aggregate import BAR_ON, aggregate, trial_table
 from analysis.front import compute_front, default_objectives, parse_objectives, parse_reference
-from analysis.load import RUN_FILE, load_experiment, resolve_experiment
+from analysis.load import ANALYSIS_DIR, RUN_FILE, load_experiment, resolve_experiment
 from tune_mnist.errors import InputError
 
 DEFAULT_MIN_ACCURACY = 0.90
@@ -78,7 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     out.add_argument("--out", help="directory for tables, plots and report.md (default <experiment>/analysis; "
                                    "./<name>-analysis for a remote URI)")
     out.add_argument("--export", metavar="DIR",
-                     help="write each front model (every seed) as model.pt + config.json, plus index.csv, to DIR")
+                     help="write each front model (every seed; the re-measured front with --remeasure) as model.pt + "
+                          "config.json, plus index.csv, to DIR")
     re = parser.add_argument_group("latency re-measurement")
     re.add_argument("--remeasure", action="store_true",
                     help="load the front's models (and the layer behind it) from their checkpoints and time them "
@@ -118,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
     bar_label = f"{args.accuracy_metric} ({'mean over seeds' if args.bar_on == 'mean' else 'worst seed'})"
     front = compute_front(table, objectives, min_accuracy, reference, bar_label)
 
-    out = Path(args.out) if args.out else (Path(experiment.location.root) / "analysis" if experiment.location.local
-                                           else Path(f"{experiment.name}-analysis"))
+    out = Path(args.out) if args.out else (Path(experiment.location.root) / ANALYSIS_DIR if experiment.location.local
+                                           else Path(f"{experiment.name}-{ANALYSIS_DIR}"))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -130,12 +131,12 @@ def run(args: argparse.Namespace) -> int:
     if args.remeasure:
         from analysis.remeasure import remeasure
 
-        remeasured = remeasure(experiment, front, args.layers, args.rounds, args.threads)
+        remeasured = remeasure(experiment, front, args.layers, args.rounds, args.threads, progress=sys.stderr)
         remeasure_lines = report.remeasure_text(front, remeasured, args.accuracy_metric, latency_metric)
         remeasure_md = report.remeasure_text(front, remeasured, args.accuracy_metric, latency_metric, markdown=True)
 
     settings = [
-        f"epoch: {args.epoch if args.epoch else 'each trial’s last'}",
+        f"epoch: {args.epoch or 'the last of each trial'}",
         f"accuracy bar: {bar_label} > {min_accuracy:g} (from {bar_source})",
         f"objectives: {', '.join(str(o) for o in objectives)}",
     ]
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     header, rows = report.table_rows(front.front, args.accuracy_metric, latency_metric, _extra_columns(objectives))
     final = remeasured.front if remeasured is not None else front
     picks = report.picks(final, args.accuracy_metric, latency_metric, remeasured is not None)
-    notebook = report.notebook_text(front, args.accuracy_metric, args.bar_on)
+    notebook = report.notebook_text(front, args.accuracy_metric, args.bar_on,
+                                    remeasured.front if remeasured is not None else None)
 
     from analysis import plots  # matplotlib only when there is something to draw
 

@@ -98,9 +98,10 @@ def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.D
         if metric == accuracy_metric:
             line = ax.axhline if axis == "y" else ax.axvline
             line(front.min_accuracy, color="crimson", linestyle=":", linewidth=1.5, zorder=1)
+            limits = ax.get_ylim() if axis == "y" else ax.get_xlim()
             span = ax.axhspan if axis == "y" else ax.axvspan
-            lo = min(front.min_accuracy, float(np.nanmin(table[metric]))) - 0.01
-            span(lo, front.min_accuracy, color="crimson", alpha=0.06, zorder=0)
+            span(min(limits[0], front.min_accuracy - 0.01), front.min_accuracy, color="crimson", alpha=0.06, zorder=0)
+            (ax.set_ylim if axis == "y" else ax.set_xlim)(min(limits[0], front.min_accuracy - 0.01), limits[1])
     for axis, metric in (("x", x), ("y", y)):
         values = table[metric].dropna()
         if metric in LOG_METRICS or (metric.startswith("latency") and len(values) and values.min() > 0

@@ -122,10 +122,30 @@ def remeasure_text(front: Front, remeasured: Any, accuracy_metric: str, latency_
         lines.append(f"Joined the front with the re-measured latency: {', '.join(sorted(after - before))}.")
     if before - after:
         lines.append(f"Left the front with the re-measured latency: {', '.join(sorted(before - after))}.")
+        lines += _within_noise(remeasured, sorted(before - after), latency_metric)
     h2, r2 = table_rows(remeasured.front.front, accuracy_metric, latency_metric)
     lines += ["", "Front with the re-measured latency, sorted by FLOPs:", "", format_table(h2, r2, markdown), "",
               hypervolume_text(remeasured.front, " (re-measured)")]
     return lines
+
+
+def _within_noise(remeasured: Any, left: list[str], metric: str) -> list[str]:
+    """Say so where a config left the front to one whose re-measured latency range overlaps its own."""
+    t = remeasured.table.set_index("label")
+    front = remeasured.front
+    out = []
+    for label in left:
+        row = front.table[front.table["label"] == label].iloc[0]
+        for _, other in front.front.iterrows():
+            if not _dominates(other, row, front):
+                continue
+            a, b = t.loc[label], t.loc[other["label"]]
+            if a[f"{metric}_min"] <= b[f"{metric}_max"] and b[f"{metric}_min"] <= a[f"{metric}_max"]:
+                out.append(f"{label} vs {other['label']}: their {metric} ranges over the rounds overlap "
+                           f"({a[f'{metric}_min']:.1f}-{a[f'{metric}_max']:.1f} and "
+                           f"{b[f'{metric}_min']:.1f}-{b[f'{metric}_max']:.1f} us), so that ordering is within "
+                           "noise: re-measure on a quiet machine, with more --rounds for a steadier median.")
+    return out
 
 
 def notebook_matches(table: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +165,9 @@ def _dominates(a: pd.Series, b: pd.Series, front: Front) -> bool:
     return better
 
 
-def notebook_text(front: Front, accuracy_metric: str, bar_on: str) -> list[str]:
+def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: Front | None = None) -> list[str]:
+    """Where the notebook's pick is: not run, below the bar, on the front, or off it and beaten by whom
+    (and, after a re-measurement, where it is on the re-measured front)."""
     table = front.table
     matches = notebook_matches(table)
     if matches.empty:
@@ -163,6 +185,13 @@ def notebook_text(front: Front, accuracy_metric: str, bar_on: str) -> list[str]:
             by = [r["label"] for _, r in front.front.iterrows() if _dominates(r, row, front)]
             out.append(f"{name} meets the bar but is off the front: {', '.join(by[:3]) or 'another config'} "
                        f"is at least as good on every objective and better on one.")
+        if remeasured is not None and row["feasible"]:
+            again = remeasured.table[remeasured.table["label"] == row["label"]]
+            if again.empty:
+                out.append("It was not re-measured (it is not among the front's first layers).")
+            else:
+                where = "on" if bool(again["on_front"].iloc[0]) else "off"
+                out.append(f"With the re-measured latency it is {where} the front.")
     return out
 
 
