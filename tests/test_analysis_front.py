@@ -288,6 +288,22 @@ def test_bad_option_values_are_usage_errors(capsys):
     capsys.readouterr()
 
 
+def test_a_front_change_within_the_round_to_round_range_is_called_noise():
+    from analysis.remeasure import Remeasured
+    from analysis.report import remeasure_text
+
+    table = pd.DataFrame({"label": ["a", "b"], "architecture": ["64-10", "64-1-10"], "n_seeds": [1, 1],
+                          "val_acc": [0.95, 0.96], "bar_value": [0.95, 0.96], "flops": [100, 100],
+                          "latency_p50_us": [10.0, 20.0]})
+    before = compute_front(table, OBJECTIVES, 0.9)
+    after = compute_front(table.assign(latency_p50_us=[21.0, 20.0]), OBJECTIVES, 0.9)
+    measured = pd.DataFrame({"label": ["a", "b"], "trial_latency_p50_us": [10.0, 20.0], "latency_p50_us": [21.0, 20.0],
+                             "latency_p50_us_min": [19.0, 18.0], "latency_p50_us_max": [25.0, 22.0]})
+    text = "\n".join(remeasure_text(before, Remeasured(measured, after, 3, 1, {}), "val_acc", "latency_p50_us"))
+    assert "Left the front with the re-measured latency: a." in text
+    assert "a vs b: their latency_p50_us ranges over the rounds overlap (19.0-25.0 and 18.0-22.0 us)" in text
+
+
 def brute_force_nondominated(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
     signs = np.where(maximise, -1.0, 1.0)
     p = points * signs  # all minimised

@@ -21,7 +21,7 @@ from analysis.load import load_experiment
 from tune_mnist import search
 from tune_mnist.data import split_validation, subset
 from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW
+from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
 from tune_mnist.saved import load_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,7 +68,7 @@ def test_loading_reads_every_trial_and_its_last_epoch(smoke, analysed):
         mine = trials[trials["trial_dirs"] == name].iloc[0]
         for metric in ("val_acc", "test_acc", "flops", "params", "latency_p50_us", "epoch"):
             assert mine[metric] == pytest.approx(row[metric]), metric
-    missing = [m for m in (*EPOCH_ROW, "accuracy_shortfall", "node_ip", "gpu_ids") if m not in trials.columns]
+    missing = [m for m in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall") if m not in trials.columns]
     assert not missing
 
 
@@ -140,9 +140,11 @@ def test_export_round_trips_to_the_same_predictions(smoke, analysed, mnist):
 
 
 def test_cli_entry_point_defaults_to_the_latest_experiment(smoke, tmp_path):
-    """``python -m analysis.pareto`` with no argument, run where ./ray_results holds the experiment."""
+    """``python -m analysis.pareto`` with no experiment argument takes the latest one; it imports
+    neither Ray nor the search (``-X importtime`` lists every module it imported on stderr)."""
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "analysis.pareto", "--storage-path", str(smoke.parent),
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "analysis.pareto",
+                           "--storage-path", str(smoke.parent),
                            "--out", str(tmp_path / "cli"), "--min-accuracy", "0.6", "--bar-on", "min",
                            "--objectives", "test_acc:max,params:min", "--accuracy-metric", "test_acc"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
@@ -151,3 +153,7 @@ def test_cli_entry_point_defaults_to_the_latest_experiment(smoke, tmp_path):
     assert "objectives: test_acc:max, params:min" in done.stdout
     assert "test_acc (worst seed) > 0.6 (from --min-accuracy)" in done.stdout
     assert (tmp_path / "cli" / "front.csv").stat().st_size > 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "analysis.pareto" in imported or "analysis.front" in imported
+    assert not {m for m in imported if m == "ray" or m.startswith("ray.")}
+    assert not imported & {"tune_mnist.search", "tune_mnist.trainable"}
