@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "again here, alone, in interleaved rounds; recompute the front from those numbers")
     re.add_argument("--threads", type=_positive_int, default=1, help="torch threads while re-measuring (default 1)")
     re.add_argument("--rounds", type=_positive_int, default=5, help="interleaved rounds (default 5)")
+    re.add_argument("--device", default="auto",
+                    help="where to time the models: auto (the trials' device kind, CUDA or CPU, if this machine has "
+                         "it; default), cpu, cuda, cuda:N")
     re.add_argument("--layers", type=_nonnegative_int, default=2,
                     help="re-measure the first K Pareto layers of the configs above the bar (default 2: the front "
                          "and the layer behind it; 0: all of them)")
@@ -93,6 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.remeasure:
+        from analysis.remeasure import remeasure_device
+
+        remeasure_device(args.device, [])  # a bad --device fails before any work
     path = resolve_experiment(args.experiment, args.storage_path)
     experiment = load_experiment(path)
     for warning in experiment.warnings:
@@ -131,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     if args.remeasure:
         from analysis.remeasure import remeasure
 
-        remeasured = remeasure(experiment, front, args.layers, args.rounds, args.threads, progress=sys.stderr)
+        remeasured = remeasure(experiment, front, args.layers, args.rounds, args.threads, progress=sys.stderr,
+                               device=args.device)
         remeasure_lines = report.remeasure_text(front, remeasured, args.accuracy_metric, latency_metric)
         remeasure_md = report.remeasure_text(front, remeasured, args.accuracy_metric, latency_metric, markdown=True)
 

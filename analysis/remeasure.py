@@ -29,6 +29,7 @@ class Remeasured:
     rounds: int
     threads: int
     environment: dict
+    note: str | None = None  # set when the re-measurement ran on another kind of device than the trials
 
 
 def candidates(front: Front, layers: int = 2) -> pd.DataFrame:
@@ -39,17 +40,48 @@ def candidates(front: Front, layers: int = 2) -> pd.DataFrame:
     return ranked
 
 
+def remeasure_device(requested: str, trial_devices: list[str]) -> tuple[torch.device, str | None]:
+    """The device to time on and, where it is not the one the trials used, a sentence saying so.
+
+    ``auto`` takes the trials' device kind (CUDA or CPU) when this machine has it."""
+    ran_on_gpu = any(str(d).startswith("cuda") for d in trial_devices)
+    if requested == "auto":
+        device = torch.device("cuda:0" if ran_on_gpu and torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise InputError(f"--device {requested!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"--device {requested} asks for a GPU, but torch sees no CUDA device here: "
+                             "use --device cpu (or auto).")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise InputError(f"--device {requested} names a GPU this machine does not have (it has "
+                             f"{torch.cuda.device_count()}): use cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
+        if device.type not in ("cpu", "cuda"):
+            raise InputError(f"--device {requested} is not supported: use auto, cpu, cuda or cuda:N.")
+    kinds = sorted({str(d).split(":")[0] for d in trial_devices if d})
+    note = None
+    if kinds and kinds != [device.type]:
+        note = (f"The trials measured latency on {'/'.join(kinds)}; this re-measurement ran on {device.type}, "
+                "so the two sets of numbers are not comparable (the re-measured front compares the models "
+                "with each other fairly).")
+    return device, note
+
+
 def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int = 5, threads: int = 1,
-              seed: int = 0, progress: TextIO | None = None, calls: int = 200) -> Remeasured:
+              seed: int = 0, progress: TextIO | None = None, calls: int = 200, device: str = "auto") -> Remeasured:
     """Time every candidate ``rounds`` times, each round in a new order; ``progress`` (e.g.
     sys.stderr) gets a one-line progress display. The median over rounds is the new number."""
     chosen = candidates(front, layers)
     trials = {t.trial_id: t for t in experiment.usable()}
+    devices = [d for value in chosen.get("device", pd.Series(dtype=str)).dropna() for d in str(value).split(";")]
+    where, note = remeasure_device(device, devices)
     models = []
     with tempfile.TemporaryDirectory(prefix="pareto-remeasure-") as scratch:
         for index, row in chosen.iterrows():
             trial = trials[str(row["trial_ids"]).split(";")[0]]
-            model, config, _ = load_model(local_checkpoint(experiment, trial, scratch))
+            model, config, _ = load_model(local_checkpoint(experiment, trial, scratch), where)
             models.append((index, row["label"], trial, model, config.in_features))
     if not models:
         raise InputError("There is no config to re-measure: the front is empty.")
@@ -89,4 +121,5 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
     again = compute_front(updated, front.objectives, front.min_accuracy,
                           reference=dict(zip([o.name for o in front.objectives], front.reference)))
     again.reference_source = front.reference_source
-    return Remeasured(table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment)
+    return Remeasured(table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment,
+                      note)

@@ -27,6 +27,13 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def latency(value: Any) -> str:
+    """Microseconds with three significant digits (0.266, 23.4, 812), whole above 1000 (1,234)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def accuracy_text(row: pd.Series, metric: str) -> str:
     mean, std = row.get(metric), row.get(f"{metric}_std")
     if mean is None or pd.isna(mean):
@@ -45,7 +52,7 @@ def table_rows(table: pd.DataFrame, accuracy_metric: str, latency_metric: str,
     for _, r in ordered.iterrows():
         rows.append([str(r["label"]), str(r.get("architecture", "")), accuracy_text(r, accuracy_metric),
                      *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
-                     _num(r.get("flops")), _num(r.get("params")), _num(r.get(latency_metric)),
+                     _num(r.get("flops")), _num(r.get("params")), latency(r.get(latency_metric)),
                      *[_num(r.get(m), 4) for m in extra], str(int(r.get("n_seeds", 1)))])
     return header, rows
 
@@ -82,7 +89,7 @@ def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
             bits.append(f"{m} {100 * row[m]:.2f}%")
     bits.append(f"{_num(row['flops'])} FLOPs per sample")
     if pd.notna(row.get(latency_metric)):
-        bits.append(f"{latency_metric} {row[latency_metric]:.1f} us")
+        bits.append(f"{latency_metric} {latency(row[latency_metric])} us")
     return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits)
 
 
@@ -110,10 +117,12 @@ def remeasure_text(front: Front, remeasured: Any, accuracy_metric: str, latency_
              f"{remeasured.threads} thread(s), torch {env.get('torch_version', '?')}, {remeasured.rounds} "
              f"interleaved rounds, median of rounds; {len(remeasured.table)} configs (the front and the layers "
              "behind it):", ""]
+    if getattr(remeasured, "note", None):
+        lines[-1:-1] = [remeasured.note]
     t = remeasured.table.sort_values(f"trial_{latency_metric}")
     header = ["config", f"{latency_metric} during search", "re-measured (median)", "range over rounds"]
-    rows = [[str(r["label"]), f"{r[f'trial_{latency_metric}']:.1f}", f"{r[latency_metric]:.1f}",
-             f"{r[f'{latency_metric}_min']:.1f}-{r[f'{latency_metric}_max']:.1f}"] for _, r in t.iterrows()]
+    rows = [[str(r["label"]), latency(r[f"trial_{latency_metric}"]), latency(r[latency_metric]),
+             f"{latency(r[f'{latency_metric}_min'])}-{latency(r[f'{latency_metric}_max'])}"] for _, r in t.iterrows()]
     lines += [format_table(header, rows, markdown), ""]
     before, after = set(front.front["label"]), set(remeasured.front.front["label"])
     if before == after:

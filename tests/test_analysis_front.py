@@ -273,6 +273,21 @@ def test_bad_inputs_fail_with_one_clear_sentence(setup, argv, expected, tmp_path
     assert not (tmp_path / "out" / "front.csv").exists()
 
 
+def test_remeasure_device_is_checked_first_and_a_device_change_is_said(tmp_path, capsys):
+    import torch
+
+    from analysis.remeasure import remeasure_device
+
+    code, _, err = run_cli([tmp_path / "nothing-here", "--remeasure", "--device", "cuda:99"], capsys)
+    assert code == 2 and one_sentence(err).startswith("--device cuda:99 ")
+    device, note = remeasure_device("cpu", ["cuda:0"])
+    assert device.type == "cpu" and "not comparable" in note
+    device, note = remeasure_device("auto", ["cuda:0"])
+    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert (note is None) == torch.cuda.is_available()
+    assert remeasure_device("auto", ["cpu"]) == (torch.device("cpu"), None)
+
+
 def test_no_experiment_under_the_storage_path(tmp_path, capsys):
     code, _, err = run_cli(["--storage-path", tmp_path / "nothing"], capsys)
     assert code == 2
