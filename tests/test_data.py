@@ -195,9 +195,13 @@ def test_corrupt_gzip(tmp_path, mnist):
     assert "gzip" in assert_one_sentence(error, path)
 
 
-def test_checksum_mismatch_even_for_a_readable_file(tmp_path):
+@pytest.mark.parametrize("sums_format", ["text", "binary"])
+def test_checksum_mismatch_even_for_a_readable_file(tmp_path, sums_format):
     for source in DEFAULT_DATA_DIR.iterdir():
         shutil.copy(source, tmp_path)
+    if sums_format == "binary":  # as `sha256sum -b` writes it, with a stray line besides
+        sums = tmp_path / "SHA256SUMS"
+        sums.write_text("# checksums\n" + sums.read_text().replace("  ", " *"))
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     # Same labels, re-compressed: readable, but not the bytes SHA256SUMS vouches for.
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), compresslevel=1, mtime=1))

@@ -108,9 +108,13 @@ def _verify_checksums(directory: Path, files: dict[str, Path]) -> None:
     sums = directory / "SHA256SUMS"
     if not sums.is_file():
         return
-    expected = dict(reversed(line.split(maxsplit=1)) for line in sums.read_text().splitlines() if line.strip())
+    expected = {}
+    for line in sums.read_text().splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2:  # "HASH  NAME", or "HASH *NAME" as sha256sum -b writes it
+            expected[parts[1].strip().lstrip("*")] = parts[0]
     for path in files.values():
-        want = expected.get(path.name.strip())
+        want = expected.get(path.name)
         if want and hashlib.sha256(path.read_bytes()).hexdigest() != want.strip():
             raise InputError(f"Data file {path} does not match its checksum in {sums}: "
                              "it is corrupt, restore it (git checkout data/mnist) or replace it with an intact copy.")
