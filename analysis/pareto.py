@@ -1,4 +1,4 @@
-"""``python -m analysis.pareto [EXPERIMENT]``: the cheapest models that are good enough.
+"""python -m analysis.pareto [EXPERIMENT]: the cheapest models that are good enough.
 
 Reads a finished Ray Tune experiment from disk (no Ray session needed), groups seeds, keeps the
 configs above the accuracy bar, finds their Pareto front over the objectives, prints it sorted by
@@ -54,12 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("experiment", nargs="?",
                         help="experiment directory or URI (s3://, gs://, file://), or its name under --storage-path "
                              "(default: the most recent there)")
-    parser.add_argument("--storage-path", default="ray_results",
+    parser.add_argument("--storage-path", default="ray_results", metavar="PATH",
                         help="where to look for experiments by name or for the most recent (default ./ray_results)")
     sel = parser.add_argument_group("selection")
-    sel.add_argument("--epoch", type=_positive_int,
+    sel.add_argument("--epoch", type=_positive_int, metavar="N",
                      help="use every trial's metrics at epoch N (default: each trial's last epoch)")
-    sel.add_argument("--min-accuracy", type=_fraction,
+    sel.add_argument("--min-accuracy", type=_fraction, metavar="A",
                      help="the accuracy bar: a config must be above it (default: the experiment's own "
                           f"--min-accuracy from {RUN_FILE}, else {DEFAULT_MIN_ACCURACY})")
     sel.add_argument("--accuracy-metric", choices=("val_acc", "test_acc"), default="val_acc",
@@ -67,15 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           "as the notebook did)")
     sel.add_argument("--bar-on", choices=BAR_ON, default="mean",
                      help="apply the bar to the mean over seeds (default) or to the worst seed (min)")
-    sel.add_argument("--objectives",
+    sel.add_argument("--objectives", metavar="LIST",
                      help="comma-separated name:max|min over any reported numeric metric "
                           "(default ACC:max,flops:min,latency_p50_us:min, ACC = --accuracy-metric)")
-    sel.add_argument("--reference",
+    sel.add_argument("--reference", metavar="LIST",
                      help="override the hypervolume reference point, e.g. flops=1e6,latency_p50_us=200 (default: "
                           "the bar for accuracies, the 784-1024-1024-10 baseline for flops/params, 1000 us for "
                           "latencies)")
     out = parser.add_argument_group("outputs")
-    out.add_argument("--out", help="directory for tables, plots and report.md (default <experiment>/analysis; "
+    out.add_argument("--out", metavar="DIR", help="directory for tables, plots and report.md (default <experiment>/analysis; "
                                    "./<name>-analysis for a remote URI)")
     out.add_argument("--export", metavar="DIR",
                      help="write each front model (every seed; the re-measured front with --remeasure) as model.pt + "
@@ -84,12 +84,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     re.add_argument("--remeasure", action="store_true",
                     help="load the front's models (and the layer behind it) from their checkpoints and time them "
                          "again here, alone, in interleaved rounds; recompute the front from those numbers")
-    re.add_argument("--threads", type=_positive_int, default=1, help="torch threads while re-measuring (default 1)")
-    re.add_argument("--rounds", type=_positive_int, default=5, help="interleaved rounds (default 5)")
-    re.add_argument("--device", default="auto",
+    re.add_argument("--threads", type=_positive_int, default=1, metavar="T", help="torch threads while re-measuring (default 1)")
+    re.add_argument("--rounds", type=_positive_int, default=5, metavar="R", help="interleaved rounds (default 5)")
+    re.add_argument("--device", default="auto", metavar="DEVICE",
                     help="where to time the models: auto (the trials' device kind, CUDA or CPU, if this machine has "
                          "it; default), cpu, cuda, cuda:N")
-    re.add_argument("--layers", type=_nonnegative_int, default=2,
+    re.add_argument("--layers", type=_nonnegative_int, default=2, metavar="K",
                     help="re-measure the first K Pareto layers of the configs above the bar (default 2: the front "
                          "and the layer behind it; 0: all of them)")
     return parser.parse_args(argv)
