@@ -134,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"Output directory {out} cannot be created ({exc.strerror}): pass --out with a directory "
                          "you can write to.") from None
 
+    for stale in report.FILE_MEANING:  # files of an earlier run here that this run may not rewrite
+        (out / stale).unlink(missing_ok=True)
     remeasured, remeasure_lines, remeasure_md = None, None, None
     if args.remeasure:
         from analysis.remeasure import remeasure

@@ -113,8 +113,11 @@ def test_hypervolume_against_hand_computed_rectangles(known):
 
 
 def test_cli_prints_the_front_sorted_by_flops_with_picks_and_writes_files(known, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "remeasure.csv").write_text("from an earlier run with --remeasure\n")
     code, out, err = run_cli([known, "--out", tmp_path / "out"], capsys)
     assert code == 0, err
+    assert not (tmp_path / "out" / "remeasure.csv").exists()  # no stale output beside fresh ones
     front_lines = out.split("sorted by FLOPs:\n")[1].split("\n\n")[0].splitlines()[1:]
     assert [line.split()[1] for line in front_lines] == ["1x1", "1x2", "1x3", "1x7"]
     assert "Hypervolume" in out and "reference point: val_acc 0.9000 (the accuracy bar)" in out
