@@ -47,6 +47,7 @@ MODELS = {
 }
 NOTEBOOK_BASELINE_TEST_ACC = 0.971
 QUICK_IMAGES = 64 * 150  # --quick: 150 batches of 64 per epoch
+WARMUP_BATCHES = 30  # untimed, on a throwaway model, before the first timed epoch of each path
 
 
 class Run:
@@ -68,6 +69,11 @@ class Run:
         return self.epoch_s[-1]
 
     def train_one_epoch(self) -> None:
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """A few untimed batches on a throwaway model, so that no path pays the process's first-use costs
+        (allocator growth, lazy initialisation) inside a timed epoch."""
         raise NotImplementedError
 
     @property
@@ -92,7 +98,7 @@ class NotebookRun(Run):
         super().__init__()
         import pandas as pd
         from PIL import Image
-        from torch.utils.data import DataLoader, Dataset
+        from torch.utils.data import DataLoader, Dataset, Subset
         from torchvision import transforms
 
         start = time.perf_counter()
@@ -123,18 +129,30 @@ class NotebookRun(Run):
         self.test_df = frame(arrays.test_images, arrays.test_labels)
         self.train_loader = DataLoader(MnistDataset(train_df), batch_size=config.batch_size, shuffle=True,
                                        generator=torch.Generator().manual_seed(config.seed))
+        self.warmup_loader = DataLoader(Subset(MnistDataset(train_df), range(WARMUP_BATCHES * config.batch_size)),
+                                        batch_size=config.batch_size, shuffle=True,
+                                        generator=torch.Generator().manual_seed(config.seed + 1))
+        self.config = config
         self.test_loader = DataLoader(MnistDataset(self.test_df), batch_size=1000)
         self.prep_s = time.perf_counter() - start
         state = new_state(config, torch.device("cpu"))  # the same seeded model and optimizer as the project
         self.model, self.optimizer = state.model, state.optimizer
 
     def train_one_epoch(self) -> None:
-        self.model.train()
-        for images, labels in self.train_loader:
-            loss = F.cross_entropy(self.model(images), labels)
-            self.optimizer.zero_grad(set_to_none=True)
+        self._train(self.model, self.optimizer, self.train_loader)
+
+    def warm_up(self) -> None:
+        throwaway = new_state(self.config, torch.device("cpu"))
+        self._train(throwaway.model, throwaway.optimizer, self.warmup_loader)
+
+    @staticmethod
+    def _train(model, optimizer, loader) -> None:
+        model.train()
+        for images, labels in loader:
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            self.optimizer.step()
+            optimizer.step()
 
     def test_acc(self) -> float:
         self.model.eval()
@@ -159,12 +177,17 @@ class ProjectRun(Run):
         self.tensors = build_tensors(splits, config)
         self.prep_s = time.perf_counter() - start
         self.state = new_state(config, torch.device("cpu"))
-        self.batch_size = config.batch_size
+        self.config, self.batch_size = config, config.batch_size
 
     def train_one_epoch(self) -> None:
         # What tune_mnist.train.train times as epoch_time_s (it adds only evaluation, outside the epoch).
         train_epoch(self.state, self.tensors.train_x, self.tensors.train_y, self.batch_size)
         self.state.epoch += 1
+
+    def warm_up(self) -> None:
+        n = WARMUP_BATCHES * self.batch_size
+        train_epoch(new_state(self.config, torch.device("cpu")), self.tensors.train_x[:n], self.tensors.train_y[:n],
+                    self.batch_size)
 
     def test_acc(self) -> float:
         return evaluate(self.state.model, self.tensors.test_x, self.tensors.test_y)[1]
@@ -182,13 +205,21 @@ class FloorRun(Run):
         state = new_state(config, torch.device("cpu"))  # same seeded model and fused Adam as the project
         self.model, self.optimizer = state.model, state.optimizer
         self.x, self.y, self.tensors = tensors.train_x, tensors.train_y, tensors
-        self.batch = config.batch_size
+        self.config, self.batch = config, config.batch_size
         self.generator = torch.Generator().manual_seed(config.seed)
 
     def train_one_epoch(self) -> None:
-        model, optimizer, x, y, batch = self.model, self.optimizer, self.x, self.y, self.batch
+        self._train(self.model, self.optimizer, self.x, self.y, self.batch, self.generator)
+
+    def warm_up(self) -> None:
+        throwaway, n = new_state(self.config, torch.device("cpu")), WARMUP_BATCHES * self.batch
+        self._train(throwaway.model, throwaway.optimizer, self.x[:n], self.y[:n], self.batch,
+                    torch.Generator().manual_seed(1))
+
+    @staticmethod
+    def _train(model, optimizer, x, y, batch, generator) -> None:
         model.train()
-        order = torch.randperm(len(y), generator=self.generator)
+        order = torch.randperm(len(y), generator=generator)
         for i in range(0, len(y), batch):
             idx = order[i:i + batch]
             loss = F.cross_entropy(model(x[idx]), y[idx])
@@ -236,7 +267,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, Run]]]:
           f"{os.getloadavg()[0]:.2f}")
     print(f"Training on {n_train:,} images per epoch, {args.epochs} epoch(s), batch 64, Adam 1e-3 (fused); "
           f"test accuracy on {len(arrays.test_labels):,} images after the last epoch. The three paths take "
-          "turns epoch by epoch, so a change in machine load hits them alike.", flush=True)
+          "turns epoch by epoch (the first to go rotates; each warmed up first, untimed), so a change in machine "
+          "load hits them alike.", flush=True)
     results = []
     for name in args.models:
         config = MODELS[name]
@@ -244,8 +276,12 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, Run]]]:
         project = ProjectRun(arrays, n_train, config)
         runs = {"project": project, "floor": FloorRun(project.tensors, config),
                 "notebook": NotebookRun(arrays, n_train, config)}
+        for run in runs.values():
+            run.warm_up()
+        keys = list(runs)
         for epoch in range(1, args.epochs + 1):
-            times = {key: run.epoch() for key, run in runs.items()}
+            turn = keys[(epoch - 1) % len(keys):] + keys[:(epoch - 1) % len(keys)]  # who goes first rotates
+            times = {key: runs[key].epoch() for key in turn}
             print(f"  epoch {epoch}: " + ", ".join(f"{key} {t:.2f} s" for key, t in times.items()) +
                   f" (load average {os.getloadavg()[0]:.2f})", flush=True)
         accs = {key: run.test_acc() for key, run in runs.items()}
