@@ -1,0 +1,197 @@
+"""The packed engine (tune_mnist.packed) against the single-model path, on CPU and real MNIST."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tune_mnist import packed
+from tune_mnist.config import TrialConfig
+from tune_mnist.data import split_validation, subset
+from tune_mnist.errors import InputError
+from tune_mnist.inputs import build_tensors
+from tune_mnist.metrics import EPOCH_ROW
+from tune_mnist.model import build_mlp
+from tune_mnist.packed import PackState, plan_packs, train_packed
+from tune_mnist.train import new_state, train
+
+CPU = torch.device("cpu")
+# Mixed widths, input specs (sizes 64, 196, 100 standardised, 784) and learning rates; one epoch count.
+MIXED = [
+    TrialConfig(side=8, depth=1, width=32, lr=1e-3, epochs=2, seed=1),
+    TrialConfig(side=14, depth=1, width=64, lr=3e-3, epochs=2, seed=2),
+    TrialConfig(crop=20, side=10, scaling="standard", depth=1, width=16, lr=1e-3, epochs=2, seed=3),
+    TrialConfig(depth=1, width=48, lr=5e-4, epochs=2, seed=0),
+]
+
+
+@pytest.fixture(scope="module")
+def splits(mnist):
+    return subset(split_validation(mnist, 500), 1000)
+
+
+@pytest.fixture(scope="module")
+def solo(splits):
+    """Each MIXED config trained alone with tune_mnist.train: (rows, final TrainingState)."""
+    out = []
+    for config in MIXED:
+        state = new_state(config, CPU)
+        rows = list(train(config, build_tensors(splits, config), state=state, latency=False))
+        out.append((rows, state))
+    return out
+
+
+def max_relative_difference(ours: dict, theirs: dict) -> float:
+    return max(float((ours[k] - theirs[k]).abs().max() / theirs[k].abs().max()) for k in theirs)
+
+
+@pytest.mark.parametrize("adam", ["fused per lr", "scaled"])
+def test_members_match_single_path(splits, solo, adam, monkeypatch):
+    if adam == "scaled":
+        monkeypatch.setattr(packed, "FUSED_LR_GROUPS", 0)  # force the many-learning-rates Adam
+    state = PackState(MIXED, CPU)
+    epochs = list(train_packed(MIXED, splits, CPU, latency=False, state=state))
+    assert len(epochs) == 2 and all(len(rows) == len(MIXED) for rows in epochs)
+    assert state.padding_is_zero()
+    for i, (solo_rows, solo_state) in enumerate(solo):
+        # Weights after two epochs (32 Adam steps): float32 rounding of other matmul blocking only.
+        assert max_relative_difference(state.model_state_dict(i), solo_state.model.state_dict()) < 2e-5
+        for ours, theirs in zip((rows[i] for rows in epochs), solo_rows):
+            assert ours["epoch"] == theirs["epoch"] and ours["pack_size"] == len(MIXED)
+            for split in ("train", "val", "test"):
+                assert abs(ours[f"{split}_acc"] - theirs[f"{split}_acc"]) <= 1.0 / ours[f"{split}_size"] + 1e-12
+                assert ours[f"{split}_loss"] == pytest.approx(theirs[f"{split}_loss"], rel=1e-4)
+            for key in ("params", "flops", "flops_bias_relu", "in_features", "input_spec", "architecture",
+                        "train_size", "val_size", "test_size"):
+                assert ours[key] == theirs[key], key
+
+
+def test_rows_have_the_single_path_keys_and_latency(splits):
+    configs = [TrialConfig(side=8, depth=0, epochs=1, seed=s, lr=lr) for s, lr in ((0, 1e-3), (1, 2e-3))]
+    (rows,) = list(train_packed(configs, subset(splits, 256), CPU, latency=True))
+    for row in rows:
+        assert set(row) == set(EPOCH_ROW) | set(packed.PACK_KEYS)
+        assert row["latency_p50_us"] > 0 and row["pack_size"] == 2
+        assert row["epoch_time_s"] == pytest.approx(row["train_time_s"])  # the pack's time / K, summed
+
+
+def test_exported_state_dict_loads_into_build_mlp(splits, tmp_path):
+    configs = MIXED[:2]
+    state = PackState(configs, CPU)
+    *_, rows = train_packed(configs, subset(splits, 300), CPU, latency=False, state=state)
+    for i, config in enumerate(configs):
+        path = tmp_path / f"member{i}.pt"
+        torch.save(state.model_state_dict(i), path)
+        model = build_mlp(config.in_features, config.depth, config.width)
+        model.load_state_dict(torch.load(path, weights_only=True))  # strict: exactly build_mlp's keys
+        assert list(model.state_dict()) == ["1.weight", "1.bias", "3.weight", "3.bias"]
+        tensors = build_tensors(subset(splits, 300), config)
+        with torch.no_grad():
+            acc = float((model(tensors.test_x).argmax(1) == tensors.test_y).double().mean())
+        assert abs(acc - rows[i]["test_acc"]) <= 1.0 / len(tensors.test_y) + 1e-12
+
+
+def test_resume_from_member_checkpoints_is_exact(splits, tmp_path):
+    small = subset(splits, 400)
+    configs = [MIXED[0], MIXED[1]]
+    straight = PackState(configs, CPU)
+    rows_straight = list(train_packed(configs, small, CPU, latency=False, state=straight))
+
+    first = PackState(configs, CPU)
+    next(iter(train_packed(configs, small, CPU, latency=False, state=first)))
+    checkpoints = [first.member_state_dict(i) for i in range(len(configs))]
+    # A member checkpoint is a single-model checkpoint: it loads into tune_mnist.train's state.
+    single = new_state(configs[0], CPU)
+    single.load_state_dict(checkpoints[0])
+    assert single.epoch == 1
+    resumed = PackState(configs, CPU)
+    for i, checkpoint in enumerate(checkpoints):
+        resumed.load_member_state_dict(i, checkpoint)
+    rows_resumed = list(train_packed(configs, small, CPU, latency=False, state=resumed))
+    assert [r[0]["epoch"] for r in rows_resumed] == [2]
+    for i in range(len(configs)):
+        for key, value in straight.model_state_dict(i).items():
+            assert torch.equal(value, resumed.model_state_dict(i)[key])
+        assert rows_resumed[0][i]["test_acc"] == rows_straight[1][i]["test_acc"]
+
+    # The whole-pack checkpoint and the member checkpoints round-trip through torch.save and
+    # torch.load(weights_only=True).
+    torch.save({"pack": straight.state_dict(), "member": straight.member_state_dict(1)}, tmp_path / "state.pt")
+    saved = torch.load(tmp_path / "state.pt", weights_only=True)
+    again = PackState(configs, CPU)
+    again.load_state_dict(saved["pack"])
+    assert all(torch.equal(a, b) for a, b in zip(again.params + again.exp_avg_sq, straight.params + straight.exp_avg_sq))
+    assert again.epoch == 2 and again.train_time_s == straight.train_time_s
+    alone = new_state(configs[1], CPU)
+    alone.load_state_dict(saved["member"])
+    assert all(torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(), straight.model_state_dict(1).values()))
+
+
+def test_members_at_different_epochs_are_refused(splits):
+    configs = [MIXED[0], MIXED[1]]
+    first = PackState(configs, CPU)
+    next(iter(train_packed(configs, subset(splits, 200), CPU, latency=False, state=first)))
+    mixed = PackState(configs, CPU)
+    mixed.load_member_state_dict(0, first.member_state_dict(0))  # member 1 stays at epoch 0
+    with pytest.raises(InputError, match="different epochs"):
+        next(iter(train_packed(configs, subset(splits, 200), CPU, latency=False, state=mixed)))
+
+
+def one_sentence(message: str) -> bool:
+    return "\n" not in message and message.endswith(".") and message[0].isupper()
+
+
+@pytest.mark.parametrize("configs, match", [
+    ([], "no configs"),
+    ([TrialConfig(batch_size=32), TrialConfig(batch_size=64)], "share batch_size"),
+    ([TrialConfig(epochs=1), TrialConfig(epochs=2)], "share epochs"),
+    ([TrialConfig(depth=1), TrialConfig(depth=2)], "share depth"),
+    ([{"depth": 1}], "not a TrialConfig"),
+])
+def test_bad_packs_fail_with_one_sentence(splits, configs, match):
+    with pytest.raises(InputError, match=match) as info:
+        next(iter(train_packed(configs, splits, CPU)))
+    assert one_sentence(str(info.value))
+
+
+def test_bad_device_and_pack_size_fail_with_one_sentence(splits):
+    with pytest.raises(InputError, match="cannot train a pack") as info:
+        next(iter(train_packed([TrialConfig()], splits, "meta")))
+    assert one_sentence(str(info.value))
+    with pytest.raises(InputError, match="Pack size") as info:
+        plan_packs([TrialConfig()], 0)
+    assert one_sentence(str(info.value))
+
+
+def test_plan_packs_groups_packable_configs():
+    configs = [TrialConfig(side=side, depth=depth, width=width, batch_size=batch, lr=lr)
+               for side in (8, 14) for depth in (0, 1, 2) for width in (16, 256) for batch in (32, 64)
+               for lr in (1e-3, 3e-3)]
+    packs = plan_packs(configs, 5)
+    assert sorted(i for pack in packs for i in pack) == list(range(len(configs)))
+    for pack in packs:
+        assert 1 <= len(pack) <= 5
+        packed.check_packable([configs[i] for i in pack])
+    groups = {(c.batch_size, c.epochs, c.depth) for c in configs}
+    assert len(packs) == sum(math.ceil(sum(1 for c in configs if (c.batch_size, c.epochs, c.depth) == g) / 5)
+                             for g in groups)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_matches_eager_and_single_path(splits):
+    cuda = torch.device("cuda")
+    small = subset(splits, 640)  # 10 full batches: 3 eager warm-up steps, capture, 7 replays, each epoch
+    configs = MIXED[:3]
+    graphed, eager = PackState(configs, cuda), PackState(configs, cuda)
+    rows_graph = list(train_packed(configs, small, cuda, latency=False, state=graphed, use_graph=True))
+    rows_eager = list(train_packed(configs, small, cuda, latency=False, state=eager, use_graph=False))
+    assert graphed.padding_is_zero()
+    for i, config in enumerate(configs):
+        a, b = graphed.model_state_dict(i), eager.model_state_dict(i)
+        assert max_relative_difference(a, b) < 1e-6  # same kernels: equal up to atomics, if any
+        assert rows_graph[-1][i]["test_acc"] == rows_eager[-1][i]["test_acc"]
+        single = new_state(config, cuda)
+        list(train(config, build_tensors(small, config, cuda), state=single, latency=False))
+        assert max_relative_difference(a, {k: v.cpu() for k, v in single.model.state_dict().items()}) < 2e-5
