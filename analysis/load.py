@@ -10,6 +10,7 @@ off a cluster can be analysed anywhere."""
 from __future__ import annotations
 
 import json
+import re
 import math
 import os
 import tempfile
@@ -21,6 +22,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from tune_mnist.config import TrialConfig
+from tune_mnist.config import PACK_MEMBERS
 from tune_mnist.errors import InputError
 
 PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
@@ -200,10 +202,14 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                          f"or {RESULT}): pass the directory {SEARCH_HINT} wrote.")
     experiment = Experiment(loc, [], _run_options(loc, children))
     states = _trial_states(loc, children, experiment.warnings)
+    # A pack trial (--pack) trained several configs; each has its own member directory beside it,
+    # which is what is read. The pack's own directory is only their container.
+    packs = {info.base_name for info in trial_dirs if PACK_MEMBERS in (_read_params(loc, info.path) or {})}
+    trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     for info in trial_dirs:
         experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}),
                                              experiment.warnings))
-    seen = {t.trial_id for t in experiment.trials}
+    seen = {t.trial_id for t in experiment.trials} | {_trial_id(name) for name in packs}
     for trial_id, state in states.items():
         if trial_id not in seen:  # known to Ray, but it never got a directory: it never started
             params = state.get("config") if isinstance(state.get("config"), dict) else {}
@@ -217,8 +223,11 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 
 
 def _trial_id(dirname: str) -> str:
-    """Ray's trial id is the first two underscore-separated parts: ``94014_00000``."""
+    """Ray's trial id is the first two underscore-separated parts: ``94014_00000``; a pack member's
+    adds its index: ``94014_00000_m0003``."""
     parts = dirname.split("_")
+    if len(parts) >= 3 and parts[1].isdigit() and re.fullmatch(r"m\d{4}", parts[2]):
+        return "_".join(parts[:3])
     return "_".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else dirname
 
 

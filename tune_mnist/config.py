@@ -12,6 +12,8 @@ from tune_mnist.errors import InputError
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
 SCALINGS = ("unit", "standard")
+#: The key of a pack trial's config (``--pack``): the list of configs it trains together.
+PACK_MEMBERS = "members"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -16,13 +17,14 @@ from typing import Any
 
 import search_spaces
 from search_spaces import SpaceOptions
-from tune_mnist.config import TrialConfig
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.measure import mlp_flops, mlp_params
 from tune_mnist.storage import check_shared, is_uri, storage_root
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 
+AUTO_PACK_GPU = 64
 RUN_FILE = "tune_mnist_run.json"  # this CLI's options, so --resume rebuilds the same data
 OBJECTIVES = (("val_acc", "max"), ("flops", "min"), ("latency_p50_us", "min"))
 
@@ -57,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     res.add_argument("--cpus-per-trial", type=positive_float, default=1, help="CPUs (and torch threads) per trial (default 1)")
     res.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per trial, fractions allowed (default 0)")
     res.add_argument("--max-concurrent", type=positive_int, help="at most this many trials at once (default: as resources allow)")
+    res.add_argument("--pack", default="auto",
+                     help="train K configs together in one trial (stacked weights, tune_mnist.packed): a number, "
+                          "or auto = 64 on GPU trials and 1 (no packing) on CPU; list spaces only (default auto)")
     res.add_argument("--address", help="an existing Ray cluster (auto, HOST:PORT, ray://...); RAY_ADDRESS works too")
     return parser.parse_args(argv)
 
@@ -69,6 +74,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
     if not 0 < args.min_accuracy < 1:
         raise InputError(f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as 0.90.")
+    if args.pack != "auto" and not (args.pack.isdigit() and int(args.pack) >= 1):
+        raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
     if args.resume and not args.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
 
@@ -77,6 +84,9 @@ def space_configs(args: argparse.Namespace, module: Any) -> list[TrialConfig] | 
     options = space_options(args)
     if hasattr(module, "configs"):
         return module.configs(options)
+    if args.pack != "auto" and int(args.pack) > 1:
+        raise InputError(f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
+                         "at a time: drop --pack.")
     if args.seeds > 1:
         raise InputError(f"--seeds {args.seeds} does not apply to the {args.space} space, which proposes each "
                          "config once: drop --seeds or use a list space such as grid or random.")
@@ -108,8 +118,21 @@ def prepare_data(args: argparse.Namespace, module: Any) -> Splits:
     return subset(splits, args.subset, args.split_seed)
 
 
+def pack_size(args: argparse.Namespace) -> int:
+    if args.pack == "auto":
+        return AUTO_PACK_GPU if args.gpus_per_trial > 0 else 1
+    return int(args.pack)
+
+
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
-    return [{**c.to_dict(), **run_constants(args)} for c in configs]
+    """One Tune config per trial: a flat config, or with packing a list of ``members``."""
+    k = pack_size(args)
+    if k == 1:
+        return [{**c.to_dict(), **run_constants(args)} for c in configs]
+    from tune_mnist.packed import plan_packs
+
+    return [{MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
+            for pack in plan_packs(configs, k)]
 
 
 def run_constants(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,6 +143,8 @@ def run_constants(args: argparse.Namespace) -> dict[str, Any]:
 
 def trial_dirname(trial: Any) -> str:
     c = trial.config
+    if MEMBERS in c:
+        return f"{trial.trial_id}_pack{len(c[MEMBERS])}"
     try:
         label = f"{TrialConfig.from_dict(c).input_spec}_{c.get('depth')}x{c.get('width')}_s{c.get('seed', 0)}"
     except (InputError, TypeError):
@@ -165,20 +190,34 @@ def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str,
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from tune_mnist.trainable import run_trial
+    if points is not None and MEMBERS in points[0]:
+        from tune_mnist.pack_trainable import run_pack as function
+        from tune_mnist.unpack import UnpackMembers
 
+        callbacks = [UnpackMembers()]
+        # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
+        logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
+    else:
+        from tune_mnist.trainable import run_trial as function
+
+        callbacks = []
     resources = {"cpu": args.cpus_per_trial}
     if args.gpus_per_trial:
         resources["gpu"] = args.gpus_per_trial
-    trainable = tune.with_resources(tune.with_parameters(run_trial, data=splits), resources)
+    trainable = tune.with_resources(tune.with_parameters(function, data=splits), resources)
     run_config = tune.RunConfig(
         name=args.name, storage_path=storage,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        failure_config=tune.FailureConfig(max_failures=1), verbose=1)
+        failure_config=tune.FailureConfig(max_failures=1), verbose=1, callbacks=callbacks)
     experiment = storage.rstrip("/") + "/" + args.name
     if args.resume:
         return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
-    if points is not None:
+    if points is not None and MEMBERS in points[0]:
+        # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists.
+        search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
+        num_samples = 1
+        param_space = {**run_constants(args), MEMBERS: tune.grid_search([p[MEMBERS] for p in points])}
+    elif points is not None:
         search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
         # Every key a point sets must exist in the param space; the points fill in the values.
         num_samples, param_space = len(points), dict.fromkeys(points[0])
@@ -199,18 +238,22 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
     """Counts, the best feasible trial per objective, where the results are and what to run next."""
     finished, failed, unfinished, rows = 0, 0, 0, []
     for result in results:
-        metrics = result.metrics or {}
-        epochs = (result.config or {}).get("epochs")
-        if result.error is not None:
-            failed += 1
-        elif metrics.get("epoch") is not None and metrics.get("epoch") == epochs:
-            finished += 1
-            rows.append(metrics)
-        else:
-            unfinished += 1
+        config, metrics = result.config or {}, result.metrics or {}
+        members = config.get(MEMBERS)
+        configs = members if members is not None else [config]
+        member_rows = metrics.get(MEMBERS) or [metrics] * len(configs)
+        for member, row in zip(configs, member_rows):
+            if result.error is not None:
+                failed += 1
+            elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
+                finished += 1
+                rows.append(row)
+            else:
+                unfinished += 1
     if expected is not None:
         unfinished += max(0, expected - finished - failed - unfinished)
-    print(f"\n{finished} trials finished, {failed} failed, {unfinished} not finished.")
+    print(f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
+          + (f" (configs, trained in packs of up to {pack_size(args)})." if pack_size(args) > 1 else "."))
     feasible = [r for r in rows if r.get("val_acc", math.nan) > args.min_accuracy]
     for metric, mode in OBJECTIVES:
         if feasible:
@@ -245,6 +288,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"The {args.space} space proposes configs as it learns; nothing to list before it runs.")
         else:
             print_configs(configs)
+            packs = trial_points(configs, args)
+            if MEMBERS in packs[0]:
+                print(f"in {len(packs)} packs (one trial each) of sizes {', '.join(str(len(p[MEMBERS])) for p in packs)}")
         return 0
     if not args.resume:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -269,13 +315,14 @@ def run_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, A
         if not args.resume:
             save_run_options(experiment, args)
         results = tuner.fit()
-        return summarize(results, args, experiment, len(points) if points is not None else None)
+        expected = None if points is None else sum(len(p.get(MEMBERS, [p])) for p in points)
+        return summarize(results, args, experiment, expected)
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()
 
 
-RESUMED_OPTIONS = ("space", "shared_storage", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
+RESUMED_OPTIONS = ("space", "shared_storage", "pack", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
                    "data_dir", "train_csv", "test_csv", "download", "validation_size", "split_seed", "subset",
                    "cpus_per_trial", "gpus_per_trial", "max_concurrent")
 

@@ -46,6 +46,15 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
     torch.save(state.state_dict(), directory / STATE_FILE)
 
 
+def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
+    """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
+    row.update({"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
+                "gpu_ids": gpu_ids})
+    selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
+    row["accuracy_shortfall"] = max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
+    return row
+
+
 def run_trial(config: dict[str, Any], data: Splits) -> None:
     """Train ``config`` and report each epoch; ``data`` is shared by every trial of the experiment."""
     cfg = TrialConfig.from_dict(config)
@@ -58,12 +67,8 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             state.load_state_dict(torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True))
-    placement = {"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
-                 "gpu_ids": gpu_ids}
     for row in train(cfg, tensors, state, threads=threads):
-        row.update(placement)
-        selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
-        row["accuracy_shortfall"] = max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
+        complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:
             save_checkpoint(Path(directory), state, cfg, tensors.mean, tensors.std, row)
             tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))
