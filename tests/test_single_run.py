@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -39,7 +40,6 @@ def cli_run(tmp_path_factory):
     """One short CLI run shared by the tests below: (output directory, stdout, stderr)."""
     out = tmp_path_factory.mktemp("cli") / "model"
     capture = pytest.MonkeyPatch()
-    import io
     stdout, stderr = io.StringIO(), io.StringIO()
     capture.setattr(sys, "stdout", stdout)
     capture.setattr(sys, "stderr", stderr)
