@@ -21,7 +21,7 @@ from tune_mnist import search
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.metrics import EPOCH_ROW, PACK, PLACEMENT
 from tune_mnist.saved import load_model
 from tune_mnist.train import evaluate
 
@@ -51,7 +51,7 @@ def test_smoke_every_trial_finishes_with_every_metric(smoke):
         frame = rows(trial)
         params = json.loads((trial / "params.json").read_text())
         assert list(frame["epoch"]) == list(range(1, params["epochs"] + 1))
-        for column in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall"):
+        for column in (*EPOCH_ROW, *PLACEMENT, *PACK, "accuracy_shortfall"):
             assert column in frame and frame[column].notna().all() or column == "gpu_ids", column
         assert (frame["device"] == "cpu").all() and (frame["threads"] == 1).all()
         assert frame["test_acc"].iloc[-1] > 0.3  # 10 classes: chance is 0.1
@@ -78,7 +78,12 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     splits = search.prepare_data(args, module)
     points = search.trial_points(configs[:2], args)
     points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
-    rc = search.run_tuner(args, splits, points, module, str(tmp_path / "broken"))
+    search.start_ray(None, 1, 0, str(tmp_path), False)
+    try:
+        results = search.build_tuner(args, splits, points, module, str(tmp_path)).fit()
+        rc = search.summarize(results, args, str(tmp_path / "broken"), len(points))
+    finally:
+        ray.shutdown()
     out = capsys.readouterr().out
     assert rc == 1 and "2 trials finished, 1 failed" in out
     errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
@@ -171,7 +176,7 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
     try:
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "gpu",
-                            "--gpus-per-trial", "1", "--subset", "20000"]) == 0  # long enough to overlap
+                            "--gpus-per-trial", "1", "--subset", "20000", "--pack", "1"]) == 0  # trials overlap
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu",
                             "--epochs", "1"]) == 0
     finally:

@@ -54,7 +54,7 @@ def cli_run(tmp_path_factory):
 
 def test_cli_prints_environment_progress_epochs_and_summary(cli_run):
     out, stdout, stderr = cli_run
-    assert re.search(r"Environment: device cpu, Python \d+\.\d+\.\d+, torch \S+, CPU .+, 1 threads", stdout)
+    assert re.search(r"Environment: device cpu, Python \d+\.\d+\.\d+, torch \S+, CPU .+, 1 thread\n", stdout)
     assert "train 2500, validation 1000, test 2500" in stdout
     assert "Model: 100-48-10 (crop20-resize10)" in stdout and "params 5,338" in stdout
     assert "FLOPs 10,560 per sample" in stdout

@@ -11,6 +11,7 @@ LATENCY = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_batch_
 COST = ("params", "flops", "flops_bias_relu", "in_features")
 DESCRIPTION = ("input_spec", "architecture", "train_size", "val_size", "test_size")
 ENVIRONMENT = ("device", "device_name", "threads", "torch_version")
+PACK = ("pack_size",)  # configs trained together in the trial (1 unless --pack)
 PLACEMENT = ("node_ip", "node_id", "gpu_ids")  # added by the trainable: where the trial ran
 
 #: Every key of every per-epoch row the training loop yields.

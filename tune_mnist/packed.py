@@ -55,13 +55,14 @@ from tune_mnist.data import Splits
 from tune_mnist.errors import InputError
 from tune_mnist.inputs import build_tensors
 from tune_mnist.measure import environment_row, measure_latency, mlp_bias_relu_ops, mlp_flops, mlp_params, synchronize
+from tune_mnist.metrics import PACK
 from tune_mnist.model import build_mlp, layer_sizes
 from tune_mnist.train import TrainingState
 
 Progress = Callable[[int, int, int], None]  # (epoch, steps done, steps in the epoch), as tune_mnist.train
 
 #: Keys a packed row has beyond ``tune_mnist.metrics.EPOCH_ROW``.
-PACK_KEYS = ("pack_size",)
+PACK_KEYS = PACK
 #: Up to this many distinct learning rates, Adam runs as one fused call per learning rate (the
 #: single path's own kernel); above it, one fused call at lr 1 and a per-member scale.
 FUSED_LR_GROUPS = 8

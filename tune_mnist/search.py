@@ -21,7 +21,7 @@ from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.measure import mlp_flops, mlp_params
-from tune_mnist.storage import check_shared, is_uri, storage_root
+from tune_mnist.storage import check_shared, exists, is_uri, read_text, storage_root, write_text
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 
 AUTO_PACK_GPU = 64
@@ -119,9 +119,20 @@ def prepare_data(args: argparse.Namespace, module: Any) -> Splits:
 
 
 def pack_size(args: argparse.Namespace) -> int:
-    if args.pack == "auto":
-        return AUTO_PACK_GPU if args.gpus_per_trial > 0 else 1
-    return int(args.pack)
+    """Configs per trial; ``resolve_pack`` has turned ``auto`` into a number by the time trials start."""
+    return 1 if args.pack == "auto" else int(args.pack)
+
+
+def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float) -> None:
+    """``auto``: no packing on CPU trials; on GPU trials, packs of up to AUTO_PACK_GPU configs, but
+    never fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
+    if args.pack != "auto":
+        return
+    if args.gpus_per_trial <= 0:
+        args.pack = "1"
+        return
+    slots = max(1, int(gpus // args.gpus_per_trial))
+    args.pack = str(max(1, min(AUTO_PACK_GPU, math.ceil(len(configs) / slots))))
 
 
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -152,6 +163,20 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial.trial_id}_{label}"
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's minutes of retries, when HOST:PORT does not answer."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # auto, ray://...: Ray itself reports these quickly
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise InputError(f"Cannot reach the Ray cluster at {address} ({exc.strerror or exc}): check the address "
+                         "(the head's IP and GCS port, 6379 by default) and that `ray start --head` runs there.") from None
+
+
 def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float, storage: str,
               shared_storage: bool) -> None:
     """Connect to ``address`` (no resource arguments: Ray rejects them there), reuse a Ray already
@@ -161,7 +186,14 @@ def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float,
 
     if not ray.is_initialized():
         if address:
-            ray.init(address=address)
+            check_reachable(address)
+            try:
+                ray.init(address=address)
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own types here
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise InputError(f"Cannot connect to the Ray cluster at {address} ({reason}): check that it runs "
+                                 "(ray status on its head) and, as its nodes have, set RAY_AUTH_MODE=token and the "
+                                 "token (RAY_AUTH_TOKEN or ~/.ray/auth_token).") from None
         else:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False)
     resources = ray.cluster_resources()
@@ -288,6 +320,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"The {args.space} space proposes configs as it learns; nothing to list before it runs.")
         else:
             print_configs(configs)
+            import torch
+
+            resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
             packs = trial_points(configs, args)
             if MEMBERS in packs[0]:
                 print(f"in {len(packs)} packs (one trial each) of sizes {', '.join(str(len(p[MEMBERS])) for p in packs)}")
@@ -295,15 +330,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
         experiment = f"{storage.rstrip('/')}/{args.name}"
-        if not is_uri(storage) and Path(experiment).exists():
+        if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it "
                              "or another --name.")
     splits = prepare_data(args, module)
-    points = trial_points(configs, args) if configs is not None else None
-    return run_tuner(args, splits, points, module, experiment)
+    return run_tuner(args, splits, configs, module, experiment)
 
 
-def run_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, module: Any,
+def run_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, module: Any,
               experiment: str) -> int:
     import ray
 
@@ -311,6 +345,10 @@ def run_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, A
     try:
         start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial,
                   args.storage_path, args.shared_storage)
+        points = None
+        if configs is not None:
+            resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))
+            points = trial_points(configs, args)
         tuner = build_tuner(args, splits, points, module, args.storage_path)
         if not args.resume:
             save_run_options(experiment, args)
@@ -328,23 +366,21 @@ RESUMED_OPTIONS = ("space", "shared_storage", "pack", "num_samples", "seeds", "s
 
 
 def save_run_options(experiment: str, args: argparse.Namespace) -> None:
-    if is_uri(experiment):
-        return
-    Path(experiment).mkdir(parents=True, exist_ok=True)
     options = {key: getattr(args, key) for key in RESUMED_OPTIONS}
-    (Path(experiment) / RUN_FILE).write_text(json.dumps(options, indent=2) + "\n")
+    write_text(f"{experiment}/{RUN_FILE}", json.dumps(options, indent=2) + "\n")
 
 
 def resume_options(experiment: str) -> dict[str, Any]:
+    """The options the experiment was started with, so that --resume rebuilds the same data and trials."""
     from ray import tune
 
-    if not is_uri(experiment) and not Path(experiment).is_dir():
+    if not exists(experiment):
         raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
     if not tune.Tuner.can_restore(experiment):
         raise InputError(f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
                          "run it again without --resume under a new --name.")
-    path = Path(experiment) / RUN_FILE
-    return json.loads(path.read_text()) if not is_uri(experiment) and path.is_file() else {}
+    text = read_text(f"{experiment}/{RUN_FILE}")
+    return json.loads(text) if text else {}
 
 
 def main(argv: list[str] | None = None) -> int:

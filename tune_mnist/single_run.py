@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> Path:
     threads = torch.get_num_threads()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     print(f"Environment: device {device}{gpu}, Python {platform.python_version()}, torch {torch.__version__}, "
-          f"CPU {cpu_name()}, {threads} threads")
+          f"CPU {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}")
     arrays = load_data(args)
     splits = subset(split_validation(arrays, args.validation_size, args.split_seed), args.subset, args.split_seed)
     tensors = build_tensors(splits, config, device)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> Path:
     spread = statistics.variance(times) if len(times) > 1 else 0.0
     print("Summary:")
     print(f"  params {last['params']:,}; FLOPs {last['flops']:,} per sample")
-    print(f"  latency per sample on {last['device']} at {last['threads']} threads: batch-1 p50 "
+    print(f"  latency per sample on {last['device']} at {last['threads']} thread(s): batch-1 p50 "
           f"{last['latency_p50_us']:.1f} us, p90 {last['latency_p90_us']:.1f} us, p99 {last['latency_p99_us']:.1f} us; "
           f"at batch {last['latency_batch_size']} {last['latency_batch_us']:.2f} us")
     print(f"  epoch time mean {statistics.mean(times):.2f} s, variance {spread:.4f} s^2 over {len(times)} epochs")

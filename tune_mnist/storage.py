@@ -65,3 +65,36 @@ def check_shared(storage: str, nodes: int, declared_shared: bool) -> None:
                      "nodes whose trials could not write there: pass --storage-path on shared storage (an NFS "
                      "mount, s3://bucket/path, gs://bucket/path), or add --shared-storage if every node mounts "
                      "this path.")
+
+
+def _filesystem(path: str) -> tuple["pafs.FileSystem", str]:
+    import pyarrow.fs as pafs
+
+    if is_uri(path):
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), str(Path(path).resolve())
+
+
+def exists(path: str) -> bool:
+    """Whether a local path or a URI (through pyarrow's filesystems, as Ray's storage) exists."""
+    import pyarrow.fs as pafs
+
+    fs, inner = _filesystem(path)
+    return fs.get_file_info(inner).type != pafs.FileType.NotFound
+
+
+def read_text(path: str) -> str | None:
+    """A small text file at a local path or a URI; None where there is none."""
+    fs, inner = _filesystem(path)
+    try:
+        with fs.open_input_stream(inner) as stream:
+            return stream.read().decode()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def write_text(path: str, text: str) -> None:
+    fs, inner = _filesystem(path)
+    fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(inner) as stream:
+        stream.write(text.encode())

@@ -48,6 +48,7 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
 
 def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
     """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
+    row.setdefault("pack_size", 1)  # the same columns whether or not the config was packed
     row.update({"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
                 "gpu_ids": gpu_ids})
     selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
