@@ -16,7 +16,7 @@ from analysis import report
 from analysis.aggregate import BAR_ON, aggregate, trial_table
 from analysis.front import compute_front, default_objectives, parse_objectives, parse_reference
 from analysis.load import ANALYSIS_DIR, RUN_FILE, load_experiment, resolve_experiment
-from tune_mnist.errors import InputError
+from tune_mnist.errors import InputError, exit_status
 
 DEFAULT_MIN_ACCURACY = 0.90
 
@@ -219,11 +219,7 @@ def _extra_columns(objectives: list) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

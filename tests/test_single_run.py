@@ -25,14 +25,7 @@ SMALL = ["--crop", "20", "--side", "10", "--depth", "1", "--width", "48", "--epo
 SMALL_CONFIG = TrialConfig(crop=20, side=10, depth=1, width=48, epochs=2, seed=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models at 2 threads on a shared 2-core machine wait on each other at every op (10-25x
-    slower when the other core is busy); one thread keeps these tests fast and their results exact."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

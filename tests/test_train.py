@@ -21,14 +21,7 @@ CPU = torch.device("cpu")
 CONFIG = TrialConfig(side=14, depth=1, width=64, epochs=2, seed=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models at 2 threads on a shared 2-core machine wait on each other at every op (10-25x
-    slower when the other core is busy); one thread keeps these tests fast and their results exact."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

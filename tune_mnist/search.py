@@ -19,7 +19,7 @@ import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
-from tune_mnist.errors import InputError
+from tune_mnist.errors import InputError, exit_status
 from tune_mnist.measure import mlp_flops, mlp_params
 from tune_mnist.storage import check_shared, exists, is_uri, read_text, storage_root, write_text
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
@@ -385,11 +385,7 @@ def resume_options(experiment: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":
