@@ -10,8 +10,8 @@ off a cluster can be analysed anywhere."""
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -21,12 +21,11 @@ from typing import Any
 import pandas as pd
 import pyarrow.fs as pafs
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.config import PACK_MEMBERS
+from tune_mnist.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.errors import InputError
+from tune_mnist.storage import RUN_FILE, is_uri
 
 PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
-RUN_FILE = "tune_mnist_run.json"  # written by the search CLI; the same name as tune_mnist.search.RUN_FILE
 STATE_PREFIX = "experiment_state-"
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
@@ -36,10 +35,6 @@ RAY_NOISE = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
 USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
     "finished", "errored", "never reported", "unfinished", "unreadable", "not started")
-
-
-def is_uri(path: str) -> bool:
-    return "://" in str(path)
 
 
 class Location:

@@ -21,11 +21,10 @@ from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.measure import mlp_flops, mlp_params
-from tune_mnist.storage import check_shared, exists, is_uri, read_text, storage_root, write_text
+from tune_mnist.storage import RUN_FILE, check_shared, exists, is_uri, read_text, storage_root, write_text
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 
 AUTO_PACK_GPU = 64
-RUN_FILE = "tune_mnist_run.json"  # this CLI's options, so --resume rebuilds the same data
 OBJECTIVES = (("val_acc", "max"), ("flops", "min"), ("latency_p50_us", "min"))
 
 

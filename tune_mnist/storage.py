@@ -10,14 +10,17 @@ from pathlib import Path
 
 from tune_mnist.errors import InputError
 
+#: The search CLI's options, saved beside Ray's files so --resume (and the analysis) know how it ran.
+RUN_FILE = "tune_mnist_run.json"
+
 # File system types that other machines can see too (from /proc/mounts).
 SHARED_FS_TYPES = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
                    "fuse.glusterfs", "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.goofys", "fuse.juicefs",
                    "fuse.mountpoint-s3", "fuse.rclone", "fuse.blobfuse2", "9p", "virtiofs", "efs", "weka", "fuse.weka"}
 
 
-def is_uri(path: str) -> bool:
-    return "://" in path
+def is_uri(path: str | os.PathLike) -> bool:
+    return "://" in str(path)
 
 
 def storage_root(path: str) -> str:
