@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.fs as pafs
 
-from tune_mnist.config import PACK_MEMBERS, TrialConfig
+from tune_mnist.config import PACK_MEMBERS, config_label
 from tune_mnist.errors import InputError
 from tune_mnist.storage import RUN_FILE, is_uri
 
@@ -90,11 +90,7 @@ class Trial:
 
     @property
     def label(self) -> str:
-        try:
-            c = TrialConfig.from_dict(self.params)
-            return f"{c.input_spec} {c.depth}x{c.width} s{c.seed}"
-        except (InputError, TypeError, ValueError):
-            return self.name
+        return config_label(self.params, fallback=self.name)
 
 
 @dataclass

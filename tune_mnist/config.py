@@ -86,6 +86,10 @@ class TrialConfig:
         """E.g. ``784-1024-1024-10``."""
         return "-".join(str(n) for n in [self.in_features] + [self.width] * self.depth + [NUM_CLASSES])
 
+    def label(self, sep: str = " ") -> str:
+        """E.g. ``resize8 1x256 s0``: how trial directories and the analysis's tables name a config."""
+        return sep.join((self.input_spec, f"{self.depth}x{self.width}", f"s{self.seed}"))
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -102,6 +106,14 @@ class TrialConfig:
         if "lr" in unknown_ok and unknown_ok["lr"] is not None:
             unknown_ok["lr"] = float(unknown_ok["lr"])
         return cls(**unknown_ok)
+
+
+def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config") -> str:
+    """``TrialConfig.label`` of a config dict, or ``fallback`` where the dict is not a valid config."""
+    try:
+        return TrialConfig.from_dict(values).label(sep)
+    except (InputError, TypeError, ValueError):
+        return fallback
 
 
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))

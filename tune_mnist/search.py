@@ -17,7 +17,7 @@ from typing import Any
 
 import search_spaces
 from search_spaces import SpaceOptions
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig, config_label
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.measure import mlp_flops, mlp_params
@@ -155,11 +155,7 @@ def trial_dirname(trial: Any) -> str:
     c = trial.config
     if MEMBERS in c:
         return f"{trial.trial_id}_pack{len(c[MEMBERS])}"
-    try:
-        label = f"{TrialConfig.from_dict(c).input_spec}_{c.get('depth')}x{c.get('width')}_s{c.get('seed', 0)}"
-    except (InputError, TypeError):
-        label = "config"
-    return f"{trial.trial_id}_{label}"
+    return f"{trial.trial_id}_{config_label(c, '_')}"
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

@@ -16,20 +16,23 @@ from typing import Any
 import pyarrow.fs as pafs
 from ray import tune
 
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
-from tune_mnist.errors import InputError
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, config_label
 
 RAY_FIELDS = ("timestamp", "training_iteration", "date", "time_this_iter_s", "time_total_s", "pid", "hostname",
               "time_since_restore", "iterations_since_restore", "checkpoint_dir_name", "should_checkpoint")
 
 
 def member_dir_name(pack_trial_id: str, index: int, config: dict[str, Any]) -> str:
-    try:
-        c = TrialConfig.from_dict(config)
-        label = f"{c.input_spec}_{c.depth}x{c.width}_s{c.seed}"
-    except (InputError, TypeError):
-        label = "config"
-    return f"{pack_trial_id}_m{index:04d}_{label}"
+    return f"{pack_trial_id}_m{index:04d}_{config_label(config, '_')}"
+
+
+def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
+    """A member's params.json, written once (a restarted pack keeps the first)."""
+    fs.create_dir(path, recursive=True)
+    params = f"{path}/params.json"
+    if fs.get_file_info(params).type == pafs.FileType.NotFound:
+        with fs.open_output_stream(params) as out:
+            out.write(json.dumps(config, indent=2).encode())
 
 
 def _json_line(row: dict[str, Any]) -> str:
@@ -54,11 +57,7 @@ class UnpackMembers(tune.Callback):
         fs, dirs, members = self._dirs(trial)
         bookkeeping = {k: result[k] for k in RAY_FIELDS if k in result}
         for i, (path, config, row) in enumerate(zip(dirs, members, result[MEMBERS])):
-            fs.create_dir(path, recursive=True)
-            params = f"{path}/params.json"
-            if fs.get_file_info(params).type == pafs.FileType.NotFound:
-                with fs.open_output_stream(params) as out:
-                    out.write(json.dumps(config, indent=2).encode())
+            _write_params(fs, path, config)
             if fs.get_file_info(f"{path}/error.txt").type != pafs.FileType.NotFound:
                 fs.delete_file(f"{path}/error.txt")  # an errored pack that --resume now runs again
             rows = self._read_rows(fs, f"{path}/result.json")
@@ -105,10 +104,6 @@ class UnpackMembers(tune.Callback):
         message = f"Pack trial {trial.trial_id}, which trained this config with {len(dirs) - 1} others, failed."
         error = getattr(trial, "error_file", None)
         for path, config in zip(dirs, members):
-            fs.create_dir(path, recursive=True)
-            params = f"{path}/params.json"
-            if fs.get_file_info(params).type == pafs.FileType.NotFound:
-                with fs.open_output_stream(params) as out:
-                    out.write(json.dumps(config, indent=2).encode())
+            _write_params(fs, path, config)
             with fs.open_output_stream(f"{path}/error.txt") as out:
                 out.write(f"{message}\n{error or ''}\n".encode())
