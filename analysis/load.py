@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.fs as pafs
 
-from tune_mnist.config import PACK_MEMBERS, config_label
+from tune_mnist.config import config_label, pack_members
 from tune_mnist.errors import InputError
 from tune_mnist.storage import RUN_FILE, is_uri
 
@@ -193,9 +193,9 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                          f"or {RESULT}): pass the directory {SEARCH_HINT} wrote.")
     experiment = Experiment(loc, [], _run_options(loc, children))
     states = _trial_states(loc, children, experiment.warnings)
-    # A pack trial (--pack) trained several configs; each has its own member directory beside it,
-    # which is what is read. The pack's own directory is only their container.
-    packs = {info.base_name for info in trial_dirs if PACK_MEMBERS in (_read_params(loc, info.path) or {})}
+    # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
+    # directory beside it, which is what is read. The pack's own directory is only their container.
+    packs = {info.base_name for info in trial_dirs if pack_members(_read_params(loc, info.path) or {}) is not None}
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     for info in trial_dirs:
         experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}),
@@ -213,13 +213,14 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     return experiment
 
 
+TRIAL_ID = re.compile(r"([0-9a-f]{5}_\d{5}|[0-9a-f]{8})(_m\d{4})?(?=_|$)")
+
+
 def _trial_id(dirname: str) -> str:
-    """Ray's trial id is the first two underscore-separated parts: ``94014_00000``; a pack member's
-    adds its index: ``94014_00000_m0003``."""
-    parts = dirname.split("_")
-    if len(parts) >= 3 and parts[1].isdigit() and re.fullmatch(r"m\d{4}", parts[2]):
-        return "_".join(parts[:3])
-    return "_".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else dirname
+    """The Ray trial id a directory name starts with: ``94014_00000`` (list spaces) or ``8de7c56d``
+    (a searcher's trials); a pack member's adds its index: ``94014_00000_m0003``."""
+    match = TRIAL_ID.match(dirname)
+    return match.group(0) if match else dirname
 
 
 def _run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]:

@@ -24,9 +24,11 @@ Goals (issue 6): on one H100, at least 300 model-epochs/s for the small shapes, 
 packs within 10% per model of its solo CUDA-graph time (the pack of 1 on CUDA is that solo graphed
 run); on CPU, packing not slower than one config per trial.
 
-The grid's wall time with and without packing (``--grid-pack K``) runs ``python -m
-tune_mnist.search --space grid`` twice as child processes, without and with ``--pack K``; it is
-reported as unavailable until the search CLI has ``--pack``."""
+Whole searches, as child processes of ``python -m tune_mnist.search`` (so they include Ray's start,
+the trials' processes and the unpacking of results): ``--grid-pack K`` times the grid space without
+and with ``--pack K``; ``--random-configs N`` times the random space with N configs, 2 epochs each,
+packed as ``--pack auto`` packs them (the issue's goal: N = 1,000 in under 5 minutes on one H100,
+with ``--search-args "--gpus-per-trial 1"``). ``--search-args`` go to every search run."""
 
 from __future__ import annotations
 
@@ -152,29 +154,41 @@ def largest_fit(shape: str, splits: Splits, device: torch.device, start: int, li
     return best
 
 
-def grid_wall_times(args: argparse.Namespace) -> list[str]:
-    """Hook for the grid with and without packing: two search runs as child processes."""
-    help_text = subprocess.run([sys.executable, "-m", "tune_mnist.search", "--help"], capture_output=True, text=True)
-    if help_text.returncode != 0 or "--pack" not in help_text.stdout:
-        return ["grid with/without packing: skipped, `python -m tune_mnist.search` has no --pack option yet"]
+def timed_search(label: str, argv: list[str], storage: str) -> str:
+    """One search as a child process, timed from start to exit."""
+    command = [sys.executable, "-m", "tune_mnist.search", "--storage-path", storage, *argv]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    finished = [line for line in done.stdout.splitlines() if " trials finished" in line]
+    status = (finished[-1].strip() if finished else "ok") if done.returncode == 0 else \
+        f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    return f"{label:<28}: {wall:8.1f} s wall ({status})"
+
+
+def search_wall_times(args: argparse.Namespace) -> list[str]:
+    """The grid without and with --pack K, and the random space with N configs (--pack auto)."""
+    extra = shlex.split(args.search_args)
     lines = []
-    extra = shlex.split(args.grid_args)
     with tempfile.TemporaryDirectory() as storage:
-        for label, more in (("unpacked", []), (f"--pack {args.grid_pack}", ["--pack", str(args.grid_pack)])):
-            command = [sys.executable, "-m", "tune_mnist.search", "--space", "grid", "--storage-path", storage,
-                       "--name", "packbench-" + ("plain" if not more else "packed"), *extra, *more]
-            start = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True)
-            wall = time.perf_counter() - start
-            status = "ok" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
-            lines.append(f"grid {label:>12}: {wall:8.1f} s wall ({status})")
+        if args.grid_pack:
+            for k in (1, args.grid_pack):
+                argv = ["--space", "grid", "--name", f"packbench-grid-{k}", "--pack", str(k), *extra]
+                lines.append(timed_search(f"grid, --pack {k}", argv, storage))
+                print(lines[-1], flush=True)
+        if args.random_configs:
+            argv = ["--space", "random", "--num-samples", str(args.random_configs), "--epochs", "2",
+                    "--name", "packbench-random", *extra]
+            lines.append(timed_search(f"random, {args.random_configs} configs x 2 epochs", argv, storage))
+            print(lines[-1], flush=True)
     return lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
-    parser.add_argument("--shapes", default="small,middle,baseline", help="comma list of " + ", ".join(SHAPES))
+    parser.add_argument("--shapes", default="small,middle,baseline",
+                        help="comma list of " + ", ".join(SHAPES) + "; none = only the whole searches")
     parser.add_argument("--sizes", help="pack sizes, comma list; 'max' = largest that fits (CUDA only) "
                                         "(default 1,16,128,512, and max on CUDA; --quick 1,16,128)")
     parser.add_argument("--epochs", type=int, help="epochs per model (default 2; --quick 1)")
@@ -193,9 +207,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"small run: subset {QUICK['subset']}, {QUICK['epochs']} epoch, sizes {QUICK['sizes']}")
     parser.add_argument("--grid-pack", type=int, metavar="K",
-                        help="also time the grid space without and with --pack K (needs the search CLI's --pack)")
-    parser.add_argument("--grid-args", default="--subset 5000",
-                        help="extra arguments for both grid runs (default '--subset 5000')")
+                        help="also time the whole grid search without packing and with --pack K")
+    parser.add_argument("--random-configs", type=int, metavar="N",
+                        help="also time the whole random search with N configs, 2 epochs each, --pack auto")
+    parser.add_argument("--search-args", default="",
+                        help="extra arguments for every search run, e.g. '--subset 5000' or '--gpus-per-trial 1'")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     return parser.parse_args(argv)
 
@@ -213,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [s.strip() for s in sizes_text.split(",") if s.strip()]
     single = args.single or (QUICK["single"] if args.quick else 2)
     max_params = args.max_pack_params or (None if cuda else 6.4e7)
-    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip() and s.strip() != "none"]
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
         print(f"Unknown shape {unknown[0]!r}: use {', '.join(SHAPES)}.", file=sys.stderr)
@@ -267,12 +283,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print_row(row, base)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
-    if args.grid_pack:
-        for line in grid_wall_times(args):
-            print(line)
+    searches = search_wall_times(args)
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) | {"train_rate": r.train_rate, "wall_rate": r.wall_rate}
-                                         for r in rows], indent=2) + "\n")
+        args.json.write_text(json.dumps({"rows": [asdict(r) | {"train_rate": r.train_rate, "wall_rate": r.wall_rate}
+                                                  for r in rows], "searches": searches}, indent=2) + "\n")
     return 0
 
 

@@ -7,6 +7,7 @@ instead of on the last tenth of a point of accuracy."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from search_spaces import Adaptive, SpaceOptions
@@ -18,35 +19,38 @@ OBJECTIVES = ("accuracy_shortfall", "flops", "latency_p50_us")
 MODES = ("min", "min", "min")
 
 
-def searcher(options: SpaceOptions) -> Adaptive:
-    def define(trial: Any) -> dict[str, Any]:
-        crop = trial.suggest_int("crop", 12, 28)
-        trial.suggest_int("side", 4, crop)
-        trial.suggest_categorical("scaling", ["unit", "standard"])
-        depth = trial.suggest_int("depth", 0, 4)
-        fixed: dict[str, Any] = {}
-        if depth:
-            trial.suggest_int("width", 1, 2048, log=True)
-        else:
-            fixed["width"] = 1
-        for name, value in (("lr", options.lr), ("batch_size", options.batch_size), ("epochs", options.epochs)):
-            if value is not None:
-                fixed[name] = value
-        if options.lr is None:
-            trial.suggest_float("lr", 1e-4, 1e-2, log=True)
-        if options.batch_size is None:
-            trial.suggest_categorical("batch_size", list(BATCH_SIZES))
-        if options.epochs is None:
-            trial.suggest_int("epochs", 1, 10)
-        return fixed
+def define(trial: Any, options: SpaceOptions) -> dict[str, Any]:
+    """Optuna's define-by-run space. A module-level function (bound with functools.partial), because
+    Ray pickles the searcher into the experiment's state for --resume."""
+    crop = trial.suggest_int("crop", 12, 28)
+    trial.suggest_int("side", 4, crop)
+    trial.suggest_categorical("scaling", ["unit", "standard"])
+    depth = trial.suggest_int("depth", 0, 4)
+    fixed: dict[str, Any] = {}
+    if depth:
+        trial.suggest_int("width", 1, 2048, log=True)
+    else:
+        fixed["width"] = 1
+    for name, value in (("lr", options.lr), ("batch_size", options.batch_size), ("epochs", options.epochs)):
+        if value is not None:
+            fixed[name] = value
+    if options.lr is None:
+        trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+    if options.batch_size is None:
+        trial.suggest_categorical("batch_size", list(BATCH_SIZES))
+    if options.epochs is None:
+        trial.suggest_int("epochs", 1, 10)
+    return fixed
 
+
+def searcher(options: SpaceOptions) -> Adaptive:
     def make() -> Any:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return OptunaSearch(space=define, metric=list(OBJECTIVES), mode=list(MODES),
-                            sampler=optuna.samplers.TPESampler(seed=options.search_seed))
+        return OptunaSearch(space=functools.partial(define, options=options), metric=list(OBJECTIVES),
+                            mode=list(MODES), sampler=optuna.samplers.TPESampler(seed=options.search_seed))
 
     return Adaptive(make_search_alg=make, num_samples=options.num_samples or DEFAULT_SAMPLES,
                     param_space={"min_accuracy": options.min_accuracy})

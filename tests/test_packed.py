@@ -55,6 +55,11 @@ def test_members_match_single_path(splits, solo, adam, monkeypatch):
     epochs = list(train_packed(MIXED, splits, CPU, latency=False, state=state))
     assert len(epochs) == 2 and all(len(rows) == len(MIXED) for rows in epochs)
     assert state.padding_is_zero()
+    # What each member's saved model standardises its inputs with: the single path's mean and std.
+    for config, (mean, std) in zip(MIXED, state.scaling):
+        tensors = build_tensors(splits, config)
+        assert (mean, std) == (tensors.mean, tensors.std)
+    assert state.scaling[2] != (0.0, 1.0)
     for i, (solo_rows, solo_state) in enumerate(solo):
         # Weights after two epochs (32 Adam steps): float32 rounding of other matmul blocking only.
         assert max_relative_difference(state.model_state_dict(i), solo_state.model.state_dict()) < 2e-5

@@ -137,7 +137,7 @@ def test_dry_run_lists_configs_without_ray(capsys):
     (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
     (["--resume"], "--resume needs --name"),
     (["--resume", "--name", "never-ran"], "There is no experiment"),
-    (["--seeds", "2", "--space", "adaptive"], "--seeds 2 does not apply to the adaptive space"),
+    (["--pack", "2", "--space", "adaptive"], "--pack 2 does not apply to the adaptive space"),
     (["--space", "smoke", "--validation-size", "70000"], "Validation size 70000 is invalid"),
     (["--space", "smoke", "--data-dir", "/nonexistent"], "Data directory /nonexistent does not exist"),
 ])

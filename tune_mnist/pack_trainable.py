@@ -3,7 +3,8 @@
 
 Each epoch it reports ``{"epoch", "pack_size", "members": [one full row per config]}`` and a
 checkpoint holding the pack's state plus, per member, the same files a single trial's checkpoint
-has. ``tune_mnist.unpack`` (a Tune callback on the driver) turns those into one ordinary trial
+has. A pack of one config over several seeds (adaptive search with ``--seeds``) also reports the
+seeds' mean of every metric, with the shortfall of the mean accuracy, for the searcher to learn from. ``tune_mnist.unpack`` (a Tune callback on the driver) turns those into one ordinary trial
 directory per config, so nothing downstream can tell packed from unpacked runs."""
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import Any
 import torch
 from ray import tune
 
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.data import Splits
-from tune_mnist.inputs import build_tensors
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
-from tune_mnist.trainable import STATE_FILE, complete_row, trial_device, trial_threads
+from tune_mnist.trainable import STATE_FILE, accuracy_shortfall, complete_row, trial_device, trial_threads
 
 PACK_STATE_FILE = "pack_state.pt"
 
@@ -30,25 +30,22 @@ def member_dirname(index: int) -> str:
 
 
 def member_configs(config: dict[str, Any]) -> list[TrialConfig]:
-    return [TrialConfig.from_dict(member) for member in config[MEMBERS]]
+    return [TrialConfig.from_dict(member) for member in pack_members(config) or [config]]
 
 
-def scaling_stats(splits: Splits, configs: list[TrialConfig]) -> list[tuple[float, float]]:
-    """Each member's input mean and std (0 and 1 unless standardised), for its saved config.json."""
-    stats: dict[tuple, tuple[float, float]] = {}
-    out = []
-    for config in configs:
-        key = (config.crop, config.side, config.scaling)
-        if key not in stats:
-            if config.scaling == "standard":
-                tensors = build_tensors(Splits(splits.train_images, splits.train_labels, splits.val_images[:0],
-                                               splits.val_labels[:0], splits.test_images[:0], splits.test_labels[:0]),
-                                        config)
-                stats[key] = (tensors.mean, tensors.std)
-            else:
-                stats[key] = (0.0, 1.0)
-        out.append(stats[key])
-    return out
+def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """One config's seeds as one result: the mean of each number, and the shortfall of the mean
+    accuracy (the analysis puts the bar on the seeds' mean by default, so the searcher does too)."""
+    mean: dict[str, Any] = {}
+    for key, value in rows[0].items():
+        if key == "seed":
+            continue
+        if all(row.get(key) == value for row in rows):  # flops, architecture, device: the same for every seed
+            mean[key] = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            mean[key] = sum(float(row[key]) for row in rows) / len(rows)
+    mean["accuracy_shortfall"] = accuracy_shortfall(mean, config)
+    return mean
 
 
 def run_pack(config: dict[str, Any], data: Splits) -> None:
@@ -63,7 +60,6 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
         with checkpoint.as_directory() as directory:
             state.load_state_dict(torch.load(Path(directory) / PACK_STATE_FILE, map_location=device,
                                              weights_only=True))
-    stats = scaling_stats(data, configs)
     for rows in train_packed(configs, data, device, state=state, threads=threads):
         for row in rows:
             complete_row(row, config, gpu_ids)
@@ -71,7 +67,8 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
             torch.save(state.state_dict(), Path(directory) / PACK_STATE_FILE)
             for i, (member, row) in enumerate(zip(configs, rows)):
                 target = Path(directory) / member_dirname(i)
-                save_model(target, state.model(i, "cpu"), member, *stats[i], row)
+                save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
                 torch.save(state.member_state_dict(i), target / STATE_FILE)
-            tune.report({"epoch": rows[0]["epoch"], "pack_size": len(rows), MEMBERS: rows},
+            summary = seeds_mean(rows, config) if PACK_SEEDS in config else {}
+            tune.report({**summary, "epoch": rows[0]["epoch"], "pack_size": len(rows), MEMBERS: rows},
                         checkpoint=tune.Checkpoint.from_directory(directory))

@@ -146,6 +146,8 @@ class PackState:
         self.sizes = layer_sizes(max(c.in_features for c in configs), self.depth,
                                  max(c.width for c in configs) if self.depth else 1)
         self.member_sizes = [layer_sizes(c.in_features, c.depth, c.width) for c in configs]
+        # Each member's input mean and std (0 and 1 unless standardised), set by train_packed.
+        self.scaling: list[tuple[float, float]] = [(0.0, 1.0)] * self.k
         self.weights: list[torch.Tensor] = []  # layer l: (K, in, out), the transpose of nn.Linear's
         self.biases: list[torch.Tensor] = []   # layer l: (K, 1, out)
         with torch.no_grad():
@@ -346,6 +348,7 @@ class PackInputs:
     val_y: torch.Tensor
     test_y: torch.Tensor
     sizes: dict[str, int] = field(default_factory=dict)
+    scaling: list[tuple[float, float]] = field(default_factory=list)  # per config (given order): input mean, std
 
 
 def build_pack_inputs(splits: Splits, state: PackState) -> PackInputs:
@@ -359,8 +362,10 @@ def build_pack_inputs(splits: Splits, state: PackState) -> PackInputs:
     train_x = torch.zeros(len(specs) * n, width, device=device)
     val, test = [], []
     train_y = val_y = test_y = None
+    scaling: dict[tuple, tuple[float, float]] = {}
     for key, index in specs.items():
         tensors = build_tensors(splits, first[key], device)
+        scaling[key] = (tensors.mean, tensors.std)
         features = tensors.train_x.shape[1]
         train_x[index * n:(index + 1) * n, :features] = tensors.train_x
         slots = torch.tensor(sorted(state.slot[i] for i, c in enumerate(configs) if _spec_key(c) == key),
@@ -371,7 +376,8 @@ def build_pack_inputs(splits: Splits, state: PackState) -> PackInputs:
         del tensors
     offsets = torch.tensor([specs[_spec_key(configs[i])] * n for i in state.order], device=device).view(-1, 1)
     return PackInputs(train_x, train_y, offsets, val, test, val_y, test_y,
-                      {"train_size": n, "val_size": len(val_y), "test_size": len(test_y)})
+                      {"train_size": n, "val_size": len(val_y), "test_size": len(test_y)},
+                      [scaling[_spec_key(c)] for c in configs])
 
 
 # ------------------------------------------------------------------ the trainer
@@ -581,6 +587,7 @@ def train_packed(configs: list[TrialConfig], splits: Splits, device: torch.devic
     state.check_in_step()
     threads = threads or torch.get_num_threads()
     inputs = build_pack_inputs(splits, state)
+    state.scaling = inputs.scaling  # what a member's saved model needs to standardise its inputs
     trainer = PackTrainer(state, inputs, use_graph=use_graph)
     k, epochs = state.k, configs[0].epochs
     static = []

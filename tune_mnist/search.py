@@ -17,7 +17,7 @@ from typing import Any
 
 import search_spaces
 from search_spaces import SpaceOptions
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, TrialConfig, config_label
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, PACK_SEEDS, TrialConfig, config_label, pack_members
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.measure import mlp_flops, mlp_params
@@ -35,7 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     space.add_argument("--space", default="grid",
                        help=f"one of: {', '.join(search_spaces.available())} (default grid)")
     space.add_argument("--num-samples", type=positive_int, help="configs to draw (random, adaptive; default 50)")
-    space.add_argument("--seeds", type=positive_int, default=1, help="repeat every config with K seeds (default 1)")
+    space.add_argument("--seeds", type=positive_int, default=1,
+                       help="repeat every config with K seeds (default 1); adaptive: each proposal's K seeds train "
+                            "together in one trial and the searcher learns from their mean")
     space.add_argument("--search-seed", type=nonnegative_int, default=0, help="seed of random/adaptive sampling")
     space.add_argument("--epochs", type=positive_int, help="override the space's epochs")
     space.add_argument("--batch-size", type=positive_int, help="override the space's batch size")
@@ -86,9 +88,6 @@ def space_configs(args: argparse.Namespace, module: Any) -> list[TrialConfig] | 
     if args.pack != "auto" and int(args.pack) > 1:
         raise InputError(f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
                          "at a time: drop --pack.")
-    if args.seeds > 1:
-        raise InputError(f"--seeds {args.seeds} does not apply to the {args.space} space, which proposes each "
-                         "config once: drop --seeds or use a list space such as grid or random.")
     return None
 
 
@@ -155,6 +154,8 @@ def trial_dirname(trial: Any) -> str:
     c = trial.config
     if MEMBERS in c:
         return f"{trial.trial_id}_pack{len(c[MEMBERS])}"
+    if pack_members(c):
+        return f"{trial.trial_id}_{config_label(c, '_')}_seeds{c[PACK_SEEDS]}"
     return f"{trial.trial_id}_{config_label(c, '_')}"
 
 
@@ -217,7 +218,8 @@ def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str,
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    if points is not None and MEMBERS in points[0]:
+    packed = MEMBERS in points[0] if points is not None else args.seeds > 1
+    if packed:
         from tune_mnist.pack_trainable import run_pack as function
         from tune_mnist.unpack import UnpackMembers
 
@@ -256,6 +258,8 @@ def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str,
         if args.max_concurrent:
             search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
         num_samples, param_space = adaptive.num_samples, {**adaptive.param_space, **run_constants(args)}
+        if args.seeds > 1:
+            param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
     tune_config = tune.TuneConfig(search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
                                   trial_dirname_creator=trial_dirname)
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config)
@@ -266,8 +270,7 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
     finished, failed, unfinished, rows = 0, 0, 0, []
     for result in results:
         config, metrics = result.config or {}, result.metrics or {}
-        members = config.get(MEMBERS)
-        configs = members if members is not None else [config]
+        configs = pack_members(config) or [config]
         member_rows = metrics.get(MEMBERS) or [metrics] * len(configs)
         for member, row in zip(configs, member_rows):
             if result.error is not None:
@@ -280,7 +283,9 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
     if expected is not None:
         unfinished += max(0, expected - finished - failed - unfinished)
     print(f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
-          + (f" (configs, trained in packs of up to {pack_size(args)})." if pack_size(args) > 1 else "."))
+          + (f" (configs, trained in packs of up to {pack_size(args)})." if pack_size(args) > 1 else
+             f" (configs: each proposal's {args.seeds} seeds trained together)." if expected is None and args.seeds > 1
+             else "."))
     feasible = [r for r in rows if r.get("val_acc", math.nan) > args.min_accuracy]
     for metric, mode in OBJECTIVES:
         if feasible:
@@ -312,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
     configs = space_configs(args, module)
     if args.dry_run:
         if configs is None:
-            print(f"The {args.space} space proposes configs as it learns; nothing to list before it runs.")
+            seeds = f", each trained over {args.seeds} seeds in one trial" if args.seeds > 1 else ""
+            print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
         else:
             print_configs(configs)
             import torch

@@ -51,9 +51,14 @@ def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> d
     row.setdefault("pack_size", 1)  # the same columns whether or not the config was packed
     row.update({"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
                 "gpu_ids": gpu_ids})
-    selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]  # no validation split: test
-    row["accuracy_shortfall"] = max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
+    row["accuracy_shortfall"] = accuracy_shortfall(row, config)
     return row
+
+
+def accuracy_shortfall(row: dict[str, Any], config: dict[str, Any]) -> float:
+    """How far the selection accuracy (validation; test when there is no validation split) is below the bar."""
+    selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]
+    return max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
 
 
 def run_trial(config: dict[str, Any], data: Splits) -> None:

@@ -5,7 +5,8 @@ directory in the experiment, ``<pack trial id>_m<i>_<label>/`` with ``params.jso
 flat config), ``result.json`` (its rows, with Ray's bookkeeping fields copied from the pack's
 report) and, after each checkpoint, ``checkpoint_NNNNNN/`` with the member's model files. It goes
 through Ray's storage filesystem, so cloud URIs work as local paths do. The pack's own directory
-keeps ``"members"`` in its params.json; the analysis reads member directories and skips packs."""
+keeps ``"members"`` (or ``"n_seeds"``) in its params.json; the analysis reads member directories
+and skips packs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pyarrow.fs as pafs
 from ray import tune
 
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, config_label
+from tune_mnist.config import PACK_MEMBERS as MEMBERS, config_label, pack_members
 
 RAY_FIELDS = ("timestamp", "training_iteration", "date", "time_this_iter_s", "time_total_s", "pid", "hostname",
               "time_since_restore", "iterations_since_restore", "checkpoint_dir_name", "should_checkpoint")
@@ -46,13 +47,12 @@ class UnpackMembers(tune.Callback):
     def _dirs(self, trial: Any) -> tuple[pafs.FileSystem, list[str], list[dict[str, Any]]]:
         storage = trial.storage
         fs, root = storage.storage_filesystem, storage.experiment_fs_path
-        shared = {k: v for k, v in trial.config.items() if k != MEMBERS}
-        members = [{**member, **shared} for member in trial.config[MEMBERS]]
+        members = pack_members(trial.config) or []
         dirs = [f"{root}/{member_dir_name(trial.trial_id, i, m)}" for i, m in enumerate(members)]
         return fs, dirs, members
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        if MEMBERS not in trial.config or MEMBERS not in result:
+        if pack_members(trial.config) is None or MEMBERS not in result:
             return
         fs, dirs, members = self._dirs(trial)
         bookkeeping = {k: result[k] for k in RAY_FIELDS if k in result}
@@ -83,7 +83,7 @@ class UnpackMembers(tune.Callback):
         return rows
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        if MEMBERS not in trial.config:
+        if pack_members(trial.config) is None:
             return
         from tune_mnist.pack_trainable import member_dirname
 
@@ -98,7 +98,7 @@ class UnpackMembers(tune.Callback):
                             source_filesystem=checkpoint.filesystem, destination_filesystem=fs)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if MEMBERS not in trial.config:
+        if pack_members(trial.config) is None:
             return
         fs, dirs, members = self._dirs(trial)
         message = f"Pack trial {trial.trial_id}, which trained this config with {len(dirs) - 1} others, failed."

@@ -1,0 +1,120 @@
+"""The adaptive space end to end on real Ray Tune, Optuna, PyTorch and an MNIST subset (CPU): one
+config per trial, and with --seeds each proposal's seeds trained together as one pack whose
+seeds' mean is what Optuna learns from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray
+
+from analysis.aggregate import aggregate, trial_table
+from analysis.load import load_experiment
+from tune_mnist import search
+from tune_mnist.config import PACK_SEEDS
+from tune_mnist.pack_trainable import seeds_mean
+
+COMMON = ["--space", "adaptive", "--epochs", "1", "--subset", "1000", "--validation-size", "1000",
+          "--min-accuracy", "0.6"]
+OBJECTIVES = ("accuracy_shortfall", "flops", "latency_p50_us")
+
+
+def params(trial: Path) -> dict:
+    return json.loads((trial / "params.json").read_text())
+
+
+def rows(trial: Path) -> pd.DataFrame:
+    return pd.read_json(trial / "result.json", lines=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    ray.shutdown()
+    storage = tmp_path_factory.mktemp("adaptive")
+    argv = [*COMMON, "--storage-path", str(storage)]
+    assert search.main([*argv, "--name", "plain", "--num-samples", "2"]) == 0
+    assert search.main([*argv, "--name", "seeds", "--num-samples", "3", "--seeds", "2"]) == 0
+    return {"plain": storage / "plain", "seeds": storage / "seeds"}
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if (p / "params.json").is_file())
+
+
+def test_adaptive_runs_one_config_per_trial_with_every_objective(runs):
+    trials = trial_dirs(runs["plain"])
+    assert len(trials) == 2
+    for trial in trials:
+        frame = rows(trial)
+        assert list(frame["epoch"]) == [1] and (frame["pack_size"] == 1).all()
+        for metric in OBJECTIVES:
+            assert frame[metric].notna().all(), metric
+        assert frame["accuracy_shortfall"].iloc[0] == pytest.approx(max(0.0, 0.6 - frame["val_acc"].iloc[0]))
+    # A searcher's trial ids (8 hex digits) are matched to Ray's state: no trial is counted twice.
+    experiment = load_experiment(runs["plain"])
+    assert len(experiment.trials) == 2 and len(experiment.usable()) == 2 and not experiment.excluded()
+
+
+def test_adaptive_seeds_train_together_and_report_their_mean(runs):
+    trials = trial_dirs(runs["seeds"])
+    packs = [t for t in trials if PACK_SEEDS in params(t)]
+    members = [t for t in trials if PACK_SEEDS not in params(t)]
+    assert len(packs) == 3 and len(members) == 6
+    for pack in packs:
+        config = params(pack)
+        assert config[PACK_SEEDS] == 2 and pack.name.endswith("_seeds2")
+        trial_id = pack.name.split("_")[0]  # a searcher's trial ids are 8 hex digits
+        own = [m for m in members if m.name.startswith(trial_id + "_m")]
+        assert sorted(params(m)["seed"] for m in own) == [0, 1]
+        for member in own:  # the proposal itself, with its run constants, and a seed
+            assert {k: v for k, v in params(member).items() if k != "seed"} == \
+                   {k: v for k, v in config.items() if k not in (PACK_SEEDS, "seed")}
+        member_rows = [rows(m).iloc[-1] for m in own]
+        summary = rows(pack).iloc[-1]  # what Optuna was told: the seeds' mean
+        mean_val = sum(r["val_acc"] for r in member_rows) / 2
+        assert summary["val_acc"] == pytest.approx(mean_val)
+        assert summary["accuracy_shortfall"] == pytest.approx(max(0.0, 0.6 - mean_val))
+        assert summary["flops"] == member_rows[0]["flops"] == member_rows[1]["flops"]
+        assert summary["latency_p50_us"] == pytest.approx(sum(r["latency_p50_us"] for r in member_rows) / 2)
+        assert summary["pack_size"] == 2 and (rows(own[0])["pack_size"] == 2).all()
+
+
+def test_analysis_groups_the_seeds_of_each_proposal(runs):
+    experiment = load_experiment(runs["seeds"])
+    assert len(experiment.usable()) == 6 and not experiment.excluded()
+    table, _ = trial_table(experiment)
+    grouped = aggregate(table)
+    assert len(grouped) == 3 and (grouped["n_seeds"] == 2).all()
+    assert set(grouped["seeds"]) == {"0;1"}
+
+
+def test_seeds_mean_keeps_shared_values_and_averages_the_rest():
+    rows_ = [{"epoch": 2, "seed": 0, "val_acc": 0.5, "test_acc": 0.4, "flops": 100, "architecture": "64-8-10",
+              "latency_p50_us": 3.0},
+             {"epoch": 2, "seed": 1, "val_acc": 0.7, "test_acc": 0.6, "flops": 100, "architecture": "64-8-10",
+              "latency_p50_us": 5.0}]
+    mean = seeds_mean(rows_, {"min_accuracy": 0.9})
+    assert "seed" not in mean and mean["flops"] == 100 and isinstance(mean["flops"], int)
+    assert mean["architecture"] == "64-8-10" and mean["latency_p50_us"] == 4.0
+    assert mean["val_acc"] == pytest.approx(0.6) and mean["accuracy_shortfall"] == pytest.approx(0.3)
+    # No validation split: the bar is on the test accuracy, as for one config.
+    no_val = [{**r, "val_acc": float("nan")} for r in rows_]
+    assert seeds_mean(no_val, {"min_accuracy": 0.9})["accuracy_shortfall"] == pytest.approx(0.4)
+
+
+def test_dry_run_says_the_seeds_train_together(capsys):
+    ray.shutdown()
+    assert search.main(["--space", "adaptive", "--seeds", "3", "--dry-run"]) == 0
+    assert "each trained over 3 seeds in one trial" in capsys.readouterr().out
+
+
+def test_finished_adaptive_experiment_resumes_from_its_saved_searcher(runs, capsys):
+    """Ray pickles the Optuna searcher (its define-by-run space included) for --resume."""
+    before = sorted(p.name for p in runs["seeds"].iterdir() if p.is_dir())
+    ray.shutdown()
+    assert search.main(["--resume", "--name", "seeds", "--storage-path", str(runs["seeds"].parent)]) == 0
+    assert "6 trials finished, 0 failed, 0 not finished" in capsys.readouterr().out
+    assert sorted(p.name for p in runs["seeds"].iterdir() if p.is_dir()) == before
