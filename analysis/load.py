@@ -13,7 +13,6 @@ import json
 import math
 import re
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pyarrow.fs as pafs
 
 from tune_mnist.config import config_label, pack_members
 from tune_mnist.errors import InputError
-from tune_mnist.storage import RUN_FILE, is_uri
+from tune_mnist.storage import RUN_FILE, Location, is_uri
 
 PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
 STATE_PREFIX = "experiment_state-"
@@ -35,44 +34,6 @@ RAY_NOISE = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
 USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
     "finished", "errored", "never reported", "unfinished", "unreadable", "not started")
-
-
-class Location:
-    """A directory tree on a local disk or behind a URI, through one pyarrow file system."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        text = str(path)
-        if is_uri(text):
-            try:
-                self.fs, self.root = pafs.FileSystem.from_uri(text)
-            except (ValueError, OSError) as exc:
-                raise InputError(f"Cannot open experiment URI {text} ({exc}): check the URI and its credentials, "
-                                 "or copy the experiment to a local directory.") from None
-            self.local = isinstance(self.fs, pafs.LocalFileSystem)
-        else:
-            self.fs, self.root, self.local = pafs.LocalFileSystem(), str(Path(text).expanduser().resolve()), True
-        self.display = text if is_uri(text) else self.root
-
-    def join(self, *parts: str) -> str:
-        return "/".join([self.root.rstrip("/"), *parts])
-
-    def kind(self, path: str) -> pafs.FileType:
-        return self.fs.get_file_info(path).type
-
-    def children(self, path: str | None = None) -> list[pafs.FileInfo]:
-        return sorted(self.fs.get_file_info(pafs.FileSelector(path or self.root)), key=lambda i: i.base_name)
-
-    def read_text(self, path: str) -> str:
-        with self.fs.open_input_stream(path) as stream:
-            return stream.read().decode("utf-8", errors="replace")
-
-    def local_dir(self, path: str, scratch: str | None = None) -> str:
-        """A local directory with the content of ``path`` (a copy when it lives behind a URI)."""
-        if self.local:
-            return path
-        target = tempfile.mkdtemp(prefix="pareto-", dir=scratch)
-        pafs.copy_files(path, target, source_filesystem=self.fs, destination_filesystem=pafs.LocalFileSystem())
-        return target
 
 
 @dataclass

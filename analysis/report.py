@@ -180,8 +180,8 @@ def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: F
     table = front.table
     matches = notebook_matches(table)
     if matches.empty:
-        return [f"The notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256) is not in this "
-                f"experiment (the grid and small spaces include it)."]
+        return ["The notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256) is not in this "
+                "experiment (the grid and small spaces include it)."]
     out = []
     for _, row in matches.iterrows():
         name = f"The notebook's pick {row['label']} ({accuracy_metric} {row[accuracy_metric]:.4f})"

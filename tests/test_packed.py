@@ -7,11 +7,14 @@ import math
 import pytest
 import torch
 
+import search_spaces
+from search_spaces import SpaceOptions
 from tune_mnist import packed
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.inputs import build_tensors
+from tune_mnist.measure import mlp_params
 from tune_mnist.metrics import EPOCH_ROW
 from tune_mnist.model import build_mlp
 from tune_mnist.packed import PackState, plan_packs, train_packed
@@ -179,9 +182,31 @@ def test_plan_packs_groups_packable_configs():
     for pack in packs:
         assert 1 <= len(pack) <= 5
         packed.check_packable([configs[i] for i in pack])
-    groups = {(c.batch_size, c.epochs, c.depth) for c in configs}
-    assert len(packs) == sum(math.ceil(sum(1 for c in configs if (c.batch_size, c.epochs, c.depth) == g) / 5)
-                             for g in groups)
+
+
+def own_params(configs: list[TrialConfig]) -> int:
+    return sum(mlp_params(c.in_features, c.depth, c.width) for c in configs)
+
+
+def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
+    # The same shape over 10 seeds: one run, cut evenly.
+    same = [TrialConfig(side=8, depth=1, width=256, seed=s) for s in range(10)]
+    assert sorted(map(len, plan_packs(same, 8))) == [5, 5]
+    # A 784-8-8-10 model padded to 784-2048-2048-10 would train 900 times its parameters: not packed.
+    mixed = [TrialConfig(depth=2, width=8), TrialConfig(depth=2, width=2048), TrialConfig(depth=2, width=2000)]
+    assert plan_packs(mixed, 8) == [[2, 1], [0]]  # in (width, input) order inside a pack
+    # The grid and a random space: every pack within the bound, and far less padding than by order alone.
+    for space, options in (("grid", SpaceOptions()), ("random", SpaceOptions(num_samples=300, epochs=2))):
+        configs = search_spaces.load(space).configs(options)
+        packs = plan_packs(configs, 64)
+        for pack in packs:
+            members = [configs[i] for i in pack]
+            assert packed.padded_params(members) <= packed.PAD_SLACK * own_params(members) + \
+                len(pack) * packed.PAD_FREE_PARAMS
+        total = sum(packed.padded_params([configs[i] for i in pack]) for pack in packs)
+        assert total <= packed.PAD_SLACK * own_params(configs), space
+        work = [packed.padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs for pack in packs]
+        assert work == sorted(work, reverse=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,6 @@ import torch
 import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist import search
-from tune_mnist.config import TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.inputs import build_tensors
 from tune_mnist.metrics import EPOCH_ROW, PACK, PLACEMENT

@@ -4,7 +4,7 @@ spaces and the analysis (params.json holds exactly these keys)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.errors import InputError

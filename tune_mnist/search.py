@@ -12,7 +12,6 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import search_spaces
@@ -21,7 +20,7 @@ from tune_mnist.config import PACK_MEMBERS as MEMBERS, PACK_SEEDS, TrialConfig, 
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.measure import mlp_flops, mlp_params
-from tune_mnist.storage import RUN_FILE, check_shared, exists, is_uri, read_text, storage_root, write_text
+from tune_mnist.storage import RUN_FILE, check_shared, exists, read_text, storage_root, write_text
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 
 AUTO_PACK_GPU = 64

@@ -5,8 +5,11 @@ node reaches, and a local disk is refused there before any trial starts."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
+
+import pyarrow.fs as pafs
 
 from tune_mnist.errors import InputError
 
@@ -70,34 +73,63 @@ def check_shared(storage: str, nodes: int, declared_shared: bool) -> None:
                      "this path.")
 
 
-def _filesystem(path: str) -> tuple["pafs.FileSystem", str]:
-    import pyarrow.fs as pafs
+class Location:
+    """A directory tree on a local disk or behind a URI, through one pyarrow file system (as Ray's
+    storage layer reaches it), so that local paths and s3://, gs://... work alike."""
 
-    if is_uri(path):
-        return pafs.FileSystem.from_uri(path)
-    return pafs.LocalFileSystem(), str(Path(path).resolve())
+    def __init__(self, path: str | os.PathLike) -> None:
+        text = str(path)
+        if is_uri(text):
+            try:
+                self.fs, self.root = pafs.FileSystem.from_uri(text)
+            except (ValueError, OSError) as exc:
+                raise InputError(f"Cannot open storage URI {text} ({exc}): check the URI and its credentials, "
+                                 "or use a local directory.") from None
+            self.local = isinstance(self.fs, pafs.LocalFileSystem)
+        else:
+            self.fs, self.root, self.local = pafs.LocalFileSystem(), str(Path(text).expanduser().resolve()), True
+        self.display = text if is_uri(text) else self.root
+
+    def join(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def kind(self, path: str | None = None) -> pafs.FileType:
+        return self.fs.get_file_info(path or self.root).type
+
+    def children(self, path: str | None = None) -> list[pafs.FileInfo]:
+        return sorted(self.fs.get_file_info(pafs.FileSelector(path or self.root)), key=lambda i: i.base_name)
+
+    def read_text(self, path: str | None = None) -> str:
+        with self.fs.open_input_stream(path or self.root) as stream:
+            return stream.read().decode("utf-8", errors="replace")
+
+    def write_text(self, text: str, path: str | None = None) -> None:
+        path = path or self.root
+        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(path) as stream:
+            stream.write(text.encode())
+
+    def local_dir(self, path: str, scratch: str | None = None) -> str:
+        """A local directory with the content of ``path`` (a copy when it lives behind a URI)."""
+        if self.local:
+            return path
+        target = tempfile.mkdtemp(prefix="tune-mnist-", dir=scratch)
+        pafs.copy_files(path, target, source_filesystem=self.fs, destination_filesystem=pafs.LocalFileSystem())
+        return target
 
 
 def exists(path: str) -> bool:
-    """Whether a local path or a URI (through pyarrow's filesystems, as Ray's storage) exists."""
-    import pyarrow.fs as pafs
-
-    fs, inner = _filesystem(path)
-    return fs.get_file_info(inner).type != pafs.FileType.NotFound
+    """Whether a local path or a URI exists."""
+    return Location(path).kind() != pafs.FileType.NotFound
 
 
 def read_text(path: str) -> str | None:
     """A small text file at a local path or a URI; None where there is none."""
-    fs, inner = _filesystem(path)
     try:
-        with fs.open_input_stream(inner) as stream:
-            return stream.read().decode()
+        return Location(path).read_text()
     except (FileNotFoundError, OSError):
         return None
 
 
 def write_text(path: str, text: str) -> None:
-    fs, inner = _filesystem(path)
-    fs.create_dir(inner.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(inner) as stream:
-        stream.write(text.encode())
+    Location(path).write_text(text)
