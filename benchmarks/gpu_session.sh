@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 6, prepared as one script for a session that is lent the GPU machine
+# (15 minutes of device time in all, at most 10 per call, Ray not installed there).
+#
+# Here, once:   python3 ../shared/device/make_wheels.py --optuna      (fills .whl/)
+# There:        bash benchmarks/gpu_session.sh engine     (device `run`, carry [".whl"], about 5 min)
+#               bash benchmarks/gpu_session.sh search     (the same warm machine, about 6 min)
+#
+# engine: the CUDA-graph test, then model-epochs/s of the single path and of packs for the small,
+#         middle and baseline shapes (goals: >= 300 model-epochs/s for small shapes; baseline packs
+#         within 10% per model of the solo CUDA-graph run, which is the pack of 1).
+# search: the random space with 1,000 configs, 2 epochs each, --pack auto, four packs sharing the
+#         GPU (goal: under 5 minutes), then gpu_check.py (fractional-GPU trials really on CUDA).
+# Every step has its own time limit and writes its log under $OUT, so one slow step loses nothing else.
+set -u
+OUT=${OUT:-/tmp/gpu-session}
+mkdir -p "$OUT"
+if ! python3 -c "import ray" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site:$PWD
+else
+    export PYTHONPATH=$PWD
+fi
+
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name (limit ${limit}s): $*"
+    local start=$SECONDS
+    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    local rc=$?
+    tail -n 30 "$OUT/$name.log"
+    echo "== $name: exit $rc after $((SECONDS - start)) s"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, ray; print('torch', torch.__version__, 'ray', ray.__version__, 'cuda', torch.cuda.is_available())"
+
+case "${1:-engine}" in
+engine)
+    step cuda_tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_packed.py -k cuda
+    step packed_small_middle 150 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
+        --subset 10000 --shapes small,middle --sizes 1,16,128,512,max --json "$OUT/packed_small_middle.json"
+    step packed_baseline 90 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
+        --subset 10000 --shapes baseline --sizes 1,16,128 --json "$OUT/packed_baseline.json"
+    ;;
+search)
+    step random_1000 330 python3 benchmarks/packed_throughput.py --device cuda --shapes none \
+        --random-configs 1000 --search-args "--gpus-per-trial 0.25" --json "$OUT/random_1000.json"
+    step gpu_check 180 python3 benchmarks/gpu_check.py --space smoke --subset 5000 --epochs 2
+    ;;
+*)
+    echo "usage: bash benchmarks/gpu_session.sh engine|search" >&2
+    exit 2
+    ;;
+esac
