@@ -133,12 +133,14 @@ def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: flo
 
 
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One Tune config per trial: a flat config, or with packing a list of ``members``."""
-    k = pack_size(args)
-    if k == 1:
-        return [{**c.to_dict(), **run_constants(args)} for c in configs]
+    """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
+    the heaviest trials come first (``plan_packs``), so the search does not end on one long trial
+    while the other CPUs or GPUs sit idle."""
     from tune_mnist.packed import plan_packs
 
+    k = pack_size(args)
+    if k == 1:
+        return [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
     return [{MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
             for pack in plan_packs(configs, k)]
 
