@@ -4,6 +4,10 @@ checkpoint, and the analysis reads a packed experiment as it reads an unpacked o
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -64,3 +68,38 @@ def test_analysis_cannot_tell_packed_from_single(runs):
     # Same seeds, same batch order: a packed member matches its solo run to float32 rounding,
     # which can flip at most a sample or two of the 2,000 validation images.
     assert (packed["val_acc"] - single["val_acc"]).abs().max() <= 2 / 2000
+
+
+def test_interrupted_pack_resumes_from_its_members_checkpoints(tmp_path):
+    """SIGINT to the driver mid-pack, then --resume: the pack goes on from its members' own
+    checkpoints, so the epochs already reported are not trained again."""
+    ray.shutdown()
+    repo = Path(__file__).resolve().parent.parent
+    name, epochs = "interrupted-pack", 8
+    command = [sys.executable, "-m", "tune_mnist.search", "--space", "small", "--subset", "4000", "--epochs",
+               str(epochs), "--pack", "8", "--storage-path", str(tmp_path), "--name", name]
+    driver = subprocess.Popen(command, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    experiment = tmp_path / name
+
+    def reported() -> int:
+        members = member_dirs(experiment) if experiment.is_dir() else []
+        files = [m / "result.json" for m in members if (m / "result.json").is_file()]
+        return min((len(f.read_text().splitlines()) for f in files), default=0) if len(files) == 8 else 0
+
+    deadline = time.time() + 240
+    while time.time() < deadline and driver.poll() is None and reported() < 2:
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=120) != 0  # interrupted before the last epoch
+    before = {m.name: (m / "result.json").read_text().splitlines() for m in member_dirs(experiment)}
+    assert len(before) == 8 and all(2 <= len(lines) < epochs for lines in before.values())
+    resumed = subprocess.run([sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name,
+                              "--storage-path", str(tmp_path)], cwd=repo, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "8 trials finished, 0 failed, 0 not finished" in resumed.stdout
+    for member in member_dirs(experiment):
+        lines = (member / "result.json").read_text().splitlines()
+        assert [json.loads(line)["epoch"] for line in lines] == list(range(1, epochs + 1))
+        assert lines[0] == before[member.name][0]  # epoch 1 was not trained again
+        times = [json.loads(line)["train_time_s"] for line in lines]
+        assert times == sorted(times)  # the training time carried on from the checkpoint

@@ -2,8 +2,8 @@
 (``tune_mnist.packed``), mostly to fill a GPU that one small MLP would leave idle.
 
 Each epoch it reports ``{"epoch", "pack_size", "members": [one full row per config]}`` and a
-checkpoint holding the pack's state plus, per member, the same files a single trial's checkpoint
-has. A pack of one config over several seeds (adaptive search with ``--seeds``) also reports the
+checkpoint holding, per member, the same files a single trial's checkpoint has; a restarted pack
+resumes from those (no second, padded copy of the pack is written). A pack of one config over several seeds (adaptive search with ``--seeds``) also reports the
 seeds' mean of every metric, with the shortfall of the mean accuracy, for the searcher to learn from. ``tune_mnist.unpack`` (a Tune callback on the driver) turns those into one ordinary trial
 directory per config, so nothing downstream can tell packed from unpacked runs."""
 
@@ -21,9 +21,6 @@ from tune_mnist.data import Splits
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
 from tune_mnist.trainable import STATE_FILE, accuracy_shortfall, complete_row, trial_device, trial_threads
-
-PACK_STATE_FILE = "pack_state.pt"
-
 
 def member_dirname(index: int) -> str:
     return f"member_{index:04d}"
@@ -56,15 +53,16 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
     torch.set_num_threads(threads)
     state = PackState(configs, device)
     checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
+    if checkpoint is not None:  # each member's own single-model checkpoint is the whole state
         with checkpoint.as_directory() as directory:
-            state.load_state_dict(torch.load(Path(directory) / PACK_STATE_FILE, map_location=device,
-                                             weights_only=True))
+            for i in range(len(configs)):
+                state.load_member_state_dict(i, torch.load(Path(directory) / member_dirname(i) / STATE_FILE,
+                                                           map_location=device, weights_only=True))
+        state.check_in_step()
     for rows in train_packed(configs, data, device, state=state, threads=threads):
         for row in rows:
             complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:
-            torch.save(state.state_dict(), Path(directory) / PACK_STATE_FILE)
             for i, (member, row) in enumerate(zip(configs, rows)):
                 target = Path(directory) / member_dirname(i)
                 save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
