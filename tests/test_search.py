@@ -70,7 +70,8 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     ray.shutdown()
-    args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken"])
+    args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken",
+                              "--max-failures", "2"])
     module = search_spaces.load("smoke")
     configs = search.space_configs(args, module)
     splits = search.prepare_data(args, module)
@@ -86,6 +87,11 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     assert rc == 1 and "2 trials finished, 1 failed" in out
     errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
     assert len(errored) == 1 and "depth=-1" in (errored[0] / "error.txt").read_text()
+    # --max-failures 2: the first attempt and two restarts, then Ray gives up on it.
+    (state_file,) = (tmp_path / "broken").glob("experiment_state-*.json")
+    failures = {json.loads(trial)["trial_id"]: json.loads(runtime)["num_failures"]
+                for trial, runtime in json.loads(state_file.read_text())["trial_data"]}
+    assert sorted(failures.values()) == [0, 0, 3]
 
 
 def test_grid_is_the_notebooks_study():

@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     res.add_argument("--cpus-per-trial", type=positive_float, default=1, help="CPUs (and torch threads) per trial (default 1)")
     res.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per trial, fractions allowed (default 0)")
     res.add_argument("--max-concurrent", type=positive_int, help="at most this many trials at once (default: as resources allow)")
+    res.add_argument("--max-failures", type=nonnegative_int, default=1,
+                     help="restart a failed trial from its last checkpoint up to N times, e.g. on lost (spot) nodes "
+                          "(default 1)")
     res.add_argument("--pack", default="auto",
                      help="train K configs together in one trial (stacked weights, tune_mnist.packed): a number, "
                           "or auto = 64 on GPU trials and 1 (no packing) on CPU; list spaces only (default auto)")
@@ -238,7 +241,7 @@ def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str,
     run_config = tune.RunConfig(
         name=args.name, storage_path=storage,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        failure_config=tune.FailureConfig(max_failures=1), verbose=1, callbacks=callbacks)
+        failure_config=tune.FailureConfig(max_failures=args.max_failures), verbose=1, callbacks=callbacks)
     experiment = storage.rstrip("/") + "/" + args.name
     if args.resume:
         return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
@@ -364,7 +367,7 @@ def run_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialConfi
 
 RESUMED_OPTIONS = ("space", "shared_storage", "pack", "num_samples", "seeds", "search_seed", "epochs", "batch_size", "lr", "min_accuracy",
                    "data_dir", "train_csv", "test_csv", "download", "validation_size", "split_seed", "subset",
-                   "cpus_per_trial", "gpus_per_trial", "max_concurrent")
+                   "cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
 
 
 def save_run_options(experiment: str, args: argparse.Namespace) -> None:
