@@ -132,6 +132,10 @@ def test_dry_run_lists_configs_without_ray(capsys):
     out = capsys.readouterr().out
     assert "23 configs" in out and "3,723,264" in out and "1,863,690" in out
     assert not ray.is_initialized()
+    assert search.main(["--space", "grid", "--dry-run", "--pack", "4"]) == 0
+    out = capsys.readouterr().out
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("in 10 packs (one trial each, heaviest first)") and "trains 1.12x" in line
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -330,7 +330,14 @@ def run(args: argparse.Namespace) -> int:
             resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
             packs = trial_points(configs, args)
             if MEMBERS in packs[0]:
-                print(f"in {len(packs)} packs (one trial each) of sizes {', '.join(str(len(p[MEMBERS])) for p in packs)}")
+                from tune_mnist.packed import padded_params
+
+                members = [[TrialConfig.from_dict(m) for m in p[MEMBERS]] for p in packs]
+                padded = sum(padded_params(m) for m in members) / sum(mlp_params(c.in_features, c.depth, c.width)
+                                                                         for c in configs)
+                print(f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
+                      f"{', '.join(str(len(m)) for m in members)}; padding to each pack's largest shape trains "
+                      f"{padded:.2f}x the configs' own parameters")
         return 0
     if not args.resume:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
