@@ -3,7 +3,9 @@
 # (15 minutes of device time in all, at most 10 per call, Ray not installed there).
 #
 # Here, once:   python3 ../shared/device/make_wheels.py --optuna      (fills .whl/)
-# There:        bash benchmarks/gpu_session.sh engine     (device `run`, carry [".whl"], about 5 min)
+#               python3 -m pip download -q --only-binary=:all: --no-deps -d .whl pytest pluggy iniconfig
+#               (pure-Python wheels: the CUDA test needs pytest, which that machine may lack)
+# There:        bash benchmarks/gpu_session.sh engine     (device `run`, carry [".whl"], about 7 min)
 #               bash benchmarks/gpu_session.sh search     (the same warm machine, about 6 min)
 #
 # engine: the CUDA-graph test, then model-epochs/s of the single path and of packs for the small,
@@ -39,7 +41,7 @@ python3 -c "import torch, ray; print('torch', torch.__version__, 'ray', ray.__ve
 case "${1:-engine}" in
 engine)
     step cuda_tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_packed.py -k cuda
-    step packed_small_middle 150 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
+    step packed_small_middle 200 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
         --subset 10000 --shapes small,middle --sizes 1,16,128,512,max --json "$OUT/packed_small_middle.json"
     step packed_baseline 90 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
         --subset 10000 --shapes baseline --sizes 1,16,128 --json "$OUT/packed_baseline.json"
