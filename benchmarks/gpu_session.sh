@@ -2,7 +2,7 @@
 # The GPU checks of issue 6, prepared as one script for a session that is lent the GPU machine
 # (15 minutes of device time in all, at most 10 per call, Ray not installed there).
 #
-# Here, once:   python3 ../shared/device/make_wheels.py --optuna      (fills .whl/)
+# Here, once:   python3 ../shared/device/make_wheels.py      (fills .whl/, about 45 MiB; Optuna is not needed)
 #               python3 -m pip download -q --only-binary=:all: --no-deps -d .whl pytest pluggy iniconfig
 #               (pure-Python wheels: the CUDA test needs pytest, which that machine may lack)
 # There:        bash benchmarks/gpu_session.sh engine     (device `run`, carry [".whl"], about 7 min)
