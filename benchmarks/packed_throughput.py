@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"--device {args.device}: this machine has no CUDA GPU; use --device cpu (or auto).", file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = device.type == "cuda"
