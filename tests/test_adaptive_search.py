@@ -16,6 +16,7 @@ from analysis.load import load_experiment
 from tune_mnist import search
 from tune_mnist.config import PACK_SEEDS
 from tune_mnist.pack_trainable import seeds_mean
+from tune_mnist.saved import load_model
 
 COMMON = ["--space", "adaptive", "--epochs", "1", "--subset", "1000", "--validation-size", "1000",
           "--min-accuracy", "0.6"]
@@ -80,6 +81,11 @@ def test_adaptive_seeds_train_together_and_report_their_mean(runs):
         assert summary["flops"] == member_rows[0]["flops"] == member_rows[1]["flops"]
         assert summary["latency_p50_us"] == pytest.approx(sum(r["latency_p50_us"] for r in member_rows) / 2)
         assert summary["pack_size"] == 2 and (rows(own[0])["pack_size"] == 2).all()
+        for member in own:  # each seed's own checkpoint, as a one-config trial has
+            (checkpoint,) = member.glob("checkpoint_*")
+            _, saved, meta = load_model(checkpoint)
+            assert saved.seed == params(member)["seed"]
+            assert meta["metrics"]["val_acc"] == pytest.approx(rows(member)["val_acc"].iloc[-1])
 
 
 def test_analysis_groups_the_seeds_of_each_proposal(runs):
