@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -14,7 +13,6 @@ from tune_mnist.config import TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.inputs import build_tensors
-from tune_mnist.measure import mlp_params
 from tune_mnist.metrics import EPOCH_ROW
 from tune_mnist.model import build_mlp
 from tune_mnist.packed import PackState, plan_packs, train_packed
@@ -184,10 +182,6 @@ def test_plan_packs_groups_packable_configs():
         packed.check_packable([configs[i] for i in pack])
 
 
-def own_params(configs: list[TrialConfig]) -> int:
-    return sum(mlp_params(c.in_features, c.depth, c.width) for c in configs)
-
-
 def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
     # The same shape over 10 seeds: one run, cut evenly.
     same = [TrialConfig(side=8, depth=1, width=256, seed=s) for s in range(10)]
@@ -201,10 +195,10 @@ def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
         packs = plan_packs(configs, 64)
         for pack in packs:
             members = [configs[i] for i in pack]
-            assert packed.padded_params(members) <= packed.PAD_SLACK * own_params(members) + \
+            assert packed.padded_params(members) <= packed.PAD_SLACK * packed.own_params(members) + \
                 len(pack) * packed.PAD_FREE_PARAMS
         total = sum(packed.padded_params([configs[i] for i in pack]) for pack in packs)
-        assert total <= packed.PAD_SLACK * own_params(configs), space
+        assert total <= packed.PAD_SLACK * packed.own_params(configs), space
         work = [packed.padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs for pack in packs]
         assert work == sorted(work, reverse=True)
 

@@ -3,9 +3,11 @@
 
 Each epoch it reports ``{"epoch", "pack_size", "members": [one full row per config]}`` and a
 checkpoint holding, per member, the same files a single trial's checkpoint has; a restarted pack
-resumes from those (no second, padded copy of the pack is written). A pack of one config over several seeds (adaptive search with ``--seeds``) also reports the
-seeds' mean of every metric, with the shortfall of the mean accuracy, for the searcher to learn from. ``tune_mnist.unpack`` (a Tune callback on the driver) turns those into one ordinary trial
-directory per config, so nothing downstream can tell packed from unpacked runs."""
+resumes from those (no second, padded copy of the pack is written). A pack of one config over
+several seeds (adaptive search with ``--seeds``) also reports the seeds' mean of every metric, with
+the shortfall of the mean accuracy, for the searcher to learn from. ``tune_mnist.unpack`` (a Tune
+callback on the driver) turns those into one ordinary trial directory per config, so nothing
+downstream can tell packed from unpacked runs."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tune_mnist.data import Splits
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
 from tune_mnist.trainable import STATE_FILE, accuracy_shortfall, complete_row, trial_device, trial_threads
+
 
 def member_dirname(index: int) -> str:
     return f"member_{index:04d}"

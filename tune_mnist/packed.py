@@ -110,9 +110,9 @@ def padded_params(configs: Sequence[TrialConfig]) -> int:
                                      max(c.width for c in configs) if depth else 1)
 
 
-def _fits_padding(configs: Sequence[TrialConfig]) -> bool:
-    own = sum(mlp_params(c.in_features, c.depth, c.width) for c in configs)
-    return padded_params(configs) <= PAD_SLACK * own + len(configs) * PAD_FREE_PARAMS
+def own_params(configs: Sequence[TrialConfig]) -> int:
+    """Parameters of ``configs`` trained one by one, without padding."""
+    return sum(mlp_params(c.in_features, c.depth, c.width) for c in configs)
 
 
 def plan_packs(configs: Sequence[TrialConfig], max_size: int) -> list[list[int]]:
@@ -133,11 +133,19 @@ def plan_packs(configs: Sequence[TrialConfig], max_size: int) -> list[list[int]]
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda i: (configs[i].width if configs[i].depth else 0,
                                                      configs[i].in_features, configs[i].lr, i))
-        runs: list[list[int]] = [[]]
+        runs: list[list[int]] = []
+        own = widest = largest = 0  # of the last run, kept as it grows
         for i in members:
-            if runs[-1] and not _fits_padding([configs[j] for j in runs[-1] + [i]]):
-                runs.append([])
-            runs[-1].append(i)
+            c = configs[i]
+            mine = own_params([c])
+            if runs:
+                k, width, features = len(runs[-1]) + 1, max(widest, c.width), max(largest, c.in_features)
+                if k * mlp_params(features, c.depth, width) <= PAD_SLACK * (own + mine) + k * PAD_FREE_PARAMS:
+                    runs[-1].append(i)
+                    own, widest, largest = own + mine, width, features
+                    continue
+            runs.append([i])
+            own, widest, largest = mine, c.width, c.in_features
         for run in runs:
             count = math.ceil(len(run) / max_size)
             size = math.ceil(len(run) / count)

@@ -330,11 +330,10 @@ def run(args: argparse.Namespace) -> int:
             resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
             packs = trial_points(configs, args)
             if MEMBERS in packs[0]:
-                from tune_mnist.packed import padded_params
+                from tune_mnist.packed import own_params, padded_params
 
                 members = [[TrialConfig.from_dict(m) for m in p[MEMBERS]] for p in packs]
-                padded = sum(padded_params(m) for m in members) / sum(mlp_params(c.in_features, c.depth, c.width)
-                                                                         for c in configs)
+                padded = sum(padded_params(m) for m in members) / own_params(configs)
                 print(f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
                       f"{', '.join(str(len(m)) for m in members)}; padding to each pack's largest shape trains "
                       f"{padded:.2f}x the configs' own parameters")
