@@ -50,7 +50,7 @@ import torch
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits, load_mnist, split_validation, subset
 from tune_mnist.inputs import build_tensors
-from tune_mnist.measure import mlp_params
+from tune_mnist.measure import mlp_params, synchronize
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.single_run import cpu_name
 from tune_mnist.train import new_state, train
@@ -92,35 +92,30 @@ def shape_configs(shape: str, count: int, epochs: int, batch_size: int, distinct
     return configs
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run_single(shape: str, splits: Splits, device: torch.device, count: int, epochs: int, batch_size: int) -> Row:
     train_s, accs = 0.0, []
-    sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for config in shape_configs(shape, count, epochs, batch_size, False):
         tensors = build_tensors(splits, config, device)
         rows = list(train(config, tensors, new_state(config, device), latency=False))
         train_s += sum(r["epoch_time_s"] for r in rows)
         accs.append(rows[-1]["test_acc"])
-    sync(device)
+    synchronize(device)
     return Row(shape, "single", 1, count, epochs, train_s, time.perf_counter() - start, sum(accs) / len(accs))
 
 
 def run_pack(shape: str, splits: Splits, device: torch.device, k: int, epochs: int, batch_size: int,
              distinct_lrs: bool, use_graph: bool | None = None) -> Row:
     configs = shape_configs(shape, k, epochs, batch_size, distinct_lrs)
-    sync(device)
+    synchronize(device)
     start = time.perf_counter()
     state = PackState(configs, device)
     train_s, accs = 0.0, []
     for rows in train_packed(configs, splits, device, latency=False, state=state, use_graph=use_graph):
         train_s += rows[0]["epoch_time_s"] * k
         accs = [r["test_acc"] for r in rows]
-    sync(device)
+    synchronize(device)
     wall = time.perf_counter() - start
     del state
     if device.type == "cuda":
