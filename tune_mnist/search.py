@@ -328,14 +328,13 @@ def run(args: argparse.Namespace) -> int:
             import torch
 
             resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
-            packs = trial_points(configs, args)
-            if MEMBERS in packs[0]:
-                from tune_mnist.packed import own_params, padded_params
+            if pack_size(args) > 1:  # the plan trial_points turns into trials
+                from tune_mnist.packed import own_params, padded_params, plan_packs
 
-                members = [[TrialConfig.from_dict(m) for m in p[MEMBERS]] for p in packs]
-                padded = sum(padded_params(m) for m in members) / own_params(configs)
+                packs = [[configs[i] for i in pack] for pack in plan_packs(configs, pack_size(args))]
+                padded = sum(padded_params(pack) for pack in packs) / own_params(configs)
                 print(f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
-                      f"{', '.join(str(len(m)) for m in members)}; padding to each pack's largest shape trains "
+                      f"{', '.join(str(len(pack)) for pack in packs)}; padding to each pack's largest shape trains "
                       f"{padded:.2f}x the configs' own parameters")
         return 0
     if not args.resume:
