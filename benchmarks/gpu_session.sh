@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 6, prepared as one script for a session that is lent the GPU machine
-# (15 minutes of device time in all, at most 10 per call, Ray not installed there).
+# Every GPU check of the packed ensembles, prepared as two calls for a machine with one NVIDIA GPU
+# where each call may run at most about 10 minutes and Ray may not be installed.
 #
-# Here, once:   python3 ../shared/device/make_wheels.py      (fills .whl/, about 45 MiB; Optuna is not needed)
+# Before, here: put binary wheels for the GPU machine's Python into .whl/: Ray 2.60.0 and the few
+#               packages that machine lacks (about 45 MiB with Ray's Java, RLlib, Serve and LLM parts
+#               dropped from its wheel, so the folder fits a 64 MiB upload; Optuna is not needed), plus
+#               the pure-Python wheels of pytest, pluggy and iniconfig (the CUDA test needs pytest):
 #               python3 -m pip download -q --only-binary=:all: --no-deps -d .whl pytest pluggy iniconfig
-#               (pure-Python wheels: the CUDA test needs pytest, which that machine may lack)
-# There:        bash benchmarks/gpu_session.sh engine     (device `run`, carry [".whl"], about 7 min)
+# There:        bash benchmarks/gpu_session.sh engine     (carry .whl/, about 7 min)
 #               bash benchmarks/gpu_session.sh search     (the same warm machine, about 6 min)
 #
 # engine: the CUDA-graph test, then model-epochs/s of the single path and of packs for the small,
