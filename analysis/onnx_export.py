@@ -1,0 +1,97 @@
+"""``--export DIR --format onnx``: each exported front model as ``model.onnx`` + ``config.json``,
+verified against the PyTorch model on the whole test set before it is kept.
+
+The state_dict export (``analysis.export``) runs first; this step turns each of its directories
+into the ONNX form: it exports the loaded MLP, runs it in ONNX Runtime on the transformed features
+of every test image of the experiment's data source (all of them, not the search's ``--subset``),
+compares the logits with PyTorch's, and replaces ``model.pt`` by ``model.onnx``. ``index.csv``
+gets the format, the file, what the model takes as input and its shape, and the two results of
+the check: the largest absolute logit difference and the fraction of equal predictions. The
+ONNX model takes transformed features, not raw images: see ``tune_mnist.onnx_runtime``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tune_mnist.config import NUM_CLASSES, TrialConfig
+from tune_mnist.data import MnistArrays, load_mnist
+from tune_mnist.errors import InputError
+from tune_mnist.extras import require
+from tune_mnist.inputs import transform_images
+from tune_mnist.options import load_data
+from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model
+
+FORMATS = ("state_dict", "onnx")
+INPUT_TEXT = ("transformed features: centre crop, antialiased resize and scaling applied, flattened "
+              "(tune_mnist.inputs; crop, side, input_mean and input_std in config.json)")
+
+
+def mlp_inputs(config: TrialConfig, mean: float, std: float, images: np.ndarray) -> torch.Tensor:
+    """The MLP's inputs for ``images`` (N, 28, 28) uint8, as ``tune_mnist.inputs.build_tensors`` builds
+    them for ``config``: crop, resize, then the training split's standardisation if the config uses it."""
+    x = transform_images(torch.from_numpy(np.array(images, copy=True)), config.crop, config.side)
+    if config.scaling == "standard":
+        x = x.sub_(mean).div_(std)
+    return x
+
+
+def experiment_data(run_options: dict[str, Any]) -> tuple[MnistArrays, str | None]:
+    """The data source the search used (its run options), or the shipped MNIST with a warning when
+    that source cannot be read here (e.g. a --data-dir on a cluster node)."""
+    args = argparse.Namespace(**{k: run_options.get(k) for k in ("data_dir", "train_csv", "test_csv", "download")})
+    try:
+        return load_data(args), None
+    except InputError as exc:
+        return load_mnist(), (f"the experiment's data source cannot be read here ({exc}); the ONNX models were "
+                              "verified on the shipped MNIST test set instead.")
+
+
+def convert_to_onnx(index_path: str | Path, run_options: dict[str, Any], threads: int = 1) -> tuple[pd.DataFrame,
+                                                                                                    list[str]]:
+    """Replace each exported ``model.pt`` under ``index_path``'s directory by a verified ``model.onnx``;
+    returns the updated index (also written back) and warnings."""
+    require("onnx", "--format onnx")
+    from tune_mnist.onnx_runtime import ONNX_FILE, INPUT_NAME, OUTPUT_NAME, compare, export_onnx, session
+
+    index_path = Path(index_path)
+    index = pd.read_csv(index_path)
+    if index.empty:
+        return index, []
+    arrays, warning = experiment_data(run_options)
+    labels = torch.from_numpy(np.array(arrays.test_labels, copy=True)).long()
+    extra: list[dict[str, Any]] = []
+    for _, entry in index.iterrows():
+        directory = index_path.parent / str(entry["directory"])
+        model, config, meta = load_model(directory)
+        export_onnx(model, config.in_features, directory / ONNX_FILE)
+        x = mlp_inputs(config, float(meta.get("input_mean", 0.0)), float(meta.get("input_std", 1.0)),
+                          arrays.test_images)
+        check = compare(model, session(directory / ONNX_FILE, threads), x, labels)
+        onnx_meta = {"file": ONNX_FILE, "input": INPUT_NAME, "input_shape": ["N", config.in_features],
+                     "input_meaning": INPUT_TEXT, "output": OUTPUT_NAME, "output_shape": ["N", NUM_CLASSES],
+                     "verified_on": f"{check['samples']} test images", **{k: check[k] for k in
+                                                                         ("max_abs_diff", "argmax_agreement")}}
+        meta["onnx"] = onnx_meta
+        (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        (directory / MODEL_FILE).unlink()
+        extra.append({"format": "onnx", "file": ONNX_FILE, "input": "features", "input_shape": f"[N, {config.in_features}]",
+                      "onnx_max_abs_diff": check["max_abs_diff"], "onnx_argmax_agreement": check["argmax_agreement"],
+                      "onnx_test_acc": check["accuracy"], "verified_on": check["samples"]})
+    index = pd.concat([index.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
+    index.to_csv(index_path, index=False)
+    return index, [warning] if warning else []
+
+
+def verification_lines(index: pd.DataFrame) -> list[str]:
+    """One console line per exported model: what the ONNX check found."""
+    return [f"  {row['directory']}: ONNX vs PyTorch on {int(row['verified_on']):,} test images: max |logit diff| "
+            f"{row['onnx_max_abs_diff']:.2g}, same prediction for {100 * row['onnx_argmax_agreement']:.2f}%, "
+            f"test_acc {row['onnx_test_acc']:.4f} (input {row['input_shape']} transformed features)"
+            for _, row in index.iterrows()]
