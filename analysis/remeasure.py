@@ -18,7 +18,8 @@ import torch
 from analysis.front import Front, compute_front
 from analysis.load import Experiment, local_checkpoint
 from tune_mnist.errors import InputError
-from tune_mnist.measure import LATENCY_KEYS, measure_latency
+from tune_mnist.measure import measure_latency
+from tune_mnist.metrics import ENVIRONMENT, LATENCY_US
 from tune_mnist.saved import load_model
 
 
@@ -99,14 +100,14 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
                 progress.flush()
             result = measure_latency(model, in_features, threads=threads, calls=calls)
             samples[index].append(result)
-            environment = {k: result[k] for k in ("device", "device_name", "threads", "torch_version")}
+            environment = {k: result[k] for k in ENVIRONMENT}
     if progress is not None:
         progress.write("\n")
         progress.flush()
     rows = []
     for index, label, trial, model, _ in models:
         row = {"label": label, "trial_id": trial.trial_id, "trial_dir": trial.name}
-        for key in LATENCY_KEYS:
+        for key in LATENCY_US:
             values = np.array([s[key] for s in samples[index]])
             row[f"trial_{key}"] = chosen.loc[index].get(key, np.nan)
             row[key] = float(np.median(values))
@@ -115,7 +116,7 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
         rows.append(row)
     table = pd.DataFrame(rows, index=[index for index, *_ in models])
     updated = chosen.copy()
-    for key in LATENCY_KEYS:
+    for key in LATENCY_US:
         updated[key] = table[key]
     updated = updated.drop(columns=["feasible", "pareto_rank", "on_front"])
     again = compute_front(updated, front.objectives, front.min_accuracy,

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from tune_mnist.measure import (LATENCY_KEYS, count_params, counted_flops, measure_latency, mlp_bias_relu_ops,
-                                mlp_flops, mlp_params, thread_count)
+from tune_mnist.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
+from tune_mnist.measure import count_params, counted_flops, measure_latency, thread_count
+from tune_mnist.metrics import LATENCY_US
 from tune_mnist.model import build_mlp, layer_sizes
 
 
@@ -74,7 +75,7 @@ def latency():
 
 
 def test_latency_is_positive_and_ordered(latency):
-    assert all(latency[key] > 0 for key in LATENCY_KEYS)
+    assert all(latency[key] > 0 for key in LATENCY_US)
     assert latency["latency_p50_us"] <= latency["latency_p90_us"] <= latency["latency_p99_us"]
     assert latency["latency_batch_size"] == 512
     # Per sample at batch 512 is cheaper than a whole batch-1 call.

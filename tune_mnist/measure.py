@@ -1,8 +1,8 @@
-"""What a model costs: parameters, FLOPs (as FlopCounterMode counts them), latency, wall time.
+"""What a model costs, measured on the model itself: parameters, FLOPs (as FlopCounterMode counts them,
+to check the analytic counts of ``tune_mnist.counts``), latency and the environment it ran in.
 
-FLOPs are analytic, 2 * sum(in * out) over the Linear layers, a multiply-add counted as 2; bias adds
-and ReLUs are a separate number. Latency is per-sample inference on the trial's device after warm-up,
-at a fixed thread count: batch-1 percentiles (single stream) and per-sample time at a large batch."""
+Latency is per-sample inference on the trial's device after warm-up, at a fixed thread count:
+batch-1 percentiles (single stream) and per-sample time at a large batch."""
 
 from __future__ import annotations
 
@@ -14,27 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tune_mnist.model import layer_sizes
-
-LATENCY_KEYS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_batch_us")
-
-
-def mlp_params(in_features: int, depth: int, width: int) -> int:
-    """Trainable parameters: weights and biases of every Linear layer."""
-    sizes = layer_sizes(in_features, depth, width)
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
-def mlp_flops(in_features: int, depth: int, width: int) -> int:
-    """Per-sample matmul FLOPs, 2 * sum(in * out): what torch's FlopCounterMode reports."""
-    sizes = layer_sizes(in_features, depth, width)
-    return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
-def mlp_bias_relu_ops(in_features: int, depth: int, width: int) -> int:
-    """Per-sample bias additions plus ReLUs, reported apart from ``mlp_flops``."""
-    sizes = layer_sizes(in_features, depth, width)
-    return sum(sizes[1:]) + depth * width
+# The shape-only counters live in tune_mnist.counts (torch-free); re-exported here for the search and the analysis.
+from tune_mnist.counts import mlp_bias_relu_ops, mlp_flops, mlp_params  # noqa: F401
+from tune_mnist.metrics import ENVIRONMENT, LATENCY_US
 
 
 def count_params(model: nn.Module) -> int:
@@ -102,14 +84,11 @@ def measure_latency(model: nn.Module, in_features: int, threads: int | None = No
         batched = _time_calls(model, many, batch_calls) * 1e6 / batch
     model.train(was_training)
     p50, p90, p99 = np.percentile(single, [50, 90, 99])
-    return {
-        "latency_p50_us": float(p50), "latency_p90_us": float(p90), "latency_p99_us": float(p99),
-        "latency_batch_us": float(np.median(batched)), "latency_batch_size": batch,
-        **environment_row(device, used),
-    }
+    return {**dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True)),
+            "latency_batch_size": batch, **environment_row(device, used)}
 
 
 def environment_row(device: torch.device, threads: int) -> dict[str, str | int]:
     """Where a number was measured: recorded beside every latency and epoch time."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {"device": str(device), "device_name": name, "threads": threads, "torch_version": torch.__version__}
+    return dict(zip(ENVIRONMENT, (str(device), name, threads, torch.__version__), strict=True))

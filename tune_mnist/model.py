@@ -5,11 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from tune_mnist.config import NUM_CLASSES
-
-
-def layer_sizes(in_features: int, depth: int, width: int, classes: int = NUM_CLASSES) -> list[int]:
-    """[in, width x depth, classes]: depth 0 is a linear classifier."""
-    return [in_features] + [width] * depth + [classes]
+from tune_mnist.counts import layer_sizes
 
 
 def build_mlp(in_features: int, depth: int, width: int, classes: int = NUM_CLASSES) -> nn.Sequential:
