@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import search_spaces
 from search_spaces import SpaceOptions
-from tune_mnist import packed
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW
+from tune_mnist.metrics import EPOCH_ROW, PACK
 from tune_mnist.model import build_mlp
-from tune_mnist.packed import PackState, plan_packs, train_packed
+from tune_mnist.packed import PackState, plan, plan_packs, train_packed, trainer
 from tune_mnist.train import new_state, train
 
 CPU = torch.device("cpu")
@@ -51,7 +52,7 @@ def max_relative_difference(ours: dict, theirs: dict) -> float:
 @pytest.mark.parametrize("adam", ["fused per lr", "scaled"])
 def test_members_match_single_path(splits, solo, adam, monkeypatch):
     if adam == "scaled":
-        monkeypatch.setattr(packed, "FUSED_LR_GROUPS", 0)  # force the many-learning-rates Adam
+        monkeypatch.setattr(trainer, "FUSED_LR_GROUPS", 0)  # force the many-learning-rates Adam
     state = PackState(MIXED, CPU)
     epochs = list(train_packed(MIXED, splits, CPU, latency=False, state=state))
     assert len(epochs) == 2 and all(len(rows) == len(MIXED) for rows in epochs)
@@ -78,7 +79,7 @@ def test_rows_have_the_single_path_keys_and_latency(splits):
     configs = [TrialConfig(side=8, depth=0, epochs=1, seed=s, lr=lr) for s, lr in ((0, 1e-3), (1, 2e-3))]
     (rows,) = list(train_packed(configs, subset(splits, 256), CPU, latency=True))
     for row in rows:
-        assert set(row) == set(EPOCH_ROW) | set(packed.PACK_KEYS)
+        assert set(row) == set(EPOCH_ROW) | set(PACK)
         assert row["latency_p50_us"] > 0 and row["pack_size"] == 2
         assert row["epoch_time_s"] == pytest.approx(row["train_time_s"])  # the pack's time / K, summed
 
@@ -171,6 +172,13 @@ def test_bad_device_and_pack_size_fail_with_one_sentence(splits):
     assert one_sentence(str(info.value))
 
 
+def test_planning_imports_no_torch():
+    """The search plans packs (and --dry-run sizes them) without loading the training engine."""
+    code = ("import sys, tune_mnist.packed.plan, tune_mnist.layout, tune_mnist.rows; "
+            "assert 'torch' not in sys.modules and 'ray' not in sys.modules, sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_plan_packs_groups_packable_configs():
     configs = [TrialConfig(side=side, depth=depth, width=width, batch_size=batch, lr=lr)
                for side in (8, 14) for depth in (0, 1, 2) for width in (16, 256) for batch in (32, 64)
@@ -179,7 +187,7 @@ def test_plan_packs_groups_packable_configs():
     assert sorted(i for pack in packs for i in pack) == list(range(len(configs)))
     for pack in packs:
         assert 1 <= len(pack) <= 5
-        packed.check_packable([configs[i] for i in pack])
+        plan.check_packable([configs[i] for i in pack])
 
 
 def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
@@ -195,11 +203,11 @@ def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
         packs = plan_packs(configs, 64)
         for pack in packs:
             members = [configs[i] for i in pack]
-            assert packed.padded_params(members) <= packed.PAD_SLACK * packed.own_params(members) + \
-                len(pack) * packed.PAD_FREE_PARAMS
-        total = sum(packed.padded_params([configs[i] for i in pack]) for pack in packs)
-        assert total <= packed.PAD_SLACK * packed.own_params(configs), space
-        work = [packed.padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs for pack in packs]
+            assert plan.padded_params(members) <= plan.PAD_SLACK * plan.own_params(members) + \
+                len(pack) * plan.PAD_FREE_PARAMS
+        total = sum(plan.padded_params([configs[i] for i in pack]) for pack in packs)
+        assert total <= plan.PAD_SLACK * plan.own_params(configs), space
+        work = [plan.padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs for pack in packs]
         assert work == sorted(work, reverse=True)
 
 

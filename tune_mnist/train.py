@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
@@ -16,9 +16,9 @@ from torch import nn
 
 from tune_mnist.config import TrialConfig
 from tune_mnist.inputs import Tensors
-from tune_mnist.measure import (count_params, environment_row, measure_latency, mlp_bias_relu_ops, mlp_flops,
-                                synchronize)
+from tune_mnist.measure import environment_row, measure_latency, synchronize
 from tune_mnist.model import build_mlp
+from tune_mnist.rows import epoch_row, split_sizes, static_fields
 
 EVAL_BATCH = 8192
 Progress = Callable[[int, int, int], None]  # (epoch, steps done, steps in the epoch)
@@ -33,7 +33,6 @@ class TrainingState:
     generator: torch.Generator
     epoch: int = 0
     train_time_s: float = 0.0
-    history: list[dict] = field(default_factory=list)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -51,7 +50,7 @@ def new_state(config: TrialConfig, device: torch.device) -> TrainingState:
     """A seeded model, its optimizer and its shuffle generator."""
     torch.manual_seed(config.seed)
     model = build_mlp(config.in_features, config.depth, config.width).to(device)
-    # The fused kernel is the same Adam update in fewer launches (about 25% faster per step on small CPU models).
+    # The fused kernel is the same Adam update in fewer launches, which matters most for small models.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     generator = torch.Generator(device=device)
     generator.manual_seed(config.seed)
@@ -85,8 +84,8 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_si
     order = torch.randperm(n, device=x.device, generator=state.generator)
     steps = math.ceil(n / batch_size)
     # Per step, only store the batch loss and predictions (two small ops, no host sync); the sums are
-    # taken once after the epoch. Accumulating them each step cost six ops, about 5% of a small
-    # model's CPU step and more of a launch-bound GPU step.
+    # taken once after the epoch. Accumulating them each step would add several ops per step: a
+    # noticeable share of a small model's CPU step, and more of a launch-bound GPU step.
     losses = torch.empty(steps, device=x.device)
     predictions = torch.empty(n, device=x.device, dtype=torch.long)
     every = max(1, steps // 50)
@@ -118,15 +117,7 @@ def train(config: TrialConfig, tensors: Tensors, state: TrainingState | None = N
     device = tensors.device
     state = state or new_state(config, device)
     threads = threads or torch.get_num_threads()
-    static = {
-        "params": count_params(state.model),
-        "flops": mlp_flops(config.in_features, config.depth, config.width),
-        "flops_bias_relu": mlp_bias_relu_ops(config.in_features, config.depth, config.width),
-        "in_features": config.in_features,
-        "input_spec": config.input_spec,
-        "architecture": config.architecture,
-        "train_size": len(tensors.train_y), "val_size": len(tensors.val_y), "test_size": len(tensors.test_y),
-    }
+    static = static_fields(config, split_sizes(len(tensors.train_y), len(tensors.val_y), len(tensors.test_y)))
     while state.epoch < config.epochs:
         synchronize(device)
         start = time.perf_counter()
@@ -137,13 +128,10 @@ def train(config: TrialConfig, tensors: Tensors, state: TrainingState | None = N
         state.train_time_s += epoch_time
         val_loss, val_acc = evaluate(state.model, tensors.val_x, tensors.val_y)
         test_loss, test_acc = evaluate(state.model, tensors.test_x, tensors.test_y)
-        row = {"epoch": state.epoch, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss, "test_acc": test_acc,
-               "epoch_time_s": epoch_time, "train_time_s": state.train_time_s, **static}
-        row.update(measure_latency(state.model, config.in_features, threads=threads) if latency
-                   else environment_row(device, threads))
-        state.history.append(row)
-        yield row
+        measured = (measure_latency(state.model, config.in_features, threads=threads) if latency
+                    else environment_row(device, threads))
+        yield epoch_row(state.epoch, (train_loss, val_loss, test_loss), (train_acc, val_acc, test_acc),
+                        epoch_time, state.train_time_s, static, measured)
 
 
 if __name__ == "__main__":
