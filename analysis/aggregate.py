@@ -12,15 +12,13 @@ import pandas as pd
 from analysis.load import Experiment, Trial
 from tune_mnist.config import CONFIG_KEYS, TrialConfig
 from tune_mnist.errors import InputError
+from tune_mnist.layout import RAY_FIELDS_NOT_AVERAGED
 from tune_mnist.measure import mlp_flops, mlp_params
 from tune_mnist.metrics import ACCURACY
 
 RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
 GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
 BAR_ON = ("mean", "min")
-# Ray's per-report bookkeeping: kept in the trial rows, not averaged into the config rows.
-RAY_FIELDS = ("timestamp", "training_iteration", "time_this_iter_s", "time_total_s", "pid", "time_since_restore",
-              "iterations_since_restore", "date", "hostname", "trial_id")
 FIRST = ("label", "input_spec", "architecture", "depth", "width", "crop", "side", "scaling", "lr", "batch_size",
          "epochs", "n_seeds", "seeds", "bar_value", "feasible")
 
@@ -91,7 +89,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         group = group.sort_values("seed")
         row: dict[str, Any] = {}
         for column in group.columns:
-            if column in ("_key", "seed") or column in RAY_FIELDS or column == "trial_dir":
+            if column in ("_key", "seed") or column in RAY_FIELDS_NOT_AVERAGED or column == "trial_dir":
                 continue
             values = group[column]
             if column in keys:

@@ -22,14 +22,13 @@ import pyarrow.fs as pafs
 
 from tune_mnist.config import config_label, pack_members
 from tune_mnist.errors import InputError
+from tune_mnist.layout import (CHECKPOINT_PREFIX, ERROR_FILE, MODEL_FILE, PARAMS_FILE, RAY_FIELDS_DROPPED_ON_READ,
+                               RESULT_FILE)
 from tune_mnist.storage import RUN_FILE, Location, is_uri
 
-PARAMS, RESULT, ERROR = "params.json", "result.json", "error.txt"
 STATE_PREFIX = "experiment_state-"
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
-# Ray's bookkeeping fields that are not measurements; dropped from the per-epoch rows.
-RAY_NOISE = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
 USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
@@ -92,7 +91,7 @@ def _looks_like_experiment(loc: Location, path: str) -> bool:
 
 
 def _is_trial_dir(loc: Location, path: str) -> bool:
-    return any(loc.kind(f"{path}/{f}") == pafs.FileType.File for f in (PARAMS, RESULT, ERROR))
+    return any(loc.kind(f"{path}/{f}") == pafs.FileType.File for f in (PARAMS_FILE, RESULT_FILE, ERROR_FILE))
 
 
 def experiments_under(storage: str | os.PathLike) -> list[tuple[float, str]]:
@@ -150,8 +149,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             raise InputError(f"{loc.display} is a storage path holding {len(nested)} experiment(s), not one "
                              f"experiment: pass one of them, e.g. {loc.join(nested[-1])}, or pass none to take "
                              "the most recent.")
-        raise InputError(f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS} "
-                         f"or {RESULT}): pass the directory {SEARCH_HINT} wrote.")
+        raise InputError(f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
+                         f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote.")
     experiment = Experiment(loc, [], _run_options(loc, children))
     states = _trial_states(loc, children, experiment.warnings)
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
@@ -217,7 +216,7 @@ def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[s
 
 def _read_params(loc: Location, path: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(loc.read_text(f"{path}/{PARAMS}"))
+        value = json.loads(loc.read_text(f"{path}/{PARAMS_FILE}"))
     except (json.JSONDecodeError, OSError, FileNotFoundError):
         return None
     return value if isinstance(value, dict) else None
@@ -244,8 +243,8 @@ def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
                 warnings.append(f"{where}: skipped a half-written last line (line {number}, "
                                 f"{len(line)} characters{'' if complete_last else ', no newline'}).")
                 continue
-            raise ValueError(f"line {number} of {RESULT} is not JSON") from None
-        rows.append({k: v for k, v in row.items() if k not in RAY_NOISE})
+            raise ValueError(f"line {number} of {RESULT_FILE} is not JSON") from None
+        rows.append({k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -266,9 +265,9 @@ def _error_line(text: str) -> str:
 
 def _latest_checkpoint(loc: Location, path: str) -> str | None:
     checkpoints = [c for c in loc.children(path) if c.type == pafs.FileType.Directory
-                   and c.base_name.startswith("checkpoint_")]
+                   and c.base_name.startswith(CHECKPOINT_PREFIX)]
     for c in sorted(checkpoints, key=lambda c: c.base_name, reverse=True):
-        if loc.kind(f"{c.path}/model.pt") == pafs.FileType.File:
+        if loc.kind(f"{c.path}/{MODEL_FILE}") == pafs.FileType.File:
             return c.path
     return None
 
@@ -279,14 +278,14 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
     params = _read_params(loc, path)
     if params is None:
         params = state.get("config") if isinstance(state.get("config"), dict) else {}
-        return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS} is missing or not JSON")
+        return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS_FILE} is missing or not JSON")
     error = None
-    if loc.kind(f"{path}/{ERROR}") == pafs.FileType.File:
-        error = _error_line(loc.read_text(f"{path}/{ERROR}"))
+    if loc.kind(f"{path}/{ERROR_FILE}") == pafs.FileType.File:
+        error = _error_line(loc.read_text(f"{path}/{ERROR_FILE}"))
     history = pd.DataFrame()
-    if loc.kind(f"{path}/{RESULT}") == pafs.FileType.File:
+    if loc.kind(f"{path}/{RESULT_FILE}") == pafs.FileType.File:
         try:
-            history = read_results(loc.read_text(f"{path}/{RESULT}"), f"{name}/{RESULT}", warnings)
+            history = read_results(loc.read_text(f"{path}/{RESULT_FILE}"), f"{name}/{RESULT_FILE}", warnings)
         except ValueError as exc:
             return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{exc} (the file is corrupt)")
     checkpoint = _latest_checkpoint(loc, path)

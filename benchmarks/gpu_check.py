@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from tune_mnist import search
+from tune_mnist.layout import PARAMS_FILE, RESULT_FILE
 
 # One config per trial, if this search packs several configs into one trial on GPUs (--pack).
 ONE_PER_TRIAL = ["--pack", "1"] if "pack" in vars(search.parse_args([])) else []
@@ -69,10 +70,10 @@ def run(label: str, options: list[str], storage: str, name: str) -> dict[tuple, 
 def trials(experiment: Path) -> dict[tuple, list[dict]]:
     """Every trial's rows, keyed by (input spec, architecture, seed)."""
     found = {}
-    for trial in sorted(p for p in experiment.iterdir() if (p / "result.json").is_file()):
-        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()]
+    for trial in sorted(p for p in experiment.iterdir() if (p / RESULT_FILE).is_file()):
+        rows = [json.loads(line) for line in (trial / RESULT_FILE).read_text().splitlines() if line.strip()]
         if rows and "input_spec" in rows[0]:
-            params = json.loads((trial / "params.json").read_text())
+            params = json.loads((trial / PARAMS_FILE).read_text())
             found[(rows[0]["input_spec"], rows[0]["architecture"], params.get("seed", 0))] = rows
     return found
 

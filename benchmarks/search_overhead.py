@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from tune_mnist.layout import RESULT_FILE
+
 
 def descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
@@ -98,7 +100,7 @@ def main() -> None:
             sys.exit(f"the search failed (exit {child.returncode}):\n{err[-3000:]}")
 
         rows = []
-        for result in sorted((storage / name).glob("*/result.json")):
+        for result in sorted((storage / name).glob(f"*/{RESULT_FILE}")):
             lines = result.read_text().splitlines()
             rows.append(json.loads(lines[-1]))
     cpus = os.cpu_count() or 1

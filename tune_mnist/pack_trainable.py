@@ -18,15 +18,13 @@ from typing import Any
 import torch
 from ray import tune
 
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, PACK_SEEDS, TrialConfig, pack_members
+from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.data import Splits
+from tune_mnist.layout import TRAINING_STATE_FILE, checkpoint_member_dir
+from tune_mnist.metrics import EPOCH, PACK_SIZE
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
-from tune_mnist.trainable import STATE_FILE, accuracy_shortfall, complete_row, trial_device, trial_threads
-
-
-def member_dirname(index: int) -> str:
-    return f"member_{index:04d}"
+from tune_mnist.trainable import accuracy_shortfall, complete_row, trial_device, trial_threads
 
 
 def member_configs(config: dict[str, Any]) -> list[TrialConfig]:
@@ -59,17 +57,17 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
     if checkpoint is not None:  # each member's own single-model checkpoint is the whole state
         with checkpoint.as_directory() as directory:
             for i in range(len(configs)):
-                state.load_member_state_dict(i, torch.load(Path(directory) / member_dirname(i) / STATE_FILE,
-                                                           map_location=device, weights_only=True))
+                saved = Path(directory) / checkpoint_member_dir(i) / TRAINING_STATE_FILE
+                state.load_member_state_dict(i, torch.load(saved, map_location=device, weights_only=True))
         state.check_in_step()
     for rows in train_packed(configs, data, device, state=state, threads=threads):
         for row in rows:
             complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:
             for i, (member, row) in enumerate(zip(configs, rows)):
-                target = Path(directory) / member_dirname(i)
+                target = Path(directory) / checkpoint_member_dir(i)
                 save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
-                torch.save(state.member_state_dict(i), target / STATE_FILE)
+                torch.save(state.member_state_dict(i), target / TRAINING_STATE_FILE)
             summary = seeds_mean(rows, config) if PACK_SEEDS in config else {}
-            tune.report({**summary, "epoch": rows[0]["epoch"], "pack_size": len(rows), MEMBERS: rows},
+            tune.report({**summary, EPOCH: rows[0][EPOCH], PACK_SIZE: len(rows), PACK_MEMBERS: rows},
                         checkpoint=tune.Checkpoint.from_directory(directory))

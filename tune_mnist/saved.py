@@ -14,9 +14,8 @@ from torch import nn
 
 from tune_mnist.config import TrialConfig
 from tune_mnist.errors import InputError
+from tune_mnist.layout import CONFIG_FILE, MODEL_FILE
 from tune_mnist.model import build_mlp
-
-MODEL_FILE, CONFIG_FILE = "model.pt", "config.json"
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,11 +17,11 @@ from ray import tune
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits
 from tune_mnist.inputs import build_tensors
+from tune_mnist.layout import TRAINING_STATE_FILE
+from tune_mnist.metrics import PACK_SIZE, PLACEMENT
+from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.saved import save_model
 from tune_mnist.train import new_state, train
-
-STATE_FILE = "training_state.pt"
-DEFAULT_MIN_ACCURACY = 0.90
 
 
 def trial_device() -> tuple[torch.device, str]:
@@ -43,14 +43,14 @@ def trial_threads() -> int:
 def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: float, std: float, row: dict) -> None:
     """A checkpoint is a saved model (``tune_mnist.saved``) plus the optimizer and shuffle state."""
     save_model(directory, state.model, config, mean, std, row)
-    torch.save(state.state_dict(), directory / STATE_FILE)
+    torch.save(state.state_dict(), directory / TRAINING_STATE_FILE)
 
 
 def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
     """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
-    row.setdefault("pack_size", 1)  # the same columns whether or not the config was packed
-    row.update({"node_ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id(),
-                "gpu_ids": gpu_ids})
+    row.setdefault(PACK_SIZE, 1)  # the same columns whether or not the config was packed
+    row.update(zip(PLACEMENT, (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id(), gpu_ids),
+                   strict=True))
     row["accuracy_shortfall"] = accuracy_shortfall(row, config)
     return row
 
@@ -72,7 +72,8 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            state.load_state_dict(torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True))
+            saved = Path(directory) / TRAINING_STATE_FILE
+            state.load_state_dict(torch.load(saved, map_location=device, weights_only=True))
     for row in train(cfg, tensors, state, threads=threads):
         complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:

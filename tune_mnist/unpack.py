@@ -17,20 +17,16 @@ from typing import Any
 import pyarrow.fs as pafs
 from ray import tune
 
-from tune_mnist.config import PACK_MEMBERS as MEMBERS, config_label, pack_members
-
-RAY_FIELDS = ("timestamp", "training_iteration", "date", "time_this_iter_s", "time_total_s", "pid", "hostname",
-              "time_since_restore", "iterations_since_restore", "checkpoint_dir_name", "should_checkpoint")
-
-
-def member_dir_name(pack_trial_id: str, index: int, config: dict[str, Any]) -> str:
-    return f"{pack_trial_id}_m{index:04d}_{config_label(config, '_')}"
+from tune_mnist.config import PACK_MEMBERS, pack_members
+from tune_mnist.layout import (CHECKPOINT_PREFIX, ERROR_FILE, PARAMS_FILE, RAY_FIELDS_COPIED_TO_MEMBERS, RESULT_FILE,
+                               checkpoint_member_dir, member_trial_dir, member_trial_id)
+from tune_mnist.metrics import EPOCH
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
     """A member's params.json, written once (a restarted pack keeps the first)."""
     fs.create_dir(path, recursive=True)
-    params = f"{path}/params.json"
+    params = f"{path}/{PARAMS_FILE}"
     if fs.get_file_info(params).type == pafs.FileType.NotFound:
         with fs.open_output_stream(params) as out:
             out.write(json.dumps(config, indent=2).encode())
@@ -48,24 +44,24 @@ class UnpackMembers(tune.Callback):
         storage = trial.storage
         fs, root = storage.storage_filesystem, storage.experiment_fs_path
         members = pack_members(trial.config) or []
-        dirs = [f"{root}/{member_dir_name(trial.trial_id, i, m)}" for i, m in enumerate(members)]
+        dirs = [f"{root}/{member_trial_dir(trial.trial_id, i, m)}" for i, m in enumerate(members)]
         return fs, dirs, members
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        if pack_members(trial.config) is None or MEMBERS not in result:
+        if pack_members(trial.config) is None or PACK_MEMBERS not in result:
             return
         fs, dirs, members = self._dirs(trial)
-        bookkeeping = {k: result[k] for k in RAY_FIELDS if k in result}
-        for i, (path, config, row) in enumerate(zip(dirs, members, result[MEMBERS])):
+        bookkeeping = {k: result[k] for k in RAY_FIELDS_COPIED_TO_MEMBERS if k in result}
+        for i, (path, config, row) in enumerate(zip(dirs, members, result[PACK_MEMBERS])):
             _write_params(fs, path, config)
-            if fs.get_file_info(f"{path}/error.txt").type != pafs.FileType.NotFound:
-                fs.delete_file(f"{path}/error.txt")  # an errored pack that --resume now runs again
-            rows = self._read_rows(fs, f"{path}/result.json")
+            if fs.get_file_info(f"{path}/{ERROR_FILE}").type != pafs.FileType.NotFound:
+                fs.delete_file(f"{path}/{ERROR_FILE}")  # an errored pack that --resume now runs again
+            rows = self._read_rows(fs, f"{path}/{RESULT_FILE}")
             # A restarted pack reports again from its checkpoint's epoch on: keep one row per epoch.
-            rows = [r for r in rows if r.get("epoch", 0) < row["epoch"]]
-            rows.append({**row, **bookkeeping, "trial_id": f"{trial.trial_id}_m{i:04d}", "config": config,
-                         "done": row["epoch"] == config.get("epochs")})
-            with fs.open_output_stream(f"{path}/result.json") as out:
+            rows = [r for r in rows if r.get(EPOCH, 0) < row[EPOCH]]
+            rows.append({**row, **bookkeeping, "trial_id": member_trial_id(trial.trial_id, i), "config": config,
+                         "done": row[EPOCH] == config.get("epochs")})
+            with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
                 out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
 
     @staticmethod
@@ -85,16 +81,14 @@ class UnpackMembers(tune.Callback):
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:
             return
-        from tune_mnist.pack_trainable import member_dirname
-
         fs, dirs, _ = self._dirs(trial)
         name = checkpoint.path.rstrip("/").rsplit("/", 1)[-1]
         for i, path in enumerate(dirs):
             for old in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-                if old.type == pafs.FileType.Directory and old.base_name.startswith("checkpoint_"):
+                if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
                     fs.delete_dir(old.path)  # keep only the latest, as the single trials do
             fs.create_dir(f"{path}/{name}", recursive=True)
-            pafs.copy_files(f"{checkpoint.path}/{member_dirname(i)}", f"{path}/{name}",
+            pafs.copy_files(f"{checkpoint.path}/{checkpoint_member_dir(i)}", f"{path}/{name}",
                             source_filesystem=checkpoint.filesystem, destination_filesystem=fs)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -105,5 +99,5 @@ class UnpackMembers(tune.Callback):
         error = getattr(trial, "error_file", None)
         for path, config in zip(dirs, members):
             _write_params(fs, path, config)
-            with fs.open_output_stream(f"{path}/error.txt") as out:
+            with fs.open_output_stream(f"{path}/{ERROR_FILE}") as out:
                 out.write(f"{message}\n{error or ''}\n".encode())
