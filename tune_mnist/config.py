@@ -99,15 +99,15 @@ class TrialConfig:
     def from_dict(cls, values: dict[str, Any]) -> "TrialConfig":
         """Build from a (Tune) config dict, ignoring keys that are not config fields."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown_ok = {k: v for k, v in values.items() if k in names}
+        known = {k: v for k, v in values.items() if k in names}
         for key in ("crop", "side", "depth", "width", "batch_size", "epochs", "seed"):
-            value = unknown_ok.get(key)
+            value = known.get(key)
             # Tune and JSON may hand back floats such as 8.0 or numpy ints; keep whole numbers exact.
             if value is not None and not isinstance(value, bool) and hasattr(value, "__int__") and float(value) == int(value):
-                unknown_ok[key] = int(value)
-        if "lr" in unknown_ok and unknown_ok["lr"] is not None:
-            unknown_ok["lr"] = float(unknown_ok["lr"])
-        return cls(**unknown_ok)
+                known[key] = int(value)
+        if "lr" in known and known["lr"] is not None:
+            known["lr"] = float(known["lr"])
+        return cls(**known)
 
 
 def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config") -> str:

@@ -18,6 +18,8 @@ from tune_mnist.config import IMAGE_SIDE, NUM_CLASSES
 from tune_mnist.errors import InputError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+#: Training images held out for validation unless told otherwise, and the seed that picks them.
+DEFAULT_VALIDATION_SIZE, DEFAULT_SPLIT_SEED = 5000, 0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 FILE_STEMS = {
     "train_images": "train-images-idx3-ubyte",
@@ -257,7 +259,8 @@ def load_mnist(data_dir: str | os.PathLike | None = None, train_csv: str | os.Pa
     return load_idx_dir(Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR)
 
 
-def split_validation(arrays: MnistArrays, validation_size: int = 5000, seed: int = 0) -> Splits:
+def split_validation(arrays: MnistArrays, validation_size: int = DEFAULT_VALIDATION_SIZE,
+                     seed: int = DEFAULT_SPLIT_SEED) -> Splits:
     """Hold out a seeded random validation set from the training images (0: none, as the notebook)."""
     n = len(arrays.train_labels)
     if isinstance(validation_size, bool) or not isinstance(validation_size, (int, np.integer)) \

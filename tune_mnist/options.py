@@ -1,10 +1,11 @@
-"""Command-line options shared by the single-run and search CLIs (data source, training defaults)."""
+"""Command-line options shared by the single-run and search CLIs: the data source and validation split,
+and the number parsers their options use."""
 
 from __future__ import annotations
 
 import argparse
 
-from tune_mnist.data import MnistArrays, load_mnist
+from tune_mnist.data import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE, MnistArrays, load_mnist
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +14,10 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--train-csv", help="training CSV in the notebook's layout (label, then 784 pixels)")
     group.add_argument("--test-csv", help="test CSV in the same layout")
     group.add_argument("--download", metavar="DIR", help="download MNIST with torchvision into DIR and use it")
-    group.add_argument("--validation-size", type=int, default=5000,
-                       help="training images held out for validation (default 5000; 0 = none, as the notebook)")
-    group.add_argument("--split-seed", type=int, default=0, help="seed of the validation split (default 0)")
+    group.add_argument("--validation-size", type=int, default=DEFAULT_VALIDATION_SIZE,
+                       help="training images held out for validation (default %(default)s; 0 = none, as the notebook)")
+    group.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED,
+                       help="seed of the validation split (default %(default)s)")
     group.add_argument("--subset", type=int, help="train on a seeded subset of N images (quick runs)")
 
 

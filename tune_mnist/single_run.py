@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import sys
@@ -10,13 +11,17 @@ from pathlib import Path
 
 import torch
 
-from tune_mnist.config import SCALINGS, TrialConfig
+from tune_mnist.config import CONFIG_KEYS, SCALINGS, TrialConfig
 from tune_mnist.data import split_validation, subset
 from tune_mnist.errors import InputError
 from tune_mnist.inputs import build_tensors
+from tune_mnist.layout import CONFIG_FILE, MODEL_FILE, default_model_dir
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 from tune_mnist.saved import save_model
 from tune_mnist.train import new_state, train
+
+#: The options' defaults are TrialConfig's, so the CLI and the config cannot disagree.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrialConfig)}
 
 
 def cpu_name() -> str:
@@ -32,17 +37,23 @@ def cpu_name() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tune_mnist.train", description=__doc__)
     model = parser.add_argument_group("model and input")
-    model.add_argument("--crop", type=nonnegative_int, help="centre-crop the 28x28 image to CxC first (default: no crop)")
-    model.add_argument("--side", type=nonnegative_int, help="then resize to SxS, antialiased (default: keep the size)")
-    model.add_argument("--scaling", choices=SCALINGS, default="unit",
-                       help="unit: pixels in [0, 1] (the notebook); standard: training mean/std (default unit)")
-    model.add_argument("--depth", type=nonnegative_int, default=2, help="hidden layers, 0 = linear (default 2)")
-    model.add_argument("--width", type=positive_int, default=1024, help="units per hidden layer (default 1024)")
+    model.add_argument("--crop", type=nonnegative_int, default=DEFAULTS["crop"],
+                       help="centre-crop the 28x28 image to CxC first (default: no crop)")
+    model.add_argument("--side", type=nonnegative_int, default=DEFAULTS["side"],
+                       help="then resize to SxS, antialiased (default: keep the size)")
+    model.add_argument("--scaling", choices=SCALINGS, default=DEFAULTS["scaling"],
+                       help="unit: pixels in [0, 1] (the notebook); standard: training mean/std (default %(default)s)")
+    model.add_argument("--depth", type=nonnegative_int, default=DEFAULTS["depth"],
+                       help="hidden layers, 0 = linear (default %(default)s)")
+    model.add_argument("--width", type=positive_int, default=DEFAULTS["width"],
+                       help="units per hidden layer (default %(default)s)")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=positive_int, default=2, help="default 2")
-    fit.add_argument("--batch-size", type=positive_int, default=64, help="default 64")
-    fit.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    fit.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the weights and batch order (default 0)")
+    fit.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"], help="default %(default)s")
+    fit.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"], help="default %(default)s")
+    fit.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
+                     help="Adam learning rate (default %(default)g)")
+    fit.add_argument("--seed", type=nonnegative_int, default=DEFAULTS["seed"],
+                     help="seed of the weights and batch order (default %(default)s)")
     add_data_options(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
@@ -71,8 +82,7 @@ def progress_line(epoch: int, done: int, total: int) -> None:
 
 
 def run(args: argparse.Namespace) -> Path:
-    config = TrialConfig(crop=args.crop, side=args.side, scaling=args.scaling, depth=args.depth, width=args.width,
-                         lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+    config = TrialConfig(**{name: getattr(args, name) for name in CONFIG_KEYS})
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,9 +116,9 @@ def run(args: argparse.Namespace) -> Path:
           f"at batch {last['latency_batch_size']} {last['latency_batch_us']:.2f} us")
     print(f"  epoch time mean {statistics.mean(times):.2f} s, variance {spread:.4f} s^2 over {len(times)} epochs")
     print(f"  accuracy: train {last['train_acc']:.2%}, validation {last['val_acc']:.2%}, test {last['test_acc']:.2%}")
-    out = args.out or Path("models") / f"{config.input_spec}_{config.depth}x{config.width}_seed{config.seed}"
+    out = args.out or Path(default_model_dir(config))
     save_model(out, state.model, config, tensors.mean, tensors.std, last)
-    print(f"Saved model to {out}/ (model.pt state_dict, config.json)")
+    print(f"Saved model to {out}/ ({MODEL_FILE} state_dict, {CONFIG_FILE})")
     return out
 
 
