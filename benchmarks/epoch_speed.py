@@ -19,7 +19,7 @@ test accuracy on the 10,000 test images after the last epoch.
     python benchmarks/epoch_speed.py --quick           # a fast check on a subset
     python benchmarks/epoch_speed.py --models small --epochs 1 --threads 2
 
-Goals (issue 2): project >= 2x faster than the notebook on the baseline and >= 20x on the small
+Goals: project >= 2x faster than the notebook on the baseline and >= 20x on the small
 model, within 1.2x of the floor on both, baseline test accuracy within 0.5 points of 97.1%.
 """
 

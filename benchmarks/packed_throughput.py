@@ -20,14 +20,14 @@ On CUDA the size ``max`` doubles the pack from the largest listed size until it 
 (or reaches --max-pack) and times the largest that trained. On CPU, packs whose stacked
 parameters would exceed --max-pack-params are skipped (they would take hours on a few cores).
 
-Goals (issue 6): on one H100, at least 300 model-epochs/s for the small shapes, and the baseline's
+Goals: on one H100, at least 300 model-epochs/s for the small shapes, and the baseline's
 packs within 10% per model of its solo CUDA-graph time (the pack of 1 on CUDA is that solo graphed
 run); on CPU, packing not slower than one config per trial.
 
 Whole searches, as child processes of ``python -m tune_mnist.search`` (so they include Ray's start,
 the trials' processes and the unpacking of results): ``--grid-pack K`` times the grid space without
 and with ``--pack K``; ``--random-configs N`` times the random space with N configs, 2 epochs each,
-packed as ``--pack auto`` packs them (the issue's goal: N = 1,000 in under 5 minutes on one H100,
+packed as ``--pack auto`` packs them (goal: N = 1,000 in under 5 minutes on one H100,
 with ``--search-args "--gpus-per-trial 1"``). ``--search-args`` go to every search run."""
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ import torch
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits, load_mnist, split_validation, subset
 from tune_mnist.inputs import build_tensors
-from tune_mnist.measure import mlp_params, synchronize
+from tune_mnist.counts import mlp_params
+from tune_mnist.measure import synchronize
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.single_run import cpu_name
 from tune_mnist.train import new_state, train
