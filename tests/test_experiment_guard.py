@@ -1,0 +1,330 @@
+"""One driver per experiment, a full disk loses nothing, damaged Ray state is rebuilt from the trial
+directories (real Ray, real MNIST subsets, drivers in subprocesses where a second driver or SIGKILL
+is needed).
+
+"No finished trial trained twice" means: every config of the space has exactly one trial directory
+whose result.json holds epochs 1..E (E = the config's epochs), and the result.json of every config
+that had finished before the interruption is the same, byte for byte, afterwards."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tune_mnist.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy, Holder, is_stale, process_start
+from tune_mnist.rebuild import check_state, config_key, finished_configs, pickle_problem
+from tune_mnist.storage_guard import storage_errno
+
+REPO = Path(__file__).resolve().parent.parent
+SEARCH = [sys.executable, "-m", "tune_mnist.search"]
+# Slow enough trials that a test can act between two of them (one at a time, 3 epochs on 3,000 images).
+SMOKE = ["--space", "smoke", "--subset", "3000", "--epochs", "3", "--batch-size", "16", "--max-concurrent", "1"]
+EPOCHS = 3
+
+
+# ---------------------------------------------------------------- helpers
+
+def search(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def start_search(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([*SEARCH, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def kill_group(driver: subprocess.Popen) -> None:
+    """End what a test's driver left behind (its own local Ray), by its process group."""
+    try:
+        os.killpg(driver.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    driver.wait(timeout=30)
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if (p / "params.json").is_file())
+
+
+def epochs_of(trial: Path) -> list[int]:
+    path = trial / "result.json"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(int(json.loads(line)["epoch"]))
+        except (ValueError, KeyError):
+            continue
+    return out
+
+
+def finished_texts(experiment: Path) -> dict[str, str]:
+    """result.json of each finished trial directory, by directory name."""
+    return {t.name: (t / "result.json").read_text() for t in trial_dirs(experiment) if EPOCHS in epochs_of(t)}
+
+
+def wait_for(condition, timeout: float, driver: subprocess.Popen | None = None, step: float = 0.1) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        if driver is not None and driver.poll() is not None:
+            return condition()
+        time.sleep(step)
+    return False
+
+
+def assert_each_config_once(experiment: Path, before: dict[str, str]) -> None:
+    """Every config finished exactly once, and what had finished before is untouched."""
+    by_config: dict[str, list[Path]] = {}
+    for trial in trial_dirs(experiment):
+        by_config.setdefault(config_key(json.loads((trial / "params.json").read_text())), []).append(trial)
+    assert len(by_config) == 3, by_config
+    for key, trials in by_config.items():
+        complete = [t for t in trials if sorted(set(epochs_of(t))) == list(range(1, EPOCHS + 1))]
+        assert len(complete) == 1, (key, [(t.name, epochs_of(t)) for t in trials])
+        assert len(epochs_of(complete[0])) in (EPOCHS, EPOCHS + 1)  # a resumed trial may repeat one epoch
+    for name, text in before.items():
+        assert (experiment / name / "result.json").read_text() == text, name
+        assert epochs_of(experiment / name) == list(range(1, EPOCHS + 1))
+
+
+def one_sentence(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert lines, "no error output"
+    assert lines[-1].startswith("error: "), lines[-5:]
+    return lines[-1]
+
+
+# ---------------------------------------------------------------- the lock (unit)
+
+def test_lock_refuses_a_second_holder_in_one_sentence_naming_it(tmp_path):
+    experiment = str(tmp_path / "exp")
+    with DriverLock(experiment):
+        assert (tmp_path / "exp" / LOCK_FILE).is_file()
+        with pytest.raises(ExperimentBusy) as exc:
+            DriverLock(experiment).acquire()
+        message = str(exc.value)
+        assert f"host {socket.gethostname()}, process {os.getpid()}, since " in message
+        assert "--resume --name exp" in message and "\n" not in message and message.count(". ") == 0
+    assert not (tmp_path / "exp" / LOCK_FILE).exists()  # released
+
+
+def test_a_dead_holder_does_not_block(tmp_path):
+    experiment = tmp_path / "exp"
+    code = (f"import time; from tune_mnist.driver_lock import DriverLock; DriverLock({str(experiment)!r}).acquire(); "
+            "print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ExperimentBusy, match=f"process {holder.pid}"):
+            DriverLock(str(experiment)).acquire()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    lock = DriverLock(str(experiment))
+    lock.acquire()  # the killed holder's lock is stale: taken over
+    assert lock.holder()[0].token == lock.token
+    lock.release()
+
+
+def test_stale_rules(tmp_path):
+    now = time.time()
+    me = Holder(host="here", pid=os.getpid(), pid_start=process_start(os.getpid()), started_at=now, token="t",
+                heartbeat=now)
+    assert not is_stale(me, None, now, host="here")
+    reused = Holder(**{**me.__dict__, "pid_start": "1"})  # same pid, another process start: pid reuse
+    assert is_stale(reused, None, now, host="here")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert is_stale(Holder(**{**me.__dict__, "pid": dead.pid}), None, now, host="here")
+    away = Holder(**{**me.__dict__, "host": "elsewhere", "heartbeat": now - 300})
+    assert is_stale(away, now - 300, now, host="here")
+    assert not is_stale(away, now - 5, now, host="here")  # its heartbeat (the file's mtime) is recent
+
+
+def test_lock_behind_a_uri_is_write_then_read_back(tmp_path):
+    experiment = f"file://{tmp_path}/exp"
+    lock = DriverLock(experiment, read_back_s=0)
+    lock.acquire()
+    assert lock.holder()[0].token == lock.token
+    with pytest.raises(ExperimentBusy):
+        DriverLock(experiment, read_back_s=0).acquire()
+    lock.release()
+    assert not (tmp_path / "exp" / LOCK_FILE).exists()
+
+
+def test_storage_errors_are_recognised():
+    assert storage_errno(OSError(errno.ENOSPC, "No space left on device")) == errno.ENOSPC
+    assert storage_errno("OSError: [Errno 28] Error writing bytes to file.") == errno.ENOSPC
+    assert storage_errno("Read-only file system") == errno.EROFS
+    try:
+        try:
+            raise OSError(errno.EDQUOT, "quota")
+        except OSError as inner:
+            raise EOFError("Ran out of input") from inner
+    except EOFError as outer:
+        assert storage_errno(outer) == errno.EDQUOT
+    assert storage_errno(ValueError("depth -1")) is None
+
+
+def test_pickle_and_state_damage_is_detected():
+    import pickle
+
+    whole = pickle.dumps({"a": list(range(100))})
+    assert pickle_problem(whole) is None
+    assert pickle_problem(b"") == "empty"
+    assert pickle_problem(whole[: len(whole) // 2])
+
+
+# ---------------------------------------------------------------- drivers (real searches)
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """A first run, refused drivers beside it, the first driver killed with SIGKILL, then --resume."""
+    storage = tmp_path_factory.mktemp("guard")
+    name = "guarded"
+    experiment = storage / name
+    driver = start_search(*SMOKE, "--storage-path", str(storage), "--name", name)
+    try:
+        assert wait_for(lambda: (experiment / LOCK_FILE).is_file(), 60, driver), driver.communicate()
+        beside = search("--resume", "--name", name, "--storage-path", str(storage), timeout=120)
+        again = search(*SMOKE, "--storage-path", str(storage), "--name", name, timeout=120)
+        assert wait_for(lambda: experiment.is_dir() and len(finished_texts(experiment)) >= 1, 180, driver)
+        assert driver.poll() is None, "the first driver ended before the test could kill it"
+        os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as kill -9 would
+        driver.wait(timeout=30)
+        before = finished_texts(experiment)
+    finally:
+        kill_group(driver)  # its local Ray
+    resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
+    return {"experiment": experiment, "pid": driver.pid, "beside": beside, "again": again, "before": before,
+            "resumed": resumed}
+
+
+@pytest.mark.slow
+def test_second_driver_is_refused_naming_the_live_one(killed_and_resumed):
+    pid = killed_and_resumed["pid"]
+    for refused in (killed_and_resumed["beside"], killed_and_resumed["again"]):
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        sentence = one_sentence(refused.stderr)
+        assert "is being driven by another search" in sentence
+        assert f"host {socket.gethostname()}, process {pid}, since " in sentence
+        assert "Traceback" not in refused.stderr and "Ray:" not in refused.stdout  # refused before Ray started
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_finishes_without_training_a_finished_trial_again(killed_and_resumed):
+    resumed, experiment = killed_and_resumed["resumed"], killed_and_resumed["experiment"]
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert_each_config_once(experiment, killed_and_resumed["before"])
+    assert not (experiment / LOCK_FILE).exists()
+
+
+@pytest.mark.slow
+def test_damaged_ray_state_is_rebuilt_and_the_analysis_counts_each_config_once(killed_and_resumed, tmp_path):
+    from analysis.load import USABLE, load_experiment
+
+    assert killed_and_resumed["resumed"].returncode == 0
+    experiment = tmp_path / "damaged"
+    shutil.copytree(killed_and_resumed["experiment"], experiment)
+    trials = trial_dirs(experiment)
+    # One config loses its last epoch (as if interrupted), and Ray's state files are cut short and emptied.
+    unfinished = trials[0]
+    lines = (unfinished / "result.json").read_text().splitlines(keepends=True)
+    (unfinished / "result.json").write_text("".join(lines[:-1]))
+    before = {t.name: (t / "result.json").read_text() for t in trials[1:]}
+    for state in experiment.glob("experiment_state-*.json"):
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    for state in experiment.glob("basic-variant-state-*.json"):
+        state.write_bytes(b"")
+    check = check_state(str(experiment))
+    assert check.rebuild and check.damaged
+    analysed = load_experiment(str(experiment))  # the analysis reads it, damaged state and all
+    assert sum(t.status == USABLE for t in analysed.trials) == 2
+    assert any("could not be read as JSON" in w for w in analysed.warnings)
+
+    resumed = search("--resume", "--name", "damaged", "--storage-path", str(tmp_path), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "rebuil" in resumed.stdout.lower()
+    assert list(experiment.glob("experiment_state-*.json.damaged")) and list(experiment.glob("*.json.damaged"))
+    assert_each_config_once(experiment, before)
+    assert len(finished_configs(str(experiment))) == 3
+    analysed = load_experiment(str(experiment))
+    usable = [t for t in analysed.trials if t.status == USABLE]
+    assert len(usable) == 3 and len({t.label for t in usable}) == 3
+    failures = [t for t in analysed.trials if t.status not in (USABLE, "superseded")]
+    assert not failures, [(t.name, t.status, t.reason) for t in failures]
+
+
+# ---------------------------------------------------------------- a storage that fills up
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 4 MB tmpfs, unmounted at teardown even when the test fails."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    point = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
+    point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def fill(directory: Path) -> None:
+    """Write until the file system is full."""
+    with open(directory / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    for n in range(10000):  # the last blocks
+        try:
+            (directory / f"filler-{n}").write_bytes(b"\0" * 512)
+        except OSError:
+            break
+
+
+@pytest.mark.slow
+def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(small_tmpfs):
+    storage, name = small_tmpfs / "results", "full"
+    experiment = storage / name
+    driver = start_search(*SMOKE, "--storage-path", str(storage), "--name", name)
+    try:
+        assert wait_for(lambda: experiment.is_dir() and len(finished_texts(experiment)) >= 1, 180, driver), \
+            driver.communicate()
+        fill(small_tmpfs)
+        before = finished_texts(experiment)
+        out, err = driver.communicate(timeout=240)
+    finally:
+        kill_group(driver)
+    assert driver.returncode == 2, out[-2000:] + err[-3000:]
+    sentence = one_sentence(err)
+    assert f"The storage {storage} failed a write (no space left" in sentence, sentence
+    assert f"--resume --name {name}" in sentence
+    assert before and len(before) < 3, "every trial finished before the disk filled: nothing was tested"
+    assert not (experiment / LOCK_FILE).exists() or DriverLock(str(experiment)).live_holder() is None
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
+    resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert_each_config_once(experiment, before)
