@@ -24,6 +24,8 @@ from tune_mnist.inputs import build_tensors
 from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
 from tune_mnist.saved import load_model
 
+pytestmark = pytest.mark.slow  # every test here reads a real smoke search run by the module fixture
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("accuracy_vs_flops.png", "latency_vs_flops.png", "accuracy_vs_latency.png", "learning_curves.png",
          "remeasure.png")

@@ -33,6 +33,8 @@ from tune_mnist import search
 from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
 from tune_mnist.saved import load_model
 
+pytestmark = pytest.mark.slow  # a two-node Ray cluster and searches on it: minutes
+
 REPO = Path(__file__).resolve().parent.parent
 NODE = {"num_cpus": 3, "num_gpus": 2}  # head and worker alike
 AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS")

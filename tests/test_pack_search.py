@@ -19,6 +19,8 @@ from tune_mnist import search
 from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
 from tune_mnist.saved import load_model
 
+pytestmark = pytest.mark.slow  # packed Ray searches, one interrupted and resumed: minutes
+
 
 def member_dirs(experiment: Path) -> list[Path]:
     return sorted(p for p in experiment.iterdir() if "_m0" in p.name and (p / "params.json").is_file())
