@@ -45,6 +45,7 @@ def trial_dirs(experiment: Path) -> list[Path]:
     return sorted(p for p in experiment.iterdir() if (p / "params.json").is_file())
 
 
+@pytest.mark.slow
 def test_adaptive_runs_one_config_per_trial_with_every_objective(runs):
     trials = trial_dirs(runs["plain"])
     assert len(trials) == 2
@@ -59,6 +60,7 @@ def test_adaptive_runs_one_config_per_trial_with_every_objective(runs):
     assert len(experiment.trials) == 2 and len(experiment.usable()) == 2 and not experiment.excluded()
 
 
+@pytest.mark.slow
 def test_adaptive_seeds_train_together_and_report_their_mean(runs):
     trials = trial_dirs(runs["seeds"])
     packs = [t for t in trials if PACK_SEEDS in params(t)]
@@ -88,6 +90,7 @@ def test_adaptive_seeds_train_together_and_report_their_mean(runs):
             assert meta["metrics"]["val_acc"] == pytest.approx(rows(member)["val_acc"].iloc[-1])
 
 
+@pytest.mark.slow
 def test_analysis_groups_the_seeds_of_each_proposal(runs):
     experiment = load_experiment(runs["seeds"])
     assert len(experiment.usable()) == 6 and not experiment.excluded()
@@ -117,6 +120,7 @@ def test_dry_run_says_the_seeds_train_together(capsys):
     assert "each trained over 3 seeds in one trial" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_finished_adaptive_experiment_resumes_from_its_saved_searcher(runs, capsys):
     """Ray pickles the Optuna searcher (its define-by-run space included) for --resume."""
     before = sorted(p.name for p in runs["seeds"].iterdir() if p.is_dir())

@@ -42,6 +42,7 @@ def smoke(tmp_path_factory) -> Path:
     return storage / "smoke"
 
 
+@pytest.mark.slow
 def test_smoke_every_trial_finishes_with_every_metric(smoke):
     trials = trial_dirs(smoke)
     assert len(trials) == 3
@@ -55,6 +56,7 @@ def test_smoke_every_trial_finishes_with_every_metric(smoke):
         assert frame["test_acc"].iloc[-1] > 0.3  # 10 classes: chance is 0.1
 
 
+@pytest.mark.slow
 def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
     for trial in trial_dirs(smoke):
         last = rows(trial).iloc[-1]
@@ -68,6 +70,7 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
         assert meta["metrics"]["test_acc"] == pytest.approx(last["test_acc"])
 
 
+@pytest.mark.slow
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     ray.shutdown()
     args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken",
@@ -172,6 +175,7 @@ def test_unwritable_storage_path_is_refused(tmp_path, capsys):
     assert f"Storage path {blocker / 'results'} cannot be written" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_existing_experiment_is_not_overwritten(smoke, capsys):
     before = sorted(p.name for p in smoke.iterdir())
     assert search.main(["--space", "smoke", "--storage-path", str(smoke.parent), "--name", "smoke"]) == 2
@@ -179,6 +183,7 @@ def test_existing_experiment_is_not_overwritten(smoke, capsys):
     assert sorted(p.name for p in smoke.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     ray.shutdown()
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
@@ -199,6 +204,7 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     assert (cpu_rows["device"] == "cpu").all()
 
 
+@pytest.mark.slow
 def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_path):
     ray.shutdown()
     name = "interrupted"

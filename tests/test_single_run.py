@@ -176,6 +176,7 @@ def test_cli_bad_option_values_exit_2(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "tune_mnist.train", "--side", "0", "--crop", "30"],
                             capture_output=True, text=True, timeout=120)
