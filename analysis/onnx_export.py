@@ -29,8 +29,10 @@ from tune_mnist.options import load_data
 from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model
 
 FORMATS = ("state_dict", "onnx")
-INPUT_TEXT = ("transformed features: centre crop, antialiased resize and scaling applied, flattened "
-              "(tune_mnist.inputs; crop, side, input_mean and input_std in config.json)")
+INPUT_TEXT = (
+    "transformed features: centre crop, antialiased resize and scaling applied, flattened "
+    "(tune_mnist.inputs; crop, side, input_mean and input_std in config.json)"
+)
 
 
 def mlp_inputs(config: TrialConfig, mean: float, std: float, images: np.ndarray) -> torch.Tensor:
@@ -49,16 +51,19 @@ def experiment_data(run_options: dict[str, Any]) -> tuple[MnistArrays, str | Non
     try:
         return load_data(args), None
     except InputError as exc:
-        return load_mnist(), (f"the experiment's data source cannot be read here ({exc}); the ONNX models were "
-                              "verified on the shipped MNIST test set instead.")
+        return load_mnist(), (
+            f"the experiment's data source cannot be read here ({exc}); the ONNX models were "
+            "verified on the shipped MNIST test set instead."
+        )
 
 
-def convert_to_onnx(index_path: str | Path, run_options: dict[str, Any], threads: int = 1) -> tuple[pd.DataFrame,
-                                                                                                    list[str]]:
+def convert_to_onnx(
+    index_path: str | Path, run_options: dict[str, Any], threads: int = 1
+) -> tuple[pd.DataFrame, list[str]]:
     """Replace each exported ``model.pt`` under ``index_path``'s directory by a verified ``model.onnx``;
     returns the updated index (also written back) and warnings."""
     require("onnx", "--format onnx")
-    from tune_mnist.onnx_runtime import ONNX_FILE, INPUT_NAME, OUTPUT_NAME, compare, export_onnx, session
+    from tune_mnist.onnx_runtime import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, compare, export_onnx, session
 
     index_path = Path(index_path)
     index = pd.read_csv(index_path)
@@ -71,19 +76,35 @@ def convert_to_onnx(index_path: str | Path, run_options: dict[str, Any], threads
         directory = index_path.parent / str(entry["directory"])
         model, config, meta = load_model(directory)
         export_onnx(model, config.in_features, directory / ONNX_FILE)
-        x = mlp_inputs(config, float(meta.get("input_mean", 0.0)), float(meta.get("input_std", 1.0)),
-                          arrays.test_images)
+        x = mlp_inputs(
+            config, float(meta.get("input_mean", 0.0)), float(meta.get("input_std", 1.0)), arrays.test_images
+        )
         check = compare(model, session(directory / ONNX_FILE, threads), x, labels)
-        onnx_meta = {"file": ONNX_FILE, "input": INPUT_NAME, "input_shape": ["N", config.in_features],
-                     "input_meaning": INPUT_TEXT, "output": OUTPUT_NAME, "output_shape": ["N", NUM_CLASSES],
-                     "verified_on": f"{check['samples']} test images", **{k: check[k] for k in
-                                                                         ("max_abs_diff", "argmax_agreement")}}
+        onnx_meta = {
+            "file": ONNX_FILE,
+            "input": INPUT_NAME,
+            "input_shape": ["N", config.in_features],
+            "input_meaning": INPUT_TEXT,
+            "output": OUTPUT_NAME,
+            "output_shape": ["N", NUM_CLASSES],
+            "verified_on": f"{check['samples']} test images",
+            **{k: check[k] for k in ("max_abs_diff", "argmax_agreement")},
+        }
         meta["onnx"] = onnx_meta
         (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         (directory / MODEL_FILE).unlink()
-        extra.append({"format": "onnx", "file": ONNX_FILE, "input": "features", "input_shape": f"[N, {config.in_features}]",
-                      "onnx_max_abs_diff": check["max_abs_diff"], "onnx_argmax_agreement": check["argmax_agreement"],
-                      "onnx_test_acc": check["accuracy"], "verified_on": check["samples"]})
+        extra.append(
+            {
+                "format": "onnx",
+                "file": ONNX_FILE,
+                "input": "features",
+                "input_shape": f"[N, {config.in_features}]",
+                "onnx_max_abs_diff": check["max_abs_diff"],
+                "onnx_argmax_agreement": check["argmax_agreement"],
+                "onnx_test_acc": check["accuracy"],
+                "verified_on": check["samples"],
+            }
+        )
     index = pd.concat([index.reset_index(drop=True), pd.DataFrame(extra)], axis=1)
     index.to_csv(index_path, index=False)
     return index, [warning] if warning else []
@@ -91,7 +112,9 @@ def convert_to_onnx(index_path: str | Path, run_options: dict[str, Any], threads
 
 def verification_lines(index: pd.DataFrame) -> list[str]:
     """One console line per exported model: what the ONNX check found."""
-    return [f"  {row['directory']}: ONNX vs PyTorch on {int(row['verified_on']):,} test images: max |logit diff| "
-            f"{row['onnx_max_abs_diff']:.2g}, same prediction for {100 * row['onnx_argmax_agreement']:.2f}%, "
-            f"test_acc {row['onnx_test_acc']:.4f} (input {row['input_shape']} transformed features)"
-            for _, row in index.iterrows()]
+    return [
+        f"  {row['directory']}: ONNX vs PyTorch on {int(row['verified_on']):,} test images: max |logit diff| "
+        f"{row['onnx_max_abs_diff']:.2g}, same prediction for {100 * row['onnx_argmax_agreement']:.2f}%, "
+        f"test_acc {row['onnx_test_acc']:.4f} (input {row['input_shape']} transformed features)"
+        for _, row in index.iterrows()
+    ]

@@ -17,8 +17,8 @@ from tune_mnist.inputs import build_tensors
 from tune_mnist.model import build_mlp
 from tune_mnist.train import new_state, train
 
-pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (pip install -e \".[onnx]\")")
-pytest.importorskip("onnxscript", reason="the onnx extra is not installed (pip install -e \".[onnx]\")")
+pytest.importorskip("onnxruntime", reason='the onnx extra is not installed (pip install -e ".[onnx]")')
+pytest.importorskip("onnxscript", reason='the onnx extra is not installed (pip install -e ".[onnx]")')
 
 from analysis.onnx_export import mlp_inputs  # noqa: E402
 from tune_mnist.onnx_runtime import compare, export_onnx, measure_latency_onnx, session  # noqa: E402

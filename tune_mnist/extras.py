@@ -14,8 +14,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {"onnx": ("onnx", "onnxscript", "onnxruntim
 
 def missing_extra_message(option: str, extra: str) -> str:
     """The one sentence a CLI prints when ``option`` is used without its extra."""
-    return (f"{option} needs the optional {extra!r} extra, which is not installed here: "
-            f"install it with pip install -e \".[{extra}]\" (or pip install {' '.join(EXTRAS[extra])}).")
+    return (
+        f"{option} needs the optional {extra!r} extra, which is not installed here: "
+        f'install it with pip install -e ".[{extra}]" (or pip install {" ".join(EXTRAS[extra])}).'
+    )
 
 
 def require(extra: str, option: str) -> dict[str, ModuleType]:

@@ -38,9 +38,15 @@ def export_onnx(model: nn.Module, in_features: int, path: str | Path | None = No
     # The exporter prints progress lines and warns about its own internals; neither helps a user here.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, example, dynamo=True, verbose=False, input_names=[INPUT_NAME],
-                                    output_names=[OUTPUT_NAME],
-                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
+        program = torch.onnx.export(
+            model,
+            example,
+            dynamo=True,
+            verbose=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+        )
     data = program.model_proto.SerializeToString()
     if path is not None:
         Path(path).write_bytes(data)
@@ -74,8 +80,15 @@ class SessionCallable:
         return self.session.run(None, {self.input: x.numpy()})[0]
 
 
-def measure_latency_onnx(ort_session: Any, in_features: int, threads: int, warmup: int = 20, calls: int = 200,
-                         batch: int = 1024, batch_calls: int = 5) -> dict[str, float | int | str]:
+def measure_latency_onnx(
+    ort_session: Any,
+    in_features: int,
+    threads: int,
+    warmup: int = 20,
+    calls: int = 200,
+    batch: int = 1024,
+    batch_calls: int = 5,
+) -> dict[str, float | int | str]:
     """Per-sample latency in microseconds with the keys and method of ``measure.measure_latency``:
     batch-1 p50/p90/p99 over ``calls`` calls after warm-up, and the per-sample time at ``batch``."""
     import onnxruntime as ort
@@ -87,13 +100,23 @@ def measure_latency_onnx(ort_session: Any, in_features: int, threads: int, warmu
     single = _time_calls(run, one, calls) * 1e6
     batched = _time_calls(run, many, batch_calls) * 1e6 / batch
     p50, p90, p99 = np.percentile(single, [50, 90, 99])
-    return {"latency_p50_us": float(p50), "latency_p90_us": float(p90), "latency_p99_us": float(p99),
-            "latency_batch_us": float(np.median(batched)), "latency_batch_size": batch, "runtime": RUNTIME,
-            "device": "cpu", "device_name": "cpu", "threads": threads, "onnxruntime_version": ort.__version__}
+    return {
+        "latency_p50_us": float(p50),
+        "latency_p90_us": float(p90),
+        "latency_p99_us": float(p99),
+        "latency_batch_us": float(np.median(batched)),
+        "latency_batch_size": batch,
+        "runtime": RUNTIME,
+        "device": "cpu",
+        "device_name": "cpu",
+        "threads": threads,
+        "onnxruntime_version": ort.__version__,
+    }
 
 
-def compare(model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.Tensor | None = None,
-            chunk: int = 4096) -> dict[str, float | int]:
+def compare(
+    model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 4096
+) -> dict[str, float | int]:
     """ONNX Runtime against PyTorch on the inputs ``x``: the largest absolute difference of the logits,
     the fraction of samples whose predicted class (argmax) is the same and, given ``labels``, the
     ONNX model's accuracy."""
@@ -102,13 +125,17 @@ def compare(model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.T
     worst, same, right = 0.0, 0, 0
     with torch.inference_mode():
         for start in range(0, len(x), chunk):
-            part = x[start:start + chunk].contiguous()
+            part = x[start : start + chunk].contiguous()
             theirs = torch.from_numpy(run(part))
             ours = model(part)
             worst = max(worst, float((theirs - ours).abs().max()))
             same += int((theirs.argmax(1) == ours.argmax(1)).sum())
             if labels is not None:
-                right += int((theirs.argmax(1) == labels[start:start + chunk]).sum())
+                right += int((theirs.argmax(1) == labels[start : start + chunk]).sum())
     n = max(1, len(x))
-    return {"max_abs_diff": worst, "argmax_agreement": same / n,
-            "accuracy": right / n if labels is not None else float("nan"), "samples": len(x)}
+    return {
+        "max_abs_diff": worst,
+        "argmax_agreement": same / n,
+        "accuracy": right / n if labels is not None else float("nan"),
+        "samples": len(x),
+    }
