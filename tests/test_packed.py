@@ -49,6 +49,7 @@ def max_relative_difference(ours: dict, theirs: dict) -> float:
     return max(float((ours[k] - theirs[k]).abs().max() / theirs[k].abs().max()) for k in theirs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("adam", ["fused per lr", "scaled"])
 def test_members_match_single_path(splits, solo, adam, monkeypatch):
     if adam == "scaled":
