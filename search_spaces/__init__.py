@@ -1,9 +1,20 @@
-"""Named search spaces, one module each (``--space NAME`` is ``search_spaces/NAME.py``).
+"""Named search spaces, one module each: ``--space NAME`` is ``search_spaces/NAME.py``.
 
-A space module has a one-line ``DESCRIPTION`` and either
-- ``configs(options) -> list[TrialConfig]``: an explicit list, run one trial each (grid-like), or
-- ``searcher(options) -> Adaptive``: a Tune search algorithm that proposes configs as it learns.
-It may also set ``DEFAULT_SUBSET`` (training images) for quick spaces. Adding a space is adding a file."""
+Adding a space is adding a file. The file is a *list space* or an *adaptive space*:
+
+- ``DESCRIPTION: str``, required: one line saying what the space searches; ``--help`` and the
+  unknown-space error show it.
+- ``DEFAULT_SUBSET: int``, optional: train on that many images unless ``--subset`` says otherwise
+  (for quick spaces).
+- exactly one of
+  - ``configs(options: SpaceOptions) -> list[TrialConfig]``: a list space. Every config is known
+    before the search starts (``--dry-run`` lists them) and runs as one trial, or with ``--pack``
+    as a member of a pack trial;
+  - ``searcher(options: SpaceOptions) -> Adaptive``: an adaptive space. A Ray Tune search algorithm
+    proposes configs as it learns from the finished trials.
+
+``ListSpace`` and ``AdaptiveSpace`` below write this contract as types; ``load()`` checks a module
+against it and returns it as a ``Space``."""
 
 from __future__ import annotations
 
@@ -11,16 +22,19 @@ import dataclasses
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from tune_mnist.config import TrialConfig
 from tune_mnist.errors import InputError
+from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 
 
 @dataclass(frozen=True)
 class SpaceOptions:
-    """What the CLI passes to a space; None means "the space's own default"."""
+    """What the CLI passes to a space; None means "the space's own default". The field names are
+    those of the search CLI's options (``SpaceOptions.from_args``)."""
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -28,27 +42,110 @@ class SpaceOptions:
     num_samples: int | None = None
     seeds: int = 1
     search_seed: int = 0
-    min_accuracy: float = 0.90
+    min_accuracy: float = DEFAULT_MIN_ACCURACY
+
+    @classmethod
+    def from_args(cls, args: Any) -> SpaceOptions:
+        """The options of a parsed search command line (an ``argparse.Namespace``)."""
+        return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
 
 
 @dataclass
 class Adaptive:
     """A Tune search algorithm and how many trials it may start."""
 
-    make_search_alg: Callable[[], Any]
+    make_search_alg: Callable[[], Any]  # called once per run, so the algorithm is built where Ray runs
     num_samples: int
-    param_space: dict[str, Any]
+    param_space: dict[str, Any]  # config values every trial gets beside the proposed ones
+
+
+class ListSpace(Protocol):
+    """A space module whose configs are all known before the search starts."""
+
+    DESCRIPTION: str
+
+    def configs(self, options: SpaceOptions) -> list[TrialConfig]: ...
+
+
+class AdaptiveSpace(Protocol):
+    """A space module whose search algorithm proposes configs as it learns."""
+
+    DESCRIPTION: str
+
+    def searcher(self, options: SpaceOptions) -> Adaptive: ...
+
+
+@dataclass(frozen=True)
+class Space:
+    """A space module that meets the contract, as ``load()`` returns it. Exactly one of ``configs``
+    and ``searcher`` is set."""
+
+    name: str
+    description: str
+    default_subset: int | None
+    configs: Callable[[SpaceOptions], list[TrialConfig]] | None
+    searcher: Callable[[SpaceOptions], Adaptive] | None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.searcher is not None
 
 
 def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def load(name: str) -> ModuleType:
+def load(name: str) -> Space:
+    """The space ``search_spaces/<name>.py``, checked against the contract above."""
     if name not in available():
-        raise InputError(f"Unknown search space {name!r}: use one of {', '.join(available())} "
-                         f"(or add search_spaces/{name}.py).")
-    return importlib.import_module(f"{__name__}.{name}")
+        raise InputError(f"Unknown search space {name!r}: use one of {described(available())}; "
+                         f"or add search_spaces/{name}.py.")
+    module = importlib.import_module(f"{__name__}.{name}")
+    missing = problems(module)
+    if missing:
+        raise InputError(f"Search space {module_file(module)} {' and '.join(missing)}: see the contract in "
+                         "search_spaces/__init__.py.")
+    return Space(name=name, description=module.DESCRIPTION, default_subset=getattr(module, "DEFAULT_SUBSET", None),
+                 configs=getattr(module, "configs", None), searcher=getattr(module, "searcher", None))
+
+
+def problems(module: ModuleType) -> list[str]:
+    """What ``module`` lacks to be a space, each as a phrase; empty when it meets the contract."""
+    out = []
+    description = getattr(module, "DESCRIPTION", None)
+    if not isinstance(description, str) or not description.strip():
+        out.append("has no DESCRIPTION (a one-line string)")
+    kinds = [kind for kind in ("configs", "searcher") if callable(getattr(module, kind, None))]
+    if not kinds:
+        out.append("defines neither configs(options) nor searcher(options)")
+    elif len(kinds) == 2:
+        out.append("defines both configs(options) and searcher(options), where a space is one or the other")
+    subset = getattr(module, "DEFAULT_SUBSET", None)
+    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
+        out.append(f"sets DEFAULT_SUBSET = {subset!r}, not a positive number of images")
+    return out
+
+
+def module_file(module: ModuleType) -> str:
+    """``search_spaces/NAME.py`` for the spaces here, the full path for one found elsewhere."""
+    path = Path(module.__file__ or module.__name__)
+    here = Path(__file__).resolve().parent
+    return f"{here.name}/{path.name}" if path.resolve().parent == here else str(path)
+
+
+def descriptions(names: list[str]) -> list[tuple[str, str]]:
+    """``(name, DESCRIPTION)`` of each space; a module that is no space says what it lacks instead."""
+    out = []
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        missing = problems(module)
+        out.append((name, module.DESCRIPTION if not missing else f"not usable: it {' and '.join(missing)}"))
+    return out
+
+
+def described(names: list[str]) -> str:
+    """The spaces as one clause: ``adaptive (...); grid (...); ...``."""
+    return "; ".join(f"{name} ({text})" for name, text in descriptions(names))
 
 
 def apply_overrides(configs: list[TrialConfig], options: SpaceOptions) -> list[TrialConfig]:

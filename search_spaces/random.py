@@ -7,8 +7,9 @@ import numpy as np
 from search_spaces import SpaceOptions, apply_overrides
 from tune_mnist.config import TrialConfig
 
-DESCRIPTION = ("random configs (--num-samples N, default 50): crop 12-28, input 4-28 (not above the crop), "
-               "scaling, depth 0-4, width 1-2048 (log), lr 1e-4-1e-2 (log), batch 32-256, epochs 1-10")
+DESCRIPTION = ("--num-samples configs drawn at random with --search-seed, 50 by default: crop 12-28, input side "
+               "4-28 but not above the crop, either scaling, depth 0-4, width 1-2048 log-uniform, lr 1e-4 to "
+               "1e-2 log-uniform, batch 32-256, epochs 1-10")
 DEFAULT_SAMPLES = 50
 BATCH_SIZES = (32, 64, 128, 256)
 

@@ -15,12 +15,12 @@ from analysis.aggregate import aggregate, trial_table
 from analysis.load import load_experiment
 from tune_mnist import search
 from tune_mnist.config import PACK_SEEDS
+from tune_mnist.objectives import SEARCH_OBJECTIVES
 from tune_mnist.pack_trainable import seeds_mean
 from tune_mnist.saved import load_model
 
 COMMON = ["--space", "adaptive", "--epochs", "1", "--subset", "1000", "--validation-size", "1000",
           "--min-accuracy", "0.6"]
-OBJECTIVES = ("accuracy_shortfall", "flops", "latency_p50_us")
 
 
 def params(trial: Path) -> dict:
@@ -52,7 +52,7 @@ def test_adaptive_runs_one_config_per_trial_with_every_objective(runs):
     for trial in trials:
         frame = rows(trial)
         assert list(frame["epoch"]) == [1] and (frame["pack_size"] == 1).all()
-        for metric in OBJECTIVES:
+        for metric in SEARCH_OBJECTIVES:
             assert frame[metric].notna().all(), metric
         assert frame["accuracy_shortfall"].iloc[0] == pytest.approx(max(0.0, 0.6 - frame["val_acc"].iloc[0]))
     # A searcher's trial ids (8 hex digits) are matched to Ray's state: no trial is counted twice.

@@ -17,6 +17,10 @@ import torch
 import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist import search
+from tune_mnist.ray_session import start_ray
+from tune_mnist.summary import summarize
+from tune_mnist.trials import trial_points
+from tune_mnist.tuner import build_tuner
 from tune_mnist.data import split_validation, subset
 from tune_mnist.inputs import build_tensors
 from tune_mnist.metrics import EPOCH_ROW, PACK, PLACEMENT
@@ -51,7 +55,10 @@ def test_smoke_every_trial_finishes_with_every_metric(smoke):
         params = json.loads((trial / "params.json").read_text())
         assert list(frame["epoch"]) == list(range(1, params["epochs"] + 1))
         for column in (*EPOCH_ROW, *PLACEMENT, *PACK, "accuracy_shortfall"):
-            assert column in frame and frame[column].notna().all() or column == "gpu_ids", column
+            assert column in frame, column
+            assert column == "gpu_ids" or frame[column].notna().all(), column
+        written = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        assert [row["gpu_ids"] for row in written] == [""] * len(written)  # a CPU trial holds no GPU
         assert (frame["device"] == "cpu").all() and (frame["threads"] == 1).all()
         assert frame["test_acc"].iloc[-1] > 0.3  # 10 classes: chance is 0.1
 
@@ -75,15 +82,15 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     ray.shutdown()
     args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken",
                               "--max-failures", "2"])
-    module = search_spaces.load("smoke")
-    configs = search.space_configs(args, module)
-    splits = search.prepare_data(args, module)
-    points = search.trial_points(configs[:2], args)
+    space = search_spaces.load("smoke")
+    configs = search.space_configs(args, space)
+    splits = search.prepare_data(args, space)
+    points = trial_points(configs[:2], args)
     points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
-    search.start_ray(None, 1, 0, str(tmp_path), False)
+    start_ray(None, 1, 0, str(tmp_path), False)
     try:
-        results = search.build_tuner(args, splits, points, module, str(tmp_path)).fit()
-        rc = search.summarize(results, args, str(tmp_path / "broken"), len(points))
+        results = build_tuner(args, splits, points, space, str(tmp_path)).fit()
+        rc = summarize(results, args, str(tmp_path / "broken"), len(points))
     finally:
         ray.shutdown()
     out = capsys.readouterr().out
@@ -142,7 +149,7 @@ def test_dry_run_lists_configs_without_ray(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--space", "nope"], "Unknown search space 'nope': use one of adaptive, grid, random, small, smoke"),
+    (["--space", "nope"], "Unknown search space 'nope': use one of adaptive ("),
     (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is invalid"),
     (["--gpus-per-trial", "1.5"], "--gpus-per-trial 1.5 is invalid"),
     (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),

@@ -1,0 +1,134 @@
+"""The Ray Tune ``Tuner`` of a search, one small function per mode:
+
+- ``configs_tuner``: a list space, one config per trial;
+- ``packs_tuner``: a list space with ``--pack``, several configs per trial;
+- ``adaptive_tuner``: an adaptive space's search algorithm proposes the configs;
+- ``resume_tuner``: ``--resume``, the experiment's own Tuner restored.
+
+``build_tuner`` picks the mode. Every new run's ``TuneConfig`` comes from ``tune_config``, which is
+where a trial scheduler (such as early stopping) goes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from search_spaces import Space, SpaceOptions
+from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS
+from tune_mnist.data import Splits
+from tune_mnist.trials import run_constants, trial_dirname
+
+
+def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, space: Space,
+                storage: str) -> Any:
+    """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
+    configs or packs), or over the space's adaptive searcher where ``points`` is None."""
+    packed = PACK_MEMBERS in points[0] if points is not None else args.seeds > 1
+    trainable = make_trainable(args, splits, packed)
+    if args.resume:
+        return resume_tuner(args, trainable, storage)
+    run_config = make_run_config(args, storage, packed)
+    if points is None:
+        return adaptive_tuner(args, trainable, run_config, space)
+    if packed:
+        return packs_tuner(args, trainable, run_config, points)
+    return configs_tuner(args, trainable, run_config, points)
+
+
+# ---------------------------------------------------------------- one function per mode
+
+def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+    """One trial per point, in the given order."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
+    # Every key a point sets must exist in the param space; the points fill in the values.
+    param_space = dict.fromkeys(points[0])
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, len(points)),
+                      run_config=run_config)
+
+
+def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+    """One trial per pack, in the given order."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists.
+    search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
+    param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search([p[PACK_MEMBERS] for p in points])}
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1),
+                      run_config=run_config)
+
+
+def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space) -> Any:
+    """Up to the searcher's ``num_samples`` trials, each a config it proposes (with ``--seeds``, the
+    config trained over every seed in one trial)."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    assert space.searcher is not None
+    adaptive = space.searcher(SpaceOptions.from_args(args))
+    search_alg = adaptive.make_search_alg()
+    if args.max_concurrent:
+        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
+    param_space = {**adaptive.param_space, **run_constants(args)}
+    if args.seeds > 1:
+        param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, adaptive.num_samples),
+                      run_config=run_config)
+
+
+def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
+    """The experiment ``--name`` as Ray saved it: finished trials are kept, the others continue from
+    their checkpoints, errored ones are retried."""
+    from ray import tune
+
+    experiment = storage.rstrip("/") + "/" + args.name
+    return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+
+
+# ---------------------------------------------------------------- what the modes share
+
+def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> Any:
+    """The trial function with the data and ``--cpus-per-trial`` / ``--gpus-per-trial`` attached:
+    ``run_pack`` where a trial trains several configs, else ``run_trial``."""
+    from ray import tune
+
+    if packed:
+        from tune_mnist.pack_trainable import run_pack as function
+
+        # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
+        logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
+    else:
+        from tune_mnist.trainable import run_trial as function
+    resources = {"cpu": args.cpus_per_trial}
+    if args.gpus_per_trial:
+        resources["gpu"] = args.gpus_per_trial
+    return tune.with_resources(tune.with_parameters(function, data=splits), resources)
+
+
+def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
+    """Where the experiment lives, one checkpoint kept per trial, ``--max-failures`` restarts; a pack
+    trial's rows and checkpoint are split into one trial directory per member as they arrive."""
+    from ray import tune
+
+    callbacks = []
+    if packed:
+        from tune_mnist.unpack import UnpackMembers
+
+        callbacks.append(UnpackMembers())
+    return tune.RunConfig(
+        name=args.name, storage_path=storage,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures), verbose=1, callbacks=callbacks)
+
+
+def tune_config(search_alg: Any, num_samples: int) -> Any:
+    """The TuneConfig of every new run. It sets no scheduler: Tune's first-in-first-out one runs every
+    trial to its last epoch; a scheduler that stops trials early is passed here."""
+    from ray import tune
+
+    return tune.TuneConfig(search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
+                           trial_dirname_creator=trial_dirname)
