@@ -16,12 +16,18 @@ BENCHMARKS = ROOT / "benchmarks"
 
 #: Each Python script's quick form and a line of the table it ends with.
 QUICK = {
-    "epoch_speed.py": (["--quick", "--models", "small", "--epochs", "1", "--threads", "1"],
-                       "Summary: seconds per epoch"),
-    "packed_throughput.py": (["--quick", "--device", "cpu", "--shapes", "small", "--sizes", "1,16", "--threads", "1"],
-                             "model-ep/s"),
-    "search_overhead.py": (["--space", "smoke", "--subset", "2000", "--epochs", "1"],
-                           "orchestration share of wall time"),
+    "epoch_speed.py": (
+        ["--quick", "--models", "small", "--epochs", "1", "--threads", "1"],
+        "Summary: seconds per epoch",
+    ),
+    "packed_throughput.py": (
+        ["--quick", "--device", "cpu", "--shapes", "small", "--sizes", "1,16", "--threads", "1"],
+        "model-ep/s",
+    ),
+    "search_overhead.py": (
+        ["--space", "smoke", "--subset", "2000", "--epochs", "1"],
+        "orchestration share of wall time",
+    ),
     "gpu_check.py": (["--space", "smoke", "--subset", "2000", "--epochs", "2"], "Epoch times in seconds"),
 }
 
