@@ -1,0 +1,181 @@
+"""``report.html``: the analysis's ``report.md`` as one self-contained page a browser opens offline.
+
+The plots are embedded as base64 ``data:`` URIs and the CSV tables as HTML tables, and the page has
+no external reference at all (no stylesheet, script or image outside the file), so it can be mailed,
+attached to a ticket or logged to MLflow as one file. The converter is a small one for the markdown
+subset ``analysis.report`` writes (headings, paragraphs, lists, pipe tables, fenced code, inline code,
+emphasis, links, images): a full markdown library would be one more core dependency for that."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+
+HTML_FILE = "report.html"
+#: CSV tables with more rows than this are named, not embedded (a 1,000-config search stays readable).
+MAX_TABLE_ROWS = 200
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1, h2, h3 { line-height: 1.2; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .9em; display: block; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
+td:first-child, th:first-child { text-align: left; }
+code { background: #f3f3f3; padding: .05em .3em; border-radius: 3px; font-size: .92em; }
+pre { background: #f6f6f6; padding: .8em; overflow-x: auto; } pre code { background: none; padding: 0; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin: .5em 0; }
+details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
+"""
+
+
+# ---------------------------------------------------------------- inline markdown
+
+
+def _data_uri(path: Path) -> str | None:
+    kind = IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        return None
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _inline(text: str, base: Path) -> str:
+    """Escape ``text`` and render code spans, images (embedded), links, bold and italics."""
+    parts = re.split(r"(`[^`]*`)", text)
+    out = []
+    for part in parts:
+        if part.startswith("`") and part.endswith("`") and len(part) >= 2:
+            out.append(f"<code>{html.escape(part[1:-1])}</code>")
+            continue
+        out.append(_inline_plain(part, base))
+    return "".join(out)
+
+
+def _inline_plain(text: str, base: Path) -> str:
+    pieces, last = [], 0
+    for match in re.finditer(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)", text):
+        pieces.append(_emphasis(html.escape(text[last : match.start()])))
+        bang, label, target = match.groups()
+        if bang:
+            uri = _data_uri(base / target)
+            pieces.append(
+                f'<img src="{uri}" alt="{html.escape(label)}">'
+                if uri
+                else f"<em>[{html.escape(label)}: {html.escape(target)} is not here]</em>"
+            )
+        elif re.match(r"(https?:|mailto:|#)", target):
+            pieces.append(f'<a href="{html.escape(target)}">{html.escape(label)}</a>')
+        else:  # a file beside the report: named, not linked, so the page has no reference outside itself
+            pieces.append(f"{html.escape(label)} (<code>{html.escape(target)}</code>)")
+        last = match.end()
+    pieces.append(_emphasis(html.escape(text[last:])))
+    return "".join(pieces)
+
+
+def _emphasis(escaped: str) -> str:
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", escaped)
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _is_separator(line: str) -> bool:
+    return bool(re.fullmatch(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", line))
+
+
+def markdown_to_html(text: str, base: Path) -> str:
+    """The HTML body of ``text`` (the subset ``analysis.report`` writes); images under ``base`` are embedded."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+        elif line.startswith("```"):
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), len(lines))
+            out.append(f"<pre><code>{html.escape(chr(10).join(lines[i + 1 : end]))}</code></pre>")
+            i = end + 1
+        elif heading := re.match(r"(#{1,6})\s+(.*)", line):
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{_inline(heading.group(2).strip(), base)}</h{level}>")
+            i += 1
+        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _is_separator(lines[i + 1]):
+            header = _cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(_cells(lines[i]))
+                i += 1
+            head = "".join(f"<th>{_inline(c, base)}</th>" for c in header)
+            body = "".join("<tr>" + "".join(f"<td>{_inline(c, base)}</td>" for c in r) + "</tr>" for r in rows)
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif re.match(r"\s*([-*]|\d+\.)\s+", line):
+            ordered = bool(re.match(r"\s*\d+\.", line))
+            items = []
+            while i < len(lines) and (item := re.match(r"\s*(?:[-*]|\d+\.)\s+(.*)", lines[i])):
+                text_ = item.group(1)
+                i += 1
+                while i < len(lines) and lines[i].startswith("  ") and lines[i].strip():  # a wrapped item
+                    text_ += " " + lines[i].strip()
+                    i += 1
+                items.append(f"<li>{_inline(text_, base)}</li>")
+            tag = "ol" if ordered else "ul"
+            out.append(f"<{tag}>{''.join(items)}</{tag}>")
+        else:
+            para = []
+            while (
+                i < len(lines)
+                and lines[i].strip()
+                and not re.match(r"(#{1,6}\s|```|\s*\||\s*([-*]|\d+\.)\s+)", lines[i])
+            ):
+                para.append(lines[i].strip())
+                i += 1
+            out.append(f"<p>{_inline(' '.join(para), base)}</p>")
+    return "\n".join(out)
+
+
+def csv_section(paths: list[Path], max_rows: int = MAX_TABLE_ROWS) -> str:
+    """The CSV tables as collapsible HTML tables (a table too long to read here is named instead)."""
+    parts = []
+    for path in paths:
+        if not path.is_file() or path.suffix != ".csv":
+            continue
+        try:
+            table = pd.read_csv(path)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            continue
+        summary = f"{html.escape(path.name)} ({len(table)} rows, {len(table.columns)} columns)"
+        if len(table) > max_rows:
+            parts.append(f"<p>{summary}: too long to embed here; it is beside this report.</p>")
+            continue
+        body = table.to_html(index=False, na_rep="-", border=0, float_format=lambda v: f"{v:.6g}")
+        parts.append(f"<details><summary>{summary}</summary>{body}</details>")
+    return ("<h2>Tables</h2>\n" + "\n".join(parts)) if parts else ""
+
+
+def write_html(markdown_path: Path, tables: list[Path] = (), target: Path | None = None) -> Path:
+    """Write ``report.html`` beside ``markdown_path`` (or to ``target``): the report, its plots embedded,
+    then ``tables`` (CSV files) as HTML tables."""
+    markdown_path = Path(markdown_path)
+    text = markdown_path.read_text()
+    title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "Report")
+    body = markdown_to_html(text, markdown_path.parent) + "\n" + csv_section([Path(p) for p in tables])
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+    target = target or markdown_path.with_name(HTML_FILE)
+    target.write_text(page, encoding="utf-8")
+    return target

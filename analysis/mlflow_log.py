@@ -1,0 +1,56 @@
+"""``python -m analysis.pareto --mlflow [URI]``: the analysis as one MLflow run named ``analysis`` in
+the search's MLflow experiment (same name, same store as the search's ``--mlflow``: by default the
+SQLite store beside the experiment, ``tune_mnist.mlflow_store``), so the trials' runs and what was
+concluded from them sit side by side in the MLflow UI.
+
+The run holds the settings as params (bar, objectives, epoch, accuracy metric), the front's size,
+hypervolume and counts as metrics, and the files as artifacts: CSV tables under ``tables/``, plots
+under ``plots/``, ``report.md`` and ``report.html`` under ``report/``. Each analysis is a new run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tune_mnist.extras import require
+from tune_mnist.mlflow_store import experiment_id, tracking_uri
+
+RUN_NAME = "analysis"
+KIND_TAG = "tune_mnist.kind"
+FOLDERS = {".csv": "tables", ".png": "plots", ".md": "report", ".html": "report"}
+
+
+def log_analysis(
+    requested: str,
+    experiment_dir: str,
+    experiment_name: str,
+    files: list[Path],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+) -> tuple[str, str]:
+    """Log one ``analysis`` run; returns (tracking URI, run id)."""
+    require("mlflow", "--mlflow")
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    uri, artifacts = tracking_uri(requested, experiment_dir)
+    client = MlflowClient(uri)
+    exp = experiment_id(uri, experiment_name, artifacts)
+    run = client.create_run(exp, run_name=RUN_NAME, tags={KIND_TAG: RUN_NAME})
+    run_id = run.info.run_id
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items() if v is not None and v == v],
+            params=[Param(k, str(v)[:6000]) for k, v in params.items()],
+            tags=[RunTag("tune_mnist.experiment", experiment_dir)],
+        )
+        for path in files:
+            path = Path(path)
+            if path.is_file():
+                client.log_artifact(run_id, str(path), FOLDERS.get(path.suffix.lower(), "files"))
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return uri, run_id

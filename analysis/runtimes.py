@@ -1,0 +1,122 @@
+"""``--remeasure --runtime onnxruntime``: the front's candidates timed in ONNX Runtime beside eager
+PyTorch, and the front each runtime gives.
+
+Both runtimes time the same loaded models in the same interleaved rounds (``analysis.remeasure``:
+at each model's turn, eager first, then ONNX Runtime), at the same thread count (torch threads =
+ONNX Runtime's ``intra_op_num_threads``, inter-op 1, sequential execution), with the same method and
+keys (``tune_mnist.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024). The model
+run is the MLP alone on transformed features in both, so the numbers compare. ONNX Runtime runs on
+the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from tune_mnist.errors import InputError
+from tune_mnist.extras import require
+
+EAGER, ONNXRUNTIME = "eager", "onnxruntime"
+RUNTIMES = (EAGER, ONNXRUNTIME)
+FILES = {
+    "remeasure_onnxruntime.csv": "ONNX Runtime latency of the re-measured configs (median, min and max over "
+    "rounds), beside eager PyTorch's (eager_*)",
+    "front_remeasured_onnxruntime.csv": "the front recomputed with the ONNX Runtime latency",
+}
+
+
+def check_runtime(runtime: str, device: torch.device) -> None:
+    """Fail before any work when the runtime cannot run here: the extra is missing or the device is a GPU."""
+    if runtime == EAGER:
+        return
+    require("onnx", f"--runtime {runtime}")
+    if device.type != "cpu":
+        raise InputError(
+            f"--runtime {runtime} times models on the CPU (the onnx extra installs ONNX Runtime's CPU "
+            f"build), but the re-measurement would run on {device}: add --device cpu."
+        )
+
+
+def timer(runtime: str, model: nn.Module, in_features: int, threads: int) -> Callable[[int], dict[str, Any]] | None:
+    """A function of the call count that times ``model`` in ``runtime`` (None for eager, which
+    ``analysis.remeasure`` times itself): the model is exported and its session made once, here."""
+    if runtime == EAGER:
+        return None
+    from tune_mnist.onnx_runtime import export_onnx, measure_latency_onnx, session
+
+    ort_session = session(export_onnx(model, in_features), threads)
+    return lambda calls: measure_latency_onnx(ort_session, in_features, threads, calls=calls)
+
+
+def comparison_text(
+    eager: Any, other: Any, runtime: str, accuracy_metric: str, latency_metric: str, markdown: bool = False
+) -> list[str]:
+    """Eager against ``runtime`` per config, whether the front changes, and ``runtime``'s front."""
+    from analysis.report import format_table, hypervolume_text, latency, table_rows
+
+    env = other.environment
+    lines = [
+        f"Eager PyTorch and {runtime} {env.get('onnxruntime_version', '')} on the same models, in the same "
+        f"interleaved rounds, {other.threads} thread(s) each ({runtime}: intra-op {other.threads}, inter-op 1, "
+        "sequential), median of rounds; MLP alone on transformed features:",
+        "",
+    ]
+    both = eager.table.set_index("label").join(other.table.set_index("label"), rsuffix=f"_{runtime}")
+    both = both.sort_values(latency_metric)
+    keys = ("latency_p50_us", "latency_p99_us", "latency_batch_us")
+    header = ["config", *[f"{k} {side}" for k in keys for side in ("eager", runtime)], f"p50 {runtime}/eager"]
+    rows = []
+    for label, r in both.iterrows():
+        cells = [str(label)]
+        for key in keys:
+            cells += [latency(r[key]), latency(r[f"{key}_{runtime}"])]
+        cells.append(f"{r[f'latency_p50_us_{runtime}'] / r['latency_p50_us']:.2f}")
+        rows.append(cells)
+    lines += [format_table(header, rows, markdown), ""]
+    before, after = set(eager.front.front["label"]), set(other.front.front["label"])
+    if before == after:
+        lines.append(f"The front is the same with {runtime}'s latency as with eager PyTorch's ({latency_metric}).")
+    else:
+        if after - before:
+            lines.append(f"On the front with {runtime}'s latency only: {', '.join(sorted(after - before))}.")
+        if before - after:
+            lines.append(f"On the front with eager PyTorch's latency only: {', '.join(sorted(before - after))}.")
+    h2, r2 = table_rows(other.front.front, accuracy_metric, latency_metric)
+    lines += [
+        "",
+        f"Front with the {runtime} latency, sorted by FLOPs:",
+        "",
+        format_table(h2, r2, markdown),
+        "",
+        hypervolume_text(other.front, f" ({runtime})"),
+    ]
+    return lines
+
+
+def write_tables(out: Path, eager: Any, other: Any) -> list[Path]:
+    """``remeasure_onnxruntime.csv`` (with the eager numbers beside) and ``front_remeasured_onnxruntime.csv``."""
+    table = other.table.merge(
+        eager.table[["label", *[c for c in eager.table if c.startswith("latency_")]]],
+        on="label",
+        suffixes=("", "_eager"),
+    )
+    table = table.rename(columns={c: "eager_" + c[: -len("_eager")] for c in table if c.endswith("_eager")})
+    written = [out / name for name in FILES]
+    table.to_csv(written[0], index=False)
+    other.front.front.sort_values("flops").to_csv(written[1], index=False)
+    return written
+
+
+def summary_frame(eager: Any, other: Any) -> pd.DataFrame:
+    """Per config: eager and ONNX Runtime p50, and whether each runtime's front has it (for tests and notes)."""
+    e = eager.table.set_index("label")["latency_p50_us"].rename("eager_p50_us")
+    o = other.table.set_index("label")["latency_p50_us"].rename("onnxruntime_p50_us")
+    frame = pd.concat([e, o], axis=1)
+    frame["on_eager_front"] = frame.index.isin(eager.front.front["label"])
+    frame["on_onnxruntime_front"] = frame.index.isin(other.front.front["label"])
+    return frame
