@@ -13,8 +13,8 @@ import moocore
 import numpy as np
 import pandas as pd
 
+from tune_mnist.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
 from tune_mnist.errors import InputError
-from tune_mnist.measure import mlp_bias_relu_ops, mlp_flops, mlp_params
 
 SENSES = ("max", "min")
 # The notebook's baseline, 784-1024-1024-10: the fixed reference for cost objectives, so
@@ -41,10 +41,6 @@ class Objective:
 
     def __str__(self) -> str:
         return f"{self.name}:{self.sense}"
-
-
-def default_objectives(accuracy_metric: str = "val_acc") -> str:
-    return f"{accuracy_metric}:max,flops:min,latency_p50_us:min"
 
 
 def parse_objectives(text: str, table: pd.DataFrame) -> list[Objective]:
@@ -164,9 +160,11 @@ def reference_point(objectives: list[Objective], min_accuracy: float, ranked: pd
     ref, source = [], []
     for o in objectives:
         if o.name in given:
-            ref.append(given[o.name]); source.append("--reference")
+            ref.append(given[o.name])
+            source.append("--reference")
         elif o.maximise and o.name.endswith("_acc"):
-            ref.append(float(min_accuracy)); source.append("the accuracy bar")
+            ref.append(float(min_accuracy))
+            source.append("the accuracy bar")
         elif not o.maximise and o.name in FIXED_REFERENCE:
             ref.append(FIXED_REFERENCE[o.name])
             source.append("1 ms" if o.name.startswith("latency") else "the notebook's 784-1024-1024-10 baseline")

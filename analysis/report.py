@@ -4,8 +4,9 @@ the list of trials not used; and the files ``trials.csv``, ``front.csv``, ``epoc
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -1,0 +1,49 @@
+"""The analysis as printed text: what was used, the front table, its hypervolume, the picks and
+where the files are."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from analysis import report
+from analysis.outputs import Exported, notebook, picks
+from analysis.result import Analysis
+
+
+def print_export_warnings(exported: Exported) -> None:
+    for warning in exported.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Exported | None = None) -> None:
+    experiment, front = analysis.experiment, analysis.front
+    accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
+    print(f"Experiment: {experiment.path}")
+    print(f"Trials: {report.counts_text(experiment, analysis.skipped)}.")
+    for line in report.excluded_lines(experiment, analysis.skipped):
+        print(f"  not used: {line}")
+    for line in report.notes(experiment):
+        print(f"  note: {line}")
+    print("; ".join(analysis.settings) + ".")
+    print(f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
+          f"({len(front.table)} configs in all), sorted by FLOPs:")
+    header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
+    print(report.format_table(header, rows))
+    print()
+    print(report.hypervolume_text(front))
+    if front.unranked:
+        print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
+    remeasured = (report.remeasure_text(front, analysis.remeasured, accuracy, latency)
+                  if analysis.remeasured is not None else [])
+    if remeasured:
+        print()
+        print("\n".join(remeasured))
+    print()
+    for line in picks(analysis) + notebook(analysis):
+        print(line)
+    print()
+    if exported is not None:
+        print(f"Exported {exported.configs} front config(s) to {exported.directory} "
+              f"(index: {exported.index.name}); load one with tune_mnist.saved.load_model(DIR).")
+    print(f"Wrote {', '.join(f.name for f in files)} to {out.resolve()}")

@@ -1,0 +1,112 @@
+"""The analysis as numbers: load an experiment, group its seeds, apply the accuracy bar and find the
+Pareto front; ``Analysis`` holds the result that ``outputs`` writes and ``console`` prints."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from analysis import report
+from analysis.aggregate import aggregate, trial_table
+from analysis.front import Front, Objective, compute_front, parse_objectives, parse_reference
+from analysis.load import Experiment, Trial, load_experiment, resolve_experiment
+from tune_mnist.errors import InputError
+from tune_mnist.objectives import DEFAULT_MIN_ACCURACY, objectives_text
+from tune_mnist.storage import RUN_FILE
+
+#: Objectives the front table shows in columns of their own anyway.
+SHOWN_COLUMNS = ("val_acc", "test_acc", "flops", "params")
+
+
+@dataclass
+class Analysis:
+    """What one analysis computed. ``remeasured`` is set once the front's latency was timed again."""
+
+    experiment: Experiment
+    skipped: list[tuple[Trial, str]]  # usable trials left out (no row at --epoch), with the reason
+    epoch: int | None
+    accuracy_metric: str
+    bar_on: str
+    min_accuracy: float
+    bar_source: str  # where the bar came from, in words
+    objectives: list[Objective]
+    front: Front
+    remeasured: Any = None  # analysis.remeasure.Remeasured
+
+    @property
+    def bar_label(self) -> str:
+        return bar_label(self.accuracy_metric, self.bar_on)
+
+    @property
+    def latency_metric(self) -> str:
+        """The latency the picks and plots use: the first latency objective, else the p50."""
+        return next((o.name for o in self.objectives if o.name.startswith("latency_")), "latency_p50_us")
+
+    @property
+    def final(self) -> Front:
+        """The front to pick from: the re-measured one where there is one."""
+        return self.remeasured.front if self.remeasured is not None else self.front
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """Objectives the front table adds as columns (the usual ones are always there)."""
+        return [o.name for o in self.objectives if o.name not in SHOWN_COLUMNS and not o.name.startswith("latency_")]
+
+    @property
+    def settings(self) -> list[str]:
+        return [
+            f"epoch: {self.epoch or 'the last of each trial'}",
+            f"accuracy bar: {self.bar_label} > {self.min_accuracy:g} (from {self.bar_source})",
+            f"objectives: {', '.join(str(o) for o in self.objectives)}",
+        ]
+
+
+def load_finished(experiment: str | None, storage_path: str) -> Experiment:
+    """The experiment (a path, URI or name under ``storage_path``; None: the latest there). Its load
+    warnings go to stderr; where no trial finished, the list of what went wrong does too, and it is
+    refused."""
+    loaded = load_experiment(resolve_experiment(experiment, storage_path))
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not loaded.usable():
+        for line in report.excluded_lines(loaded, []):
+            print(f"  {line}", file=sys.stderr)
+        counts = ", ".join(f"{n} {status}" for status, n in loaded.counts().items())
+        raise InputError(f"None of the {len(loaded.trials)} trials in {loaded.path} finished ({counts}): "
+                         "fix the cause listed above and continue the search with python -m tune_mnist.search "
+                         f"--resume --name {loaded.name}.")
+    return loaded
+
+
+def compute(experiment: Experiment, *, epoch: int | None = None, accuracy_metric: str = "val_acc",
+            bar_on: str = "mean", min_accuracy: float | None = None, objectives: str | None = None,
+            reference: str | None = None) -> Analysis:
+    """One row per config at ``epoch`` (None: each trial's last), seeds grouped, the bar applied to
+    their mean or worst seed (``bar_on``), and the front over ``objectives`` (``name:max|min,...``;
+    None: the default objectives with ``accuracy_metric``). ``min_accuracy`` None takes the bar the
+    experiment ran with, else the default."""
+    trials, skipped = trial_table(experiment, epoch)
+    table = aggregate(trials, accuracy_metric, bar_on)
+    min_accuracy, bar_source = bar(min_accuracy, experiment)
+    chosen = parse_objectives(objectives or objectives_text(accuracy_metric), table)
+    front = compute_front(table, chosen, min_accuracy, parse_reference(reference, chosen),
+                          bar_label(accuracy_metric, bar_on))
+    return Analysis(experiment=experiment, skipped=skipped, epoch=epoch, accuracy_metric=accuracy_metric,
+                    bar_on=bar_on, min_accuracy=min_accuracy, bar_source=bar_source, objectives=chosen, front=front)
+
+
+def bar_label(accuracy_metric: str, bar_on: str) -> str:
+    """What the bar applies to, e.g. ``val_acc (mean over seeds)``."""
+    return f"{accuracy_metric} ({'mean over seeds' if bar_on == 'mean' else 'worst seed'})"
+
+
+def bar(given: float | None, experiment: Experiment) -> tuple[float, str]:
+    """The accuracy bar and where it came from: ``--min-accuracy``, the one the experiment ran with,
+    or the default."""
+    if given is not None:
+        return given, "--min-accuracy"
+    recorded = experiment.run_options.get("min_accuracy")
+    if isinstance(recorded, (int, float)) and 0 < recorded < 1:
+        return float(recorded), f"the experiment's --min-accuracy ({RUN_FILE})"
+    return DEFAULT_MIN_ACCURACY, "the default"
