@@ -27,6 +27,7 @@ from tune_mnist.saved import load_model
 pytestmark = pytest.mark.slow  # every test here reads a real smoke search run by the module fixture
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk that closes every PNG
 PLOTS = ("accuracy_vs_flops.png", "latency_vs_flops.png", "accuracy_vs_latency.png", "learning_curves.png",
          "remeasure.png")
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +73,30 @@ def test_loading_reads_every_trial_and_its_last_epoch(smoke, analysed):
             assert mine[metric] == pytest.approx(row[metric]), metric
     missing = [m for m in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall") if m not in trials.columns]
     assert not missing
+    # One row per trial (one seed each), with the columns that say what the analysis made of it.
+    assert sorted(trials["trial_dirs"]) == sorted(last_rows(smoke)) and trials["label"].is_unique
+    assert sorted(trials["trial_ids"]) == sorted(t.trial_id for t in experiment.trials)
+    assert {"label", "architecture", "n_seeds", "bar_value", "feasible", "pareto_rank", "on_front"} <= set(trials)
+    assert (trials["bar_value"] == trials["val_acc"]).all()  # one seed: the mean is the value
+
+
+def dominates(a: pd.Series, b: pd.Series) -> bool:
+    """``a`` is at least as good as ``b`` on every default objective and better on one."""
+    pairs = ((a["val_acc"], b["val_acc"]), (-a["flops"], -b["flops"]), (-a["latency_p50_us"], -b["latency_p50_us"]))
+    return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
+
+
+def test_the_front_is_the_non_dominated_configs_above_the_bar(analysed):
+    trials = pd.read_csv(analysed["dir"] / "trials.csv")
+    front = pd.read_csv(analysed["dir"] / "front.csv")
+    assert (trials["feasible"] == (trials["val_acc"] > 0.5)).all()  # the experiment's bar
+    feasible = trials[trials["feasible"]]
+    assert set(front["label"]) == set(trials.loc[trials["on_front"], "label"]) <= set(feasible["label"])
+    assert (front["val_acc"] > 0.5).all() and (front["pareto_rank"] == 1).all()
+    for _, row in front.iterrows():
+        assert not any(dominates(other, row) for _, other in feasible.iterrows()), row["label"]
+    for _, row in feasible[~feasible["on_front"]].iterrows():
+        assert any(dominates(other, row) for _, other in front.iterrows()), row["label"]
 
 
 def test_the_front_table_is_printed_sorted_by_flops(analysed):
@@ -93,11 +118,16 @@ def test_every_output_file_is_written_and_pngs_are_valid(analysed):
         assert (out / name).stat().st_size > 0, name
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert (out / name).read_bytes()[-12:] == PNG_END, name  # written to the end
         image = matplotlib.image.imread(out / name)
         assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01
     report = (out / "report.md").read_text()
     assert all(f"]({name})" in report for name in PLOTS)
     assert "## Pareto front" in report and "## Latency re-measured alone" in report
+    # The picks come from the re-measured front: fewest FLOPs first, the more accurate one on a tie.
+    final = pd.read_csv(out / "front_remeasured.csv").sort_values(["flops", "val_acc"], ascending=[True, False])
+    pick = f"Fewest FLOPs above the bar: {final['label'].iloc[0]} ({final['architecture'].iloc[0]})"
+    assert pick in report
     epochs = pd.read_csv(out / "epochs.csv")
     assert sorted(epochs.groupby("trial_id")["epoch"].max()) == [2, 2, 2]
 
