@@ -17,15 +17,15 @@ import torch
 import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist import search
-from tune_mnist.ray_session import start_ray
-from tune_mnist.summary import summarize
-from tune_mnist.trials import trial_points
-from tune_mnist.tuner import build_tuner
 from tune_mnist.data import split_validation, subset
 from tune_mnist.inputs import build_tensors
 from tune_mnist.metrics import EPOCH_ROW, PACK, PLACEMENT
+from tune_mnist.ray_session import start_ray
 from tune_mnist.saved import load_model
+from tune_mnist.summary import summarize
 from tune_mnist.train import evaluate
+from tune_mnist.trials import trial_points
+from tune_mnist.tuner import build_tuner
 
 REPO = Path(__file__).resolve().parent.parent
 

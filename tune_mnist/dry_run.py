@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from tune_mnist.config import TrialConfig
-from tune_mnist.measure import mlp_flops, mlp_params
+from tune_mnist.counts import mlp_flops, mlp_params
 from tune_mnist.trials import pack_size, resolve_pack
 
 

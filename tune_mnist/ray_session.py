@@ -20,7 +20,8 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
         raise InputError(f"Cannot reach the Ray cluster at {address} ({exc.strerror or exc}): check the address "
-                         "(the head's IP and GCS port, 6379 by default) and that `ray start --head` runs there.") from None
+                         "(the head's IP and GCS port, 6379 by default) and that `ray start --head` runs "
+                         "there.") from None
 
 
 def start_ray(address: str | None, cpus_per_trial: float, gpus_per_trial: float, storage: str,

@@ -97,16 +97,19 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
     from ray import tune
 
     if packed:
-        from tune_mnist.pack_trainable import run_pack as function
+        from tune_mnist.pack_trainable import run_pack
 
+        trial_function = run_pack
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
         logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
     else:
-        from tune_mnist.trainable import run_trial as function
+        from tune_mnist.trainable import run_trial
+
+        trial_function = run_trial
     resources = {"cpu": args.cpus_per_trial}
     if args.gpus_per_trial:
         resources["gpu"] = args.gpus_per_trial
-    return tune.with_resources(tune.with_parameters(function, data=splits), resources)
+    return tune.with_resources(tune.with_parameters(trial_function, data=splits), resources)
 
 
 def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
