@@ -61,9 +61,15 @@ class Holder:
     def parse(cls, text: str) -> Holder | None:
         try:
             data = json.loads(text)
-            return cls(host=str(data["host"]), pid=int(data["pid"]), pid_start=data.get("pid_start"),
-                       started_at=float(data["started_at"]), token=str(data["token"]),
-                       heartbeat=float(data.get("heartbeat", data["started_at"])), command=str(data.get("command", "")))
+            return cls(
+                host=str(data["host"]),
+                pid=int(data["pid"]),
+                pid_start=data.get("pid_start"),
+                started_at=float(data["started_at"]),
+                token=str(data["token"]),
+                heartbeat=float(data.get("heartbeat", data["started_at"])),
+                command=str(data.get("command", "")),
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -81,7 +87,7 @@ def process_start(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return fields[19] if len(fields) > 19 else None
 
 
@@ -95,8 +101,9 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def is_stale(holder: Holder, mtime: float | None, now: float | None = None, host: str | None = None,
-             stale_s: float = STALE_S) -> bool:
+def is_stale(
+    holder: Holder, mtime: float | None, now: float | None = None, host: str | None = None, stale_s: float = STALE_S
+) -> bool:
     """Whether ``holder`` is dead (see the module docstring for the rules)."""
     now = time.time() if now is None else now
     if holder.host == (host or socket.gethostname()):
@@ -110,8 +117,15 @@ def is_stale(holder: Holder, mtime: float | None, now: float | None = None, host
 
 def _me(token: str) -> Holder:
     now = time.time()
-    return Holder(host=socket.gethostname(), pid=os.getpid(), pid_start=process_start(os.getpid()), started_at=now,
-                  token=token, heartbeat=now, command=" ".join(sys.argv)[:500])
+    return Holder(
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        pid_start=process_start(os.getpid()),
+        started_at=now,
+        token=token,
+        heartbeat=now,
+        command=" ".join(sys.argv)[:500],
+    )
 
 
 def _with_beat(holder: Holder, mtime: float | None) -> Holder:
@@ -122,8 +136,15 @@ def _with_beat(holder: Holder, mtime: float | None) -> Holder:
 class DriverLock:
     """Hold ``experiment`` for this process: ``with DriverLock(path, name):`` or acquire()/release()."""
 
-    def __init__(self, experiment: str, name: str | None = None, *, heartbeat_s: float = HEARTBEAT_S,
-                 stale_s: float = STALE_S, read_back_s: float = READ_BACK_S) -> None:
+    def __init__(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+        stale_s: float = STALE_S,
+        read_back_s: float = READ_BACK_S,
+    ) -> None:
         self.experiment = experiment
         self.name = name or experiment.rstrip("/").rsplit("/", 1)[-1]
         self.heartbeat_s, self.stale_s, self.read_back_s = heartbeat_s, stale_s, read_back_s
@@ -189,8 +210,10 @@ class DriverLock:
             holder = self.live_holder()
             if holder is not None:
                 raise self._busy(holder)
-            raise ExperimentBusy(f"Cannot take the driver lock {self._where()}: other drivers keep changing it; "
-                                 f"stop them, then run the search again with --resume --name {self.name}.")
+            raise ExperimentBusy(
+                f"Cannot take the driver lock {self._where()}: other drivers keep changing it; "
+                f"stop them, then run the search again with --resume --name {self.name}."
+            )
         self._held = True
         self._thread = threading.Thread(target=self._beat, name="tune-mnist-driver-lock", daemon=True)
         self._thread.start()
@@ -214,7 +237,8 @@ class DriverLock:
         return ExperimentBusy(
             f"Experiment {self.experiment} is being driven by another search ({holder.describe()}, last heartbeat "
             f"{ago} s ago): wait for it to end or stop it (kill {holder.pid} on {holder.host}), then continue it "
-            f"with --resume --name {self.name}.")
+            f"with --resume --name {self.name}."
+        )
 
     def _where(self) -> str:
         return str(self.local_path) if self.local_path is not None else f"{self.experiment}/{LOCK_FILE}"
@@ -252,8 +276,10 @@ class DriverLock:
                     os.fsync(f.fileno())
             except OSError as exc:
                 self.local_path.unlink(missing_ok=True)
-                raise InputError(f"Cannot write the driver lock {self.local_path} ({exc.strerror}): free space on "
-                                 f"the storage or make it writable, then run the search again.") from None
+                raise InputError(
+                    f"Cannot write the driver lock {self.local_path} ({exc.strerror}): free space on "
+                    f"the storage or make it writable, then run the search again."
+                ) from None
             return True
         assert self.location is not None
         if self.holder()[2]:
@@ -298,8 +324,11 @@ class DriverLock:
                 holder, _, _ = self.holder()
                 if holder is not None and holder.token != self.token:
                     self.lost = holder
-                    print(f"warning: another driver took over {self.experiment} ({holder.describe()}); this "
-                          "search no longer holds it.", file=sys.stderr)
+                    print(
+                        f"warning: another driver took over {self.experiment} ({holder.describe()}); this "
+                        "search no longer holds it.",
+                        file=sys.stderr,
+                    )
                     return
                 if self.local_path is not None:
                     os.utime(self.local_path)  # the heartbeat other hosts read: a rewrite could be read half-done

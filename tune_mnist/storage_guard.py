@@ -2,8 +2,8 @@
 
 When the storage fills up, every trial fails at its next checkpoint, Ray's experiment state can no
 longer be saved, and the search used to end in a traceback (Ray reading back a truncated error
-pickle). ``StorageGuard`` watches the trials' errors (a Tune callback) and Ray's own sync warnings (a
-logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO, EFBIG); on the first one it
+pickle). ``StorageGuard`` watches the trials' errors (the ``StorageErrors`` Tune callback) and Ray's
+own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO, EFBIG); on the first one it
 stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which leaves unfinished trials
 resumable instead of marking them finished, and the search then raises ``StorageFailed``: one
 sentence naming the storage and the fix. ``--resume`` continues the experiment once there is space,
@@ -87,25 +87,45 @@ def failure_sentence(storage: str, name: str, number: int) -> str:
 
 
 class _SyncLogHandler(logging.Handler):
-    def __init__(self, guard: StorageGuard) -> None:
-        super().__init__(logging.WARNING)
-        self.guard = guard
+    """Ray reports failed uploads of results and experiment state as warnings, not exceptions."""
 
     def emit(self, record: logging.LogRecord) -> None:
         error = record.exc_info[1] if record.exc_info else None
         number = storage_errno(error) if error is not None else storage_errno(record.getMessage())
-        if number is not None:
-            self.guard.record(number)
+        if number is not None and _ACTIVE is not None:
+            _ACTIVE.record(number)
 
 
-class StorageGuard(tune.Callback):
-    """Notice the first storage write failure of a search and stop it like Ctrl-C (see the module docstring)."""
+class StorageErrors(tune.Callback):
+    """A trial failed on a storage write: tell the active guard. Stateless, so that Ray can pickle it into
+    the experiment (``--resume`` restores it) and every copy reports to the one guard of this driver."""
+
+    def _check(self, trial: Any) -> None:
+        try:
+            text = Path(trial.error_file).read_text(errors="replace") if trial.error_file else ""
+        except OSError:
+            text = ""
+        number = storage_errno(text)
+        if number is not None and _ACTIVE is not None:
+            _ACTIVE.record(number)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)  # a failure Ray retries: on a full disk the retry fails too
+
+
+class StorageGuard:
+    """The first storage write failure of this driver's search: stops the search like Ctrl-C, and turns
+    the end of the search into one sentence. Use ``with StorageGuard(storage, name):`` around fit and the
+    summary (see the module docstring)."""
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name
         self.errno: int | None = None
         self._lock = threading.Lock()
-        self._handler = _SyncLogHandler(self)
+        self._handler = _SyncLogHandler(logging.WARNING)
 
     def record(self, number: int) -> None:
         with self._lock:
@@ -117,49 +137,44 @@ class StorageGuard(tune.Callback):
 
     @staticmethod
     def _stop_search() -> None:
-        # Ray's tune.run installs a SIGUSR1 handler that ends the run as Ctrl-C does; without it
-        # (not the main thread) SIGUSR1 would kill the driver, so the search then simply runs out.
+        # Ray's tune.run installs a SIGUSR1 handler that ends the run as Ctrl-C does, leaving running
+        # trials resumable (a Stopper would mark them finished); without it (not the main thread)
+        # SIGUSR1 would kill the driver, so the search then simply runs out.
         if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGUSR1)):
             os.kill(os.getpid(), signal.SIGUSR1)
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        try:
-            text = Path(trial.error_file).read_text(errors="replace") if trial.error_file else ""
-        except OSError:
-            text = ""
-        number = storage_errno(text)
-        if number is not None:
-            self.record(number)
 
     def failure(self) -> StorageFailed | None:
         return None if self.errno is None else StorageFailed(failure_sentence(self.storage, self.name, self.errno))
 
-    def watching(self) -> _Watch:
-        """``with guard.watching():`` around fit and the summary: Ray's sync warnings feed the guard,
-        and an exception raised while the storage is failing becomes its one sentence."""
-        return _Watch(self)
-
-
-class _Watch:
-    def __init__(self, guard: StorageGuard) -> None:
-        self.guard = guard
+    def check(self) -> None:
+        """Raise the one sentence if the storage failed (after fit: skip a summary of a stopped search)."""
+        failure = self.failure()
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> StorageGuard:
+        global _ACTIVE
+        _ACTIVE = self
         for name in RAY_SYNC_LOGGERS:
-            logging.getLogger(name).addHandler(self.guard._handler)
-        return self.guard
+            logging.getLogger(name).addHandler(self._handler)
+        return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+        global _ACTIVE
+        _ACTIVE = None
         for name in RAY_SYNC_LOGGERS:
-            logging.getLogger(name).removeHandler(self.guard._handler)
-        if error is not None and not isinstance(error, (InputError, KeyboardInterrupt)):
-            number = storage_errno(error)
-            if number is not None:
-                self.guard.errno = self.guard.errno or number
-        failure = self.guard.failure()
-        if failure is not None and not isinstance(error, KeyboardInterrupt):
+            logging.getLogger(name).removeHandler(self._handler)
+        if isinstance(error, (InputError, KeyboardInterrupt)):
+            return False
+        if error is not None and self.errno is None:
+            self.errno = storage_errno(error)
+        failure = self.failure()
+        if failure is not None:
             raise failure from None  # replaces Ray's traceback (e.g. EOFError from a truncated error.pkl)
         return False
+
+
+_ACTIVE: StorageGuard | None = None
 
 
 def result_errors(results: Any) -> Iterator[BaseException]:
