@@ -19,8 +19,23 @@ from tune_mnist.metrics import ACCURACY
 RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
 GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
 BAR_ON = ("mean", "min")
-FIRST = ("label", "input_spec", "architecture", "depth", "width", "crop", "side", "scaling", "lr", "batch_size",
-         "epochs", "n_seeds", "seeds", "bar_value", "feasible")
+FIRST = (
+    "label",
+    "input_spec",
+    "architecture",
+    "depth",
+    "width",
+    "crop",
+    "side",
+    "scaling",
+    "lr",
+    "batch_size",
+    "epochs",
+    "n_seeds",
+    "seeds",
+    "bar_value",
+    "feasible",
+)
 
 
 def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.DataFrame, list[tuple[Trial, str]]]:
@@ -34,8 +49,13 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
         else:
             match = history[history["epoch"] == epoch]
             if match.empty:
-                skipped.append((trial, f"has no epoch {epoch} (it reported epochs "
-                                       f"{int(history['epoch'].min())} to {int(history['epoch'].max())})"))
+                skipped.append(
+                    (
+                        trial,
+                        f"has no epoch {epoch} (it reported epochs "
+                        f"{int(history['epoch'].min())} to {int(history['epoch'].max())})",
+                    )
+                )
                 continue
             row = match.iloc[-1]
         try:
@@ -56,8 +76,10 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
         rows.append(record)
     if not rows and epoch is not None and skipped:
         last = max(int(t.history["epoch"].max()) for t, _ in skipped)
-        raise InputError(f"No finished trial reported epoch {epoch}: pass --epoch between 1 and {last}, "
-                         "or leave --epoch out to use each trial's last epoch.")
+        raise InputError(
+            f"No finished trial reported epoch {epoch}: pass --epoch between 1 and {last}, "
+            "or leave --epoch out to use each trial's last epoch."
+        )
     return pd.DataFrame(rows), skipped
 
 
@@ -77,10 +99,13 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         raise InputError(f"--bar-on {bar_on!r} is invalid: use mean or min.")
     if accuracy_metric not in trials.columns or trials[accuracy_metric].isna().all():
         reported = [m for m in ACCURACY if m in trials.columns and trials[m].notna().any()]
-        hint = ("this experiment has no validation split (--validation-size 0): pass --accuracy-metric test_acc"
-                if accuracy_metric == "val_acc" and "test_acc" in reported else
-                f"pass --accuracy-metric with one it did ({', '.join(reported)})" if reported else
-                "its result.json rows have no accuracy at all; check that the trials ran tune_mnist's trainable")
+        hint = (
+            "this experiment has no validation split (--validation-size 0): pass --accuracy-metric test_acc"
+            if accuracy_metric == "val_acc" and "test_acc" in reported
+            else f"pass --accuracy-metric with one it did ({', '.join(reported)})"
+            if reported
+            else "its result.json rows have no accuracy at all; check that the trials ran tune_mnist's trainable"
+        )
         raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
     keys = [k for k in GROUP_KEYS if k in trials.columns]
     groups = trials.assign(_key=trials.apply(_key, axis=1, keys=keys)).groupby("_key", sort=False)
@@ -120,10 +145,19 @@ def config_labels(table: pd.DataFrame) -> list[str]:
     """``resize8 1x256``, with the training settings that tell configs apart added where needed."""
     base = [f"{r.input_spec} {int(r.depth)}x{int(r.width)}" for r in table.itertuples()]
     counts = pd.Series(base).value_counts()
-    extra = [k for k in ("lr", "batch_size", "epochs", *RUN_CONSTANTS)
-             if k in table.columns and table[k].astype(str).nunique() > 1]
-    short = {"lr": "lr", "batch_size": "b", "epochs": "e", "validation_size": "val", "split_seed": "split",
-             "subset": "n"}
+    extra = [
+        k
+        for k in ("lr", "batch_size", "epochs", *RUN_CONSTANTS)
+        if k in table.columns and table[k].astype(str).nunique() > 1
+    ]
+    short = {
+        "lr": "lr",
+        "batch_size": "b",
+        "epochs": "e",
+        "validation_size": "val",
+        "split_seed": "split",
+        "subset": "n",
+    }
     labels = []
     for label, (_, row) in zip(base, table.iterrows()):
         if counts[label] > 1 and extra:

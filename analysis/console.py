@@ -26,16 +26,19 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     for line in report.notes(experiment):
         print(f"  note: {line}")
     print("; ".join(analysis.settings) + ".")
-    print(f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
-          f"({len(front.table)} configs in all), sorted by FLOPs:")
+    print(
+        f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
+        f"({len(front.table)} configs in all), sorted by FLOPs:"
+    )
     header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
     print(report.format_table(header, rows))
     print()
     print(report.hypervolume_text(front))
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
-    remeasured = (report.remeasure_text(front, analysis.remeasured, accuracy, latency)
-                  if analysis.remeasured is not None else [])
+    remeasured = (
+        report.remeasure_text(front, analysis.remeasured, accuracy, latency) if analysis.remeasured is not None else []
+    )
     if remeasured:
         print()
         print("\n".join(remeasured))
@@ -44,6 +47,8 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
         print(line)
     print()
     if exported is not None:
-        print(f"Exported {exported.configs} front config(s) to {exported.directory} "
-              f"(index: {exported.index.name}); load one with tune_mnist.saved.load_model(DIR).")
+        print(
+            f"Exported {exported.configs} front config(s) to {exported.directory} "
+            f"(index: {exported.index.name}); load one with tune_mnist.saved.load_model(DIR)."
+        )
     print(f"Wrote {', '.join(f.name for f in files)} to {out.resolve()}")

@@ -20,15 +20,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
 
 
-def export_front(experiment: Experiment, front: pd.DataFrame, directory: str | Path,
-                 epoch: int | None = None) -> tuple[Path, list[str]]:
+def export_front(
+    experiment: Experiment, front: pd.DataFrame, directory: str | Path, epoch: int | None = None
+) -> tuple[Path, list[str]]:
     """Copy each front config's trials (every seed) to ``directory``; returns index.csv and warnings."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"Export directory {directory} cannot be created ({exc.strerror}): "
-                         "pass --export with a directory you can write to.") from None
+        raise InputError(
+            f"Export directory {directory} cannot be created ({exc.strerror}): "
+            "pass --export with a directory you can write to."
+        ) from None
     trials = {t.trial_id: t for t in experiment.trials}
     rows, warnings = [], []
     with tempfile.TemporaryDirectory(prefix="pareto-export-") as scratch:
@@ -46,13 +49,25 @@ def export_front(experiment: Experiment, front: pd.DataFrame, directory: str | P
                 _, _, meta = load_model(target)  # proves it loads (weights_only) into the project's MLP
                 weights_epoch = (meta.get("metrics") or {}).get("epoch")
                 if epoch is not None and weights_epoch is not None and int(weights_epoch) != epoch:
-                    warnings.append(f"{target.name}: the weights are from epoch {weights_epoch} (the checkpoint Ray "
-                                    f"kept), not --epoch {epoch}.")
-                rows.append({"directory": target.name, "label": config["label"], "trial_id": trial_id,
-                             "seed": trial.params.get("seed"), "weights_epoch": weights_epoch,
-                             "architecture": meta.get("architecture"), "input_spec": meta.get("input_spec"),
-                             **{k: (meta.get("metrics") or {}).get(k) for k in
-                                ("val_acc", "test_acc", "flops", "params", "latency_p50_us")}})
+                    warnings.append(
+                        f"{target.name}: the weights are from epoch {weights_epoch} (the checkpoint Ray "
+                        f"kept), not --epoch {epoch}."
+                    )
+                rows.append(
+                    {
+                        "directory": target.name,
+                        "label": config["label"],
+                        "trial_id": trial_id,
+                        "seed": trial.params.get("seed"),
+                        "weights_epoch": weights_epoch,
+                        "architecture": meta.get("architecture"),
+                        "input_spec": meta.get("input_spec"),
+                        **{
+                            k: (meta.get("metrics") or {}).get(k)
+                            for k in ("val_acc", "test_acc", "flops", "params", "latency_p50_us")
+                        },
+                    }
+                )
     index = directory / "index.csv"
     pd.DataFrame(rows).to_csv(index, index=False)
     return index, warnings

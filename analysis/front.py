@@ -24,10 +24,24 @@ FIXED_REFERENCE = {
     "flops": float(mlp_flops(*BASELINE)),
     "params": float(mlp_params(*BASELINE)),
     "flops_bias_relu": float(mlp_bias_relu_ops(*BASELINE)),
-    "latency_p50_us": 1000.0, "latency_p90_us": 1000.0, "latency_p99_us": 1000.0, "latency_batch_us": 1000.0,
+    "latency_p50_us": 1000.0,
+    "latency_p90_us": 1000.0,
+    "latency_p99_us": 1000.0,
+    "latency_batch_us": 1000.0,
 }
-NONNEGATIVE = ("flops", "params", "flops_bias_relu", "in_features", "epoch_time_s", "train_time_s",
-               "accuracy_shortfall", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_batch_us")
+NONNEGATIVE = (
+    "flops",
+    "params",
+    "flops_bias_relu",
+    "in_features",
+    "epoch_time_s",
+    "train_time_s",
+    "accuracy_shortfall",
+    "latency_p50_us",
+    "latency_p90_us",
+    "latency_p99_us",
+    "latency_batch_us",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,9 @@ class Objective:
 
 def parse_objectives(text: str, table: pd.DataFrame) -> list[Objective]:
     """``name:max|min`` items separated by commas; every name must be a numeric column of ``table``."""
-    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
-               and not pd.api.types.is_bool_dtype(table[c])]
+    numeric = [
+        c for c in table.columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
     objectives: list[Objective] = []
     for item in [part.strip() for part in text.split(",") if part.strip()]:
         name, _, sense = item.partition(":")
@@ -54,8 +69,9 @@ def parse_objectives(text: str, table: pd.DataFrame) -> list[Objective]:
         if sense not in SENSES:
             raise InputError(f"--objectives item {item!r} needs a direction: write {name}:max or {name}:min.")
         if name not in table.columns:
-            raise InputError(f"Unknown metric {name!r} in --objectives: use one of the reported metrics "
-                             f"{', '.join(numeric)}.")
+            raise InputError(
+                f"Unknown metric {name!r} in --objectives: use one of the reported metrics {', '.join(numeric)}."
+            )
         if name not in numeric:
             raise InputError(f"Metric {name!r} in --objectives is not numeric: use one of {', '.join(numeric)}.")
         if any(o.name == name for o in objectives):
@@ -119,24 +135,33 @@ class Front:
         return self.table[self.table["feasible"]]
 
 
-def compute_front(table: pd.DataFrame, objectives: list[Objective], min_accuracy: float,
-                  reference: dict[str, float] | None = None, bar_label: str = "accuracy") -> Front:
+def compute_front(
+    table: pd.DataFrame,
+    objectives: list[Objective],
+    min_accuracy: float,
+    reference: dict[str, float] | None = None,
+    bar_label: str = "accuracy",
+) -> Front:
     """Mark feasible configs (``bar_value`` above ``min_accuracy``) and the front among them."""
     table = table.copy()
     table["feasible"] = table["bar_value"] > min_accuracy
     if not table["feasible"].any():
         best = table.loc[table["bar_value"].idxmax()] if table["bar_value"].notna().any() else None
         best_text = f"; the best is {best['label']} at {best['bar_value']:.4f}" if best is not None else ""
-        raise InputError(f"No config has {bar_label} above {min_accuracy:g}{best_text}: lower --min-accuracy "
-                         "or train longer (more --epochs in the search).")
+        raise InputError(
+            f"No config has {bar_label} above {min_accuracy:g}{best_text}: lower --min-accuracy "
+            "or train longer (more --epochs in the search)."
+        )
     names = [o.name for o in objectives]
     maximise = [o.maximise for o in objectives]
     complete = table[names].notna().all(axis=1)
     unranked = list(table.loc[table["feasible"] & ~complete, "label"])
     ranked = table["feasible"] & complete
     if not ranked.any():
-        raise InputError(f"No config above the bar reported every objective ({', '.join(names)}): "
-                         "choose --objectives the trials reported.")
+        raise InputError(
+            f"No config above the bar reported every objective ({', '.join(names)}): "
+            "choose --objectives the trials reported."
+        )
     points = table.loc[ranked, names].to_numpy(dtype=float)
     table["pareto_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
     table.loc[ranked, "pareto_rank"] = pareto_layers(points, maximise)
@@ -153,8 +178,9 @@ def compute_front(table: pd.DataFrame, objectives: list[Objective], min_accuracy
     return Front(table, objectives, min_accuracy, ref, source, hv, fraction, ideal, unranked)
 
 
-def reference_point(objectives: list[Objective], min_accuracy: float, ranked: pd.DataFrame,
-                    given: dict[str, float]) -> tuple[list[float], list[str]]:
+def reference_point(
+    objectives: list[Objective], min_accuracy: float, ranked: pd.DataFrame, given: dict[str, float]
+) -> tuple[list[float], list[str]]:
     """A fixed point every front point should beat: the bar for accuracies, the notebook's baseline
     model for FLOPs and params, 1 ms for latencies; else this experiment's worst value (not fixed)."""
     ref, source = [], []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,14 @@ import pyarrow.fs as pafs
 
 from tune_mnist.config import config_label, pack_members
 from tune_mnist.errors import InputError
-from tune_mnist.layout import (CHECKPOINT_PREFIX, ERROR_FILE, MODEL_FILE, PARAMS_FILE, RAY_FIELDS_DROPPED_ON_READ,
-                               RESULT_FILE)
+from tune_mnist.layout import (
+    CHECKPOINT_PREFIX,
+    ERROR_FILE,
+    MODEL_FILE,
+    PARAMS_FILE,
+    RAY_FIELDS_DROPPED_ON_READ,
+    RESULT_FILE,
+)
 from tune_mnist.storage import RUN_FILE, Location, is_uri
 
 STATE_PREFIX = "experiment_state-"
@@ -32,7 +38,13 @@ SEARCH_HINT = "python -m tune_mnist.search"
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
 USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
-    "finished", "errored", "never reported", "unfinished", "unreadable", "not started")
+    "finished",
+    "errored",
+    "never reported",
+    "unfinished",
+    "unreadable",
+    "not started",
+)
 
 
 @dataclass
@@ -83,6 +95,7 @@ class Experiment:
 
 # ---------------------------------------------------------------- finding the experiment
 
+
 def _looks_like_experiment(loc: Location, path: str) -> bool:
     names = {i.base_name: i.type for i in loc.children(path)}
     if any(n.startswith(STATE_PREFIX) for n in names) or RUN_FILE in names:
@@ -103,10 +116,17 @@ def experiments_under(storage: str | os.PathLike) -> list[tuple[float, str]]:
     for info in loc.children():
         if info.type == pafs.FileType.Directory and _looks_like_experiment(loc, info.path):
             # Ray's files and the trial directories date an experiment; our own analysis/ output does not.
-            stamps = [c.mtime.timestamp() for c in loc.children(info.path)
-                      if c.mtime is not None and c.base_name != ANALYSIS_DIR]
-            found.append((max(stamps, default=0.0), info.path if not is_uri(str(storage)) else
-                          f"{str(storage).rstrip('/')}/{info.base_name}"))
+            stamps = [
+                c.mtime.timestamp()
+                for c in loc.children(info.path)
+                if c.mtime is not None and c.base_name != ANALYSIS_DIR
+            ]
+            found.append(
+                (
+                    max(stamps, default=0.0),
+                    info.path if not is_uri(str(storage)) else f"{str(storage).rstrip('/')}/{info.base_name}",
+                )
+            )
     return sorted(found)
 
 
@@ -116,8 +136,10 @@ def resolve_experiment(experiment: str | None, storage_path: str = "ray_results"
     if experiment is None:
         found = experiments_under(storage_path)
         if not found:
-            raise InputError(f"There is no experiment under {storage_path}: run {SEARCH_HINT} first, or pass an "
-                             "experiment directory (or --storage-path where your experiments are).")
+            raise InputError(
+                f"There is no experiment under {storage_path}: run {SEARCH_HINT} first, or pass an "
+                "experiment directory (or --storage-path where your experiments are)."
+            )
         return found[-1][1]
     if not is_uri(experiment) and not Path(experiment).exists():
         candidate = Path(storage_path) / experiment
@@ -131,26 +153,36 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     loc = Location(path)
     kind = loc.kind(loc.root)
     if kind == pafs.FileType.NotFound:
-        raise InputError(f"There is no experiment directory {loc.display}: check the path, or run {SEARCH_HINT} "
-                         "to create one.")
+        raise InputError(
+            f"There is no experiment directory {loc.display}: check the path, or run {SEARCH_HINT} to create one."
+        )
     if kind != pafs.FileType.Directory:
-        raise InputError(f"{loc.display} is a file, not an experiment directory: pass the directory "
-                         f"{SEARCH_HINT} wrote (<storage-path>/<name>).")
+        raise InputError(
+            f"{loc.display} is a file, not an experiment directory: pass the directory "
+            f"{SEARCH_HINT} wrote (<storage-path>/<name>)."
+        )
     children = loc.children()
     if not children:
-        raise InputError(f"Experiment directory {loc.display} is empty: pass the directory {SEARCH_HINT} wrote "
-                         "(it prints the path at the end), or run the search first.")
+        raise InputError(
+            f"Experiment directory {loc.display} is empty: pass the directory {SEARCH_HINT} wrote "
+            "(it prints the path at the end), or run the search first."
+        )
     trial_dirs = [c for c in children if c.type == pafs.FileType.Directory and _is_trial_dir(loc, c.path)]
     has_state = any(c.base_name.startswith(STATE_PREFIX) for c in children)
     if not trial_dirs and not has_state:
-        nested = [c.base_name for c in children
-                  if c.type == pafs.FileType.Directory and _looks_like_experiment(loc, c.path)]
+        nested = [
+            c.base_name for c in children if c.type == pafs.FileType.Directory and _looks_like_experiment(loc, c.path)
+        ]
         if nested:
-            raise InputError(f"{loc.display} is a storage path holding {len(nested)} experiment(s), not one "
-                             f"experiment: pass one of them, e.g. {loc.join(nested[-1])}, or pass none to take "
-                             "the most recent.")
-        raise InputError(f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
-                         f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote.")
+            raise InputError(
+                f"{loc.display} is a storage path holding {len(nested)} experiment(s), not one "
+                f"experiment: pass one of them, e.g. {loc.join(nested[-1])}, or pass none to take "
+                "the most recent."
+            )
+        raise InputError(
+            f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
+            f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote."
+        )
     experiment = Experiment(loc, [], _run_options(loc, children))
     states = _trial_states(loc, children, experiment.warnings)
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
@@ -158,18 +190,27 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     packs = {info.base_name for info in trial_dirs if pack_members(_read_params(loc, info.path) or {}) is not None}
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     for info in trial_dirs:
-        experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}),
-                                             experiment.warnings))
+        experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}), experiment.warnings))
     seen = {t.trial_id for t in experiment.trials} | {_trial_id(name) for name in packs}
     for trial_id, state in states.items():
         if trial_id not in seen:  # known to Ray, but it never got a directory: it never started
             params = state.get("config") if isinstance(state.get("config"), dict) else {}
-            experiment.trials.append(Trial(trial_id, state.get("relative_logdir") or trial_id, "", params,
-                                           pd.DataFrame(), NOT_STARTED,
-                                           f"never started (Ray status {state.get('status', 'unknown')})"))
+            experiment.trials.append(
+                Trial(
+                    trial_id,
+                    state.get("relative_logdir") or trial_id,
+                    "",
+                    params,
+                    pd.DataFrame(),
+                    NOT_STARTED,
+                    f"never started (Ray status {state.get('status', 'unknown')})",
+                )
+            )
     if not experiment.trials:
-        raise InputError(f"Experiment {loc.display} has no trials yet (the search stopped before starting one): "
-                         f"run {SEARCH_HINT} again.")
+        raise InputError(
+            f"Experiment {loc.display} has no trials yet (the search stopped before starting one): "
+            f"run {SEARCH_HINT} again."
+        )
     return experiment
 
 
@@ -209,8 +250,9 @@ def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[s
             out[info["trial_id"]] = info
         return out
     except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
-        warnings.append(f"{newest.base_name} could not be read as JSON; trial statuses come from the trial "
-                        "directories alone.")
+        warnings.append(
+            f"{newest.base_name} could not be read as JSON; trial statuses come from the trial directories alone."
+        )
         return {}
 
 
@@ -240,8 +282,10 @@ def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
         except json.JSONDecodeError:
             is_last = all(not rest.strip() for rest in lines[number:])
             if is_last:
-                warnings.append(f"{where}: skipped a half-written last line (line {number}, "
-                                f"{len(line)} characters{'' if complete_last else ', no newline'}).")
+                warnings.append(
+                    f"{where}: skipped a half-written last line (line {number}, "
+                    f"{len(line)} characters{'' if complete_last else ', no newline'})."
+                )
                 continue
             raise ValueError(f"line {number} of {RESULT_FILE} is not JSON") from None
         rows.append({k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ})
@@ -264,8 +308,9 @@ def _error_line(text: str) -> str:
 
 
 def _latest_checkpoint(loc: Location, path: str) -> str | None:
-    checkpoints = [c for c in loc.children(path) if c.type == pafs.FileType.Directory
-                   and c.base_name.startswith(CHECKPOINT_PREFIX)]
+    checkpoints = [
+        c for c in loc.children(path) if c.type == pafs.FileType.Directory and c.base_name.startswith(CHECKPOINT_PREFIX)
+    ]
     for c in sorted(checkpoints, key=lambda c: c.base_name, reverse=True):
         if loc.kind(f"{c.path}/{MODEL_FILE}") == pafs.FileType.File:
             return c.path
@@ -292,20 +337,34 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
     epochs = params.get("epochs")
     ray_status = state.get("status")
     if history.empty:
-        status, reason = (ERRORED, f"errored before its first report: {error}") if error else (
-            NO_RESULTS, f"never reported a result (Ray status {ray_status or 'unknown'})")
+        status, reason = (
+            (ERRORED, f"errored before its first report: {error}")
+            if error
+            else (NO_RESULTS, f"never reported a result (Ray status {ray_status or 'unknown'})")
+        )
         return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
     last = int(history["epoch"].max())
-    if isinstance(epochs, (int, float)) and not math.isnan(epochs) and last < int(epochs) and ray_status != "TERMINATED":
+    if (
+        isinstance(epochs, (int, float))
+        and not math.isnan(epochs)
+        and last < int(epochs)
+        and ray_status != "TERMINATED"
+    ):
         if error and ray_status != "RUNNING":
             status, reason = ERRORED, f"errored after epoch {last} of {int(epochs)}: {error}"
         else:
-            status, reason = UNFINISHED, f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status or 'unknown'})"
+            status, reason = (
+                UNFINISHED,
+                f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status or 'unknown'})",
+            )
         return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
     note = ""
     if error:
-        note = (f"reported every epoch, then errored: {error}" if ray_status == "ERROR" else
-                f"failed, was retried and finished: {error}")
+        note = (
+            f"reported every epoch, then errored: {error}"
+            if ray_status == "ERROR"
+            else f"failed, was retried and finished: {error}"
+        )
     if isinstance(epochs, (int, float)) and last < int(epochs):
         note = f"stopped early by the scheduler after epoch {last} of {int(epochs)}"
     return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)
@@ -314,6 +373,7 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
 def local_checkpoint(experiment: Experiment, trial: Trial, scratch: str | None = None) -> str:
     """A local directory holding the trial's newest checkpoint (model.pt + config.json)."""
     if trial.checkpoint is None:
-        raise InputError(f"Trial {trial.name} has no checkpoint with a model.pt: rerun it "
-                         f"({SEARCH_HINT} --resume) or leave it out.")
+        raise InputError(
+            f"Trial {trial.name} has no checkpoint with a model.pt: rerun it ({SEARCH_HINT} --resume) or leave it out."
+        )
     return experiment.location.local_dir(trial.checkpoint, scratch)

@@ -15,13 +15,21 @@ from tune_mnist.errors import InputError
 def output_dir(out: str | None, experiment: Experiment) -> Path:
     """``out``, else ``analysis/`` inside a local experiment or ``./<name>-analysis`` for a URI; made,
     and emptied of the files an earlier analysis wrote there (this one may not rewrite them all)."""
-    path = Path(out) if out else (Path(experiment.location.root) / ANALYSIS_DIR if experiment.location.local
-                                  else Path(f"{experiment.name}-{ANALYSIS_DIR}"))
+    path = (
+        Path(out)
+        if out
+        else (
+            Path(experiment.location.root) / ANALYSIS_DIR
+            if experiment.location.local
+            else Path(f"{experiment.name}-{ANALYSIS_DIR}")
+        )
+    )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory "
-                         "you can write to.") from None
+        raise InputError(
+            f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory you can write to."
+        ) from None
     for stale in report.FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
     return path
@@ -33,8 +41,9 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
 
     front, remeasured = analysis.front, analysis.remeasured
     accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
-    drawn = plots.scatter_plots(front, out, accuracy, latency, analysis.experiment.name,
-                                report.notebook_matches(front.table), analysis.bar_on)
+    drawn = plots.scatter_plots(
+        front, out, accuracy, latency, analysis.experiment.name, report.notebook_matches(front.table), analysis.bar_on
+    )
     drawn.append(plots.learning_curves(analysis.experiment, front.table, out, accuracy, analysis.min_accuracy))
     if remeasured is not None:
         drawn.append(plots.remeasure_plot(remeasured.table, out, latency))
@@ -43,14 +52,24 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
     files.append(out / "report.md")
     header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
     report.write_markdown(
-        out, experiment=analysis.experiment, front=front, settings=analysis.settings,
+        out,
+        experiment=analysis.experiment,
+        front=front,
+        settings=analysis.settings,
         counts=report.counts_text(analysis.experiment, analysis.skipped),
-        excluded=report.excluded_lines(analysis.experiment, analysis.skipped), warnings=analysis.experiment.warnings,
-        front_table=report.format_table(header, rows, markdown=True), picks_text=picks(analysis),
-        notebook=notebook(analysis), plots=drawn,
-        remeasured=(report.remeasure_text(front, remeasured, accuracy, latency, markdown=True)
-                    if remeasured is not None else None),
-        files=files)
+        excluded=report.excluded_lines(analysis.experiment, analysis.skipped),
+        warnings=analysis.experiment.warnings,
+        front_table=report.format_table(header, rows, markdown=True),
+        picks_text=picks(analysis),
+        notebook=notebook(analysis),
+        plots=drawn,
+        remeasured=(
+            report.remeasure_text(front, remeasured, accuracy, latency, markdown=True)
+            if remeasured is not None
+            else None
+        ),
+        files=files,
+    )
     return files
 
 
@@ -73,11 +92,16 @@ def export_models(analysis: Analysis, directory: str) -> Exported:
 
 def picks(analysis: Analysis) -> list[str]:
     """The fewest-FLOPs and lowest-latency configs above the bar, in words."""
-    return report.picks(analysis.final, analysis.accuracy_metric, analysis.latency_metric,
-                        analysis.remeasured is not None)
+    return report.picks(
+        analysis.final, analysis.accuracy_metric, analysis.latency_metric, analysis.remeasured is not None
+    )
 
 
 def notebook(analysis: Analysis) -> list[str]:
     """Where the notebook's pick stands."""
-    return report.notebook_text(analysis.front, analysis.accuracy_metric, analysis.bar_on,
-                                analysis.remeasured.front if analysis.remeasured is not None else None)
+    return report.notebook_text(
+        analysis.front,
+        analysis.accuracy_metric,
+        analysis.bar_on,
+        analysis.remeasured.front if analysis.remeasured is not None else None,
+    )

@@ -48,62 +48,119 @@ def _fraction(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m analysis.pareto", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", nargs="?",
-                        help="the experiment to analyse: its directory, a URI (s3://, gs://, file://), or its name "
-                             "under --storage-path (default: the most recently changed experiment there)")
-    parser.add_argument("--storage-path", default="ray_results", metavar="PATH",
-                        help="where to look for an experiment given by name, or for the most recent one when none "
-                             "is given (default ./ray_results, as for the search)")
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.pareto", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "experiment",
+        nargs="?",
+        help="the experiment to analyse: its directory, a URI (s3://, gs://, file://), or its name "
+        "under --storage-path (default: the most recently changed experiment there)",
+    )
+    parser.add_argument(
+        "--storage-path",
+        default="ray_results",
+        metavar="PATH",
+        help="where to look for an experiment given by name, or for the most recent one when none "
+        "is given (default ./ray_results, as for the search)",
+    )
     sel = parser.add_argument_group("selection")
-    sel.add_argument("--epoch", type=_positive_int, metavar="N",
-                     help="compare the configs at epoch N of their trials; trials that did not report epoch N are "
-                          "left out and listed (default: each trial's last epoch)")
-    sel.add_argument("--min-accuracy", type=_fraction, metavar="A",
-                     help="the accuracy bar, a fraction between 0 and 1: only configs above it can be on the front "
-                          f"(default: the --min-accuracy the search ran with, from its {RUN_FILE}, else "
-                          f"{DEFAULT_MIN_ACCURACY:.2f})")
-    sel.add_argument("--accuracy-metric", choices=("val_acc", "test_acc"), default="val_acc",
-                     help="the accuracy the bar and the default objectives use: val_acc, on the validation split "
-                          "held out from the training images (default), or test_acc, which selects on the test set "
-                          "as the notebook did")
-    sel.add_argument("--bar-on", choices=BAR_ON, default="mean",
-                     help="apply the bar to a config's mean accuracy over its seeds (mean, the default) or to its "
-                          "worst seed (min)")
-    sel.add_argument("--objectives", metavar="LIST",
-                     help="the front's objectives: comma-separated NAME:max or NAME:min over any numeric metric the "
-                          f"trials reported (default {objectives_text('ACC')}, where ACC is --accuracy-metric)")
-    sel.add_argument("--reference", metavar="LIST",
-                     help="the hypervolume's reference point, as comma-separated NAME=VALUE for any objective, e.g. "
-                          "flops=1e6,latency_p50_us=200 (default: the bar for accuracies, the 784-1024-1024-10 "
-                          "baseline's count for flops and params, 1000 us for latencies, else this experiment's "
-                          "worst value plus 10%% of its range)")
+    sel.add_argument(
+        "--epoch",
+        type=_positive_int,
+        metavar="N",
+        help="compare the configs at epoch N of their trials; trials that did not report epoch N are "
+        "left out and listed (default: each trial's last epoch)",
+    )
+    sel.add_argument(
+        "--min-accuracy",
+        type=_fraction,
+        metavar="A",
+        help="the accuracy bar, a fraction between 0 and 1: only configs above it can be on the front "
+        f"(default: the --min-accuracy the search ran with, from its {RUN_FILE}, else "
+        f"{DEFAULT_MIN_ACCURACY:.2f})",
+    )
+    sel.add_argument(
+        "--accuracy-metric",
+        choices=("val_acc", "test_acc"),
+        default="val_acc",
+        help="the accuracy the bar and the default objectives use: val_acc, on the validation split "
+        "held out from the training images (default), or test_acc, which selects on the test set "
+        "as the notebook did",
+    )
+    sel.add_argument(
+        "--bar-on",
+        choices=BAR_ON,
+        default="mean",
+        help="apply the bar to a config's mean accuracy over its seeds (mean, the default) or to its worst seed (min)",
+    )
+    sel.add_argument(
+        "--objectives",
+        metavar="LIST",
+        help="the front's objectives: comma-separated NAME:max or NAME:min over any numeric metric the "
+        f"trials reported (default {objectives_text('ACC')}, where ACC is --accuracy-metric)",
+    )
+    sel.add_argument(
+        "--reference",
+        metavar="LIST",
+        help="the hypervolume's reference point, as comma-separated NAME=VALUE for any objective, e.g. "
+        "flops=1e6,latency_p50_us=200 (default: the bar for accuracies, the 784-1024-1024-10 "
+        "baseline's count for flops and params, 1000 us for latencies, else this experiment's "
+        "worst value plus 10%% of its range)",
+    )
     out = parser.add_argument_group("outputs")
-    out.add_argument("--out", metavar="DIR",
-                     help="directory for the tables, plots and report.md; the files an earlier analysis wrote there "
-                          "are replaced (default: <experiment>/analysis, or ./<name>-analysis for an experiment "
-                          "behind a URI)")
-    out.add_argument("--export", metavar="DIR",
-                     help="also write every seed of each front config (of the re-measured front with --remeasure) "
-                          "to DIR as <rank>_<config>_s<seed>/model.pt + config.json, with index.csv listing them; "
-                          "load one with tune_mnist.saved.load_model")
+    out.add_argument(
+        "--out",
+        metavar="DIR",
+        help="directory for the tables, plots and report.md; the files an earlier analysis wrote there "
+        "are replaced (default: <experiment>/analysis, or ./<name>-analysis for an experiment "
+        "behind a URI)",
+    )
+    out.add_argument(
+        "--export",
+        metavar="DIR",
+        help="also write every seed of each front config (of the re-measured front with --remeasure) "
+        "to DIR as <rank>_<config>_s<seed>/model.pt + config.json, with index.csv listing them; "
+        "load one with tune_mnist.saved.load_model",
+    )
     re = parser.add_argument_group("latency re-measurement")
-    re.add_argument("--remeasure", action="store_true",
-                    help="time the front's models (and the layers behind it, see --layers) again here, loaded from "
-                         "their checkpoints and timed alone in interleaved rounds, then recompute the front with "
-                         "those latencies (the trials timed their models while other trials ran)")
-    re.add_argument("--threads", type=_positive_int, default=1, metavar="T",
-                    help="torch threads while re-measuring (default 1); with --remeasure only")
-    re.add_argument("--rounds", type=_positive_int, default=5, metavar="R",
-                    help="interleaved timing rounds per model: the median counts, the min and max show the spread "
-                         "(default 5); with --remeasure only")
-    re.add_argument("--device", default="auto", metavar="DEVICE",
-                    help="where to re-measure: auto (the trials' device kind, CUDA or CPU, where this machine has "
-                         "it; the default), cpu, cuda or cuda:N; with --remeasure only")
-    re.add_argument("--layers", type=_nonnegative_int, default=2, metavar="K",
-                    help="re-measure the configs in the first K Pareto layers above the bar (default 2: the front "
-                         "and the layer behind it; 0: every config above the bar); with --remeasure only")
+    re.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="time the front's models (and the layers behind it, see --layers) again here, loaded from "
+        "their checkpoints and timed alone in interleaved rounds, then recompute the front with "
+        "those latencies (the trials timed their models while other trials ran)",
+    )
+    re.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="T",
+        help="torch threads while re-measuring (default 1); with --remeasure only",
+    )
+    re.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=5,
+        metavar="R",
+        help="interleaved timing rounds per model: the median counts, the min and max show the spread "
+        "(default 5); with --remeasure only",
+    )
+    re.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="where to re-measure: auto (the trials' device kind, CUDA or CPU, where this machine has "
+        "it; the default), cpu, cuda or cuda:N; with --remeasure only",
+    )
+    re.add_argument(
+        "--layers",
+        type=_nonnegative_int,
+        default=2,
+        metavar="K",
+        help="re-measure the configs in the first K Pareto layers above the bar (default 2: the front "
+        "and the layer behind it; 0: every config above the bar); with --remeasure only",
+    )
     return parser.parse_args(argv)
 
 
@@ -114,14 +171,22 @@ def run(args: argparse.Namespace) -> int:
 
         remeasure_device(args.device, [])  # a bad --device fails before any work
     experiment = load_finished(args.experiment, args.storage_path)
-    analysis = compute(experiment, epoch=args.epoch, accuracy_metric=args.accuracy_metric, bar_on=args.bar_on,
-                       min_accuracy=args.min_accuracy, objectives=args.objectives, reference=args.reference)
+    analysis = compute(
+        experiment,
+        epoch=args.epoch,
+        accuracy_metric=args.accuracy_metric,
+        bar_on=args.bar_on,
+        min_accuracy=args.min_accuracy,
+        objectives=args.objectives,
+        reference=args.reference,
+    )
     out = output_dir(args.out, experiment)  # before re-measuring, so that a bad --out fails fast
     if args.remeasure:
         from analysis.remeasure import remeasure
 
-        analysis.remeasured = remeasure(experiment, analysis.front, args.layers, args.rounds, args.threads,
-                                        progress=sys.stderr, device=args.device)
+        analysis.remeasured = remeasure(
+            experiment, analysis.front, args.layers, args.rounds, args.threads, progress=sys.stderr, device=args.device
+        )
     files = write_outputs(analysis, out)
     exported = None
     if args.export:

@@ -20,10 +20,17 @@ from analysis.front import Front, nondominated  # noqa: E402
 from analysis.load import Experiment  # noqa: E402
 from tune_mnist.metrics import UNITS  # noqa: E402
 
-NAMES = {"val_acc": "validation accuracy", "test_acc": "test accuracy", "train_acc": "training accuracy",
-         "flops": "FLOPs per sample (multiply-add = 2)", "params": "parameters",
-         "latency_p50_us": "latency, batch 1, median", "latency_p90_us": "latency, batch 1, p90",
-         "latency_p99_us": "latency, batch 1, p99", "latency_batch_us": "latency per sample at a large batch"}
+NAMES = {
+    "val_acc": "validation accuracy",
+    "test_acc": "test accuracy",
+    "train_acc": "training accuracy",
+    "flops": "FLOPs per sample (multiply-add = 2)",
+    "params": "parameters",
+    "latency_p50_us": "latency, batch 1, median",
+    "latency_p90_us": "latency, batch 1, p90",
+    "latency_p99_us": "latency, batch 1, p99",
+    "latency_batch_us": "latency per sample at a large batch",
+}
 LOG_METRICS = ("flops", "params", "flops_bias_relu")
 
 
@@ -35,8 +42,12 @@ def axis_label(metric: str) -> str:
 
 
 def spec_colours(table: pd.DataFrame) -> dict[str, tuple]:
-    specs = (table.sort_values(["in_features", "input_spec"], ascending=[False, True])["input_spec"]
-             .astype(str).drop_duplicates().tolist())
+    specs = (
+        table.sort_values(["in_features", "input_spec"], ascending=[False, True])["input_spec"]
+        .astype(str)
+        .drop_duplicates()
+        .tolist()
+    )
     cmap = plt.get_cmap("tab10" if len(specs) <= 10 else "tab20")
     return {spec: cmap(i % cmap.N) for i, spec in enumerate(specs)}
 
@@ -66,8 +77,16 @@ def _plane_front(points: pd.DataFrame, x: str, y: str, x_max: bool, y_max: bool)
     return values[mask].sort_values([x, y])
 
 
-def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.DataFrame | None = None,
-            accuracy_metric: str = "val_acc", bar_on: str = "mean") -> Path:
+def scatter(
+    front: Front,
+    x: str,
+    y: str,
+    path: Path,
+    title: str,
+    notebook: pd.DataFrame | None = None,
+    accuracy_metric: str = "val_acc",
+    bar_on: str = "mean",
+) -> Path:
     table = front.table
     senses = {o.name: o.maximise for o in front.objectives}
     x_max = senses.get(x, x.endswith("_acc"))
@@ -80,8 +99,9 @@ def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.D
         ax.scatter(low[x], low[y], s=40, facecolors="none", edgecolors=colours[spec], alpha=0.9, zorder=3)
         std = f"{y}_std"
         if std in group and group[std].notna().any():
-            ax.errorbar(group[x], group[y], yerr=group[std].fillna(0), fmt="none", ecolor=colours[spec],
-                        alpha=0.6, zorder=2)
+            ax.errorbar(
+                group[x], group[y], yerr=group[std].fillna(0), fmt="none", ecolor=colours[spec], alpha=0.6, zorder=2
+            )
     on_front = table[table["on_front"]]
     ax.scatter(on_front[x], on_front[y], s=170, facecolors="none", edgecolors="black", linewidths=1.6, zorder=4)
     plane = _plane_front(table[table["feasible"]], x, y, x_max, y_max)
@@ -89,8 +109,9 @@ def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.D
         ax.step(plane[x], plane[y], where="post", color="0.35", linestyle="--", linewidth=1, zorder=1)
     for _, row in on_front.iterrows():
         if pd.notna(row[x]) and pd.notna(row[y]):
-            ax.annotate(str(row["label"]), (row[x], row[y]), xytext=(6, 6), textcoords="offset points",
-                        fontsize=7, zorder=5)
+            ax.annotate(
+                str(row["label"]), (row[x], row[y]), xytext=(6, 6), textcoords="offset points", fontsize=7, zorder=5
+            )
     if notebook is not None and not notebook.empty:
         ax.scatter(notebook[x], notebook[y], marker="*", s=260, color="gold", edgecolors="black", zorder=6)
     bar_text = f"accuracy bar: {accuracy_metric} ({bar_on} over seeds) > {front.min_accuracy:g}"
@@ -104,8 +125,9 @@ def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.D
             (ax.set_ylim if axis == "y" else ax.set_xlim)(min(limits[0], front.min_accuracy - 0.01), limits[1])
     for axis, metric in (("x", x), ("y", y)):
         values = table[metric].dropna()
-        if metric in LOG_METRICS or (metric.startswith("latency") and len(values) and values.min() > 0
-                                     and values.max() / values.min() > 20):
+        if metric in LOG_METRICS or (
+            metric.startswith("latency") and len(values) and values.min() > 0 and values.max() / values.min() > 20
+        ):
             (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
             scale_axis = ax.xaxis if axis == "x" else ax.yaxis
             scale_axis.set_major_formatter(FuncFormatter(_short_number))
@@ -116,37 +138,76 @@ def scatter(front: Front, x: str, y: str, path: Path, title: str, notebook: pd.D
     ax.grid(True, which="both", alpha=0.25)
     handles = [Line2D([], [], marker="o", linestyle="", color=c, label=s) for s, c in colours.items()]
     handles += [
-        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="0.3",
-               label="below the bar"),
-        Line2D([], [], marker="o", linestyle="", markersize=12, markerfacecolor="none", markeredgecolor="black",
-               label=f"on the Pareto front ({', '.join(str(o) for o in front.objectives)})"),
+        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="0.3", label="below the bar"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=12,
+            markerfacecolor="none",
+            markeredgecolor="black",
+            label=f"on the Pareto front ({', '.join(str(o) for o in front.objectives)})",
+        ),
         Line2D([], [], color="0.35", linestyle="--", label="front of these two metrics alone"),
     ]
     if accuracy_metric in (x, y):
         handles.append(Line2D([], [], color="crimson", linestyle=":", label=bar_text))
     if notebook is not None and not notebook.empty:
-        handles.append(Line2D([], [], marker="*", linestyle="", markersize=14, color="gold", markeredgecolor="black",
-                              label="the notebook's pick (resize8 1x256)"))
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec",
-              title_fontsize=8)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                linestyle="",
+                markersize=14,
+                color="gold",
+                markeredgecolor="black",
+                label="the notebook's pick (resize8 1x256)",
+            )
+        )
+    ax.legend(
+        handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec", title_fontsize=8
+    )
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
-def scatter_plots(front: Front, out: Path, accuracy_metric: str, latency_metric: str, experiment_name: str,
-                  notebook: pd.DataFrame | None = None, bar_on: str = "mean") -> list[Path]:
+def scatter_plots(
+    front: Front,
+    out: Path,
+    accuracy_metric: str,
+    latency_metric: str,
+    experiment_name: str,
+    notebook: pd.DataFrame | None = None,
+    bar_on: str = "mean",
+) -> list[Path]:
     n, k = len(front.table), int(front.table["on_front"].sum())
     what = f"{experiment_name}: {n} configs, {int(front.table['feasible'].sum())} above the bar, {k} on the front"
-    plots = (("accuracy_vs_flops.png", "flops", accuracy_metric),
-             ("latency_vs_flops.png", "flops", latency_metric),
-             ("accuracy_vs_latency.png", latency_metric, accuracy_metric))
-    return [scatter(front, x, y, out / name, f"{NAMES.get(y, y)} vs {NAMES.get(x, x)}\n{what}", notebook,
-                    accuracy_metric, bar_on) for name, x, y in plots]
+    plots = (
+        ("accuracy_vs_flops.png", "flops", accuracy_metric),
+        ("latency_vs_flops.png", "flops", latency_metric),
+        ("accuracy_vs_latency.png", latency_metric, accuracy_metric),
+    )
+    return [
+        scatter(
+            front,
+            x,
+            y,
+            out / name,
+            f"{NAMES.get(y, y)} vs {NAMES.get(x, x)}\n{what}",
+            notebook,
+            accuracy_metric,
+            bar_on,
+        )
+        for name, x, y in plots
+    ]
 
 
-def learning_curves(experiment: Experiment, table: pd.DataFrame, out: Path, accuracy_metric: str,
-                    min_accuracy: float) -> Path:
+def learning_curves(
+    experiment: Experiment, table: pd.DataFrame, out: Path, accuracy_metric: str, min_accuracy: float
+) -> Path:
     """Per-epoch accuracy and training loss of every used trial, front configs drawn thicker."""
     colours = spec_colours(table)
     on_front = set()
@@ -159,9 +220,13 @@ def learning_curves(experiment: Experiment, table: pd.DataFrame, out: Path, accu
             continue
         h = trial.history
         spec = str(h["input_spec"].iloc[-1]) if "input_spec" in h else "?"
-        style = {"color": colours.get(spec, "0.5"), "marker": "o", "markersize": 3,
-                 "linewidth": 2.2 if trial.trial_id in on_front else 0.9,
-                 "alpha": 0.95 if trial.trial_id in on_front else 0.55}
+        style = {
+            "color": colours.get(spec, "0.5"),
+            "marker": "o",
+            "markersize": 3,
+            "linewidth": 2.2 if trial.trial_id in on_front else 0.9,
+            "alpha": 0.95 if trial.trial_id in on_front else 0.55,
+        }
         if accuracy_metric in h:
             left.plot(h["epoch"], h[accuracy_metric], **style)
         if "train_loss" in h:
@@ -169,8 +234,9 @@ def learning_curves(experiment: Experiment, table: pd.DataFrame, out: Path, accu
     left.axhline(min_accuracy, color="crimson", linestyle=":", linewidth=1.5)
     left.set_xlabel("epoch")
     left.set_ylabel(axis_label(accuracy_metric))
-    left.set_title(f"{NAMES.get(accuracy_metric, accuracy_metric)} per epoch (bar {min_accuracy:g} dotted)",
-                   fontsize=10)
+    left.set_title(
+        f"{NAMES.get(accuracy_metric, accuracy_metric)} per epoch (bar {min_accuracy:g} dotted)", fontsize=10
+    )
     right.set_xlabel("epoch")
     right.set_ylabel("mean training loss over the epoch [train_loss]")
     right.set_title("training loss per epoch", fontsize=10)
@@ -178,10 +244,13 @@ def learning_curves(experiment: Experiment, table: pd.DataFrame, out: Path, accu
         ax.grid(True, alpha=0.25)
         ax.xaxis.get_major_locator().set_params(integer=True)
     handles = [Line2D([], [], color=c, label=s) for s, c in colours.items()]
-    handles += [Line2D([], [], color="0.3", linewidth=2.2, label="config on the front"),
-                Line2D([], [], color="0.3", linewidth=0.9, alpha=0.55, label="other configs")]
-    right.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec",
-                 title_fontsize=8)
+    handles += [
+        Line2D([], [], color="0.3", linewidth=2.2, label="config on the front"),
+        Line2D([], [], color="0.3", linewidth=0.9, alpha=0.55, label="other configs"),
+    ]
+    right.legend(
+        handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec", title_fontsize=8
+    )
     fig.suptitle(f"{experiment.name}: learning curves of {len(used)} trials", fontsize=11)
     path = out / "learning_curves.png"
     fig.savefig(path, dpi=110)
@@ -196,8 +265,13 @@ def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us
     yerr = np.vstack([y - table[f"{metric}_min"], table[f"{metric}_max"] - y])
     ax.errorbar(x, y, yerr=yerr, fmt="o", color="tab:blue", ecolor="0.5", capsize=3)
     for _, row in table.iterrows():
-        ax.annotate(str(row["label"]), (row[f"trial_{metric}"], row[metric]), xytext=(5, 4),
-                    textcoords="offset points", fontsize=7)
+        ax.annotate(
+            str(row["label"]),
+            (row[f"trial_{metric}"], row[metric]),
+            xytext=(5, 4),
+            textcoords="offset points",
+            fontsize=7,
+        )
     both = pd.concat([x, y, table[f"{metric}_max"]]).dropna()
     if len(both):
         lo, hi = float(both.min()) * 0.9, float(both.max()) * 1.1

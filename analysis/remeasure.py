@@ -54,24 +54,38 @@ def remeasure_device(requested: str, trial_devices: list[str]) -> tuple[torch.de
         except RuntimeError:
             raise InputError(f"--device {requested!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(f"--device {requested} asks for a GPU, but torch sees no CUDA device here: "
-                             "use --device cpu (or auto).")
+            raise InputError(
+                f"--device {requested} asks for a GPU, but torch sees no CUDA device here: use --device cpu (or auto)."
+            )
         if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            raise InputError(f"--device {requested} names a GPU this machine does not have (it has "
-                             f"{torch.cuda.device_count()}): use cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
+            raise InputError(
+                f"--device {requested} names a GPU this machine does not have (it has "
+                f"{torch.cuda.device_count()}): use cuda:0 to cuda:{torch.cuda.device_count() - 1}."
+            )
         if device.type not in ("cpu", "cuda"):
             raise InputError(f"--device {requested} is not supported: use auto, cpu, cuda or cuda:N.")
     kinds = sorted({str(d).split(":")[0] for d in trial_devices if d})
     note = None
     if kinds and kinds != [device.type]:
-        note = (f"The trials measured latency on {'/'.join(kinds)}; this re-measurement ran on {device.type}, "
-                "so the two sets of numbers are not comparable (the re-measured front compares the models "
-                "with each other fairly).")
+        note = (
+            f"The trials measured latency on {'/'.join(kinds)}; this re-measurement ran on {device.type}, "
+            "so the two sets of numbers are not comparable (the re-measured front compares the models "
+            "with each other fairly)."
+        )
     return device, note
 
 
-def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int = 5, threads: int = 1,
-              seed: int = 0, progress: TextIO | None = None, calls: int = 200, device: str = "auto") -> Remeasured:
+def remeasure(
+    experiment: Experiment,
+    front: Front,
+    layers: int = 2,
+    rounds: int = 5,
+    threads: int = 1,
+    seed: int = 0,
+    progress: TextIO | None = None,
+    calls: int = 200,
+    device: str = "auto",
+) -> Remeasured:
     """Time every candidate ``rounds`` times, each round in a new order; ``progress`` (e.g.
     sys.stderr) gets a one-line progress display. The median over rounds is the new number."""
     chosen = candidates(front, layers)
@@ -95,8 +109,9 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
             index, label, _, model, in_features = models[position]
             done += 1
             if progress is not None:
-                progress.write(f"\rre-measuring latency: round {round_number}/{rounds}, {done}/{total} "
-                               f"({label}){' ' * 20}")
+                progress.write(
+                    f"\rre-measuring latency: round {round_number}/{rounds}, {done}/{total} ({label}){' ' * 20}"
+                )
                 progress.flush()
             result = measure_latency(model, in_features, threads=threads, calls=calls)
             samples[index].append(result)
@@ -105,7 +120,7 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
         progress.write("\n")
         progress.flush()
     rows = []
-    for index, label, trial, model, _ in models:
+    for index, label, trial, _model, _ in models:
         row = {"label": label, "trial_id": trial.trial_id, "trial_dir": trial.name}
         for key in LATENCY_US:
             values = np.array([s[key] for s in samples[index]])
@@ -119,8 +134,13 @@ def remeasure(experiment: Experiment, front: Front, layers: int = 2, rounds: int
     for key in LATENCY_US:
         updated[key] = table[key]
     updated = updated.drop(columns=["feasible", "pareto_rank", "on_front"])
-    again = compute_front(updated, front.objectives, front.min_accuracy,
-                          reference=dict(zip([o.name for o in front.objectives], front.reference)))
+    again = compute_front(
+        updated,
+        front.objectives,
+        front.min_accuracy,
+        reference=dict(zip([o.name for o in front.objectives], front.reference)),
+    )
     again.reference_source = front.reference_source
-    return Remeasured(table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment,
-                      note)
+    return Remeasured(
+        table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment, note
+    )

@@ -20,6 +20,7 @@ NOTEBOOK_TEXT = "the notebook's pick (8x8 input, one hidden layer of 256: resize
 
 # ---------------------------------------------------------------- numbers as text
 
+
 def _num(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "-"
@@ -42,19 +43,38 @@ def accuracy_text(row: pd.Series, metric: str) -> str:
     return f"{mean:.4f} ± {std:.4f}" if std is not None and pd.notna(std) else f"{mean:.4f}"
 
 
-def table_rows(table: pd.DataFrame, accuracy_metric: str, latency_metric: str,
-               extra: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+def table_rows(
+    table: pd.DataFrame, accuracy_metric: str, latency_metric: str, extra: Sequence[str] = ()
+) -> tuple[list[str], list[list[str]]]:
     """The front table's header and rows, sorted by FLOPs (then accuracy, best first)."""
     others = [m for m in ("val_acc", "test_acc") if m != accuracy_metric and m in table]
-    header = ["config", "architecture", f"{accuracy_metric} (mean ± std)", *others, "FLOPs", "params",
-              f"{latency_metric}", *extra, "seeds"]
+    header = [
+        "config",
+        "architecture",
+        f"{accuracy_metric} (mean ± std)",
+        *others,
+        "FLOPs",
+        "params",
+        f"{latency_metric}",
+        *extra,
+        "seeds",
+    ]
     ordered = table.sort_values(["flops", accuracy_metric], ascending=[True, False])
     rows = []
     for _, r in ordered.iterrows():
-        rows.append([str(r["label"]), str(r.get("architecture", "")), accuracy_text(r, accuracy_metric),
-                     *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
-                     _num(r.get("flops")), _num(r.get("params")), latency(r.get(latency_metric)),
-                     *[_num(r.get(m), 4) for m in extra], str(int(r.get("n_seeds", 1)))])
+        rows.append(
+            [
+                str(r["label"]),
+                str(r.get("architecture", "")),
+                accuracy_text(r, accuracy_metric),
+                *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
+                _num(r.get("flops")),
+                _num(r.get("params")),
+                latency(r.get(latency_metric)),
+                *[_num(r.get(m), 4) for m in extra],
+                str(int(r.get("n_seeds", 1))),
+            ]
+        )
     return header, rows
 
 
@@ -64,20 +84,28 @@ def format_table(header: list[str], rows: list[list[str]], markdown: bool = Fals
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     left = {0, 1}
-    fmt = lambda cells: "  ".join(c.ljust(w) if i in left else c.rjust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    fmt = lambda cells: "  ".join(
+        c.ljust(w) if i in left else c.rjust(w)  # noqa: E731
+        for i, (c, w) in enumerate(zip(cells, widths))
+    )
     return "\n".join([fmt(header)] + [fmt(r) for r in rows])
 
 
 def hypervolume_text(front: Front, where: str = "") -> str:
-    ref = ", ".join(f"{o.name} {_num(v, 4) if abs(v) < 100 else _num(v)} ({s})"
-                    for o, v, s in zip(front.objectives, front.reference, front.reference_source))
-    text = (f"Hypervolume{where}: {front.hypervolume:.6g} over {', '.join(str(o) for o in front.objectives)}, "
-            f"reference point: {ref}.")
+    ref = ", ".join(
+        f"{o.name} {_num(v, 4) if abs(v) < 100 else _num(v)} ({s})"
+        for o, v, s in zip(front.objectives, front.reference, front.reference_source)
+    )
+    text = (
+        f"Hypervolume{where}: {front.hypervolume:.6g} over {', '.join(str(o) for o in front.objectives)}, "
+        f"reference point: {ref}."
+    )
     if front.box_fraction is not None:
         ideal = ", ".join(f"{o.name} {v:g}" for o, v in zip(front.objectives, front.ideal or []))
-        text += (f" The front dominates {100 * front.box_fraction:.2f}% of the box between that point and the "
-                 f"ideal point ({ideal}).")
+        text += (
+            f" The front dominates {100 * front.box_fraction:.2f}% of the box between that point and the "
+            f"ideal point ({ideal})."
+        )
     return text
 
 
@@ -105,25 +133,38 @@ def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: b
             out.append(f"{what}: no config above the bar reported {metric}.")
             continue
         best = have.sort_values([metric, accuracy_metric], ascending=[True, False]).iloc[0]
-        out.append(f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
-                   f"{' (latency re-measured alone)' if remeasured else ''}.")
+        out.append(
+            f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
+            f"{' (latency re-measured alone)' if remeasured else ''}."
+        )
     return out
 
 
-def remeasure_text(front: Front, remeasured: Any, accuracy_metric: str, latency_metric: str,
-                   markdown: bool = False) -> list[str]:
+def remeasure_text(
+    front: Front, remeasured: Any, accuracy_metric: str, latency_metric: str, markdown: bool = False
+) -> list[str]:
     """Trial-time against re-measured latency, what changed on the front, the new front."""
     env = remeasured.environment
-    lines = [f"Latency re-measured alone on {env.get('device_name', '?')} ({env.get('device', '?')}), "
-             f"{remeasured.threads} thread(s), torch {env.get('torch_version', '?')}, {remeasured.rounds} "
-             f"interleaved rounds, median of rounds; {len(remeasured.table)} configs (the front and the layers "
-             "behind it):", ""]
+    lines = [
+        f"Latency re-measured alone on {env.get('device_name', '?')} ({env.get('device', '?')}), "
+        f"{remeasured.threads} thread(s), torch {env.get('torch_version', '?')}, {remeasured.rounds} "
+        f"interleaved rounds, median of rounds; {len(remeasured.table)} configs (the front and the layers "
+        "behind it):",
+        "",
+    ]
     if getattr(remeasured, "note", None):
         lines[-1:-1] = [remeasured.note]
     t = remeasured.table.sort_values(f"trial_{latency_metric}")
     header = ["config", f"{latency_metric} during search", "re-measured (median)", "range over rounds"]
-    rows = [[str(r["label"]), latency(r[f"trial_{latency_metric}"]), latency(r[latency_metric]),
-             f"{latency(r[f'{latency_metric}_min'])}-{latency(r[f'{latency_metric}_max'])}"] for _, r in t.iterrows()]
+    rows = [
+        [
+            str(r["label"]),
+            latency(r[f"trial_{latency_metric}"]),
+            latency(r[latency_metric]),
+            f"{latency(r[f'{latency_metric}_min'])}-{latency(r[f'{latency_metric}_max'])}",
+        ]
+        for _, r in t.iterrows()
+    ]
     lines += [format_table(header, rows, markdown), ""]
     before, after = set(front.front["label"]), set(remeasured.front.front["label"])
     if before == after:
@@ -134,8 +175,14 @@ def remeasure_text(front: Front, remeasured: Any, accuracy_metric: str, latency_
         lines.append(f"Left the front with the re-measured latency: {', '.join(sorted(before - after))}.")
         lines += _within_noise(remeasured, sorted(before - after), latency_metric)
     h2, r2 = table_rows(remeasured.front.front, accuracy_metric, latency_metric)
-    lines += ["", "Front with the re-measured latency, sorted by FLOPs:", "", format_table(h2, r2, markdown), "",
-              hypervolume_text(remeasured.front, " (re-measured)")]
+    lines += [
+        "",
+        "Front with the re-measured latency, sorted by FLOPs:",
+        "",
+        format_table(h2, r2, markdown),
+        "",
+        hypervolume_text(remeasured.front, " (re-measured)"),
+    ]
     return lines
 
 
@@ -151,10 +198,12 @@ def _within_noise(remeasured: Any, left: list[str], metric: str) -> list[str]:
                 continue
             a, b = t.loc[label], t.loc[other["label"]]
             if a[f"{metric}_min"] <= b[f"{metric}_max"] and b[f"{metric}_min"] <= a[f"{metric}_max"]:
-                out.append(f"{label} vs {other['label']}: their {metric} ranges over the rounds overlap "
-                           f"({a[f'{metric}_min']:.1f}-{a[f'{metric}_max']:.1f} and "
-                           f"{b[f'{metric}_min']:.1f}-{b[f'{metric}_max']:.1f} us), so that ordering is within "
-                           "noise: re-measure on a quiet machine, with more --rounds for a steadier median.")
+                out.append(
+                    f"{label} vs {other['label']}: their {metric} ranges over the rounds overlap "
+                    f"({a[f'{metric}_min']:.1f}-{a[f'{metric}_max']:.1f} and "
+                    f"{b[f'{metric}_min']:.1f}-{b[f'{metric}_max']:.1f} us), so that ordering is within "
+                    "noise: re-measure on a quiet machine, with more --rounds for a steadier median."
+                )
     return out
 
 
@@ -181,20 +230,26 @@ def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: F
     table = front.table
     matches = notebook_matches(table)
     if matches.empty:
-        return ["The notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256) is not in this "
-                "experiment (the grid and small spaces include it)."]
+        return [
+            "The notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256) is not in this "
+            "experiment (the grid and small spaces include it)."
+        ]
     out = []
     for _, row in matches.iterrows():
         name = f"The notebook's pick {row['label']} ({accuracy_metric} {row[accuracy_metric]:.4f})"
         if not row["feasible"]:
-            out.append(f"{name} is below the bar: its {bar_on} {accuracy_metric} {row['bar_value']:.4f} is not "
-                       f"above {front.min_accuracy:g}.")
+            out.append(
+                f"{name} is below the bar: its {bar_on} {accuracy_metric} {row['bar_value']:.4f} is not "
+                f"above {front.min_accuracy:g}."
+            )
         elif row["on_front"]:
             out.append(f"{name} is on the front.")
         else:
             by = [r["label"] for _, r in front.front.iterrows() if _dominates(r, row, front)]
-            out.append(f"{name} meets the bar but is off the front: {', '.join(by[:3]) or 'another config'} "
-                       f"is at least as good on every objective and better on one.")
+            out.append(
+                f"{name} meets the bar but is off the front: {', '.join(by[:3]) or 'another config'} "
+                f"is at least as good on every objective and better on one."
+            )
         if remeasured is not None and row["feasible"]:
             again = remeasured.table[remeasured.table["label"] == row["label"]]
             if again.empty:
@@ -224,6 +279,7 @@ def notes(experiment: Experiment) -> list[str]:
 
 # ---------------------------------------------------------------- files
 
+
 def epochs_table(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     used = set(";".join(table["trial_ids"].astype(str)).split(";"))
     frames = []
@@ -251,19 +307,53 @@ def write_tables(out: Path, experiment: Experiment, front: Front, remeasured: An
     return written
 
 
-def write_markdown(out: Path, *, experiment: Experiment, front: Front, settings: list[str], counts: str,
-                   excluded: list[str], warnings: list[str], front_table: str, picks_text: list[str],
-                   notebook: list[str], plots: list[Path], remeasured: list[str] | None,
-                   files: list[Path]) -> Path:
-    lines = [f"# Pareto analysis of {experiment.name}", "", f"Experiment: `{experiment.path}`", "",
-             "## Settings", "", *[f"- {s}" for s in settings], "", "## Trials", "", counts + "."]
+def write_markdown(
+    out: Path,
+    *,
+    experiment: Experiment,
+    front: Front,
+    settings: list[str],
+    counts: str,
+    excluded: list[str],
+    warnings: list[str],
+    front_table: str,
+    picks_text: list[str],
+    notebook: list[str],
+    plots: list[Path],
+    remeasured: list[str] | None,
+    files: list[Path],
+) -> Path:
+    lines = [
+        f"# Pareto analysis of {experiment.name}",
+        "",
+        f"Experiment: `{experiment.path}`",
+        "",
+        "## Settings",
+        "",
+        *[f"- {s}" for s in settings],
+        "",
+        "## Trials",
+        "",
+        counts + ".",
+    ]
     if excluded:
         lines += ["", "Not used:", "", *[f"- {line}" for line in excluded]]
     if warnings:
         lines += ["", "Warnings:", "", *[f"- {w}" for w in warnings]]
-    lines += ["", f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
-              "sorted by FLOPs)", "", front_table, "", hypervolume_text(front), "", "## Picks", "",
-              *[f"- {p}" for p in picks_text], *[f"- {n}" for n in notebook]]
+    lines += [
+        "",
+        f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
+        "sorted by FLOPs)",
+        "",
+        front_table,
+        "",
+        hypervolume_text(front),
+        "",
+        "## Picks",
+        "",
+        *[f"- {p}" for p in picks_text],
+        *[f"- {n}" for n in notebook],
+    ]
     if front.unranked:
         lines += ["", f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}."]
     if remeasured:
@@ -279,11 +369,11 @@ def write_markdown(out: Path, *, experiment: Experiment, front: Front, settings:
 
 FILE_MEANING = {
     "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
-                  "_std and _min), bar_value, feasible, pareto_rank, on_front",
+    "_std and _min), bar_value, feasible, pareto_rank, on_front",
     "front.csv": "the front's rows of trials.csv, sorted by FLOPs",
     "epochs.csv": "every per-epoch row of every used trial (the learning curves' data)",
     "remeasure.csv": "re-measured latency of the front and the layer behind it: median, min and max over "
-                     "rounds, beside the trial-time value (trial_*)",
+    "rounds, beside the trial-time value (trial_*)",
     "front_remeasured.csv": "the front recomputed among the re-measured configs with the re-measured latency",
     "accuracy_vs_flops.png": "accuracy vs FLOPs (log scale)",
     "latency_vs_flops.png": "latency vs FLOPs (log scale)",

@@ -73,15 +73,24 @@ def load_finished(experiment: str | None, storage_path: str) -> Experiment:
         for line in report.excluded_lines(loaded, []):
             print(f"  {line}", file=sys.stderr)
         counts = ", ".join(f"{n} {status}" for status, n in loaded.counts().items())
-        raise InputError(f"None of the {len(loaded.trials)} trials in {loaded.path} finished ({counts}): "
-                         "fix the cause listed above and continue the search with python -m tune_mnist.search "
-                         f"--resume --name {loaded.name}.")
+        raise InputError(
+            f"None of the {len(loaded.trials)} trials in {loaded.path} finished ({counts}): "
+            "fix the cause listed above and continue the search with python -m tune_mnist.search "
+            f"--resume --name {loaded.name}."
+        )
     return loaded
 
 
-def compute(experiment: Experiment, *, epoch: int | None = None, accuracy_metric: str = "val_acc",
-            bar_on: str = "mean", min_accuracy: float | None = None, objectives: str | None = None,
-            reference: str | None = None) -> Analysis:
+def compute(
+    experiment: Experiment,
+    *,
+    epoch: int | None = None,
+    accuracy_metric: str = "val_acc",
+    bar_on: str = "mean",
+    min_accuracy: float | None = None,
+    objectives: str | None = None,
+    reference: str | None = None,
+) -> Analysis:
     """One row per config at ``epoch`` (None: each trial's last), seeds grouped, the bar applied to
     their mean or worst seed (``bar_on``), and the front over ``objectives`` (``name:max|min,...``;
     None: the default objectives with ``accuracy_metric``). ``min_accuracy`` None takes the bar the
@@ -90,10 +99,20 @@ def compute(experiment: Experiment, *, epoch: int | None = None, accuracy_metric
     table = aggregate(trials, accuracy_metric, bar_on)
     min_accuracy, bar_source = bar(min_accuracy, experiment)
     chosen = parse_objectives(objectives or objectives_text(accuracy_metric), table)
-    front = compute_front(table, chosen, min_accuracy, parse_reference(reference, chosen),
-                          bar_label(accuracy_metric, bar_on))
-    return Analysis(experiment=experiment, skipped=skipped, epoch=epoch, accuracy_metric=accuracy_metric,
-                    bar_on=bar_on, min_accuracy=min_accuracy, bar_source=bar_source, objectives=chosen, front=front)
+    front = compute_front(
+        table, chosen, min_accuracy, parse_reference(reference, chosen), bar_label(accuracy_metric, bar_on)
+    )
+    return Analysis(
+        experiment=experiment,
+        skipped=skipped,
+        epoch=epoch,
+        accuracy_metric=accuracy_metric,
+        bar_on=bar_on,
+        min_accuracy=min_accuracy,
+        bar_source=bar_source,
+        objectives=chosen,
+        front=front,
+    )
 
 
 def bar_label(accuracy_metric: str, bar_on: str) -> str:

@@ -91,6 +91,7 @@ class Run:
 
 # ------------------------------------------------------------------ the notebook's path
 
+
 class NotebookRun(Run):
     name = "notebook"
 
@@ -106,8 +107,9 @@ class NotebookRun(Run):
 
         def frame(images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
             # What pandas.read_csv gives for mnist_train.csv: int64 columns, the label first.
-            return pd.DataFrame(np.column_stack([labels.astype(np.int64), images.reshape(len(images), -1)]),
-                                columns=columns)
+            return pd.DataFrame(
+                np.column_stack([labels.astype(np.int64), images.reshape(len(images), -1)]), columns=columns
+            )
 
         steps = [transforms.Resize((config.side, config.side))] if config.side else []
         transform = transforms.Compose(steps + [transforms.ToTensor(), transforms.Normalize(0, 1)])
@@ -127,11 +129,18 @@ class NotebookRun(Run):
 
         train_df = frame(arrays.train_images[:n_train], arrays.train_labels[:n_train])
         self.test_df = frame(arrays.test_images, arrays.test_labels)
-        self.train_loader = DataLoader(MnistDataset(train_df), batch_size=config.batch_size, shuffle=True,
-                                       generator=torch.Generator().manual_seed(config.seed))
-        self.warmup_loader = DataLoader(Subset(MnistDataset(train_df), range(WARMUP_BATCHES * config.batch_size)),
-                                        batch_size=config.batch_size, shuffle=True,
-                                        generator=torch.Generator().manual_seed(config.seed + 1))
+        self.train_loader = DataLoader(
+            MnistDataset(train_df),
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(config.seed),
+        )
+        self.warmup_loader = DataLoader(
+            Subset(MnistDataset(train_df), range(WARMUP_BATCHES * config.batch_size)),
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(config.seed + 1),
+        )
         self.config = config
         self.test_loader = DataLoader(MnistDataset(self.test_df), batch_size=1000)
         self.prep_s = time.perf_counter() - start
@@ -165,6 +174,7 @@ class NotebookRun(Run):
 
 # ------------------------------------------------------------------ this project's path
 
+
 class ProjectRun(Run):
     name = "project"
 
@@ -172,8 +182,14 @@ class ProjectRun(Run):
         super().__init__()
         start = time.perf_counter()
         splits = split_validation(arrays, 0)  # no validation split, as the notebook
-        splits = type(splits)(splits.train_images[:n_train], splits.train_labels[:n_train], splits.val_images,
-                              splits.val_labels, splits.test_images, splits.test_labels)
+        splits = type(splits)(
+            splits.train_images[:n_train],
+            splits.train_labels[:n_train],
+            splits.val_images,
+            splits.val_labels,
+            splits.test_images,
+            splits.test_labels,
+        )
         self.tensors = build_tensors(splits, config)
         self.prep_s = time.perf_counter() - start
         self.state = new_state(config, torch.device("cpu"))
@@ -186,14 +202,19 @@ class ProjectRun(Run):
 
     def warm_up(self) -> None:
         n = WARMUP_BATCHES * self.batch_size
-        train_epoch(new_state(self.config, torch.device("cpu")), self.tensors.train_x[:n], self.tensors.train_y[:n],
-                    self.batch_size)
+        train_epoch(
+            new_state(self.config, torch.device("cpu")),
+            self.tensors.train_x[:n],
+            self.tensors.train_y[:n],
+            self.batch_size,
+        )
 
     def test_acc(self) -> float:
         return evaluate(self.state.model, self.tensors.test_x, self.tensors.test_y)[1]
 
 
 # ------------------------------------------------------------------ the floor
+
 
 class FloorRun(Run):
     """The plainest whole-tensor loop: same model, optimizer, batches; no metrics, no callbacks."""
@@ -213,15 +234,16 @@ class FloorRun(Run):
 
     def warm_up(self) -> None:
         throwaway, n = new_state(self.config, torch.device("cpu")), WARMUP_BATCHES * self.batch
-        self._train(throwaway.model, throwaway.optimizer, self.x[:n], self.y[:n], self.batch,
-                    torch.Generator().manual_seed(1))
+        self._train(
+            throwaway.model, throwaway.optimizer, self.x[:n], self.y[:n], self.batch, torch.Generator().manual_seed(1)
+        )
 
     @staticmethod
     def _train(model, optimizer, x, y, batch, generator) -> None:
         model.train()
         order = torch.randperm(len(y), generator=generator)
         for i in range(0, len(y), batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -235,14 +257,19 @@ class FloorRun(Run):
 
 # ------------------------------------------------------------------ main
 
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--epochs", type=int, default=2, help="epochs per path (default 2, as the notebook)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"train on {QUICK_IMAGES} images per epoch instead of 60,000 (a fast check; "
-                             "accuracies are then not comparable with the notebook's)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"train on {QUICK_IMAGES} images per epoch instead of 60,000 (a fast check; "
+        "accuracies are then not comparable with the notebook's)",
+    )
     parser.add_argument("--models", default="baseline,small", help="comma-separated: baseline, small")
     args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -262,65 +289,91 @@ def main(argv: list[str] | None = None) -> list[tuple[str, dict[str, Run]]]:
         torch.set_num_threads(args.threads)
     arrays = load_mnist()
     n_train = QUICK_IMAGES if args.quick else len(arrays.train_labels)
-    print(f"Environment: CPU {cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads, "
-          f"Python {platform.python_version()}, torch {torch.__version__}; load average before "
-          f"{os.getloadavg()[0]:.2f}")
-    print(f"Training on {n_train:,} images per epoch, {args.epochs} epoch(s), batch 64, Adam 1e-3 (fused); "
-          f"test accuracy on {len(arrays.test_labels):,} images after the last epoch. The three paths take "
-          "turns epoch by epoch (the first to go rotates; each warmed up first, untimed), so a change in machine "
-          "load hits them alike.", flush=True)
+    print(
+        f"Environment: CPU {cpu_name()} ({os.cpu_count()} cores), {torch.get_num_threads()} torch threads, "
+        f"Python {platform.python_version()}, torch {torch.__version__}; load average before "
+        f"{os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"Training on {n_train:,} images per epoch, {args.epochs} epoch(s), batch 64, Adam 1e-3 (fused); "
+        f"test accuracy on {len(arrays.test_labels):,} images after the last epoch. The three paths take "
+        "turns epoch by epoch (the first to go rotates; each warmed up first, untimed), so a change in machine "
+        "load hits them alike.",
+        flush=True,
+    )
     results = []
     for name in args.models:
         config = MODELS[name]
         print(f"\n{name}: {config.architecture} ({config.input_spec})", flush=True)
         project = ProjectRun(arrays, n_train, config)
-        runs = {"project": project, "floor": FloorRun(project.tensors, config),
-                "notebook": NotebookRun(arrays, n_train, config)}
+        runs = {
+            "project": project,
+            "floor": FloorRun(project.tensors, config),
+            "notebook": NotebookRun(arrays, n_train, config),
+        }
         for run in runs.values():
             run.warm_up()
         keys = list(runs)
         for epoch in range(1, args.epochs + 1):
-            turn = keys[(epoch - 1) % len(keys):] + keys[:(epoch - 1) % len(keys)]  # who goes first rotates
+            turn = keys[(epoch - 1) % len(keys) :] + keys[: (epoch - 1) % len(keys)]  # who goes first rotates
             times = {key: runs[key].epoch() for key in turn}
-            print(f"  epoch {epoch}: " + ", ".join(f"{key} {t:.2f} s" for key, t in times.items()) +
-                  f" (load average {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"  epoch {epoch}: "
+                + ", ".join(f"{key} {t:.2f} s" for key, t in times.items())
+                + f" (load average {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
         accs = {key: run.test_acc() for key, run in runs.items()}
-        print("  test accuracy: " + ", ".join(f"{key} {acc:.2%}" for key, acc in accs.items()) +
-              f"; one-time preparation: project {project.prep_s:.2f} s (whole-tensor transforms), "
-              f"notebook {runs['notebook'].prep_s:.2f} s (DataFrame)", flush=True)
+        print(
+            "  test accuracy: "
+            + ", ".join(f"{key} {acc:.2%}" for key, acc in accs.items())
+            + f"; one-time preparation: project {project.prep_s:.2f} s (whole-tensor transforms), "
+            f"notebook {runs['notebook'].prep_s:.2f} s (DataFrame)",
+            flush=True,
+        )
         results.append((name, runs, accs))
 
-    print(f"\nSummary: seconds per epoch, mean of {args.epochs} (best in brackets); {torch.get_num_threads()} "
-          f"threads; load average after {os.getloadavg()[0]:.2f}")
-    header = (f"{'model':<9} {'notebook s':>15} {'project s':>15} {'floor s':>15} {'notebook/project':>16} "
-              f"{'project/floor':>13} {'acc notebook':>12} {'acc project':>11} {'acc floor':>9}")
+    print(
+        f"\nSummary: seconds per epoch, mean of {args.epochs} (best in brackets); {torch.get_num_threads()} "
+        f"threads; load average after {os.getloadavg()[0]:.2f}"
+    )
+    header = (
+        f"{'model':<9} {'notebook s':>15} {'project s':>15} {'floor s':>15} {'notebook/project':>16} "
+        f"{'project/floor':>13} {'acc notebook':>12} {'acc project':>11} {'acc floor':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, runs, accs in results:
         nb, pr, fl = runs["notebook"], runs["project"], runs["floor"]
         cell = lambda run: f"{run.mean_s:.2f} ({run.best_s:.2f})"
-        print(f"{name:<9} {cell(nb):>15} {cell(pr):>15} {cell(fl):>15} {nb.mean_s / pr.mean_s:>15.1f}x "
-              f"{pr.mean_s / fl.mean_s:>12.2f}x {accs['notebook']:>12.2%} {accs['project']:>11.2%} "
-              f"{accs['floor']:>9.2%}")
+        print(
+            f"{name:<9} {cell(nb):>15} {cell(pr):>15} {cell(fl):>15} {nb.mean_s / pr.mean_s:>15.1f}x "
+            f"{pr.mean_s / fl.mean_s:>12.2f}x {accs['notebook']:>12.2%} {accs['project']:>11.2%} "
+            f"{accs['floor']:>9.2%}"
+        )
     print("Process CPU seconds per epoch (mean; a busy machine inflates wall time far more than this):")
     for name, runs, _ in results:
         nb, pr, fl = runs["notebook"], runs["project"], runs["floor"]
-        print(f"  {name:<9} notebook {nb.mean_cpu_s:.2f}, project {pr.mean_cpu_s:.2f}, floor {fl.mean_cpu_s:.2f}; "
-              f"notebook/project {nb.mean_cpu_s / pr.mean_cpu_s:.1f}x, project/floor "
-              f"{pr.mean_cpu_s / fl.mean_cpu_s:.2f}x")
+        print(
+            f"  {name:<9} notebook {nb.mean_cpu_s:.2f}, project {pr.mean_cpu_s:.2f}, floor {fl.mean_cpu_s:.2f}; "
+            f"notebook/project {nb.mean_cpu_s / pr.mean_cpu_s:.1f}x, project/floor "
+            f"{pr.mean_cpu_s / fl.mean_cpu_s:.2f}x"
+        )
     goals = {"baseline": 2.0, "small": 20.0}
-    print(f"Goals: notebook/project >= 2x (baseline), >= 20x (small); project/floor <= 1.2x; baseline test "
-          f"accuracy after 2 full epochs within 0.5 points of the notebook's {NOTEBOOK_BASELINE_TEST_ACC:.1%}.")
+    print(
+        f"Goals: notebook/project >= 2x (baseline), >= 20x (small); project/floor <= 1.2x; baseline test "
+        f"accuracy after 2 full epochs within 0.5 points of the notebook's {NOTEBOOK_BASELINE_TEST_ACC:.1%}."
+    )
     for name, runs, accs in results:
         nb, pr, fl = runs["notebook"], runs["project"], runs["floor"]
-        checks = [f"speed-up {nb.mean_s / pr.mean_s:.1f}x "
-                  f"{'met' if nb.mean_s / pr.mean_s >= goals[name] else 'MISSED'}",
-                  f"project/floor {pr.mean_s / fl.mean_s:.2f}x {'met' if pr.mean_s / fl.mean_s <= 1.2 else 'MISSED'}"]
+        checks = [
+            f"speed-up {nb.mean_s / pr.mean_s:.1f}x {'met' if nb.mean_s / pr.mean_s >= goals[name] else 'MISSED'}",
+            f"project/floor {pr.mean_s / fl.mean_s:.2f}x {'met' if pr.mean_s / fl.mean_s <= 1.2 else 'MISSED'}",
+        ]
         if name == "baseline" and not args.quick and args.epochs == 2:
             diff = 100 * (accs["project"] - NOTEBOOK_BASELINE_TEST_ACC)
             verdict = "met" if abs(diff) <= 0.5 else ("above it" if diff > 0 else "MISSED")
-            checks.append(f"accuracy {diff:+.2f} points {verdict} (the notebook's path here: "
-                          f"{accs['notebook']:.2%})")
+            checks.append(f"accuracy {diff:+.2f} points {verdict} (the notebook's path here: {accs['notebook']:.2%})")
         print(f"  {name}: " + "; ".join(checks))
     return results
 

@@ -50,12 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def no_cuda_reason() -> str | None:
     """Why this machine cannot run the check, or None."""
     if torch.version.cuda is None:
-        return (f"torch {torch.__version__} is a CPU-only build: install a CUDA build of torch, on a machine with "
-                "an NVIDIA GPU, to run benchmarks/gpu_check.py.")
+        return (
+            f"torch {torch.__version__} is a CPU-only build: install a CUDA build of torch, on a machine with "
+            "an NVIDIA GPU, to run benchmarks/gpu_check.py."
+        )
     if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-        return (f"no CUDA GPU is visible here (torch {torch.__version__}, CUDA {torch.version.cuda}, "
-                "torch.cuda.is_available() is False): run benchmarks/gpu_check.py on a machine with an NVIDIA GPU "
-                "and its driver.")
+        return (
+            f"no CUDA GPU is visible here (torch {torch.__version__}, CUDA {torch.version.cuda}, "
+            "torch.cuda.is_available() is False): run benchmarks/gpu_check.py on a machine with an NVIDIA GPU "
+            "and its driver."
+        )
     return None
 
 
@@ -94,8 +98,10 @@ def epoch_times(rows: list[dict]) -> tuple[float, float]:
 
 
 def table(gpu: dict[tuple, list[dict]], cpu: dict[tuple, list[dict]]) -> str:
-    head = (f"{'input':<14} {'model':<12} {'seed':>4} | {'GPU ep1 s':>9} {'GPU later s':>11} | "
-            f"{'CPU ep1 s':>9} {'CPU later s':>11} | {'CPU/GPU':>7} | {'test acc GPU':>12} {'CPU':>6}")
+    head = (
+        f"{'input':<14} {'model':<12} {'seed':>4} | {'GPU ep1 s':>9} {'GPU later s':>11} | "
+        f"{'CPU ep1 s':>9} {'CPU later s':>11} | {'CPU/GPU':>7} | {'test acc GPU':>12} {'CPU':>6}"
+    )
     lines = [head, "-" * len(head)]
     for key in sorted(set(gpu) | set(cpu)):
         g, c = gpu.get(key), cpu.get(key)
@@ -104,8 +110,10 @@ def table(gpu: dict[tuple, list[dict]], cpu: dict[tuple, list[dict]]) -> str:
         ratio = cl / gl if g and c and gl > 0 else float("nan")
         ga = g[-1]["test_acc"] if g else float("nan")
         ca = c[-1]["test_acc"] if c else float("nan")
-        lines.append(f"{key[0]:<14} {key[1]:<12} {key[2]:>4} | {g1:>9.3f} {gl:>11.3f} | {c1:>9.3f} {cl:>11.3f} | "
-                     f"{ratio:>6.2f}x | {ga:>12.4f} {ca:>6.4f}")
+        lines.append(
+            f"{key[0]:<14} {key[1]:<12} {key[2]:>4} | {g1:>9.3f} {gl:>11.3f} | {c1:>9.3f} {cl:>11.3f} | "
+            f"{ratio:>6.2f}x | {ga:>12.4f} {ca:>6.4f}"
+        )
     return "\n".join(lines)
 
 
@@ -116,23 +124,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     storage = args.storage_path or tempfile.mkdtemp(prefix="gpu_check-")
-    common = ["--space", args.space, "--subset", str(args.subset), "--epochs", str(args.epochs),
-              "--cpus-per-trial", f"{args.cpus_per_trial:g}", *ONE_PER_TRIAL]
+    common = [
+        "--space",
+        args.space,
+        "--subset",
+        str(args.subset),
+        "--epochs",
+        str(args.epochs),
+        "--cpus-per-trial",
+        f"{args.cpus_per_trial:g}",
+        *ONE_PER_TRIAL,
+    ]
     if args.max_concurrent:
         common += ["--max-concurrent", str(args.max_concurrent)]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    gpu = run(f"GPU ({args.gpus_per_trial:g} GPU per trial)",
-              [*common, "--gpus-per-trial", f"{args.gpus_per_trial:g}"], storage, f"gpu-check-cuda-{stamp}")
+    gpu = run(
+        f"GPU ({args.gpus_per_trial:g} GPU per trial)",
+        [*common, "--gpus-per-trial", f"{args.gpus_per_trial:g}"],
+        storage,
+        f"gpu-check-cuda-{stamp}",
+    )
     bad = misplaced(gpu, "cuda")
     if not gpu or bad:
-        print("error: GPU trials did not all train on CUDA:\n  " + "\n  ".join(bad or ["no trial results"]),
-              file=sys.stderr)
+        print(
+            "error: GPU trials did not all train on CUDA:\n  " + "\n  ".join(bad or ["no trial results"]),
+            file=sys.stderr,
+        )
         return 1
     cpu = run("CPU (no GPU)", common, storage, f"gpu-check-cpu-{stamp}")
     bad = misplaced(cpu, "cpu")
     if not cpu or bad:
-        print("error: CPU trials did not all stay on the CPU:\n  " + "\n  ".join(bad or ["no trial results"]),
-              file=sys.stderr)
+        print(
+            "error: CPU trials did not all stay on the CPU:\n  " + "\n  ".join(bad or ["no trial results"]),
+            file=sys.stderr,
+        )
         return 1
 
     any_row = next(iter(gpu.values()))[0]
@@ -140,11 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     for rows in gpu.values():
         slot = (rows[0]["node_ip"], str(rows[0]["gpu_ids"]))
         slots[slot] = slots.get(slot, 0) + 1
-    print(f"\nAll {len(gpu)} GPU trials trained on CUDA ({any_row['device_name']}, torch {any_row['torch_version']}); "
-          f"all {len(cpu)} CPU trials on the CPU ({next(iter(cpu.values()))[0]['device_name']}).")
+    print(
+        f"\nAll {len(gpu)} GPU trials trained on CUDA ({any_row['device_name']}, torch {any_row['torch_version']}); "
+        f"all {len(cpu)} CPU trials on the CPU ({next(iter(cpu.values()))[0]['device_name']})."
+    )
     print("GPU trials per (node, GPU id): " + ", ".join(f"{ip} GPU {g}: {n}" for (ip, g), n in sorted(slots.items())))
-    print(f"Epoch times in seconds ({args.subset:,} training images, {args.epochs} epochs; 'later' is the median of "
-          "epochs 2 and up; trials ran side by side):")
+    print(
+        f"Epoch times in seconds ({args.subset:,} training images, {args.epochs} epochs; 'later' is the median of "
+        "epochs 2 and up; trials ran side by side):"
+    )
     print(table(gpu, cpu))
     print(f"\nExperiments: {storage}/gpu-check-cuda-{stamp} and {storage}/gpu-check-cpu-{stamp}")
     return 0

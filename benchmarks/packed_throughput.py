@@ -41,16 +41,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from tune_mnist.config import TrialConfig
+from tune_mnist.counts import mlp_params
 from tune_mnist.data import Splits, load_mnist, split_validation, subset
 from tune_mnist.inputs import build_tensors
-from tune_mnist.counts import mlp_params
 from tune_mnist.measure import synchronize
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.single_run import cpu_name
@@ -67,8 +67,8 @@ QUICK = dict(subset=2048, epochs=1, sizes="1,16,128", single=6)
 @dataclass
 class Row:
     shape: str
-    path: str           # "single" or "pack"
-    k: int              # models trained together (1 for single: they run one after another)
+    path: str  # "single" or "pack"
+    k: int  # models trained together (1 for single: they run one after another)
     models: int
     epochs: int
     train_s: float
@@ -106,8 +106,16 @@ def run_single(shape: str, splits: Splits, device: torch.device, count: int, epo
     return Row(shape, "single", 1, count, epochs, train_s, time.perf_counter() - start, sum(accs) / len(accs))
 
 
-def run_pack(shape: str, splits: Splits, device: torch.device, k: int, epochs: int, batch_size: int,
-             distinct_lrs: bool, use_graph: bool | None = None) -> Row:
+def run_pack(
+    shape: str,
+    splits: Splits,
+    device: torch.device,
+    k: int,
+    epochs: int,
+    batch_size: int,
+    distinct_lrs: bool,
+    use_graph: bool | None = None,
+) -> Row:
     configs = shape_configs(shape, k, epochs, batch_size, distinct_lrs)
     synchronize(device)
     start = time.perf_counter()
@@ -157,8 +165,11 @@ def timed_search(label: str, argv: list[str], storage: str) -> str:
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - start
     finished = [line for line in done.stdout.splitlines() if " trials finished" in line]
-    status = (finished[-1].strip() if finished else "ok") if done.returncode == 0 else \
-        f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    status = (
+        (finished[-1].strip() if finished else "ok")
+        if done.returncode == 0
+        else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    )
     return f"{label:<28}: {wall:8.1f} s wall ({status})"
 
 
@@ -173,8 +184,17 @@ def search_wall_times(args: argparse.Namespace) -> list[str]:
                 lines.append(timed_search(f"grid, --pack {k}", argv, storage))
                 print(lines[-1], flush=True)
         if args.random_configs:
-            argv = ["--space", "random", "--num-samples", str(args.random_configs), "--epochs", "2",
-                    "--name", "packbench-random", *extra]
+            argv = [
+                "--space",
+                "random",
+                "--num-samples",
+                str(args.random_configs),
+                "--epochs",
+                "2",
+                "--name",
+                "packbench-random",
+                *extra,
+            ]
             lines.append(timed_search(f"random, {args.random_configs} configs x 2 epochs", argv, storage))
             print(lines[-1], flush=True)
     return lines
@@ -183,39 +203,69 @@ def search_wall_times(args: argparse.Namespace) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
-    parser.add_argument("--shapes", default="small,middle,baseline",
-                        help="comma list of " + ", ".join(SHAPES) + "; none = only the whole searches")
-    parser.add_argument("--sizes", help="pack sizes, comma list; 'max' = largest that fits (CUDA only) "
-                                        "(default 1,16,128,512, and max on CUDA; --quick 1,16,128)")
+    parser.add_argument(
+        "--shapes",
+        default="small,middle,baseline",
+        help="comma list of " + ", ".join(SHAPES) + "; none = only the whole searches",
+    )
+    parser.add_argument(
+        "--sizes",
+        help="pack sizes, comma list; 'max' = largest that fits (CUDA only) "
+        "(default 1,16,128,512, and max on CUDA; --quick 1,16,128)",
+    )
     parser.add_argument("--epochs", type=int, help="epochs per model (default 2; --quick 1)")
     parser.add_argument("--subset", type=int, help="training images (default: all 55,000; --quick 2048)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--single", type=int,
-                        help="models the single path trains, one after another (default 2; --quick 6)")
+    parser.add_argument(
+        "--single", type=int, help="models the single path trains, one after another (default 2; --quick 6)"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run every row R times and keep the fastest (training time): for shared machines")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every row R times and keep the fastest (training time): for shared machines",
+    )
     parser.add_argument("--max-pack", type=int, default=16384, help="largest pack 'max' tries (CUDA)")
-    parser.add_argument("--max-pack-params", type=float,
-                        help="skip packs with more stacked parameters (default 6.4e7 on CPU, none on CUDA)")
+    parser.add_argument(
+        "--max-pack-params",
+        type=float,
+        help="skip packs with more stacked parameters (default 6.4e7 on CPU, none on CUDA)",
+    )
     parser.add_argument("--no-graph", action="store_true", help="CUDA: train packs eagerly, without the CUDA graph")
     parser.add_argument("--distinct-lrs", action="store_true", help="every member its own lr (scaled Adam path)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"small run: subset {QUICK['subset']}, {QUICK['epochs']} epoch, sizes {QUICK['sizes']}")
-    parser.add_argument("--grid-pack", type=int, metavar="K",
-                        help="also time the whole grid search without packing and with --pack K")
-    parser.add_argument("--random-configs", type=int, metavar="N",
-                        help="also time the whole random search with N configs, 2 epochs each, --pack auto")
-    parser.add_argument("--search-args", default="",
-                        help="extra arguments for every search run, e.g. '--subset 5000' or '--gpus-per-trial 1'")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small run: subset {QUICK['subset']}, {QUICK['epochs']} epoch, sizes {QUICK['sizes']}",
+    )
+    parser.add_argument(
+        "--grid-pack", type=int, metavar="K", help="also time the whole grid search without packing and with --pack K"
+    )
+    parser.add_argument(
+        "--random-configs",
+        type=int,
+        metavar="N",
+        help="also time the whole random search with N configs, 2 epochs each, --pack auto",
+    )
+    parser.add_argument(
+        "--search-args",
+        default="",
+        help="extra arguments for every search run, e.g. '--subset 5000' or '--gpus-per-trial 1'",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     if device.type == "cuda" and not torch.cuda.is_available():
         print(f"--device {args.device}: this machine has no CUDA GPU; use --device cpu (or auto).", file=sys.stderr)
         return 2
@@ -236,14 +286,19 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = subset(split_validation(load_mnist()), n_sub)
     where = torch.cuda.get_device_name(device) if cuda else f"CPU {cpu_name()}, {os.cpu_count()} cores"
-    print(f"device {device} ({where}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{len(splits.train_labels)} training images, batch {args.batch_size}, {epochs} epoch(s), "
-          f"best of {args.repeat}, "
-          f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"device {device} ({where}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{len(splits.train_labels)} training images, batch {args.batch_size}, {epochs} epoch(s), "
+        f"best of {args.repeat}, "
+        f"load average at start {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
 
     rows: list[Row] = []
-    header = f"{'shape':9} {'path':8} {'K':>6} {'train s':>9} {'model-ep/s':>11} {'wall s':>9} {'model-ep/s':>11} " \
-             f"{'vs single':>9} {'test acc':>8}  note"
+    header = (
+        f"{'shape':9} {'path':8} {'K':>6} {'train s':>9} {'model-ep/s':>11} {'wall s':>9} {'model-ep/s':>11} "
+        f"{'vs single':>9} {'test acc':>8}  note"
+    )
     print(header + "\n" + " " * 33 + "(train)" + " " * 15 + "(wall)")
     for shape in shapes:
         params = mlp_params(TrialConfig(**SHAPES[shape]).in_features, SHAPES[shape]["depth"], SHAPES[shape]["width"])
@@ -252,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         warm = subset(splits, args.batch_size * 4)
         run_single(shape, warm, device, 1, 1, args.batch_size)
         run_pack(shape, warm, device, 2, 1, args.batch_size, args.distinct_lrs, False if args.no_graph else None)
-        base = best_of(args.repeat, lambda: run_single(shape, splits, device, single, epochs, args.batch_size))
+        base = best_of(
+            args.repeat, lambda shape=shape: run_single(shape, splits, device, single, epochs, args.batch_size)
+        )
         rows.append(base)
         print_row(base, base)
         for size in sizes:
@@ -267,14 +324,34 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 k, note = int(size), ""
             if max_params and k * params > max_params:
-                row = Row(shape, "pack", k, k, epochs, 0.0, 0.0, math.nan,
-                          f"skipped: {k * params:.2g} stacked params > --max-pack-params {max_params:.2g}")
+                row = Row(
+                    shape,
+                    "pack",
+                    k,
+                    k,
+                    epochs,
+                    0.0,
+                    0.0,
+                    math.nan,
+                    f"skipped: {k * params:.2g} stacked params > --max-pack-params {max_params:.2g}",
+                )
                 rows.append(row)
                 print_row(row, base)
                 continue
             try:
-                row = best_of(args.repeat, lambda: run_pack(shape, splits, device, k, epochs, args.batch_size,
-                                                            args.distinct_lrs, False if args.no_graph else None))
+                row = best_of(
+                    args.repeat,
+                    lambda shape=shape, k=k: run_pack(
+                        shape,
+                        splits,
+                        device,
+                        k,
+                        epochs,
+                        args.batch_size,
+                        args.distinct_lrs,
+                        False if args.no_graph else None,
+                    ),
+                )
                 row.note = note
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
@@ -284,18 +361,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     searches = search_wall_times(args)
     if args.json:
-        args.json.write_text(json.dumps({"rows": [asdict(r) | {"train_rate": r.train_rate, "wall_rate": r.wall_rate}
-                                                  for r in rows], "searches": searches}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": [asdict(r) | {"train_rate": r.train_rate, "wall_rate": r.wall_rate} for r in rows],
+                    "searches": searches,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 
 def print_row(row: Row, base: Row) -> None:
     if not row.train_s:
-        print(f"{row.shape:9} {row.path:8} {row.k:>6} {'-':>9} {'-':>11} {'-':>9} {'-':>11} {'-':>9} {'-':>8}  {row.note}")
+        print(
+            f"{row.shape:9} {row.path:8} {row.k:>6} {'-':>9} {'-':>11} {'-':>9} {'-':>11} {'-':>9} {'-':>8}  {row.note}"
+        )
         return
     ratio = row.train_rate / base.train_rate
-    print(f"{row.shape:9} {row.path:8} {row.k:>6} {row.train_s:9.2f} {row.train_rate:11.2f} {row.wall_s:9.2f} "
-          f"{row.wall_rate:11.2f} {ratio:8.2f}x {row.test_acc_mean:8.4f}  {row.note}", flush=True)
+    print(
+        f"{row.shape:9} {row.path:8} {row.k:>6} {row.train_s:9.2f} {row.train_rate:11.2f} {row.wall_s:9.2f} "
+        f"{row.wall_rate:11.2f} {ratio:8.2f}x {row.test_acc_mean:8.4f}  {row.note}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         storage = Path(args.storage_path or tmp).resolve()
         name = f"overhead-{time.strftime('%Y%m%d-%H%M%S')}"
-        command = [sys.executable, "-m", "tune_mnist.search", "--space", args.space, "--storage-path", str(storage),
-                   "--name", name, "--cpus-per-trial", str(args.cpus_per_trial)]
+        command = [
+            sys.executable,
+            "-m",
+            "tune_mnist.search",
+            "--space",
+            args.space,
+            "--storage-path",
+            str(storage),
+            "--name",
+            name,
+            "--cpus-per-trial",
+            str(args.cpus_per_trial),
+        ]
         command += ["--subset", str(args.subset)] if args.subset else []
         command += ["--epochs", str(args.epochs)] if args.epochs else []
         shm_before = shm_bytes()
@@ -107,8 +118,10 @@ def main() -> None:
     concurrency = max(1, min(len(rows), int(cpus // args.cpus_per_trial)))
     train = sum(r["train_time_s"] for r in rows)
     trial_total = sum(r["time_total_s"] for r in rows)
-    print(f"{args.space}: {len(rows)} trials on {cpus} CPUs, {args.cpus_per_trial:g} per trial "
-          f"(concurrency {concurrency}), subset {args.subset or 'the space default'}")
+    print(
+        f"{args.space}: {len(rows)} trials on {cpus} CPUs, {args.cpus_per_trial:g} per trial "
+        f"(concurrency {concurrency}), subset {args.subset or 'the space default'}"
+    )
     print(f"  wall time of the whole run (Ray start to exit)   {wall:9.1f} s")
     print(f"  sum of training time / concurrency               {train / concurrency:9.1f} s")
     print(f"  sum of trial time (incl. eval, latency, ckpt) / c {trial_total / concurrency:9.1f} s")

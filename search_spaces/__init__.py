@@ -99,15 +99,23 @@ def available() -> list[str]:
 def load(name: str) -> Space:
     """The space ``search_spaces/<name>.py``, checked against the contract above."""
     if name not in available():
-        raise InputError(f"Unknown search space {name!r}: use one of {described(available())}; "
-                         f"or add search_spaces/{name}.py.")
+        raise InputError(
+            f"Unknown search space {name!r}: use one of {described(available())}; or add search_spaces/{name}.py."
+        )
     module = importlib.import_module(f"{__name__}.{name}")
     missing = problems(module)
     if missing:
-        raise InputError(f"Search space {module_file(module)} {' and '.join(missing)}: see the contract in "
-                         "search_spaces/__init__.py.")
-    return Space(name=name, description=module.DESCRIPTION, default_subset=getattr(module, "DEFAULT_SUBSET", None),
-                 configs=getattr(module, "configs", None), searcher=getattr(module, "searcher", None))
+        raise InputError(
+            f"Search space {module_file(module)} {' and '.join(missing)}: see the contract in "
+            "search_spaces/__init__.py."
+        )
+    return Space(
+        name=name,
+        description=module.DESCRIPTION,
+        default_subset=getattr(module, "DEFAULT_SUBSET", None),
+        configs=getattr(module, "configs", None),
+        searcher=getattr(module, "searcher", None),
+    )
 
 
 def problems(module: ModuleType) -> list[str]:
@@ -152,8 +160,11 @@ def described(names: list[str]) -> str:
 def apply_overrides(configs: list[TrialConfig], options: SpaceOptions) -> list[TrialConfig]:
     """Fix epochs/batch size/lr where the user gave them, repeat each config over ``options.seeds``
     seeds, and drop duplicates while keeping the order."""
-    fixed = {k: v for k, v in (("epochs", options.epochs), ("batch_size", options.batch_size), ("lr", options.lr))
-             if v is not None}
+    fixed = {
+        k: v
+        for k, v in (("epochs", options.epochs), ("batch_size", options.batch_size), ("lr", options.lr))
+        if v is not None
+    }
     out: dict[TrialConfig, None] = {}
     for config in configs:
         config = dataclasses.replace(config, **fixed)

@@ -14,8 +14,10 @@ from search_spaces import Adaptive, SpaceOptions
 from search_spaces.random import BATCH_SIZES, DEFAULT_SAMPLES
 from tune_mnist.objectives import SEARCH_OBJECTIVES
 
-DESCRIPTION = ("Optuna's multi-objective search over the random space's ranges, minimising the accuracy "
-               "shortfall below --min-accuracy, FLOPs and latency: --num-samples trials, 50 by default")
+DESCRIPTION = (
+    "Optuna's multi-objective search over the random space's ranges, minimising the accuracy "
+    "shortfall below --min-accuracy, FLOPs and latency: --num-samples trials, 50 by default"
+)
 
 
 def define(trial: Any, options: SpaceOptions) -> dict[str, Any]:
@@ -48,9 +50,15 @@ def searcher(options: SpaceOptions) -> Adaptive:
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return OptunaSearch(space=functools.partial(define, options=options), metric=list(SEARCH_OBJECTIVES),
-                            mode=["min"] * len(SEARCH_OBJECTIVES),
-                            sampler=optuna.samplers.TPESampler(seed=options.search_seed))
+        return OptunaSearch(
+            space=functools.partial(define, options=options),
+            metric=list(SEARCH_OBJECTIVES),
+            mode=["min"] * len(SEARCH_OBJECTIVES),
+            sampler=optuna.samplers.TPESampler(seed=options.search_seed),
+        )
 
-    return Adaptive(make_search_alg=make, num_samples=options.num_samples or DEFAULT_SAMPLES,
-                    param_space={"min_accuracy": options.min_accuracy})
+    return Adaptive(
+        make_search_alg=make,
+        num_samples=options.num_samples or DEFAULT_SAMPLES,
+        param_space={"min_accuracy": options.min_accuracy},
+    )

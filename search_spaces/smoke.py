@@ -10,7 +10,9 @@ DEFAULT_SUBSET = 2000
 
 
 def configs(options: SpaceOptions) -> list[TrialConfig]:
-    tiny = [TrialConfig(side=8, depth=1, width=32, lr=1e-2, epochs=2),
-            TrialConfig(side=14, depth=1, width=64, lr=1e-2, epochs=2),
-            TrialConfig(crop=20, side=8, depth=0, width=1, lr=1e-2, epochs=2)]
+    tiny = [
+        TrialConfig(side=8, depth=1, width=32, lr=1e-2, epochs=2),
+        TrialConfig(side=14, depth=1, width=64, lr=1e-2, epochs=2),
+        TrialConfig(crop=20, side=8, depth=0, width=1, lr=1e-2, epochs=2),
+    ]
     return apply_overrides(tiny, options)

@@ -19,8 +19,18 @@ from tune_mnist.objectives import SEARCH_OBJECTIVES
 from tune_mnist.pack_trainable import seeds_mean
 from tune_mnist.saved import load_model
 
-COMMON = ["--space", "adaptive", "--epochs", "1", "--subset", "1000", "--validation-size", "1000",
-          "--min-accuracy", "0.6"]
+COMMON = [
+    "--space",
+    "adaptive",
+    "--epochs",
+    "1",
+    "--subset",
+    "1000",
+    "--validation-size",
+    "1000",
+    "--min-accuracy",
+    "0.6",
+]
 
 
 def params(trial: Path) -> dict:
@@ -73,8 +83,9 @@ def test_adaptive_seeds_train_together_and_report_their_mean(runs):
         own = [m for m in members if m.name.startswith(trial_id + "_m")]
         assert sorted(params(m)["seed"] for m in own) == [0, 1]
         for member in own:  # the proposal itself, with its run constants, and a seed
-            assert {k: v for k, v in params(member).items() if k != "seed"} == \
-                   {k: v for k, v in config.items() if k not in (PACK_SEEDS, "seed")}
+            assert {k: v for k, v in params(member).items() if k != "seed"} == {
+                k: v for k, v in config.items() if k not in (PACK_SEEDS, "seed")
+            }
         member_rows = [rows(m).iloc[-1] for m in own]
         summary = rows(pack).iloc[-1]  # what Optuna was told: the seeds' mean
         mean_val = sum(r["val_acc"] for r in member_rows) / 2
@@ -101,10 +112,26 @@ def test_analysis_groups_the_seeds_of_each_proposal(runs):
 
 
 def test_seeds_mean_keeps_shared_values_and_averages_the_rest():
-    rows_ = [{"epoch": 2, "seed": 0, "val_acc": 0.5, "test_acc": 0.4, "flops": 100, "architecture": "64-8-10",
-              "latency_p50_us": 3.0},
-             {"epoch": 2, "seed": 1, "val_acc": 0.7, "test_acc": 0.6, "flops": 100, "architecture": "64-8-10",
-              "latency_p50_us": 5.0}]
+    rows_ = [
+        {
+            "epoch": 2,
+            "seed": 0,
+            "val_acc": 0.5,
+            "test_acc": 0.4,
+            "flops": 100,
+            "architecture": "64-8-10",
+            "latency_p50_us": 3.0,
+        },
+        {
+            "epoch": 2,
+            "seed": 1,
+            "val_acc": 0.7,
+            "test_acc": 0.6,
+            "flops": 100,
+            "architecture": "64-8-10",
+            "latency_p50_us": 5.0,
+        },
+    ]
     mean = seeds_mean(rows_, {"min_accuracy": 0.9})
     assert "seed" not in mean and mean["flops"] == 100 and isinstance(mean["flops"], int)
     assert mean["architecture"] == "64-8-10" and mean["latency_p50_us"] == 4.0

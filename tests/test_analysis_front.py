@@ -14,8 +14,16 @@ import pytest
 from analysis import pareto
 from analysis.aggregate import aggregate, trial_table
 from analysis.front import Objective, compute_front, nondominated, parse_objectives
-from analysis.load import ERRORED, NO_RESULTS, NOT_STARTED, UNFINISHED, UNREADABLE, USABLE, load_experiment, \
-    resolve_experiment
+from analysis.load import (
+    ERRORED,
+    NO_RESULTS,
+    NOT_STARTED,
+    UNFINISHED,
+    UNREADABLE,
+    USABLE,
+    load_experiment,
+    resolve_experiment,
+)
 from tune_mnist.config import TrialConfig
 from tune_mnist.measure import mlp_flops, mlp_params
 
@@ -24,10 +32,24 @@ OBJECTIVES = [Objective("val_acc", "max"), Objective("flops", "min"), Objective(
 
 # ---------------------------------------------------------------- building experiments by hand
 
-def write_trial(experiment: Path, number: int, *, side: int | None = 8, crop: int | None = None, depth: int = 1,
-                width: int = 8, seed: int = 0, epochs: int = 2, val_acc: float | list[float] = 0.95,
-                flops: int | None = None, latency: float = 10.0, reported: int | None = None,
-                error: str | None = None, tail: str = "") -> Path:
+
+def write_trial(
+    experiment: Path,
+    number: int,
+    *,
+    side: int | None = 8,
+    crop: int | None = None,
+    depth: int = 1,
+    width: int = 8,
+    seed: int = 0,
+    epochs: int = 2,
+    val_acc: float | list[float] = 0.95,
+    flops: int | None = None,
+    latency: float = 10.0,
+    reported: int | None = None,
+    error: str | None = None,
+    tail: str = "",
+) -> Path:
     """A trial directory as Ray writes it: params.json, result.json (one line per epoch), maybe error.txt."""
     config = TrialConfig(crop=crop, side=side, depth=depth, width=width, seed=seed, epochs=epochs)
     trial_id = f"abcde_{number:05d}"
@@ -38,18 +60,38 @@ def write_trial(experiment: Path, number: int, *, side: int | None = 8, crop: in
     accs = val_acc if isinstance(val_acc, list) else [val_acc - 0.02 * (epochs - e) for e in range(1, epochs + 1)]
     lines = []
     for epoch in range(1, (epochs if reported is None else reported) + 1):
-        row = {"epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": accs[epoch - 1], "val_loss": 0.5,
-               "val_acc": accs[epoch - 1], "test_loss": 0.5,
-               "test_acc": accs[epoch - 1] - 0.005 if accs[epoch - 1] == accs[epoch - 1] else 0.93,
-               "epoch_time_s": 0.1, "train_time_s": 0.1 * epoch,
-               "params": mlp_params(config.in_features, depth, width),
-               "flops": flops if flops is not None else mlp_flops(config.in_features, depth, width),
-               "in_features": config.in_features, "input_spec": config.input_spec,
-               "architecture": config.architecture, "latency_p50_us": latency, "latency_p90_us": latency * 1.2,
-               "latency_p99_us": latency * 1.5, "latency_batch_us": latency / 50, "latency_batch_size": 1024,
-               "device": "cpu", "device_name": "cpu", "threads": 1, "torch_version": "x", "node_ip": "10.0.0.1",
-               "gpu_ids": "", "accuracy_shortfall": 0.0, "done": False, "training_iteration": epoch,
-               "trial_id": trial_id, "config": params}
+        row = {
+            "epoch": epoch,
+            "train_loss": 1.0 / epoch,
+            "train_acc": accs[epoch - 1],
+            "val_loss": 0.5,
+            "val_acc": accs[epoch - 1],
+            "test_loss": 0.5,
+            "test_acc": accs[epoch - 1] - 0.005 if accs[epoch - 1] == accs[epoch - 1] else 0.93,
+            "epoch_time_s": 0.1,
+            "train_time_s": 0.1 * epoch,
+            "params": mlp_params(config.in_features, depth, width),
+            "flops": flops if flops is not None else mlp_flops(config.in_features, depth, width),
+            "in_features": config.in_features,
+            "input_spec": config.input_spec,
+            "architecture": config.architecture,
+            "latency_p50_us": latency,
+            "latency_p90_us": latency * 1.2,
+            "latency_p99_us": latency * 1.5,
+            "latency_batch_us": latency / 50,
+            "latency_batch_size": 1024,
+            "device": "cpu",
+            "device_name": "cpu",
+            "threads": 1,
+            "torch_version": "x",
+            "node_ip": "10.0.0.1",
+            "gpu_ids": "",
+            "accuracy_shortfall": 0.0,
+            "done": False,
+            "training_iteration": epoch,
+            "trial_id": trial_id,
+            "config": params,
+        }
         lines.append(json.dumps(row) + "\n")
     if lines or tail:
         (directory / "result.json").write_text("".join(lines) + tail)
@@ -60,11 +102,23 @@ def write_trial(experiment: Path, number: int, *, side: int | None = 8, crop: in
 
 def write_state(experiment: Path, entries: list[dict]) -> None:
     """experiment_state-*.json as Ray writes it: trial_data is [trial JSON, runtime JSON] pairs."""
-    data = [[json.dumps({"trial_id": e["trial_id"], "status": e["status"], "config": e.get("config", {}),
-                         "relative_logdir": e.get("relative_logdir")}), json.dumps({"num_failures": 0})]
-            for e in entries]
+    data = [
+        [
+            json.dumps(
+                {
+                    "trial_id": e["trial_id"],
+                    "status": e["status"],
+                    "config": e.get("config", {}),
+                    "relative_logdir": e.get("relative_logdir"),
+                }
+            ),
+            json.dumps({"num_failures": 0}),
+        ]
+        for e in entries
+    ]
     (experiment / "experiment_state-2026-01-01_00-00-00.json").write_text(
-        json.dumps({"trial_data": data, "runner_data": {}, "stats": {}}))
+        json.dumps({"trial_data": data, "runner_data": {}, "stats": {}})
+    )
 
 
 def analyse(path: Path, min_accuracy: float = 0.9, objectives=OBJECTIVES, bar_on: str = "mean", epoch=None):
@@ -84,13 +138,13 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 def known(tmp_path: Path) -> Path:
     """Seven configs with a known front over (val_acc max, FLOPs min, latency min) at the 0.90 bar."""
     exp = tmp_path / "known"
-    write_trial(exp, 0, width=1, val_acc=0.95, flops=1000, latency=10)      # A: front
-    write_trial(exp, 1, width=2, val_acc=0.97, flops=5000, latency=20)      # B: front
-    write_trial(exp, 2, width=3, val_acc=0.97, flops=5000, latency=20)      # C: exact tie with B: front too
-    write_trial(exp, 3, width=4, val_acc=0.94, flops=5000, latency=20)      # D: dominated by B
-    write_trial(exp, 4, width=5, val_acc=0.85, flops=100, latency=5)        # E: would dominate, but below the bar
-    write_trial(exp, 5, width=6, val_acc=0.95, flops=1000, latency=12)      # F: A is as good and faster
-    write_trial(exp, 6, width=7, val_acc=0.99, flops=20000, latency=50)     # G: front (most accurate)
+    write_trial(exp, 0, width=1, val_acc=0.95, flops=1000, latency=10)  # A: front
+    write_trial(exp, 1, width=2, val_acc=0.97, flops=5000, latency=20)  # B: front
+    write_trial(exp, 2, width=3, val_acc=0.97, flops=5000, latency=20)  # C: exact tie with B: front too
+    write_trial(exp, 3, width=4, val_acc=0.94, flops=5000, latency=20)  # D: dominated by B
+    write_trial(exp, 4, width=5, val_acc=0.85, flops=100, latency=5)  # E: would dominate, but below the bar
+    write_trial(exp, 5, width=6, val_acc=0.95, flops=1000, latency=12)  # F: A is as good and faster
+    write_trial(exp, 6, width=7, val_acc=0.99, flops=20000, latency=50)  # G: front (most accurate)
     return exp
 
 
@@ -124,8 +178,16 @@ def test_cli_prints_the_front_sorted_by_flops_with_picks_and_writes_files(known,
     assert "Fewest FLOPs above the bar: resize8 1x1" in out
     assert "Lowest latency above the bar: resize8 1x1" in out
     assert "not in this experiment" in out  # the notebook's pick
-    for name in ("trials.csv", "front.csv", "epochs.csv", "report.md", "accuracy_vs_flops.png",
-                 "latency_vs_flops.png", "accuracy_vs_latency.png", "learning_curves.png"):
+    for name in (
+        "trials.csv",
+        "front.csv",
+        "epochs.csv",
+        "report.md",
+        "accuracy_vs_flops.png",
+        "latency_vs_flops.png",
+        "accuracy_vs_latency.png",
+        "learning_curves.png",
+    ):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert len(pd.read_csv(tmp_path / "out" / "trials.csv")) == 7
     assert sorted(pd.read_csv(tmp_path / "out" / "front.csv")["width"]) == [1, 2, 3, 7]
@@ -134,7 +196,7 @@ def test_cli_prints_the_front_sorted_by_flops_with_picks_and_writes_files(known,
 def test_notebook_pick_is_placed_on_or_off_the_front(tmp_path, capsys):
     exp = tmp_path / "nb"
     write_trial(exp, 0, side=8, depth=1, width=256, val_acc=0.97, latency=30)
-    write_trial(exp, 1, side=8, depth=1, width=64, val_acc=0.97, latency=20)   # fewer FLOPs, faster, as accurate
+    write_trial(exp, 1, side=8, depth=1, width=64, val_acc=0.97, latency=20)  # fewer FLOPs, faster, as accurate
     _, front, _ = analyse(exp)
     from analysis.report import notebook_text
 
@@ -178,17 +240,26 @@ def test_errored_unfinished_half_written_and_never_started_trials_are_counted_an
 
     experiment = load_experiment(exp)
     status = {t.trial_id: t.status for t in experiment.trials}
-    assert status == {"abcde_00000": USABLE, "abcde_00001": USABLE, "abcde_00002": ERRORED, "abcde_00003": ERRORED,
-                      "abcde_00004": UNFINISHED, "abcde_00005": NO_RESULTS, "abcde_00006": UNREADABLE,
-                      "abcde_00007": NOT_STARTED}
+    assert status == {
+        "abcde_00000": USABLE,
+        "abcde_00001": USABLE,
+        "abcde_00002": ERRORED,
+        "abcde_00003": ERRORED,
+        "abcde_00004": UNFINISHED,
+        "abcde_00005": NO_RESULTS,
+        "abcde_00006": UNREADABLE,
+        "abcde_00007": NOT_STARTED,
+    }
     assert any("half-written last line" in w and "abcde_00004" in w for w in experiment.warnings)
     trial4 = next(t for t in experiment.trials if t.trial_id == "abcde_00004")
     assert list(trial4.history["epoch"]) == [1, 2] and "epoch 2 of 3" in trial4.reason
 
     code, out, err = run_cli([exp, "--out", tmp_path / "out"], capsys)
     assert code == 0, err
-    assert "Trials: 8 trials (2 finished, 2 errored, 1 unfinished, 1 never reported, 1 unreadable, 1 not started); " \
-           "2 used." in out
+    assert (
+        "Trials: 8 trials (2 finished, 2 errored, 1 unfinished, 1 never reported, 1 unreadable, 1 not started); "
+        "2 used." in out
+    )
     assert "CUDA out of memory" in out and "errored after epoch 1 of 2: ValueError: loss is nan" in out
     assert "line 1 of result.json is not JSON" in out and "never started (Ray status PENDING)" in out
     assert "warning:" in err and "half-written last line" in err
@@ -203,8 +274,10 @@ def test_epoch_option_uses_that_epochs_metrics(known, tmp_path, capsys):
     assert trials.set_index("width").loc[7, "val_acc"] == pytest.approx(0.97)  # 0.99 - 0.02 at epoch 1
     code, _, err = run_cli([known, "--epoch", "5", "--out", tmp_path / "o"], capsys)
     assert code == 2
-    assert err.strip() == ("error: No finished trial reported epoch 5: pass --epoch between 1 and 2, "
-                           "or leave --epoch out to use each trial's last epoch.")
+    assert err.strip() == (
+        "error: No finished trial reported epoch 5: pass --epoch between 1 and 2, "
+        "or leave --epoch out to use each trial's last epoch."
+    )
 
 
 def test_default_is_the_most_recent_experiment_under_the_storage_path(tmp_path):
@@ -224,29 +297,50 @@ def test_default_is_the_most_recent_experiment_under_the_storage_path(tmp_path):
 def one_sentence(err: str) -> str:
     lines = err.strip().splitlines()
     assert lines[-1].startswith("error: ")
-    message = lines[-1][len("error: "):]
+    message = lines[-1][len("error: ") :]
     assert message.count(": ") >= 1 and message.endswith(".")
     return message
 
 
-@pytest.mark.parametrize("setup, argv, expected", [
-    ("empty", [], "Experiment directory {path} is empty: pass the directory python -m tune_mnist.search wrote"),
-    ("missing", [], "There is no experiment directory {path}: check the path"),
-    ("not_experiment", [], "{path} is not a Ray Tune experiment (it has no trial directories with params.json "
-                           "or result.json)"),
-    ("storage", [], "{path} is a storage path holding 1 experiment(s), not one experiment: pass one of them"),
-    ("file", [], "{path} is a file, not an experiment directory"),
-    ("known", ["--objectives", "val_acc:max,latency:min"], "Unknown metric 'latency' in --objectives: use one of "
-                                                           "the reported metrics"),
-    ("known", ["--objectives", "flops"], "--objectives item 'flops' needs a direction: write flops:max or flops:min."),
-    ("known", ["--objectives", "val_acc:max,input_spec:min"], "Metric 'input_spec' in --objectives is not numeric"),
-    ("known", ["--reference", "params=3"], "--reference names 'params', which is not an objective"),
-    ("known", ["--min-accuracy", "0.995"], "No config has val_acc (mean over seeds) above 0.995; the best is "
-                                           "resize8 1x7 at 0.9900: lower --min-accuracy"),
-    ("errored", [], "None of the 2 trials in {path} finished (2 errored): fix the cause listed above"),
-    ("no_val", [], "No trial reported val_acc: this experiment has no validation split (--validation-size 0): "
-                   "pass --accuracy-metric test_acc."),
-])
+@pytest.mark.parametrize(
+    "setup, argv, expected",
+    [
+        ("empty", [], "Experiment directory {path} is empty: pass the directory python -m tune_mnist.search wrote"),
+        ("missing", [], "There is no experiment directory {path}: check the path"),
+        (
+            "not_experiment",
+            [],
+            "{path} is not a Ray Tune experiment (it has no trial directories with params.json or result.json)",
+        ),
+        ("storage", [], "{path} is a storage path holding 1 experiment(s), not one experiment: pass one of them"),
+        ("file", [], "{path} is a file, not an experiment directory"),
+        (
+            "known",
+            ["--objectives", "val_acc:max,latency:min"],
+            "Unknown metric 'latency' in --objectives: use one of the reported metrics",
+        ),
+        (
+            "known",
+            ["--objectives", "flops"],
+            "--objectives item 'flops' needs a direction: write flops:max or flops:min.",
+        ),
+        ("known", ["--objectives", "val_acc:max,input_spec:min"], "Metric 'input_spec' in --objectives is not numeric"),
+        ("known", ["--reference", "params=3"], "--reference names 'params', which is not an objective"),
+        (
+            "known",
+            ["--min-accuracy", "0.995"],
+            "No config has val_acc (mean over seeds) above 0.995; the best is "
+            "resize8 1x7 at 0.9900: lower --min-accuracy",
+        ),
+        ("errored", [], "None of the 2 trials in {path} finished (2 errored): fix the cause listed above"),
+        (
+            "no_val",
+            [],
+            "No trial reported val_acc: this experiment has no validation split (--validation-size 0): "
+            "pass --accuracy-metric test_acc.",
+        ),
+    ],
+)
 def test_bad_inputs_fail_with_one_clear_sentence(setup, argv, expected, tmp_path, capsys):
     path = tmp_path / setup
     if setup == "empty":
@@ -294,8 +388,9 @@ def test_remeasure_device_is_checked_first_and_a_device_change_is_said(tmp_path,
 def test_no_experiment_under_the_storage_path(tmp_path, capsys):
     code, _, err = run_cli(["--storage-path", tmp_path / "nothing"], capsys)
     assert code == 2
-    assert one_sentence(err).startswith(f"There is no experiment under {tmp_path / 'nothing'}: run python -m "
-                                        "tune_mnist.search first")
+    assert one_sentence(err).startswith(
+        f"There is no experiment under {tmp_path / 'nothing'}: run python -m tune_mnist.search first"
+    )
 
 
 def test_bad_option_values_are_usage_errors(capsys):
@@ -310,13 +405,28 @@ def test_a_front_change_within_the_round_to_round_range_is_called_noise():
     from analysis.remeasure import Remeasured
     from analysis.report import remeasure_text
 
-    table = pd.DataFrame({"label": ["a", "b"], "architecture": ["64-10", "64-1-10"], "n_seeds": [1, 1],
-                          "val_acc": [0.95, 0.96], "bar_value": [0.95, 0.96], "flops": [100, 100],
-                          "latency_p50_us": [10.0, 20.0]})
+    table = pd.DataFrame(
+        {
+            "label": ["a", "b"],
+            "architecture": ["64-10", "64-1-10"],
+            "n_seeds": [1, 1],
+            "val_acc": [0.95, 0.96],
+            "bar_value": [0.95, 0.96],
+            "flops": [100, 100],
+            "latency_p50_us": [10.0, 20.0],
+        }
+    )
     before = compute_front(table, OBJECTIVES, 0.9)
     after = compute_front(table.assign(latency_p50_us=[21.0, 20.0]), OBJECTIVES, 0.9)
-    measured = pd.DataFrame({"label": ["a", "b"], "trial_latency_p50_us": [10.0, 20.0], "latency_p50_us": [21.0, 20.0],
-                             "latency_p50_us_min": [19.0, 18.0], "latency_p50_us_max": [25.0, 22.0]})
+    measured = pd.DataFrame(
+        {
+            "label": ["a", "b"],
+            "trial_latency_p50_us": [10.0, 20.0],
+            "latency_p50_us": [21.0, 20.0],
+            "latency_p50_us_min": [19.0, 18.0],
+            "latency_p50_us_max": [25.0, 22.0],
+        }
+    )
     text = "\n".join(remeasure_text(before, Remeasured(measured, after, 3, 1, {}), "val_acc", "latency_p50_us"))
     assert "Left the front with the re-measured latency: a." in text
     assert "a vs b: their latency_p50_us ranges over the rounds overlap (19.0-25.0 and 18.0-22.0 us)" in text

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.slow  # every test here reads a real smoke search run b
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk that closes every PNG
-PLOTS = ("accuracy_vs_flops.png", "latency_vs_flops.png", "accuracy_vs_latency.png", "learning_curves.png",
-         "remeasure.png")
+PLOTS = (
+    "accuracy_vs_flops.png",
+    "latency_vs_flops.png",
+    "accuracy_vs_latency.png",
+    "learning_curves.png",
+    "remeasure.png",
+)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,8 +42,10 @@ REPO = Path(__file__).resolve().parents[1]
 def smoke(tmp_path_factory) -> Path:
     """A real experiment under <tmp>/ray_results/smoke (smoke accuracies are 75-87%: bar 0.5)."""
     storage = tmp_path_factory.mktemp("analysis") / "ray_results"
-    assert search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke",
-                        "--min-accuracy", "0.5"]) == 0
+    assert (
+        search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"])
+        == 0
+    )
     return storage / "smoke"
 
 
@@ -113,8 +120,7 @@ def test_the_front_table_is_printed_sorted_by_flops(analysed):
 
 def test_every_output_file_is_written_and_pngs_are_valid(analysed):
     out = analysed["dir"]
-    for name in ("trials.csv", "front.csv", "epochs.csv", "remeasure.csv", "front_remeasured.csv", "report.md",
-                 *PLOTS):
+    for name in ("trials.csv", "front.csv", "epochs.csv", "remeasure.csv", "front_remeasured.csv", "report.md", *PLOTS):
         assert (out / name).stat().st_size > 0, name
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
@@ -153,8 +159,9 @@ def test_export_round_trips_to_the_same_predictions(smoke, analysed, mnist):
     front = pd.read_csv(analysed["dir"] / "front_remeasured.csv")
     assert sorted(index["label"]) == sorted(front["label"])
     run = json.loads((smoke / "tune_mnist_run.json").read_text())
-    splits = subset(split_validation(mnist, run["validation_size"], run["split_seed"]), run["subset"],
-                    run["split_seed"])
+    splits = subset(
+        split_validation(mnist, run["validation_size"], run["split_seed"]), run["subset"], run["split_seed"]
+    )
     for _, entry in index.iterrows():
         model, config, meta = load_model(export / entry["directory"])
         trial_dir = next(smoke.glob(f"{entry['trial_id']}_*"))
@@ -175,11 +182,32 @@ def test_cli_entry_point_defaults_to_the_latest_experiment(smoke, tmp_path):
     """``python -m analysis.pareto`` with no experiment argument takes the latest one; it imports
     neither Ray nor the search (``-X importtime`` lists every module it imported on stderr)."""
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "analysis.pareto",
-                           "--storage-path", str(smoke.parent),
-                           "--out", str(tmp_path / "cli"), "--min-accuracy", "0.6", "--bar-on", "min",
-                           "--objectives", "test_acc:max,params:min", "--accuracy-metric", "test_acc"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "analysis.pareto",
+            "--storage-path",
+            str(smoke.parent),
+            "--out",
+            str(tmp_path / "cli"),
+            "--min-accuracy",
+            "0.6",
+            "--bar-on",
+            "min",
+            "--objectives",
+            "test_acc:max,params:min",
+            "--accuracy-metric",
+            "test_acc",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"Experiment: {smoke}" in done.stdout
     assert "objectives: test_acc:max, params:min" in done.stdout

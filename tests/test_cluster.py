@@ -117,8 +117,14 @@ class SearchCLI:
     def __init__(self, args: list[str], env: dict[str, str], logs: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.out, self.err = (open(logs / name, "w+") for name in ("stdout", "stderr"))
-        self.process = subprocess.Popen([sys.executable, "-m", "tune_mnist.search", *args], cwd=REPO, env=env,
-                                        text=True, stdout=self.out, stderr=self.err)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tune_mnist.search", *args],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=self.out,
+            stderr=self.err,
+        )
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -167,8 +173,10 @@ def check_complete(trial: Path, epochs: int, rows: list[dict] | None = None) -> 
             assert row.get(column) is not None, (trial.name, column)
     (checkpoint,) = sorted(trial.glob("checkpoint_*"))
     model, config, meta = load_model(checkpoint)
-    assert meta["metrics"]["epoch"] == epochs and config.to_dict().items() <= json.loads(
-        (trial / "params.json").read_text()).items()
+    assert (
+        meta["metrics"]["epoch"] == epochs
+        and config.to_dict().items() <= json.loads((trial / "params.json").read_text()).items()
+    )
     return rows
 
 
@@ -187,10 +195,30 @@ def test_gpu_check_says_why_it_cannot_run_without_cuda(capsys):
 def test_search_through_address_runs_on_both_nodes_in_distinct_gpu_slots(cluster, tmp_path):
     cluster.worker()
     env = driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=cluster.token)  # what a driver needs to connect
-    driver = SearchCLI(["--space", "smoke", *ONE_PER_TRIAL, "--seeds", "2", "--subset", "8000", "--batch-size", "8",
-                        "--gpus-per-trial", "0.5", "--address", cluster.address,
-                        "--storage-path", str(tmp_path), "--shared-storage", "--name", "two-nodes"], env,
-                       tmp_path / "logs")
+    driver = SearchCLI(
+        [
+            "--space",
+            "smoke",
+            *ONE_PER_TRIAL,
+            "--seeds",
+            "2",
+            "--subset",
+            "8000",
+            "--batch-size",
+            "8",
+            "--gpus-per-trial",
+            "0.5",
+            "--address",
+            cluster.address,
+            "--storage-path",
+            str(tmp_path),
+            "--shared-storage",
+            "--name",
+            "two-nodes",
+        ],
+        env,
+        tmp_path / "logs",
+    )
     rc, out, err = driver.finish(400)
     assert rc == 0, out[-3000:] + err[-3000:]
     assert "Ray: 2 node(s), 6 CPUs, 4 GPUs" in out
@@ -221,8 +249,22 @@ def test_node_local_storage_is_refused_on_two_nodes_before_anything_starts(clust
     storage = tmp_path / "results"
     ray.init(address=cluster.address)
     try:
-        assert search.main(["--space", "smoke", *ONE_PER_TRIAL, "--gpus-per-trial", "0.5",
-                            "--storage-path", str(storage), "--name", "refused"]) == 2
+        assert (
+            search.main(
+                [
+                    "--space",
+                    "smoke",
+                    *ONE_PER_TRIAL,
+                    "--gpus-per-trial",
+                    "0.5",
+                    "--storage-path",
+                    str(storage),
+                    "--name",
+                    "refused",
+                ]
+            )
+            == 2
+        )
         assert ray.available_resources().get("GPU") == 4  # no trial holds anything
     finally:
         ray.shutdown()
@@ -237,9 +279,11 @@ def test_a_driver_without_the_clusters_token_is_refused(cluster, tmp_path):
     args = ["--space", "smoke", "--address", cluster.address, "--storage-path", str(storage), "--shared-storage"]
     quick = {"RAY_gcs_server_port_wait_time_s": "2"}  # give up after 2 tries instead of about 20
     no_token = SearchCLI([*args, "--name", "no-token"], driver_env(**quick), tmp_path / "no-token")
-    wrong = SearchCLI([*args, "--name", "wrong-token"],
-                      driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **quick),
-                      tmp_path / "wrong-token")
+    wrong = SearchCLI(
+        [*args, "--name", "wrong-token"],
+        driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **quick),
+        tmp_path / "wrong-token",
+    )
     for driver in (no_token, wrong):
         rc, out, err = driver.finish(180)
         assert rc != 0 and "Authentication token is missing or incorrect" in err, err[-3000:]
@@ -253,9 +297,30 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
     token_file.write_text(cluster.token)
     storage = tmp_path / "shared"
     env = driver_env(RAY_ADDRESS=cluster.address, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
-    driver = SearchCLI(["--space", "smoke", *ONE_PER_TRIAL, "--seeds", "2", "--epochs", str(epochs), "--subset", "6000",
-                        "--batch-size", "8", "--gpus-per-trial", "0.5", "--storage-path", str(storage),
-                        "--shared-storage", "--name", "node-loss"], env, tmp_path / "logs")
+    driver = SearchCLI(
+        [
+            "--space",
+            "smoke",
+            *ONE_PER_TRIAL,
+            "--seeds",
+            "2",
+            "--epochs",
+            str(epochs),
+            "--subset",
+            "6000",
+            "--batch-size",
+            "8",
+            "--gpus-per-trial",
+            "0.5",
+            "--storage-path",
+            str(storage),
+            "--shared-storage",
+            "--name",
+            "node-loss",
+        ],
+        env,
+        tmp_path / "logs",
+    )
     experiment = storage / "node-loss"
     try:
         deadline = time.time() + 300
@@ -267,14 +332,16 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
                 pytest.fail("no trial on the worker node was caught mid-run:\n" + out[-3000:] + err[-3000:])
             time.sleep(0.2)
             snapshot = {t.name: read_rows(t) for t in (trial_dirs(experiment) if experiment.is_dir() else [])}
-            interrupted = [name for name, rows in snapshot.items()
-                           if 1 <= len(rows) < epochs and rows[-1]["node_id"] == worker_id]
+            interrupted = [
+                name for name, rows in snapshot.items() if 1 <= len(rows) < epochs and rows[-1]["node_id"] == worker_id
+            ]
             finished_before = {name for name, rows in snapshot.items() if len(rows) == epochs}
             if interrupted and (finished_before or any(len(snapshot[n]) == epochs - 1 for n in interrupted)):
                 break
         before = {name: rows for name, rows in snapshot.items() if rows}
-        checkpoints_before = {name: sorted(p.name for p in (experiment / name).glob("checkpoint_*"))
-                              for name in finished_before}
+        checkpoints_before = {
+            name: sorted(p.name for p in (experiment / name).glob("checkpoint_*")) for name in finished_before
+        }
         cluster.cluster.remove_node(worker)
     finally:
         rc, out, err = driver.finish(400)
@@ -295,10 +362,10 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
         # the analysis keeps the later row.
         again = on_worker - (rows[on_worker]["epoch"] - 1) if 0 < on_worker < len(rows) else 0
         assert again in (0, 1), (trial.name, [r["epoch"] for r in rows])
-        check_complete(trial, epochs, rows[:on_worker - again] + rows[on_worker:])
+        check_complete(trial, epochs, rows[: on_worker - again] + rows[on_worker:])
         assert history[trial.name] == list(range(1, epochs + 1)), trial.name
     for name, rows in before.items():  # nothing reported before the loss is lost
-        assert after[name][:len(rows)] == rows, name
+        assert after[name][: len(rows)] == rows, name
     for name in finished_before:
         assert sorted(p.name for p in (experiment / name).glob("checkpoint_*")) == checkpoints_before[name]
     retried = 0

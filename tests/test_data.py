@@ -11,8 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tune_mnist.data import (DEFAULT_DATA_DIR, FILE_STEMS, IMAGE_MAGIC, LABEL_MAGIC, load_mnist, read_csv,
-                             split_validation, subset)
+from tune_mnist.data import (
+    DEFAULT_DATA_DIR,
+    FILE_STEMS,
+    IMAGE_MAGIC,
+    LABEL_MAGIC,
+    load_mnist,
+    read_csv,
+    split_validation,
+    subset,
+)
 from tune_mnist.errors import InputError
 
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # data/mnist/README.md
@@ -41,8 +49,12 @@ def write_idx(path: Path, array: np.ndarray, magic: int, compress: bool, dims: t
 
 def write_idx_dir(directory: Path, mnist, n_train: int = 600, n_test: int = 200, compress: bool = True) -> Path:
     """A small but valid MNIST directory made of the first real images."""
-    parts = {"train_images": mnist.train_images[:n_train], "train_labels": mnist.train_labels[:n_train],
-             "test_images": mnist.test_images[:n_test], "test_labels": mnist.test_labels[:n_test]}
+    parts = {
+        "train_images": mnist.train_images[:n_train],
+        "train_labels": mnist.train_labels[:n_train],
+        "test_images": mnist.test_images[:n_test],
+        "test_labels": mnist.test_labels[:n_test],
+    }
     for key, array in parts.items():
         write_idx(directory / FILE_STEMS[key], array, IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC, compress)
     return directory
@@ -73,6 +85,7 @@ def assert_same_arrays(a, b, n_train: int | None = None, n_test: int | None = No
 
 # ---------------------------------------------------------------- sources
 
+
 def test_shipped_files_are_the_canonical_mnist(mnist):
     assert mnist.train_images.shape == (60000, 28, 28) and mnist.test_images.shape == (10000, 28, 28)
     assert mnist.train_images.dtype == np.uint8 and mnist.train_labels.dtype == np.uint8
@@ -102,7 +115,7 @@ def test_torchvision_raw_layout_reads_the_same_as_torchvision(tmp_path, mnist):
     from torchvision.datasets import MNIST
 
     raw = tmp_path / "MNIST" / "raw"
-    for key, stem in FILE_STEMS.items():
+    for stem in FILE_STEMS.values():
         (raw / stem).parent.mkdir(parents=True, exist_ok=True)
         (raw / stem).write_bytes(gzip.decompress((DEFAULT_DATA_DIR / (stem + ".gz")).read_bytes()))
     ours = load_mnist(data_dir=tmp_path)
@@ -133,9 +146,16 @@ def test_download_failure_is_one_sentence(tmp_path):
     assert "Downloading MNIST" in message and "--data-dir" in message
 
 
-@pytest.mark.parametrize("header", [None, CSV_HEADER, "label," + ",".join(f"pixel{i}" for i in range(784)),
-                                    "label," + ",".join(str(i) for i in range(784))],
-                         ids=["no-header", "notebook-header", "kaggle-header", "numbered-header"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        CSV_HEADER,
+        "label," + ",".join(f"pixel{i}" for i in range(784)),
+        "label," + ",".join(str(i) for i in range(784)),
+    ],
+    ids=["no-header", "notebook-header", "kaggle-header", "numbered-header"],
+)
 def test_csv_layout_with_and_without_header(tmp_path, mnist, header):
     train = write_csv(tmp_path / "train.csv", mnist.train_images[:300], mnist.train_labels[:300], header)
     test = write_csv(tmp_path / "test.csv", mnist.test_images[:100], mnist.test_labels[:100], header)
@@ -153,6 +173,7 @@ def test_csv_first_image_with_a_bad_value_is_not_taken_for_a_header(tmp_path, mn
 
 
 # ---------------------------------------------------------------- bad IDX input
+
 
 def small_dir(tmp_path: Path, mnist, compress: bool = False) -> Path:
     return write_idx_dir(tmp_path / "mnist", mnist, n_train=300, n_test=100, compress=compress)
@@ -234,8 +255,9 @@ def test_images_and_labels_disagree_in_count(tmp_path, mnist):
     write_idx(directory / FILE_STEMS["test_labels"], mnist.test_labels[:99], LABEL_MAGIC, False)
     with pytest.raises(InputError) as error:
         load_mnist(data_dir=directory)
-    assert_one_sentence(error, directory / FILE_STEMS["test_images"], directory / FILE_STEMS["test_labels"],
-                        "100 images but 99 labels")
+    assert_one_sentence(
+        error, directory / FILE_STEMS["test_images"], directory / FILE_STEMS["test_labels"], "100 images but 99 labels"
+    )
 
 
 def test_missing_directory_says_how_to_get_mnist(tmp_path):
@@ -256,22 +278,26 @@ def test_directory_without_the_files_says_how_to_get_mnist(tmp_path, mnist):
 
 # ---------------------------------------------------------------- bad CSV input
 
+
 @pytest.fixture
 def rows(mnist) -> list[list[str]]:
     return csv_lines(mnist.train_images[:8], mnist.train_labels[:8])
 
 
 @pytest.mark.parametrize("header", [None, CSV_HEADER], ids=["no-header", "header"])
-@pytest.mark.parametrize("case, row, what", [
-    ("extra value", 4, "more than 785 values"),
-    ("missing value", 4, "fewer than 785 values"),
-    ("non-numeric pixel", 6, "pixel 100 = 'abc'"),
-    ("pixel 256", 3, "pixel 5 = '256'"),
-    ("negative pixel", 3, "pixel 5 = '-1'"),
-    ("fractional pixel", 2, "pixel 7 = '0.5'"),
-    ("label 10", 7, "label = '10'"),
-    ("empty value", 5, "empty value"),
-])
+@pytest.mark.parametrize(
+    "case, row, what",
+    [
+        ("extra value", 4, "more than 785 values"),
+        ("missing value", 4, "fewer than 785 values"),
+        ("non-numeric pixel", 6, "pixel 100 = 'abc'"),
+        ("pixel 256", 3, "pixel 5 = '256'"),
+        ("negative pixel", 3, "pixel 5 = '-1'"),
+        ("fractional pixel", 2, "pixel 7 = '0.5'"),
+        ("label 10", 7, "label = '10'"),
+        ("empty value", 5, "empty value"),
+    ],
+)
 def test_malformed_csv_names_the_line(tmp_path, rows, header, case, row, what):
     edit = {
         "extra value": lambda r: r.append("0"),
@@ -336,6 +362,7 @@ def test_more_than_one_source(tmp_path, mnist):
 
 
 # ---------------------------------------------------------------- validation split and subsets
+
 
 def as_rows(images: np.ndarray) -> np.ndarray:
     """Each image as one sortable value, to compare sets of images."""

@@ -30,23 +30,27 @@ def small_splits(mnist):
 
 # ---------------------------------------------------------------- TrialConfig
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"crop": 14, "side": 20}, "side=20"),      # a resize may only shrink what the crop left
-    ({"side": 29}, "side=29"),
-    ({"crop": 29}, "crop=29"),
-    ({"crop": -1}, "crop=-1"),
-    ({"side": -3}, "side=-3"),
-    ({"side": 8.5}, "side=8.5"),
-    ({"depth": -1}, "depth=-1"),
-    ({"width": 0}, "width=0"),
-    ({"batch_size": 0}, "batch_size=0"),
-    ({"epochs": 0}, "epochs=0"),
-    ({"seed": -1}, "seed=-1"),
-    ({"lr": 0}, "lr=0"),
-    ({"lr": float("nan")}, "lr=nan"),
-    ({"scaling": "minmax"}, "scaling='minmax'"),
-    ({"depth": True}, "depth=True"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"crop": 14, "side": 20}, "side=20"),  # a resize may only shrink what the crop left
+        ({"side": 29}, "side=29"),
+        ({"crop": 29}, "crop=29"),
+        ({"crop": -1}, "crop=-1"),
+        ({"side": -3}, "side=-3"),
+        ({"side": 8.5}, "side=8.5"),
+        ({"depth": -1}, "depth=-1"),
+        ({"width": 0}, "width=0"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"lr": 0}, "lr=0"),
+        ({"lr": float("nan")}, "lr=nan"),
+        ({"scaling": "minmax"}, "scaling='minmax'"),
+        ({"depth": True}, "depth=True"),
+    ],
+)
 def test_impossible_configs_fail_early(kwargs, field):
     with pytest.raises(InputError) as error:
         TrialConfig(**kwargs)
@@ -54,9 +58,9 @@ def test_impossible_configs_fail_early(kwargs, field):
 
 
 def test_no_op_steps_normalise_to_none():
-    assert TrialConfig(side=0).side is None                       # side 0: no resize
+    assert TrialConfig(side=0).side is None  # side 0: no resize
     assert TrialConfig(crop=0).crop is None and TrialConfig(crop=28).crop is None
-    assert TrialConfig(crop=14, side=14) == TrialConfig(crop=14)   # resizing to the crop's own size is nothing
+    assert TrialConfig(crop=14, side=14) == TrialConfig(crop=14)  # resizing to the crop's own size is nothing
     assert TrialConfig(side=28) == TrialConfig()
     assert TrialConfig(side=0).input_side == 28 and TrialConfig().in_features == 784
 
@@ -75,9 +79,19 @@ def test_config_labels_and_round_trip():
 
 # ---------------------------------------------------------------- transforms
 
-@pytest.mark.parametrize("crop, side, out", [
-    (None, None, 28), (None, 14, 14), (14, None, 14), (None, 8, 8), (20, 8, 8), (20, None, 20), (1, None, 1),
-])
+
+@pytest.mark.parametrize(
+    "crop, side, out",
+    [
+        (None, None, 28),
+        (None, 14, 14),
+        (14, None, 14),
+        (None, 8, 8),
+        (20, 8, 8),
+        (20, None, 20),
+        (1, None, 1),
+    ],
+)
 def test_transform_shapes_and_range(mnist, crop, side, out):
     images = torch.from_numpy(mnist.train_images[:256].copy())
     x = transform_images(images, crop, side)
@@ -88,30 +102,32 @@ def test_transform_shapes_and_range(mnist, crop, side, out):
 
 def test_no_transform_is_pixels_over_255(mnist):
     images = torch.from_numpy(mnist.train_images[:64].copy())
-    torch.testing.assert_close(transform_images(images, None, None), images.reshape(64, -1).float() / 255,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        transform_images(images, None, None), images.reshape(64, -1).float() / 255, rtol=0, atol=0
+    )
 
 
 @pytest.mark.parametrize("value", [0, 77, 255])
 @pytest.mark.parametrize("crop, side", [(None, 14), (None, 8), (20, 8), (None, 5), (13, 3)])
 def test_resize_of_a_constant_image_stays_constant(value, crop, side):
     images = torch.full((3, 28, 28), value, dtype=torch.uint8)
-    torch.testing.assert_close(transform_images(images, crop, side), torch.full((3, side * side), value / 255),
-                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(
+        transform_images(images, crop, side), torch.full((3, side * side), value / 255), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("crop, start", [(14, 7), (20, 4), (2, 13)])
 def test_crop_takes_the_centre(mnist, crop, start):
     images = mnist.train_images[:32]
     x = transform_images(torch.from_numpy(images.copy()), crop, None).reshape(-1, crop, crop)
-    expected = torch.from_numpy(images[:, start:start + crop, start:start + crop].astype(np.float32) / 255)
+    expected = torch.from_numpy(images[:, start : start + crop, start : start + crop].astype(np.float32) / 255)
     torch.testing.assert_close(x, expected, rtol=0, atol=0)
 
 
 def test_crop_keeps_a_centred_marker_and_drops_the_border():
     images = torch.zeros(1, 28, 28, dtype=torch.uint8)
-    images[0, 13:15, 13:15] = 255   # the centre 2x2
-    images[0, 0, :] = 255           # a border row a 20x20 crop must drop
+    images[0, 13:15, 13:15] = 255  # the centre 2x2
+    images[0, 0, :] = 255  # a border row a 20x20 crop must drop
     x = transform_images(images, 20, None).reshape(20, 20)
     assert float(x.sum()) == 4.0 and float(x[9:11, 9:11].sum()) == 4.0
 
@@ -127,12 +143,14 @@ def test_resize_is_antialiased_like_the_notebooks_pil_resize(mnist):
     pipeline = transforms.Compose([transforms.Resize((8, 8)), transforms.ToTensor()])
     theirs = torch.stack([pipeline(Image.fromarray(im)) for im in images]).flatten(1)
     assert float((ours - theirs).abs().max()) <= 3 / 255
-    nearest = torch.nn.functional.interpolate(torch.from_numpy(images.copy()).float().unsqueeze(1) / 255,
-                                              size=(8, 8), mode="bilinear", antialias=False).flatten(1)
+    nearest = torch.nn.functional.interpolate(
+        torch.from_numpy(images.copy()).float().unsqueeze(1) / 255, size=(8, 8), mode="bilinear", antialias=False
+    ).flatten(1)
     assert float((nearest - theirs).abs().max()) > 0.1
 
 
 # ---------------------------------------------------------------- build_tensors
+
 
 def test_build_tensors_shapes_labels_and_dtypes(small_splits):
     t = build_tensors(small_splits, TrialConfig(crop=20, side=8))

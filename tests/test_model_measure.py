@@ -52,10 +52,16 @@ def test_baseline_params_and_flops():
     assert 1_713_641_482 / mlp_flops(784, 2, 1024) == pytest.approx(460, rel=0.01)
 
 
-@pytest.mark.parametrize("in_features, depth, width", [
-    *itertools.product([784, 196, 64], [0, 1, 2, 4], [1, 8, 256]),
-    (1, 0, 1), (1, 3, 2048), (400, 2, 1024), (784, 1, 4),
-])
+@pytest.mark.parametrize(
+    "in_features, depth, width",
+    [
+        *itertools.product([784, 196, 64], [0, 1, 2, 4], [1, 8, 256]),
+        (1, 0, 1),
+        (1, 3, 2048),
+        (400, 2, 1024),
+        (784, 1, 4),
+    ],
+)
 def test_analytic_counts_match_torch(in_features, depth, width):
     model = build_mlp(in_features, depth, width)
     assert mlp_flops(in_features, depth, width) == counted_flops(model, in_features)

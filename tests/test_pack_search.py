@@ -61,8 +61,14 @@ def test_analysis_cannot_tell_packed_from_single(runs):
         frames = []
         for trial in loaded[kind].usable():
             last = trial.history.iloc[-1]
-            frames.append({**{k: trial.params[k] for k in ("depth", "width", "seed")},
-                           "input_spec": last["input_spec"], "val_acc": last["val_acc"], "flops": last["flops"]})
+            frames.append(
+                {
+                    **{k: trial.params[k] for k in ("depth", "width", "seed")},
+                    "input_spec": last["input_spec"],
+                    "val_acc": last["val_acc"],
+                    "flops": last["flops"],
+                }
+            )
         return pd.DataFrame(frames).sort_values(key).reset_index(drop=True)
 
     packed, single = table("packed"), table("single")
@@ -78,8 +84,23 @@ def test_interrupted_pack_resumes_from_its_members_checkpoints(tmp_path):
     ray.shutdown()
     repo = Path(__file__).resolve().parent.parent
     name, epochs = "interrupted-pack", 8
-    command = [sys.executable, "-m", "tune_mnist.search", "--space", "small", "--subset", "4000", "--epochs",
-               str(epochs), "--pack", "8", "--storage-path", str(tmp_path), "--name", name]
+    command = [
+        sys.executable,
+        "-m",
+        "tune_mnist.search",
+        "--space",
+        "small",
+        "--subset",
+        "4000",
+        "--epochs",
+        str(epochs),
+        "--pack",
+        "8",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        name,
+    ]
     driver = subprocess.Popen(command, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     experiment = tmp_path / name
 
@@ -95,8 +116,13 @@ def test_interrupted_pack_resumes_from_its_members_checkpoints(tmp_path):
     assert driver.wait(timeout=120) != 0  # interrupted before the last epoch
     before = {m.name: (m / "result.json").read_text().splitlines() for m in member_dirs(experiment)}
     assert len(before) == 8 and all(2 <= len(lines) < epochs for lines in before.values())
-    resumed = subprocess.run([sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name,
-                              "--storage-path", str(tmp_path)], cwd=repo, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "8 trials finished, 0 failed, 0 not finished" in resumed.stdout
     for member in member_dirs(experiment):

@@ -71,8 +71,17 @@ def test_members_match_single_path(splits, solo, adam, monkeypatch):
             for split in ("train", "val", "test"):
                 assert abs(ours[f"{split}_acc"] - theirs[f"{split}_acc"]) <= 1.0 / ours[f"{split}_size"] + 1e-12
                 assert ours[f"{split}_loss"] == pytest.approx(theirs[f"{split}_loss"], rel=1e-4)
-            for key in ("params", "flops", "flops_bias_relu", "in_features", "input_spec", "architecture",
-                        "train_size", "val_size", "test_size"):
+            for key in (
+                "params",
+                "flops",
+                "flops_bias_relu",
+                "in_features",
+                "input_spec",
+                "architecture",
+                "train_size",
+                "val_size",
+                "test_size",
+            ):
                 assert ours[key] == theirs[key], key
 
 
@@ -130,11 +139,15 @@ def test_resume_from_member_checkpoints_is_exact(splits, tmp_path):
     saved = torch.load(tmp_path / "state.pt", weights_only=True)
     again = PackState(configs, CPU)
     again.load_state_dict(saved["pack"])
-    assert all(torch.equal(a, b) for a, b in zip(again.params + again.exp_avg_sq, straight.params + straight.exp_avg_sq))
+    assert all(
+        torch.equal(a, b) for a, b in zip(again.params + again.exp_avg_sq, straight.params + straight.exp_avg_sq)
+    )
     assert again.epoch == 2 and again.train_time_s == straight.train_time_s
     alone = new_state(configs[1], CPU)
     alone.load_state_dict(saved["member"])
-    assert all(torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(), straight.model_state_dict(1).values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(), straight.model_state_dict(1).values())
+    )
 
 
 def test_members_at_different_epochs_are_refused(splits):
@@ -151,13 +164,16 @@ def one_sentence(message: str) -> bool:
     return "\n" not in message and message.endswith(".") and message[0].isupper()
 
 
-@pytest.mark.parametrize("configs, match", [
-    ([], "no configs"),
-    ([TrialConfig(batch_size=32), TrialConfig(batch_size=64)], "share batch_size"),
-    ([TrialConfig(epochs=1), TrialConfig(epochs=2)], "share epochs"),
-    ([TrialConfig(depth=1), TrialConfig(depth=2)], "share depth"),
-    ([{"depth": 1}], "not a TrialConfig"),
-])
+@pytest.mark.parametrize(
+    "configs, match",
+    [
+        ([], "no configs"),
+        ([TrialConfig(batch_size=32), TrialConfig(batch_size=64)], "share batch_size"),
+        ([TrialConfig(epochs=1), TrialConfig(epochs=2)], "share epochs"),
+        ([TrialConfig(depth=1), TrialConfig(depth=2)], "share depth"),
+        ([{"depth": 1}], "not a TrialConfig"),
+    ],
+)
 def test_bad_packs_fail_with_one_sentence(splits, configs, match):
     with pytest.raises(InputError, match=match) as info:
         next(iter(train_packed(configs, splits, CPU)))
@@ -175,15 +191,22 @@ def test_bad_device_and_pack_size_fail_with_one_sentence(splits):
 
 def test_planning_imports_no_torch():
     """The search plans packs (and --dry-run sizes them) without loading the training engine."""
-    code = ("import sys, tune_mnist.packed.plan, tune_mnist.layout, tune_mnist.rows; "
-            "assert 'torch' not in sys.modules and 'ray' not in sys.modules, sorted(sys.modules)")
+    code = (
+        "import sys, tune_mnist.packed.plan, tune_mnist.layout, tune_mnist.rows; "
+        "assert 'torch' not in sys.modules and 'ray' not in sys.modules, sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_plan_packs_groups_packable_configs():
-    configs = [TrialConfig(side=side, depth=depth, width=width, batch_size=batch, lr=lr)
-               for side in (8, 14) for depth in (0, 1, 2) for width in (16, 256) for batch in (32, 64)
-               for lr in (1e-3, 3e-3)]
+    configs = [
+        TrialConfig(side=side, depth=depth, width=width, batch_size=batch, lr=lr)
+        for side in (8, 14)
+        for depth in (0, 1, 2)
+        for width in (16, 256)
+        for batch in (32, 64)
+        for lr in (1e-3, 3e-3)
+    ]
     packs = plan_packs(configs, 5)
     assert sorted(i for pack in packs for i in pack) == list(range(len(configs)))
     for pack in packs:
@@ -204,8 +227,10 @@ def test_plan_packs_bounds_padding_and_puts_heavy_packs_first():
         packs = plan_packs(configs, 64)
         for pack in packs:
             members = [configs[i] for i in pack]
-            assert plan.padded_params(members) <= plan.PAD_SLACK * plan.own_params(members) + \
-                len(pack) * plan.PAD_FREE_PARAMS
+            assert (
+                plan.padded_params(members)
+                <= plan.PAD_SLACK * plan.own_params(members) + len(pack) * plan.PAD_FREE_PARAMS
+            )
         total = sum(plan.padded_params([configs[i] for i in pack]) for pack in packs)
         assert total <= plan.PAD_SLACK * plan.own_params(configs), space
         work = [plan.padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs for pack in packs]

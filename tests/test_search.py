@@ -70,8 +70,11 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
         (checkpoint,) = sorted(trial.glob("checkpoint_*"))
         model, config, meta = load_model(checkpoint)
         params = json.loads((trial / "params.json").read_text())
-        splits = subset(split_validation(mnist, params["validation_size"], params["split_seed"]),
-                        params["subset"], params["split_seed"])
+        splits = subset(
+            split_validation(mnist, params["validation_size"], params["split_seed"]),
+            params["subset"],
+            params["split_seed"],
+        )
         tensors = build_tensors(splits, config)
         assert evaluate(model, tensors.test_x, tensors.test_y)[1] == pytest.approx(last["test_acc"], abs=1e-9)
         assert meta["metrics"]["test_acc"] == pytest.approx(last["test_acc"])
@@ -80,8 +83,9 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 @pytest.mark.slow
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     ray.shutdown()
-    args = search.parse_args(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken",
-                              "--max-failures", "2"])
+    args = search.parse_args(
+        ["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken", "--max-failures", "2"]
+    )
     space = search_spaces.load("smoke")
     configs = search.space_configs(args, space)
     splits = search.prepare_data(args, space)
@@ -99,8 +103,10 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     assert len(errored) == 1 and "depth=-1" in (errored[0] / "error.txt").read_text()
     # --max-failures 2: the first attempt and two restarts, then Ray gives up on it.
     (state_file,) = (tmp_path / "broken").glob("experiment_state-*.json")
-    failures = {json.loads(trial)["trial_id"]: json.loads(runtime)["num_failures"]
-                for trial, runtime in json.loads(state_file.read_text())["trial_data"]}
+    failures = {
+        json.loads(trial)["trial_id"]: json.loads(runtime)["num_failures"]
+        for trial, runtime in json.loads(state_file.read_text())["trial_data"]
+    }
     assert sorted(failures.values()) == [0, 0, 3]
 
 
@@ -122,15 +128,22 @@ def test_seeds_overrides_and_random_space():
     assert all(c.epochs == 1 and c.lr == 0.01 for c in small)
     drawn = search_spaces.load("random").configs(SpaceOptions(num_samples=200, search_seed=5))
     assert drawn == search_spaces.load("random").configs(SpaceOptions(num_samples=200, search_seed=5))
-    assert all(4 <= c.input_side <= (c.crop or 28) and 0 <= c.depth <= 4 and 1 <= c.width <= 2048
-               and 1 <= c.epochs <= 10 and 1e-4 <= c.lr <= 1e-2 for c in drawn)
+    assert all(
+        4 <= c.input_side <= (c.crop or 28)
+        and 0 <= c.depth <= 4
+        and 1 <= c.width <= 2048
+        and 1 <= c.epochs <= 10
+        and 1e-4 <= c.lr <= 1e-2
+        for c in drawn
+    )
     assert {c.scaling for c in drawn} == {"unit", "standard"} and {c.depth for c in drawn} == {0, 1, 2, 3, 4}
 
 
 def test_a_space_is_one_file(tmp_path, monkeypatch):
     (tmp_path / "mine.py").write_text(
         "from tune_mnist.config import TrialConfig\nDESCRIPTION = 'mine'\n"
-        "def configs(options):\n    return [TrialConfig(side=7, depth=1, width=3)]\n")
+        "def configs(options):\n    return [TrialConfig(side=7, depth=1, width=3)]\n"
+    )
     monkeypatch.setattr(search_spaces, "__path__", [*search_spaces.__path__, str(tmp_path)])
     assert "mine" in search_spaces.available()
     assert search_spaces.load("mine").configs(SpaceOptions())[0].architecture == "49-3-10"
@@ -148,17 +161,20 @@ def test_dry_run_lists_configs_without_ray(capsys):
     assert line.startswith("in 10 packs (one trial each, heaviest first)") and "trains 1.12x" in line
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--space", "nope"], "Unknown search space 'nope': use one of adaptive ("),
-    (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is invalid"),
-    (["--gpus-per-trial", "1.5"], "--gpus-per-trial 1.5 is invalid"),
-    (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
-    (["--resume"], "--resume needs --name"),
-    (["--resume", "--name", "never-ran"], "There is no experiment"),
-    (["--pack", "2", "--space", "adaptive"], "--pack 2 does not apply to the adaptive space"),
-    (["--space", "smoke", "--validation-size", "70000"], "Validation size 70000 is invalid"),
-    (["--space", "smoke", "--data-dir", "/nonexistent"], "Data directory /nonexistent does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--space", "nope"], "Unknown search space 'nope': use one of adaptive ("),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is invalid"),
+        (["--gpus-per-trial", "1.5"], "--gpus-per-trial 1.5 is invalid"),
+        (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
+        (["--resume"], "--resume needs --name"),
+        (["--resume", "--name", "never-ran"], "There is no experiment"),
+        (["--pack", "2", "--space", "adaptive"], "--pack 2 does not apply to the adaptive space"),
+        (["--space", "smoke", "--validation-size", "70000"], "Validation size 70000 is invalid"),
+        (["--space", "smoke", "--data-dir", "/nonexistent"], "Data directory /nonexistent does not exist"),
+    ],
+)
 def test_bad_inputs_fail_before_ray_with_one_sentence(argv, message, tmp_path, capsys):
     ray.shutdown()
     assert search.main([*argv, "--storage-path", str(tmp_path)]) == 2
@@ -195,11 +211,30 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     ray.shutdown()
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
     try:
-        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "gpu",
-                            "--gpus-per-trial", "1", "--subset", "20000", "--batch-size", "16", "--seeds", "2",
-                            "--pack", "1"]) == 0  # six trials of a few seconds: two run at once
-        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu",
-                            "--epochs", "1"]) == 0
+        assert (
+            search.main(
+                [
+                    "--space",
+                    "smoke",
+                    "--storage-path",
+                    str(tmp_path),
+                    "--name",
+                    "gpu",
+                    "--gpus-per-trial",
+                    "1",
+                    "--subset",
+                    "20000",
+                    "--batch-size",
+                    "16",
+                    "--seeds",
+                    "2",
+                    "--pack",
+                    "1",
+                ]
+            )
+            == 0
+        )  # six trials of a few seconds: two run at once
+        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu", "--epochs", "1"]) == 0
     finally:
         ray.shutdown()
     gpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "gpu"))
@@ -215,15 +250,36 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
 def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_path):
     ray.shutdown()
     name = "interrupted"
-    command = [sys.executable, "-m", "tune_mnist.search", "--space", "small", "--subset", "6000",
-               "--epochs", "2", "--max-concurrent", "1", "--storage-path", str(tmp_path), "--name", name]
+    command = [
+        sys.executable,
+        "-m",
+        "tune_mnist.search",
+        "--space",
+        "small",
+        "--subset",
+        "6000",
+        "--epochs",
+        "2",
+        "--max-concurrent",
+        "1",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        name,
+    ]
     driver = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     experiment = tmp_path / name
     deadline = time.time() + 180
     while time.time() < deadline and driver.poll() is None:
-        reported = [len(rows(t)) for t in trial_dirs(experiment)
-                    if (t / "result.json").exists() and (t / "result.json").stat().st_size] \
-            if experiment.is_dir() else []
+        reported = (
+            [
+                len(rows(t))
+                for t in trial_dirs(experiment)
+                if (t / "result.json").exists() and (t / "result.json").stat().st_size
+            ]
+            if experiment.is_dir()
+            else []
+        )
         if 2 in reported and len(reported) >= 2:  # one trial done, the next one (1 at a time) running
             break
         time.sleep(0.5)
@@ -232,14 +288,24 @@ def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_pa
     # Finished is what Ray's saved state says: a trial interrupted just after reporting its last epoch
     # is not finished there, and Ray reruns that epoch from the trial's previous checkpoint.
     (state_file,) = experiment.glob("experiment_state-*.json")
-    terminated = {json.loads(entry[0])["trial_id"] for entry in json.loads(state_file.read_text())["trial_data"]
-                  if json.loads(entry[0])["status"] == "TERMINATED"}
-    finished_before = {t.name: (t / "result.json").read_text() for t in trial_dirs(experiment)
-                       if t.name.split("_")[0] + "_" + t.name.split("_")[1] in terminated}
+    terminated = {
+        json.loads(entry[0])["trial_id"]
+        for entry in json.loads(state_file.read_text())["trial_data"]
+        if json.loads(entry[0])["status"] == "TERMINATED"
+    }
+    finished_before = {
+        t.name: (t / "result.json").read_text()
+        for t in trial_dirs(experiment)
+        if t.name.split("_")[0] + "_" + t.name.split("_")[1] in terminated
+    }
     assert 1 <= len(finished_before) < 8
-    resumed = subprocess.run([sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name,
-                              "--storage-path", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "8 trials finished, 0 failed, 0 not finished" in resumed.stdout
     trials = trial_dirs(experiment)

@@ -20,8 +20,28 @@ from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model, save_model
 from tune_mnist.single_run import main
 from tune_mnist.train import evaluate, new_state, train
 
-SMALL = ["--crop", "20", "--side", "10", "--depth", "1", "--width", "48", "--epochs", "2",
-         "--subset", "2500", "--validation-size", "1000", "--split-seed", "3", "--seed", "5", "--threads", "1"]
+SMALL = [
+    "--crop",
+    "20",
+    "--side",
+    "10",
+    "--depth",
+    "1",
+    "--width",
+    "48",
+    "--epochs",
+    "2",
+    "--subset",
+    "2500",
+    "--validation-size",
+    "1000",
+    "--split-seed",
+    "3",
+    "--seed",
+    "5",
+    "--threads",
+    "1",
+]
 SMALL_CONFIG = TrialConfig(crop=20, side=10, depth=1, width=48, epochs=2, seed=5)
 
 
@@ -53,9 +73,20 @@ def test_cli_prints_environment_progress_epochs_and_summary(cli_run):
     assert "FLOPs 10,560 per sample" in stdout
     assert len(re.findall(r"^epoch [12]: train loss .* \| val loss .* \| test loss .* \| [\d.]+ s$", stdout, re.M)) == 2
     assert "epoch 2 [" in stderr and "40/40 batches" in stderr  # the progress line
-    summary = stdout[stdout.index("Summary:"):]
-    for needle in ("params 5,338", "FLOPs 10,560", "p50", "p90", "p99", "at batch 1024", "epoch time mean",
-                   "variance", "accuracy: train", "validation", "test"):
+    summary = stdout[stdout.index("Summary:") :]
+    for needle in (
+        "params 5,338",
+        "FLOPs 10,560",
+        "p50",
+        "p90",
+        "p99",
+        "at batch 1024",
+        "epoch time mean",
+        "variance",
+        "accuracy: train",
+        "validation",
+        "test",
+    ):
         assert needle in summary, needle
     assert f"Saved model to {out}/" in stdout
 
@@ -90,8 +121,24 @@ def test_cli_model_reproduces_its_accuracy_and_the_in_process_run(cli_run, mnist
 
 def test_standardised_model_saves_its_statistics(tmp_path, mnist, capsys):
     out = tmp_path / "std"
-    main(["--side", "8", "--depth", "0", "--epochs", "1", "--scaling", "standard", "--subset", "500",
-          "--validation-size", "0", "--out", str(out)])
+    main(
+        [
+            "--side",
+            "8",
+            "--depth",
+            "0",
+            "--epochs",
+            "1",
+            "--scaling",
+            "standard",
+            "--subset",
+            "500",
+            "--validation-size",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     model, config, meta = load_model(out)
     assert config.scaling == "standard" and meta["metrics"]["val_acc"] is None  # NaN is written as null
     tensors = build_tensors(subset(split_validation(mnist, 0), 500), config)
@@ -107,8 +154,24 @@ def test_cli_reads_the_notebook_csv(tmp_path, mnist, capsys):
 
     train_csv = write(tmp_path / "mnist_train.csv", mnist.train_images[:400], mnist.train_labels[:400])
     test_csv = write(tmp_path / "mnist_test.csv", mnist.test_images[:200], mnist.test_labels[:200])
-    main(["--train-csv", str(train_csv), "--test-csv", str(test_csv), "--validation-size", "100", "--side", "8",
-          "--depth", "0", "--epochs", "1", "--out", str(tmp_path / "m")])
+    main(
+        [
+            "--train-csv",
+            str(train_csv),
+            "--test-csv",
+            str(test_csv),
+            "--validation-size",
+            "100",
+            "--side",
+            "8",
+            "--depth",
+            "0",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     stdout = capsys.readouterr().out
     assert f"Data: {train_csv}, {test_csv}: train 300, validation 100, test 200" in stdout
 
@@ -138,16 +201,20 @@ def test_save_load_round_trip_keeps_predictions(tmp_path):
 
 # ---------------------------------------------------------------- bad inputs: exit 2, one sentence
 
-@pytest.mark.parametrize("argv, named", [
-    (["--side", "29"], "side=29"),
-    (["--crop", "29"], "crop=29"),
-    (["--crop", "14", "--side", "20"], "side=20"),
-    (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist"),
-    (["--train-csv", "/tmp/whatever.csv"], "--test-csv"),
-    (["--validation-size", "60000"], "Validation size 60000"),
-    (["--subset", "0"], "Subset size 0"),
-    (["--device", "not-a-device"], "not-a-device"),
-])
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--side", "29"], "side=29"),
+        (["--crop", "29"], "crop=29"),
+        (["--crop", "14", "--side", "20"], "side=20"),
+        (["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist"),
+        (["--train-csv", "/tmp/whatever.csv"], "--test-csv"),
+        (["--validation-size", "60000"], "Validation size 60000"),
+        (["--subset", "0"], "Subset size 0"),
+        (["--device", "not-a-device"], "not-a-device"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_sentence(argv, named, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(argv + ["--epochs", "1", "--depth", "0", "--out", str(tmp_path / "never")])
@@ -155,7 +222,7 @@ def test_cli_bad_input_exits_2_with_one_sentence(argv, named, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and err[0].endswith("."), err
     assert named in err[0]
-    assert not re.search(r"[.!?]\s+[A-Z]", err[0][len("error: "):-1]), err[0]
+    assert not re.search(r"[.!?]\s+[A-Z]", err[0][len("error: ") : -1]), err[0]
     assert not (tmp_path / "never").exists()
 
 
@@ -167,8 +234,9 @@ def test_cli_asking_for_a_missing_gpu(capsys):
     assert "--device cpu" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["--width", "0"], ["--depth", "-1"], ["--epochs", "x"], ["--lr", "0"],
-                                  ["--scaling", "minmax"]])
+@pytest.mark.parametrize(
+    "argv", [["--width", "0"], ["--depth", "-1"], ["--epochs", "x"], ["--lr", "0"], ["--scaling", "minmax"]]
+)
 def test_cli_bad_option_values_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -178,7 +246,11 @@ def test_cli_bad_option_values_exit_2(argv, capsys):
 
 @pytest.mark.slow
 def test_python_dash_m_entry_point():
-    result = subprocess.run([sys.executable, "-m", "tune_mnist.train", "--side", "0", "--crop", "30"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.train", "--side", "0", "--crop", "30"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: Config crop=30 is invalid: use an integer from 1 to 28."

@@ -46,8 +46,10 @@ def test_a_module_that_is_no_space_is_refused_in_one_sentence(tmp_path, monkeypa
     monkeypatch.setattr(search_spaces, "__path__", [*search_spaces.__path__, str(tmp_path)])
     with pytest.raises(InputError) as half:
         search_spaces.load("half")
-    assert str(half.value) == (f"Search space {tmp_path / 'half.py'} has no DESCRIPTION (a one-line string): see "
-                               "the contract in search_spaces/__init__.py.")
+    assert str(half.value) == (
+        f"Search space {tmp_path / 'half.py'} has no DESCRIPTION (a one-line string): see "
+        "the contract in search_spaces/__init__.py."
+    )
     with pytest.raises(InputError) as neither:
         search_spaces.load("neither")
     assert "neither.py defines neither configs(options) nor searcher(options)" in str(neither.value)

@@ -44,9 +44,9 @@ def test_a_few_thousand_images_really_learn(two_epochs):
     _, rows = two_epochs
     assert [r["epoch"] for r in rows] == [1, 2]
     first, last = rows
-    assert first["train_loss"] < math.log(10)         # below the loss of a uniform guess
+    assert first["train_loss"] < math.log(10)  # below the loss of a uniform guess
     assert last["train_loss"] < first["train_loss"] and last["val_loss"] < first["val_loss"]
-    assert last["test_acc"] > 0.75 and last["val_acc"] > 0.75   # chance is 0.10
+    assert last["test_acc"] > 0.75 and last["val_acc"] > 0.75  # chance is 0.10
     assert last["train_acc"] > first["train_acc"]
     assert 0 < last["test_loss"] < first["test_loss"] < math.log(10)
 
@@ -78,6 +78,7 @@ def test_evaluate_in_chunks_and_empty(tensors, two_epochs, monkeypatch):
     state.model.train()
     whole = evaluate(state.model, tensors.val_x, tensors.val_y)
     import tune_mnist.train as train_module
+
     monkeypatch.setattr(train_module, "EVAL_BATCH", 7)  # many small chunks, a ragged last one
     chunked = evaluate(state.model, tensors.val_x, tensors.val_y)
     assert chunked[1] == whole[1] and chunked[0] == pytest.approx(whole[0], rel=1e-5)
@@ -98,7 +99,7 @@ def test_train_epoch_reports_what_it_trained_on(tensors):
     order = torch.randperm(1000, generator=replay.generator)
     total, correct = 0.0, 0
     for start in range(0, 1000, 64):
-        idx = order[start:start + 64]
+        idx = order[start : start + 64]
         logits = replay.model(x[idx])
         batch_loss = F.cross_entropy(logits, y[idx])
         replay.optimizer.zero_grad()

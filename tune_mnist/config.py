@@ -44,8 +44,14 @@ class TrialConfig:
 
     def validate(self) -> None:
         """Reject impossible configs before any work starts."""
+
         def need_int(name: str, value: Any, low: int, high: int | None = None) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
                 bound = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
                 raise InputError(f"Config {name}={value!r} is invalid: use {bound}.")
 
@@ -70,7 +76,7 @@ class TrialConfig:
 
     @property
     def in_features(self) -> int:
-        return self.input_side ** 2
+        return self.input_side**2
 
     @property
     def input_spec(self) -> str:
@@ -96,14 +102,19 @@ class TrialConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrialConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrialConfig:
         """Build from a (Tune) config dict, ignoring keys that are not config fields."""
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in values.items() if k in names}
         for key in ("crop", "side", "depth", "width", "batch_size", "epochs", "seed"):
             value = known.get(key)
             # Tune and JSON may hand back floats such as 8.0 or numpy ints; keep whole numbers exact.
-            if value is not None and not isinstance(value, bool) and hasattr(value, "__int__") and float(value) == int(value):
+            if (
+                value is not None
+                and not isinstance(value, bool)
+                and hasattr(value, "__int__")
+                and float(value) == int(value)
+            ):
                 known[key] = int(value)
         if "lr" in known and known["lr"] is not None:
             known["lr"] = float(known["lr"])

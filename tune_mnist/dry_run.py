@@ -26,13 +26,17 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
 
 def print_configs(configs: list[TrialConfig]) -> None:
     print(f"{len(configs)} configs:")
-    head = f"{'#':>3} {'input':<18} {'depth':>5} {'width':>5} {'lr':>8} {'batch':>5} {'epochs':>6} {'seed':>4} " \
-           f"{'params':>11} {'FLOPs':>12}"
+    head = (
+        f"{'#':>3} {'input':<18} {'depth':>5} {'width':>5} {'lr':>8} {'batch':>5} {'epochs':>6} {'seed':>4} "
+        f"{'params':>11} {'FLOPs':>12}"
+    )
     print(head)
     for i, c in enumerate(configs):
-        print(f"{i:>3} {c.input_spec:<18} {c.depth:>5} {c.width:>5} {c.lr:>8.2g} {c.batch_size:>5} {c.epochs:>6} "
-              f"{c.seed:>4} {mlp_params(c.in_features, c.depth, c.width):>11,} "
-              f"{mlp_flops(c.in_features, c.depth, c.width):>12,}")
+        print(
+            f"{i:>3} {c.input_spec:<18} {c.depth:>5} {c.width:>5} {c.lr:>8.2g} {c.batch_size:>5} {c.epochs:>6} "
+            f"{c.seed:>4} {mlp_params(c.in_features, c.depth, c.width):>11,} "
+            f"{mlp_flops(c.in_features, c.depth, c.width):>12,}"
+        )
 
 
 def print_packs(configs: list[TrialConfig], size: int) -> None:
@@ -41,6 +45,8 @@ def print_packs(configs: list[TrialConfig], size: int) -> None:
 
     packs = [[configs[i] for i in pack] for pack in plan_packs(configs, size)]
     padded = sum(padded_params(pack) for pack in packs) / own_params(configs)
-    print(f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
-          f"{', '.join(str(len(pack)) for pack in packs)}; padding to each pack's largest shape trains "
-          f"{padded:.2f}x the configs' own parameters")
+    print(
+        f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
+        f"{', '.join(str(len(pack)) for pack in packs)}; padding to each pack's largest shape trains "
+        f"{padded:.2f}x the configs' own parameters"
+    )

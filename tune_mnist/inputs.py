@@ -49,8 +49,10 @@ def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
 def build_tensors(splits: Splits, config: TrialConfig, device: torch.device | str = "cpu") -> Tensors:
     """Apply ``config``'s input spec to every split; standardise with the training split's statistics."""
     device = torch.device(device)
-    xs = [transform_images(_to_device(images, device), config.crop, config.side)
-          for images in (splits.train_images, splits.val_images, splits.test_images)]
+    xs = [
+        transform_images(_to_device(images, device), config.crop, config.side)
+        for images in (splits.train_images, splits.val_images, splits.test_images)
+    ]
     ys = [_to_device(labels, device).long() for labels in (splits.train_labels, splits.val_labels, splits.test_labels)]
     mean, std = 0.0, 1.0
     if config.scaling == "standard":

@@ -20,6 +20,8 @@ MODELS_DIR = "models"
 TRAINING_STATE_FILE = "training_state.pt"
 
 # ---------------------------------------------------------------- a trial directory (Ray's layout)
+#: The search CLI's options, saved beside Ray's files so --resume (and the analysis) know how it ran.
+RUN_FILE = "tune_mnist_run.json"
 PARAMS_FILE = "params.json"  # the trial's config
 RESULT_FILE = "result.json"  # one JSON row per reported epoch
 ERROR_FILE = "error.txt"  # the traceback of a failed trial
@@ -49,11 +51,31 @@ def member_trial_dir(pack_trial_id: str, index: int, config: dict[str, Any]) -> 
 # ---------------------------------------------------------------- Ray's fields in a result row
 #: Ray's per-report bookkeeping that each pack member's result.json row copies from its pack's report,
 #: so that a member's rows look like an ordinary trial's.
-RAY_FIELDS_COPIED_TO_MEMBERS = ("timestamp", "training_iteration", "date", "time_this_iter_s", "time_total_s", "pid",
-                                "hostname", "time_since_restore", "iterations_since_restore", "checkpoint_dir_name",
-                                "should_checkpoint")
+RAY_FIELDS_COPIED_TO_MEMBERS = (
+    "timestamp",
+    "training_iteration",
+    "date",
+    "time_this_iter_s",
+    "time_total_s",
+    "pid",
+    "hostname",
+    "time_since_restore",
+    "iterations_since_restore",
+    "checkpoint_dir_name",
+    "should_checkpoint",
+)
 #: Ray's fields that are not measurements: dropped when the analysis reads result.json rows.
 RAY_FIELDS_DROPPED_ON_READ = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
 #: Ray's per-report bookkeeping the analysis keeps in its per-trial rows but does not average over seeds.
-RAY_FIELDS_NOT_AVERAGED = ("timestamp", "training_iteration", "time_this_iter_s", "time_total_s", "pid",
-                           "time_since_restore", "iterations_since_restore", "date", "hostname", "trial_id")
+RAY_FIELDS_NOT_AVERAGED = (
+    "timestamp",
+    "training_iteration",
+    "time_this_iter_s",
+    "time_total_s",
+    "pid",
+    "time_since_restore",
+    "iterations_since_restore",
+    "date",
+    "hostname",
+    "trial_id",
+)

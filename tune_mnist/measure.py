@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -69,8 +69,15 @@ def _time_calls(model: nn.Module, x: torch.Tensor, calls: int) -> np.ndarray:
     return times
 
 
-def measure_latency(model: nn.Module, in_features: int, threads: int | None = None, warmup: int = 20,
-                    calls: int = 200, batch: int = 1024, batch_calls: int = 5) -> dict[str, float | int | str]:
+def measure_latency(
+    model: nn.Module,
+    in_features: int,
+    threads: int | None = None,
+    warmup: int = 20,
+    calls: int = 200,
+    batch: int = 1024,
+    batch_calls: int = 5,
+) -> dict[str, float | int | str]:
     """Per-sample inference latency in microseconds, on the model's device, in eval mode."""
     device = next(model.parameters()).device
     was_training = model.training
@@ -84,8 +91,11 @@ def measure_latency(model: nn.Module, in_features: int, threads: int | None = No
         batched = _time_calls(model, many, batch_calls) * 1e6 / batch
     model.train(was_training)
     p50, p90, p99 = np.percentile(single, [50, 90, 99])
-    return {**dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True)),
-            "latency_batch_size": batch, **environment_row(device, used)}
+    return {
+        **dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True)),
+        "latency_batch_size": batch,
+        **environment_row(device, used),
+    }
 
 
 def environment_row(device: torch.device, threads: int) -> dict[str, str | int]:

@@ -19,12 +19,31 @@ PACK = (PACK_SIZE,)
 PLACEMENT = ("node_ip", "node_id", "gpu_ids")  # added by the trainable: where the trial ran
 
 #: Every key of every per-epoch row the training loop yields, in the order the rows hold them.
-EPOCH_ROW = (EPOCH, *LOSS[:1], *ACCURACY[:1], LOSS[1], ACCURACY[1], LOSS[2], ACCURACY[2], *TIMING,
-             *COST, *DESCRIPTION, *LATENCY, *ENVIRONMENT)
+EPOCH_ROW = (
+    EPOCH,
+    *LOSS[:1],
+    *ACCURACY[:1],
+    LOSS[1],
+    ACCURACY[1],
+    LOSS[2],
+    ACCURACY[2],
+    *TIMING,
+    *COST,
+    *DESCRIPTION,
+    *LATENCY,
+    *ENVIRONMENT,
+)
 
 UNITS = {
-    "train_acc": "fraction", "val_acc": "fraction", "test_acc": "fraction",
-    "epoch_time_s": "s", "train_time_s": "s", "flops": "FLOPs/sample", "params": "parameters",
-    "latency_p50_us": "us/sample", "latency_p90_us": "us/sample", "latency_p99_us": "us/sample",
+    "train_acc": "fraction",
+    "val_acc": "fraction",
+    "test_acc": "fraction",
+    "epoch_time_s": "s",
+    "train_time_s": "s",
+    "flops": "FLOPs/sample",
+    "params": "parameters",
+    "latency_p50_us": "us/sample",
+    "latency_p90_us": "us/sample",
+    "latency_p99_us": "us/sample",
     "latency_batch_us": "us/sample",
 }

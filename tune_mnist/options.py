@@ -14,10 +14,15 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--train-csv", help="training CSV in the notebook's layout (label, then 784 pixels)")
     group.add_argument("--test-csv", help="test CSV in the same layout")
     group.add_argument("--download", metavar="DIR", help="download MNIST with torchvision into DIR and use it")
-    group.add_argument("--validation-size", type=int, default=DEFAULT_VALIDATION_SIZE,
-                       help="training images held out for validation (default %(default)s; 0 = none, as the notebook)")
-    group.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED,
-                       help="seed of the validation split (default %(default)s)")
+    group.add_argument(
+        "--validation-size",
+        type=int,
+        default=DEFAULT_VALIDATION_SIZE,
+        help="training images held out for validation (default %(default)s; 0 = none, as the notebook)",
+    )
+    group.add_argument(
+        "--split-seed", type=int, default=DEFAULT_SPLIT_SEED, help="seed of the validation split (default %(default)s)"
+    )
     group.add_argument("--subset", type=int, help="train on a seeded subset of N images (quick runs)")
 
 

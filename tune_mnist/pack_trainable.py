@@ -69,5 +69,7 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
                 save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
                 torch.save(state.member_state_dict(i), target / TRAINING_STATE_FILE)
             summary = seeds_mean(rows, config) if PACK_SEEDS in config else {}
-            tune.report({**summary, EPOCH: rows[0][EPOCH], PACK_SIZE: len(rows), PACK_MEMBERS: rows},
-                        checkpoint=tune.Checkpoint.from_directory(directory))
+            tune.report(
+                {**summary, EPOCH: rows[0][EPOCH], PACK_SIZE: len(rows), PACK_MEMBERS: rows},
+                checkpoint=tune.Checkpoint.from_directory(directory),
+            )

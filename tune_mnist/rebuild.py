@@ -35,8 +35,12 @@ EXPERIMENT_STATE = "experiment_state-{}.json"
 SEARCH_STATES = ("basic-variant-state-{}.json", "search_gen_state-{}.json")
 SEARCHER_STATE = "searcher-state-{}.pkl"
 TUNER_PKL = "tuner.pkl"
-STATE_PATTERNS = (EXPERIMENT_STATE.format("*"), *(p.format("*") for p in SEARCH_STATES), SEARCHER_STATE.format("*"),
-                  TUNER_PKL)
+STATE_PATTERNS = (
+    EXPERIMENT_STATE.format("*"),
+    *(p.format("*") for p in SEARCH_STATES),
+    SEARCHER_STATE.format("*"),
+    TUNER_PKL,
+)
 DAMAGED, REPLACED = ".damaged", ".replaced"
 MEMBER_DIR = re.compile(r"^([0-9a-f]{5}_\d{5}|[0-9a-f]{8})_m\d{4}(_|$)")
 
@@ -113,12 +117,15 @@ def check_state(experiment: str) -> StateCheck:
             check.rebuild_reason = "Ray never saved its experiment state"
         return check
     newest = max(states)  # Ray restores the newest by name (its session's start time)
-    session = newest[len("experiment_state-"):-len(".json")]
+    session = newest[len("experiment_state-") : -len(".json")]
     search = [p.format(session) for p in SEARCH_STATES if p.format(session) in names]
     searcher = SEARCHER_STATE.format(session)
-    for name, why in [(newest, "its newest experiment state"), (TUNER_PKL, "tuner.pkl"),
-                      *((n, "its search state") for n in search),
-                      *(((searcher, "its searcher state"),) if searcher in names else ())]:
+    for name, why in [
+        (newest, "its newest experiment state"),
+        (TUNER_PKL, "tuner.pkl"),
+        *((n, "its search state") for n in search),
+        *(((searcher, "its searcher state"),) if searcher in names else ()),
+    ]:
         if name not in names:
             check.rebuild_reason = f"{why} ({name}) is missing"
         elif name in check.damaged:
@@ -149,9 +156,13 @@ def set_aside(experiment: str, check: StateCheck) -> list[str]:
 
 # ---------------------------------------------------------------- what the trial directories hold
 
+
 def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
-    return [i for i in loc.children() if i.type == pafs.FileType.Directory
-            and loc.kind(loc.join(i.base_name, "params.json")) == pafs.FileType.File]
+    return [
+        i
+        for i in loc.children()
+        if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, "params.json")) == pafs.FileType.File
+    ]
 
 
 def _read_json(loc: Location, path: str) -> Any:

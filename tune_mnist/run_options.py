@@ -11,9 +11,29 @@ from tune_mnist.errors import InputError
 from tune_mnist.storage import RUN_FILE, exists, read_text, write_text
 
 #: The options ``--resume`` takes from the file instead of the command line.
-RESUMED_OPTIONS = ("space", "shared_storage", "pack", "num_samples", "seeds", "search_seed", "epochs", "batch_size",
-                   "lr", "min_accuracy", "data_dir", "train_csv", "test_csv", "download", "validation_size",
-                   "split_seed", "subset", "cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures")
+RESUMED_OPTIONS = (
+    "space",
+    "shared_storage",
+    "pack",
+    "num_samples",
+    "seeds",
+    "search_seed",
+    "epochs",
+    "batch_size",
+    "lr",
+    "min_accuracy",
+    "data_dir",
+    "train_csv",
+    "test_csv",
+    "download",
+    "validation_size",
+    "split_seed",
+    "subset",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "max_concurrent",
+    "max_failures",
+)
 
 
 def save_run_options(experiment: str, args: argparse.Namespace) -> None:
@@ -28,7 +48,9 @@ def resume_options(experiment: str) -> dict[str, Any]:
     if not exists(experiment):
         raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
     if not tune.Tuner.can_restore(experiment):
-        raise InputError(f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
-                         "run it again without --resume under a new --name.")
+        raise InputError(
+            f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
+            "run it again without --resume under a new --name."
+        )
     text = read_text(f"{experiment}/{RUN_FILE}")
     return json.loads(text) if text else {}

@@ -30,78 +30,157 @@ from tune_mnist.tuner import build_tuner
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tune_mnist.search", description=__doc__, epilog=spaces_text(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tune_mnist.search",
+        description=__doc__,
+        epilog=spaces_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     space = parser.add_argument_group("search space")
-    space.add_argument("--space", default="grid", metavar="NAME",
-                       help="the search space to run, one of those listed at the end of this help; each is a file "
-                            "search_spaces/NAME.py (default grid)")
-    space.add_argument("--num-samples", type=positive_int, metavar="N",
-                       help="configs the random space draws, trials the adaptive space runs; the other spaces "
-                            "ignore it (default 50)")
-    space.add_argument("--seeds", type=positive_int, default=1, metavar="K",
-                       help="train every config K times, with seeds 0 to K-1, so that the analysis reports means "
-                            "and spreads over seeds (default 1). In the adaptive space each proposed config's K "
-                            "seeds train together in one trial and the searcher learns from their mean")
-    space.add_argument("--search-seed", type=nonnegative_int, default=0, metavar="N",
-                       help="seed of the random space's draws and of the adaptive space's sampler, so that a search "
-                            "can be repeated (default 0)")
-    space.add_argument("--epochs", type=positive_int, metavar="E",
-                       help="train every config for E epochs (default: the space's own, 2 in grid, small and smoke, "
-                            "drawn from 1-10 in random and adaptive)")
-    space.add_argument("--batch-size", type=positive_int, metavar="B",
-                       help="training images per step for every config (default: the space's own, 64 in grid, "
-                            "small and smoke, drawn from 32-256 in random and adaptive)")
-    space.add_argument("--lr", type=positive_float, metavar="LR",
-                       help="Adam learning rate for every config (default: the space's own, 1e-3 in grid and "
-                            "small, 1e-2 in smoke, drawn from 1e-4 to 1e-2 in random and adaptive)")
-    space.add_argument("--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY, metavar="A",
-                       help="the accuracy bar, a fraction between 0 and 1: a config is good enough when its "
-                            "validation accuracy is above it. The end summary picks the best configs above it, the "
-                            "adaptive space looks for cheap configs above it, and python -m analysis.pareto uses it "
-                            f"unless told otherwise (default {DEFAULT_MIN_ACCURACY:.2f})")
+    space.add_argument(
+        "--space",
+        default="grid",
+        metavar="NAME",
+        help="the search space to run, one of those listed at the end of this help; each is a file "
+        "search_spaces/NAME.py (default grid)",
+    )
+    space.add_argument(
+        "--num-samples",
+        type=positive_int,
+        metavar="N",
+        help="configs the random space draws, trials the adaptive space runs; the other spaces ignore it (default 50)",
+    )
+    space.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="train every config K times, with seeds 0 to K-1, so that the analysis reports means "
+        "and spreads over seeds (default 1). In the adaptive space each proposed config's K "
+        "seeds train together in one trial and the searcher learns from their mean",
+    )
+    space.add_argument(
+        "--search-seed",
+        type=nonnegative_int,
+        default=0,
+        metavar="N",
+        help="seed of the random space's draws and of the adaptive space's sampler, so that a search "
+        "can be repeated (default 0)",
+    )
+    space.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="E",
+        help="train every config for E epochs (default: the space's own, 2 in grid, small and smoke, "
+        "drawn from 1-10 in random and adaptive)",
+    )
+    space.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="B",
+        help="training images per step for every config (default: the space's own, 64 in grid, "
+        "small and smoke, drawn from 32-256 in random and adaptive)",
+    )
+    space.add_argument(
+        "--lr",
+        type=positive_float,
+        metavar="LR",
+        help="Adam learning rate for every config (default: the space's own, 1e-3 in grid and "
+        "small, 1e-2 in smoke, drawn from 1e-4 to 1e-2 in random and adaptive)",
+    )
+    space.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=DEFAULT_MIN_ACCURACY,
+        metavar="A",
+        help="the accuracy bar, a fraction between 0 and 1: a config is good enough when its "
+        "validation accuracy is above it. The end summary picks the best configs above it, the "
+        "adaptive space looks for cheap configs above it, and python -m analysis.pareto uses it "
+        f"unless told otherwise (default {DEFAULT_MIN_ACCURACY:.2f})",
+    )
     add_data_options(parser)
     run = parser.add_argument_group("experiment")
-    run.add_argument("--name", metavar="NAME",
-                     help="experiment name: the directory under --storage-path that holds it (default "
-                          "<space>-<YYYYmmdd>-<HHMMSS>); an existing name is refused unless --resume, which needs it")
-    run.add_argument("--storage-path", default="ray_results", metavar="PATH",
-                     help="where experiments live: a directory, created if missing and made absolute, or a URI such "
-                          "as s3://bucket/path or gs://bucket/path (default ./ray_results)")
-    run.add_argument("--shared-storage", action="store_true",
-                     help="declare that every node of the Ray cluster mounts --storage-path at the same path. "
-                          "Without it, on a cluster of several nodes a local --storage-path must be on a shared "
-                          "file system (NFS and similar mounts are recognised), else it is refused")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the experiment --name after an interruption or failures: finished trials are "
-                          "kept, unfinished ones continue from their last checkpoint, errored ones are retried. "
-                          "The space, data, training and resource options are the first run's, saved in its "
-                          f"{RUN_FILE}; this command line gives only --name, --storage-path and --address")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the configs of a list space with their parameters and FLOPs, and with --pack the "
-                          "packs they would train in and the padding that costs; start neither Ray nor a trial")
+    run.add_argument(
+        "--name",
+        metavar="NAME",
+        help="experiment name: the directory under --storage-path that holds it (default "
+        "<space>-<YYYYmmdd>-<HHMMSS>); an existing name is refused unless --resume, which needs it",
+    )
+    run.add_argument(
+        "--storage-path",
+        default="ray_results",
+        metavar="PATH",
+        help="where experiments live: a directory, created if missing and made absolute, or a URI such "
+        "as s3://bucket/path or gs://bucket/path (default ./ray_results)",
+    )
+    run.add_argument(
+        "--shared-storage",
+        action="store_true",
+        help="declare that every node of the Ray cluster mounts --storage-path at the same path. "
+        "Without it, on a cluster of several nodes a local --storage-path must be on a shared "
+        "file system (NFS and similar mounts are recognised), else it is refused",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the experiment --name after an interruption or failures: finished trials are "
+        "kept, unfinished ones continue from their last checkpoint, errored ones are retried. "
+        "The space, data, training and resource options are the first run's, saved in its "
+        f"{RUN_FILE}; this command line gives only --name, --storage-path and --address",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the configs of a list space with their parameters and FLOPs, and with --pack the "
+        "packs they would train in and the padding that costs; start neither Ray nor a trial",
+    )
     res = parser.add_argument_group("resources")
-    res.add_argument("--cpus-per-trial", type=positive_float, default=1, metavar="C",
-                     help="CPUs Ray reserves for each trial; the trial also runs that many torch threads, at least "
-                          "one (default 1)")
-    res.add_argument("--gpus-per-trial", type=float, default=0, metavar="G",
-                     help="GPUs Ray reserves for each trial: 0 trains on the CPU, a fraction such as 0.25 shares one "
-                          "GPU between four trials, a whole number reserves that many GPUs (default 0)")
-    res.add_argument("--max-concurrent", type=positive_int, metavar="N",
-                     help="run at most N trials at once (default: as many as the cluster's CPUs and GPUs allow)")
-    res.add_argument("--max-failures", type=nonnegative_int, default=1, metavar="N",
-                     help="restart a failed trial from its last checkpoint up to N times, e.g. after a lost (spot) "
-                          "node; 0 gives up on it at once (default 1)")
-    res.add_argument("--pack", default="auto", metavar="K|auto",
-                     help="train up to K configs of a list space together in one trial, as one packed ensemble "
-                          "with stacked weights (configs of the same depth, batch size and epochs pack together). "
-                          f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-                          "GPU slots; on CPU trials no packing. The adaptive space packs the seeds of each config "
-                          "instead, see --seeds (default auto)")
-    res.add_argument("--address", metavar="ADDR",
-                     help="the Ray cluster to run on: auto (the cluster this machine belongs to), HOST:PORT of its "
-                          "head, or ray://HOST:PORT; RAY_ADDRESS works too (default: a local Ray sized to this "
-                          "machine, started for this run and stopped at its end)")
+    res.add_argument(
+        "--cpus-per-trial",
+        type=positive_float,
+        default=1,
+        metavar="C",
+        help="CPUs Ray reserves for each trial; the trial also runs that many torch threads, at least one (default 1)",
+    )
+    res.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=0,
+        metavar="G",
+        help="GPUs Ray reserves for each trial: 0 trains on the CPU, a fraction such as 0.25 shares one "
+        "GPU between four trials, a whole number reserves that many GPUs (default 0)",
+    )
+    res.add_argument(
+        "--max-concurrent",
+        type=positive_int,
+        metavar="N",
+        help="run at most N trials at once (default: as many as the cluster's CPUs and GPUs allow)",
+    )
+    res.add_argument(
+        "--max-failures",
+        type=nonnegative_int,
+        default=1,
+        metavar="N",
+        help="restart a failed trial from its last checkpoint up to N times, e.g. after a lost (spot) "
+        "node; 0 gives up on it at once (default 1)",
+    )
+    res.add_argument(
+        "--pack",
+        default="auto",
+        metavar="K|auto",
+        help="train up to K configs of a list space together in one trial, as one packed ensemble "
+        "with stacked weights (configs of the same depth, batch size and epochs pack together). "
+        f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
+        "GPU slots; on CPU trials no packing. The adaptive space packs the seeds of each config "
+        "instead, see --seeds (default auto)",
+    )
+    res.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to run on: auto (the cluster this machine belongs to), HOST:PORT of its "
+        "head, or ray://HOST:PORT; RAY_ADDRESS works too (default: a local Ray sized to this "
+        "machine, started for this run and stopped at its end)",
+    )
     return parser.parse_args(argv)
 
 
@@ -112,20 +191,28 @@ def spaces_text() -> str:
     column = max(len(name) for name, _ in described) + 4
     width = max(60, shutil.get_terminal_size().columns - 2)  # as argparse wraps the options above
     for name, description in described:
-        lines += textwrap.wrap(description, width=width, initial_indent=f"  {name:<{column - 2}}",
-                               subsequent_indent=" " * column, break_on_hyphens=False)
+        lines += textwrap.wrap(
+            description,
+            width=width,
+            initial_indent=f"  {name:<{column - 2}}",
+            subsequent_indent=" " * column,
+            break_on_hyphens=False,
+        )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- checks before Ray starts
+
 
 def check_options(args: argparse.Namespace) -> None:
     g = args.gpus_per_trial
     if not (g >= 0 and math.isfinite(g)) or (g > 1 and g != int(g)):
         raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
     if not 0 < args.min_accuracy < 1:
-        raise InputError(f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
-                         f"{DEFAULT_MIN_ACCURACY:.2f}.")
+        raise InputError(
+            f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
+            f"{DEFAULT_MIN_ACCURACY:.2f}."
+        )
     if args.pack != "auto" and not (args.pack.isdigit() and int(args.pack) >= 1):
         raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
     if args.resume and not args.name:
@@ -137,8 +224,10 @@ def space_configs(args: argparse.Namespace, space: Space) -> list[TrialConfig] |
     if space.configs is not None:
         return space.configs(SpaceOptions.from_args(args))
     if args.pack != "auto" and int(args.pack) > 1:
-        raise InputError(f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
-                         "at a time: drop --pack.")
+        raise InputError(
+            f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
+            "at a time: drop --pack."
+        )
     return None
 
 
@@ -151,6 +240,7 @@ def prepare_data(args: argparse.Namespace, space: Space) -> Splits:
 
 
 # ---------------------------------------------------------------- running
+
 
 def run(args: argparse.Namespace) -> int:
     check_options(args)
@@ -171,21 +261,26 @@ def run(args: argparse.Namespace) -> int:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
         experiment = f"{storage.rstrip('/')}/{args.name}"
         if exists(experiment):
-            raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it "
-                             "or another --name.")
+            raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
     splits = prepare_data(args, space)
     return run_tuner(args, splits, configs, space, experiment)
 
 
-def run_tuner(args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, space: Space,
-              experiment: str) -> int:
+def run_tuner(
+    args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, space: Space, experiment: str
+) -> int:
     """Start (or connect to) Ray, run the trials, print the summary."""
     import ray
 
     started = not ray.is_initialized()
     try:
-        start_ray(args.address or os.environ.get("RAY_ADDRESS"), args.cpus_per_trial, args.gpus_per_trial,
-                  args.storage_path, args.shared_storage)
+        start_ray(
+            args.address or os.environ.get("RAY_ADDRESS"),
+            args.cpus_per_trial,
+            args.gpus_per_trial,
+            args.storage_path,
+            args.shared_storage,
+        )
         points = None
         if configs is not None:
             resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))

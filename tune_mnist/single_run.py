@@ -37,29 +37,54 @@ def cpu_name() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tune_mnist.train", description=__doc__)
     model = parser.add_argument_group("model and input")
-    model.add_argument("--crop", type=nonnegative_int, default=DEFAULTS["crop"],
-                       help="centre-crop the 28x28 image to CxC first (default: no crop)")
-    model.add_argument("--side", type=nonnegative_int, default=DEFAULTS["side"],
-                       help="then resize to SxS, antialiased (default: keep the size)")
-    model.add_argument("--scaling", choices=SCALINGS, default=DEFAULTS["scaling"],
-                       help="unit: pixels in [0, 1] (the notebook); standard: training mean/std (default %(default)s)")
-    model.add_argument("--depth", type=nonnegative_int, default=DEFAULTS["depth"],
-                       help="hidden layers, 0 = linear (default %(default)s)")
-    model.add_argument("--width", type=positive_int, default=DEFAULTS["width"],
-                       help="units per hidden layer (default %(default)s)")
+    model.add_argument(
+        "--crop",
+        type=nonnegative_int,
+        default=DEFAULTS["crop"],
+        help="centre-crop the 28x28 image to CxC first (default: no crop)",
+    )
+    model.add_argument(
+        "--side",
+        type=nonnegative_int,
+        default=DEFAULTS["side"],
+        help="then resize to SxS, antialiased (default: keep the size)",
+    )
+    model.add_argument(
+        "--scaling",
+        choices=SCALINGS,
+        default=DEFAULTS["scaling"],
+        help="unit: pixels in [0, 1] (the notebook); standard: training mean/std (default %(default)s)",
+    )
+    model.add_argument(
+        "--depth",
+        type=nonnegative_int,
+        default=DEFAULTS["depth"],
+        help="hidden layers, 0 = linear (default %(default)s)",
+    )
+    model.add_argument(
+        "--width", type=positive_int, default=DEFAULTS["width"], help="units per hidden layer (default %(default)s)"
+    )
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"], help="default %(default)s")
     fit.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"], help="default %(default)s")
-    fit.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
-                     help="Adam learning rate (default %(default)g)")
-    fit.add_argument("--seed", type=nonnegative_int, default=DEFAULTS["seed"],
-                     help="seed of the weights and batch order (default %(default)s)")
+    fit.add_argument(
+        "--lr", type=positive_float, default=DEFAULTS["lr"], help="Adam learning rate (default %(default)g)"
+    )
+    fit.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=DEFAULTS["seed"],
+        help="seed of the weights and batch order (default %(default)s)",
+    )
     add_data_options(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
     run.add_argument("--threads", type=positive_int, help="torch threads (default: torch's own choice)")
-    run.add_argument("--out", type=Path, help="where to save model.pt and config.json "
-                                              "(default models/<input>_<depth>x<width>_seed<seed>)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        help="where to save model.pt and config.json (default models/<input>_<depth>x<width>_seed<seed>)",
+    )
     return parser.parse_args(argv)
 
 
@@ -77,8 +102,12 @@ def pick_device(name: str) -> torch.device:
 
 def progress_line(epoch: int, done: int, total: int) -> None:
     filled = int(30 * done / total)
-    print(f"\r  epoch {epoch} [{'=' * filled}{' ' * (30 - filled)}] {done}/{total} batches", end="",
-          file=sys.stderr, flush=True)
+    print(
+        f"\r  epoch {epoch} [{'=' * filled}{' ' * (30 - filled)}] {done}/{total} batches",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -88,32 +117,43 @@ def run(args: argparse.Namespace) -> Path:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"Environment: device {device}{gpu}, Python {platform.python_version()}, torch {torch.__version__}, "
-          f"CPU {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}")
+    print(
+        f"Environment: device {device}{gpu}, Python {platform.python_version()}, torch {torch.__version__}, "
+        f"CPU {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
+    )
     arrays = load_data(args)
     splits = subset(split_validation(arrays, args.validation_size, args.split_seed), args.subset, args.split_seed)
     tensors = build_tensors(splits, config, device)
-    print(f"Data: {arrays.source}: train {len(splits.train_labels)}, validation {len(splits.val_labels)}, "
-          f"test {len(splits.test_labels)}")
+    print(
+        f"Data: {arrays.source}: train {len(splits.train_labels)}, validation {len(splits.val_labels)}, "
+        f"test {len(splits.test_labels)}"
+    )
     state = new_state(config, device)
     rows = []
     for row in train(config, tensors, state, progress=progress_line, threads=threads):
         print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
         if not rows:
-            print(f"Model: {row['architecture']} ({row['input_spec']}), params {row['params']:,}, "
-                  f"FLOPs {row['flops']:,} per sample (+ {row['flops_bias_relu']:,} bias adds and ReLUs)")
+            print(
+                f"Model: {row['architecture']} ({row['input_spec']}), params {row['params']:,}, "
+                f"FLOPs {row['flops']:,} per sample (+ {row['flops_bias_relu']:,} bias adds and ReLUs)"
+            )
         rows.append(row)
-        print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%} | "
-              f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%} | "
-              f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.2%} | {row['epoch_time_s']:.2f} s", flush=True)
+        print(
+            f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%} | "
+            f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%} | "
+            f"test loss {row['test_loss']:.4f} acc {row['test_acc']:.2%} | {row['epoch_time_s']:.2f} s",
+            flush=True,
+        )
     last = rows[-1]
     times = [r["epoch_time_s"] for r in rows]
     spread = statistics.variance(times) if len(times) > 1 else 0.0
     print("Summary:")
     print(f"  params {last['params']:,}; FLOPs {last['flops']:,} per sample")
-    print(f"  latency per sample on {last['device']} at {last['threads']} thread(s): batch-1 p50 "
-          f"{last['latency_p50_us']:.1f} us, p90 {last['latency_p90_us']:.1f} us, p99 {last['latency_p99_us']:.1f} us; "
-          f"at batch {last['latency_batch_size']} {last['latency_batch_us']:.2f} us")
+    print(
+        f"  latency per sample on {last['device']} at {last['threads']} thread(s): batch-1 p50 "
+        f"{last['latency_p50_us']:.1f} us, p90 {last['latency_p90_us']:.1f} us, p99 {last['latency_p99_us']:.1f} us; "
+        f"at batch {last['latency_batch_size']} {last['latency_batch_us']:.2f} us"
+    )
     print(f"  epoch time mean {statistics.mean(times):.2f} s, variance {spread:.4f} s^2 over {len(times)} epochs")
     print(f"  accuracy: train {last['train_acc']:.2%}, validation {last['val_acc']:.2%}, test {last['test_acc']:.2%}")
     out = args.out or Path(default_model_dir(config))

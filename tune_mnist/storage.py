@@ -12,14 +12,35 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from tune_mnist.errors import InputError
-
-#: The search CLI's options, saved beside Ray's files so --resume (and the analysis) know how it ran.
-RUN_FILE = "tune_mnist_run.json"
+from tune_mnist.layout import RUN_FILE  # noqa: F401  (re-exported: the run-options file's name lives in layout)
 
 # File system types that other machines can see too (from /proc/mounts).
-SHARED_FS_TYPES = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
-                   "fuse.glusterfs", "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.goofys", "fuse.juicefs",
-                   "fuse.mountpoint-s3", "fuse.rclone", "fuse.blobfuse2", "9p", "virtiofs", "efs", "weka", "fuse.weka"}
+SHARED_FS_TYPES = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "ceph",
+    "glusterfs",
+    "fuse.glusterfs",
+    "fuse.sshfs",
+    "fuse.s3fs",
+    "fuse.gcsfuse",
+    "fuse.goofys",
+    "fuse.juicefs",
+    "fuse.mountpoint-s3",
+    "fuse.rclone",
+    "fuse.blobfuse2",
+    "9p",
+    "virtiofs",
+    "efs",
+    "weka",
+    "fuse.weka",
+}
 
 
 def is_uri(path: str | os.PathLike) -> bool:
@@ -37,8 +58,10 @@ def storage_root(path: str) -> str:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise InputError(f"Storage path {root} cannot be written ({exc.strerror}): "
-                         "pass --storage-path with a directory you can write to.") from None
+        raise InputError(
+            f"Storage path {root} cannot be written ({exc.strerror}): "
+            "pass --storage-path with a directory you can write to."
+        ) from None
     return str(root)
 
 
@@ -67,10 +90,12 @@ def check_shared(storage: str, nodes: int, declared_shared: bool) -> None:
     kind = filesystem_type(storage)
     if kind in SHARED_FS_TYPES:
         return
-    raise InputError(f"Storage path {storage} is on this node's own disk ({kind}), but the Ray cluster has {nodes} "
-                     "nodes whose trials could not write there: pass --storage-path on shared storage (an NFS "
-                     "mount, s3://bucket/path, gs://bucket/path), or add --shared-storage if every node mounts "
-                     "this path.")
+    raise InputError(
+        f"Storage path {storage} is on this node's own disk ({kind}), but the Ray cluster has {nodes} "
+        "nodes whose trials could not write there: pass --storage-path on shared storage (an NFS "
+        "mount, s3://bucket/path, gs://bucket/path), or add --shared-storage if every node mounts "
+        "this path."
+    )
 
 
 class Location:
@@ -83,8 +108,10 @@ class Location:
             try:
                 self.fs, self.root = pafs.FileSystem.from_uri(text)
             except (ValueError, OSError) as exc:
-                raise InputError(f"Cannot open storage URI {text} ({exc}): check the URI and its credentials, "
-                                 "or use a local directory.") from None
+                raise InputError(
+                    f"Cannot open storage URI {text} ({exc}): check the URI and its credentials, "
+                    "or use a local directory."
+                ) from None
             self.local = isinstance(self.fs, pafs.LocalFileSystem)
         else:
             self.fs, self.root, self.local = pafs.LocalFileSystem(), str(Path(text).expanduser().resolve()), True

@@ -30,23 +30,33 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
                 unfinished += 1
     if expected is not None:
         unfinished += max(0, expected - finished - failed - unfinished)
-    print(f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
-          + (f" (configs, trained in packs of up to {pack_size(args)})." if pack_size(args) > 1 else
-             f" (configs: each proposal's {args.seeds} seeds trained together)." if expected is None and args.seeds > 1
-             else "."))
+    print(
+        f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
+        + (
+            f" (configs, trained in packs of up to {pack_size(args)})."
+            if pack_size(args) > 1
+            else f" (configs: each proposal's {args.seeds} seeds trained together)."
+            if expected is None and args.seeds > 1
+            else "."
+        )
+    )
     feasible = [r for r in rows if r.get(SELECTION_METRIC, math.nan) > args.min_accuracy]
     for metric, mode in OBJECTIVES:
         if feasible:
             pick = (max if mode == "max" else min)(feasible, key=lambda r: r[metric])
-            print(f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {args.min_accuracy:g}: "
-                  f"{pick['architecture']} {pick['input_spec']}: val_acc {pick['val_acc']:.4f}, "
-                  f"test_acc {pick['test_acc']:.4f}, FLOPs {pick['flops']:,}, "
-                  f"latency p50 {pick['latency_p50_us']:.1f} us")
+            print(
+                f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {args.min_accuracy:g}: "
+                f"{pick['architecture']} {pick['input_spec']}: val_acc {pick['val_acc']:.4f}, "
+                f"test_acc {pick['test_acc']:.4f}, FLOPs {pick['flops']:,}, "
+                f"latency p50 {pick['latency_p50_us']:.1f} us"
+            )
     if rows and not feasible:
         print(f"  no finished trial reached {SELECTION_METRIC} > {args.min_accuracy:g}.")
     print(f"Results: {experiment}")
     if failed or unfinished:
-        print(f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {args.name} "
-              f"--storage-path {args.storage_path}")
+        print(
+            f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {args.name} "
+            f"--storage-path {args.storage_path}"
+        )
     print(f"Next: python -m analysis.pareto {experiment}")
     return 0 if not failed and not unfinished else 1

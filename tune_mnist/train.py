@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -35,8 +35,13 @@ class TrainingState:
     train_time_s: float = 0.0
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "epoch": self.epoch, "train_time_s": self.train_time_s}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "train_time_s": self.train_time_s,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -67,16 +72,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device, dtype=torch.long)
     for start in range(0, len(y), EVAL_BATCH):
-        logits = model(x[start:start + EVAL_BATCH])
-        target = y[start:start + EVAL_BATCH]
+        logits = model(x[start : start + EVAL_BATCH])
+        target = y[start : start + EVAL_BATCH]
         loss += F.cross_entropy(logits, target, reduction="sum")
         correct += (logits.argmax(1) == target).sum()
     model.train(was_training)
     return float(loss) / len(y), float(correct) / len(y)
 
 
-def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                progress: Progress | None = None) -> tuple[float, float]:
+def train_epoch(
+    state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_size: int, progress: Progress | None = None
+) -> tuple[float, float]:
     """One pass over a fresh random permutation; returns the mean training loss and accuracy seen."""
     model, optimizer = state.model, state.optimizer
     model.train()
@@ -108,8 +114,14 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, batch_si
     return float(loss_sum) / n, float(correct) / n
 
 
-def train(config: TrialConfig, tensors: Tensors, state: TrainingState | None = None,
-          progress: Progress | None = None, latency: bool = True, threads: int | None = None) -> Iterator[dict]:
+def train(
+    config: TrialConfig,
+    tensors: Tensors,
+    state: TrainingState | None = None,
+    progress: Progress | None = None,
+    latency: bool = True,
+    threads: int | None = None,
+) -> Iterator[dict]:
     """Yield one row of metrics per epoch, from ``state.epoch + 1`` to ``config.epochs``.
 
     ``state`` (from ``new_state`` or a checkpoint) is updated in place, so the caller can save it
@@ -128,10 +140,20 @@ def train(config: TrialConfig, tensors: Tensors, state: TrainingState | None = N
         state.train_time_s += epoch_time
         val_loss, val_acc = evaluate(state.model, tensors.val_x, tensors.val_y)
         test_loss, test_acc = evaluate(state.model, tensors.test_x, tensors.test_y)
-        measured = (measure_latency(state.model, config.in_features, threads=threads) if latency
-                    else environment_row(device, threads))
-        yield epoch_row(state.epoch, (train_loss, val_loss, test_loss), (train_acc, val_acc, test_acc),
-                        epoch_time, state.train_time_s, static, measured)
+        measured = (
+            measure_latency(state.model, config.in_features, threads=threads)
+            if latency
+            else environment_row(device, threads)
+        )
+        yield epoch_row(
+            state.epoch,
+            (train_loss, val_loss, test_loss),
+            (train_acc, val_acc, test_acc),
+            epoch_time,
+            state.train_time_s,
+            static,
+            measured,
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
 def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
     """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
     row.setdefault(PACK_SIZE, 1)  # the same columns whether or not the config was packed
-    row.update(zip(PLACEMENT, (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id(), gpu_ids),
-                   strict=True))
+    row.update(
+        zip(PLACEMENT, (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id(), gpu_ids), strict=True)
+    )
     row["accuracy_shortfall"] = accuracy_shortfall(row, config)
     return row
 
@@ -79,4 +80,3 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
         with tempfile.TemporaryDirectory() as directory:
             save_checkpoint(Path(directory), state, cfg, tensors.mean, tensors.std, row)
             tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))
-

@@ -39,8 +39,9 @@ def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[d
     k = pack_size(args)
     if k == 1:
         return [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
-    return [{PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
-            for pack in plan_packs(configs, k)]
+    return [
+        {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)} for pack in plan_packs(configs, k)
+    ]
 
 
 def configs_in(points: list[dict[str, Any]]) -> int:
@@ -50,8 +51,12 @@ def configs_in(points: list[dict[str, Any]]) -> int:
 
 def run_constants(args: argparse.Namespace) -> dict[str, Any]:
     """Recorded in every trial's params.json beside the config, so a trial says what data it saw."""
-    return {"validation_size": args.validation_size, "split_seed": args.split_seed, "subset": args.subset,
-            "min_accuracy": args.min_accuracy}
+    return {
+        "validation_size": args.validation_size,
+        "split_seed": args.split_seed,
+        "subset": args.subset,
+        "min_accuracy": args.min_accuracy,
+    }
 
 
 def trial_dirname(trial: Any) -> str:

@@ -20,8 +20,9 @@ from tune_mnist.data import Splits
 from tune_mnist.trials import run_constants, trial_dirname
 
 
-def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, space: Space,
-                storage: str) -> Any:
+def build_tuner(
+    args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
+) -> Any:
     """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
     configs or packs), or over the space's adaptive searcher where ``points`` is None."""
     packed = PACK_MEMBERS in points[0] if points is not None else args.seeds > 1
@@ -38,6 +39,7 @@ def build_tuner(args: argparse.Namespace, splits: Splits, points: list[dict[str,
 
 # ---------------------------------------------------------------- one function per mode
 
+
 def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
     """One trial per point, in the given order."""
     from ray import tune
@@ -46,8 +48,9 @@ def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, poi
     search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
     # Every key a point sets must exist in the param space; the points fill in the values.
     param_space = dict.fromkeys(points[0])
-    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, len(points)),
-                      run_config=run_config)
+    return tune.Tuner(
+        trainable, param_space=param_space, tune_config=tune_config(search_alg, len(points)), run_config=run_config
+    )
 
 
 def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
@@ -58,8 +61,7 @@ def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, point
     # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists.
     search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
     param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search([p[PACK_MEMBERS] for p in points])}
-    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1),
-                      run_config=run_config)
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
 
 
 def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space) -> Any:
@@ -76,8 +78,12 @@ def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, sp
     param_space = {**adaptive.param_space, **run_constants(args)}
     if args.seeds > 1:
         param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
-    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, adaptive.num_samples),
-                      run_config=run_config)
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, adaptive.num_samples),
+        run_config=run_config,
+    )
 
 
 def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
@@ -90,6 +96,7 @@ def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
 
 
 # ---------------------------------------------------------------- what the modes share
+
 
 def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> Any:
     """The trial function with the data and ``--cpus-per-trial`` / ``--gpus-per-trial`` attached:
@@ -123,9 +130,13 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
 
         callbacks.append(UnpackMembers())
     return tune.RunConfig(
-        name=args.name, storage_path=storage,
+        name=args.name,
+        storage_path=storage,
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        failure_config=tune.FailureConfig(max_failures=args.max_failures), verbose=1, callbacks=callbacks)
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        verbose=1,
+        callbacks=callbacks,
+    )
 
 
 def tune_config(search_alg: Any, num_samples: int) -> Any:
@@ -133,5 +144,6 @@ def tune_config(search_alg: Any, num_samples: int) -> Any:
     trial to its last epoch; a scheduler that stops trials early is passed here."""
     from ray import tune
 
-    return tune.TuneConfig(search_alg=search_alg, num_samples=num_samples, reuse_actors=True,
-                           trial_dirname_creator=trial_dirname)
+    return tune.TuneConfig(
+        search_alg=search_alg, num_samples=num_samples, reuse_actors=True, trial_dirname_creator=trial_dirname
+    )

@@ -18,8 +18,16 @@ import pyarrow.fs as pafs
 from ray import tune
 
 from tune_mnist.config import PACK_MEMBERS, pack_members
-from tune_mnist.layout import (CHECKPOINT_PREFIX, ERROR_FILE, PARAMS_FILE, RAY_FIELDS_COPIED_TO_MEMBERS, RESULT_FILE,
-                               checkpoint_member_dir, member_trial_dir, member_trial_id)
+from tune_mnist.layout import (
+    CHECKPOINT_PREFIX,
+    ERROR_FILE,
+    PARAMS_FILE,
+    RAY_FIELDS_COPIED_TO_MEMBERS,
+    RESULT_FILE,
+    checkpoint_member_dir,
+    member_trial_dir,
+    member_trial_id,
+)
 from tune_mnist.metrics import EPOCH
 
 
@@ -59,8 +67,15 @@ class UnpackMembers(tune.Callback):
             rows = self._read_rows(fs, f"{path}/{RESULT_FILE}")
             # A restarted pack reports again from its checkpoint's epoch on: keep one row per epoch.
             rows = [r for r in rows if r.get(EPOCH, 0) < row[EPOCH]]
-            rows.append({**row, **bookkeeping, "trial_id": member_trial_id(trial.trial_id, i), "config": config,
-                         "done": row[EPOCH] == config.get("epochs")})
+            rows.append(
+                {
+                    **row,
+                    **bookkeeping,
+                    "trial_id": member_trial_id(trial.trial_id, i),
+                    "config": config,
+                    "done": row[EPOCH] == config.get("epochs"),
+                }
+            )
             with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
                 out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
 
@@ -88,8 +103,12 @@ class UnpackMembers(tune.Callback):
                 if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
                     fs.delete_dir(old.path)  # keep only the latest, as the single trials do
             fs.create_dir(f"{path}/{name}", recursive=True)
-            pafs.copy_files(f"{checkpoint.path}/{checkpoint_member_dir(i)}", f"{path}/{name}",
-                            source_filesystem=checkpoint.filesystem, destination_filesystem=fs)
+            pafs.copy_files(
+                f"{checkpoint.path}/{checkpoint_member_dir(i)}",
+                f"{path}/{name}",
+                source_filesystem=checkpoint.filesystem,
+                destination_filesystem=fs,
+            )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:

@@ -59,11 +59,24 @@ if TYPE_CHECKING:
 
 #: The engine's names, imported on first use: importing the package (hence ``tune_mnist.packed.plan``)
 #: must not import torch, so that the search can plan packs without it.
-_LAZY = {"train_packed": "engine", "PackInputs": "inputs", "build_pack_inputs": "inputs", "PackState": "state",
-         "PackTrainer": "trainer"}
+_LAZY = {
+    "train_packed": "engine",
+    "PackInputs": "inputs",
+    "build_pack_inputs": "inputs",
+    "PackState": "state",
+    "PackTrainer": "trainer",
+}
 
-__all__ = ["PackInputs", "PackState", "PackTrainer", "build_pack_inputs", "own_params", "padded_params",
-           "plan_packs", "train_packed"]
+__all__ = [
+    "PackInputs",
+    "PackState",
+    "PackTrainer",
+    "build_pack_inputs",
+    "own_params",
+    "padded_params",
+    "plan_packs",
+    "train_packed",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -20,9 +20,16 @@ from tune_mnist.rows import epoch_row, static_fields
 from tune_mnist.train import Progress
 
 
-def train_packed(configs: list[TrialConfig], splits: Splits, device: torch.device | str,
-                 progress: Progress | None = None, latency: bool | str = True, threads: int | None = None,
-                 state: PackState | None = None, use_graph: bool | None = None) -> Iterator[list[dict]]:
+def train_packed(
+    configs: list[TrialConfig],
+    splits: Splits,
+    device: torch.device | str,
+    progress: Progress | None = None,
+    latency: bool | str = True,
+    threads: int | None = None,
+    state: PackState | None = None,
+    use_graph: bool | None = None,
+) -> Iterator[list[dict]]:
     """Train ``configs`` as one pack; yield, once per epoch, one metrics row per config (in the
     order given) with the keys and meanings of ``tune_mnist.train.train``'s rows, plus
     ``pack_size`` (K, the number of configs trained together).
@@ -47,8 +54,10 @@ def train_packed(configs: list[TrialConfig], splits: Splits, device: torch.devic
     if state is None:
         state = PackState(configs, device)
     elif state.configs != configs or state.device != device:
-        raise InputError("The PackState passed to train_packed was made for other configs or another device: "
-                         "build it with PackState(configs, device).")
+        raise InputError(
+            "The PackState passed to train_packed was made for other configs or another device: "
+            "build it with PackState(configs, device)."
+        )
     state.check_in_step()
     threads = threads or torch.get_num_threads()
     inputs = build_pack_inputs(splits, state)
@@ -69,11 +78,20 @@ def train_packed(configs: list[TrialConfig], splits: Splits, device: torch.devic
         rows = []
         for i, config in enumerate(configs):
             state.train_time_s[i] += epoch_time
-            measured = (measure_latency(state.model(i), config.in_features, threads=threads) if measure
-                        else environment_row(device, threads))
-            row = epoch_row(state.epoch, (train_loss[i], val_loss[i], test_loss[i]),
-                            (train_acc[i], val_acc[i], test_acc[i]), epoch_time, state.train_time_s[i], static[i],
-                            measured)
+            measured = (
+                measure_latency(state.model(i), config.in_features, threads=threads)
+                if measure
+                else environment_row(device, threads)
+            )
+            row = epoch_row(
+                state.epoch,
+                (train_loss[i], val_loss[i], test_loss[i]),
+                (train_acc[i], val_acc[i], test_acc[i]),
+                epoch_time,
+                state.train_time_s[i],
+                static[i],
+                measured,
+            )
             row[PACK_SIZE] = k
             rows.append(row)
         yield rows

@@ -20,9 +20,9 @@ class PackInputs:
     with zero columns to the widest and stacked as one (specs * n, features) tensor, so one gather
     serves the whole pack; validation and test stay unpadded per spec."""
 
-    train_x: torch.Tensor          # (specs * n, max features)
-    train_y: torch.Tensor          # (n,), the same for every spec
-    offsets: torch.Tensor          # (K, 1) long, in slot order: spec index * n
+    train_x: torch.Tensor  # (specs * n, max features)
+    train_y: torch.Tensor  # (n,), the same for every spec
+    offsets: torch.Tensor  # (K, 1) long, in slot order: spec index * n
     val: list[tuple[torch.Tensor, torch.Tensor]]  # per spec: (x, slots using it)
     test: list[tuple[torch.Tensor, torch.Tensor]]
     val_y: torch.Tensor
@@ -53,15 +53,21 @@ def build_pack_inputs(splits: Splits, state: PackState) -> PackInputs:
         tensors = build_tensors(splits, first[key], device)
         scaling[key] = (tensors.mean, tensors.std)
         features = tensors.train_x.shape[1]
-        train_x[index * n:(index + 1) * n, :features] = tensors.train_x
-        slots = torch.tensor(sorted(state.slot[i] for i, c in enumerate(configs) if spec_key(c) == key),
-                             device=device)
+        train_x[index * n : (index + 1) * n, :features] = tensors.train_x
+        slots = torch.tensor(sorted(state.slot[i] for i, c in enumerate(configs) if spec_key(c) == key), device=device)
         val.append((tensors.val_x, slots))
         test.append((tensors.test_x, slots))
         train_y, val_y, test_y = tensors.train_y, tensors.val_y, tensors.test_y
         del tensors
     offsets = torch.tensor([specs[spec_key(configs[i])] * n for i in state.order], device=device).view(-1, 1)
-    return PackInputs(train_x, train_y, offsets, val, test, val_y, test_y,
-                      split_sizes(n, len(val_y), len(test_y)),
-                      [scaling[spec_key(c)] for c in configs])
-
+    return PackInputs(
+        train_x,
+        train_y,
+        offsets,
+        val,
+        test,
+        val_y,
+        test_y,
+        split_sizes(n, len(val_y), len(test_y)),
+        [scaling[spec_key(c)] for c in configs],
+    )

@@ -6,7 +6,7 @@ importing the training engine."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from tune_mnist.config import TrialConfig
 from tune_mnist.counts import mlp_params
@@ -31,21 +31,26 @@ def check_packable(configs: Sequence[TrialConfig]) -> None:
         raise InputError("The pack has no configs: pass at least one TrialConfig to train_packed.")
     for i, config in enumerate(configs):
         if not isinstance(config, TrialConfig):
-            raise InputError(f"Pack member {i} is a {type(config).__name__}, not a TrialConfig: "
-                             "build configs with TrialConfig(...) or TrialConfig.from_dict(...).")
+            raise InputError(
+                f"Pack member {i} is a {type(config).__name__}, not a TrialConfig: "
+                "build configs with TrialConfig(...) or TrialConfig.from_dict(...)."
+            )
     for name, index in (("batch_size", 0), ("epochs", 1), ("depth", 2)):
         values = sorted({pack_key(c)[index] for c in configs})
         if len(values) > 1:
-            raise InputError(f"Configs in one pack must share {name}, but these have {name} "
-                             f"{', '.join(map(str, values))}: split them with tune_mnist.packed.plan.plan_packs "
-                             "(it groups by batch_size, epochs and depth).")
+            raise InputError(
+                f"Configs in one pack must share {name}, but these have {name} "
+                f"{', '.join(map(str, values))}: split them with tune_mnist.packed.plan.plan_packs "
+                "(it groups by batch_size, epochs and depth)."
+            )
 
 
 def padded_params(configs: Sequence[TrialConfig]) -> int:
     """Parameters a pack of ``configs`` really trains: K copies of its largest input and width."""
     depth = configs[0].depth
-    return len(configs) * mlp_params(max(c.in_features for c in configs), depth,
-                                     max(c.width for c in configs) if depth else 1)
+    return len(configs) * mlp_params(
+        max(c.in_features for c in configs), depth, max(c.width for c in configs) if depth else 1
+    )
 
 
 def own_params(configs: Sequence[TrialConfig]) -> int:
@@ -69,8 +74,10 @@ def plan_packs(configs: Sequence[TrialConfig], max_size: int) -> list[list[int]]
         groups.setdefault(pack_key(config), []).append(i)
     packs = []
     for key in sorted(groups):
-        members = sorted(groups[key], key=lambda i: (configs[i].width if configs[i].depth else 0,
-                                                     configs[i].in_features, configs[i].lr, i))
+        members = sorted(
+            groups[key],
+            key=lambda i: (configs[i].width if configs[i].depth else 0, configs[i].in_features, configs[i].lr, i),
+        )
         runs: list[list[int]] = []
         own = widest = largest = 0  # of the last run, kept as it grows
         for i in members:
@@ -87,10 +94,9 @@ def plan_packs(configs: Sequence[TrialConfig], max_size: int) -> list[list[int]]
         for run in runs:
             count = math.ceil(len(run) / max_size)
             size = math.ceil(len(run) / count)
-            packs.extend(run[j:j + size] for j in range(0, len(run), size))
+            packs.extend(run[j : j + size] for j in range(0, len(run), size))
 
     def work(pack: list[int]) -> int:
         return padded_params([configs[i] for i in pack]) * configs[pack[0]].epochs
 
     return sorted(packs, key=lambda pack: (-work(pack), pack[0]))
-

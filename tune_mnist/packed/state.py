@@ -3,7 +3,7 @@ conversion to and from single-model checkpoints, so each member can be saved and
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -36,13 +36,14 @@ class PackState:
         self.slot = [0] * self.k
         for s, i in enumerate(self.order):
             self.slot[i] = s
-        self.sizes = layer_sizes(max(c.in_features for c in configs), self.depth,
-                                 max(c.width for c in configs) if self.depth else 1)
+        self.sizes = layer_sizes(
+            max(c.in_features for c in configs), self.depth, max(c.width for c in configs) if self.depth else 1
+        )
         self.member_sizes = [layer_sizes(c.in_features, c.depth, c.width) for c in configs]
         # Each member's input mean and std (0 and 1 unless standardised), set by train_packed.
         self.scaling: list[tuple[float, float]] = [(0.0, 1.0)] * self.k
         self.weights: list[torch.Tensor] = []  # layer l: (K, in, out), the transpose of nn.Linear's
-        self.biases: list[torch.Tensor] = []   # layer l: (K, 1, out)
+        self.biases: list[torch.Tensor] = []  # layer l: (K, 1, out)
         with torch.no_grad():
             for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
                 self.weights.append(torch.zeros(self.k, n_in, n_out, device=self.device))
@@ -120,9 +121,11 @@ class PackState:
             v = self._member_views(i, self.exp_avg_sq)
             for param, m_i, v_i in zip(model.parameters(), m, v):
                 step = self.step.detach().clone()
-                optimizer.state[param] = {"step": step if fused else step.cpu(),
-                                          "exp_avg": m_i.detach().clone().contiguous(),
-                                          "exp_avg_sq": v_i.detach().clone().contiguous()}
+                optimizer.state[param] = {
+                    "step": step if fused else step.cpu(),
+                    "exp_avg": m_i.detach().clone().contiguous(),
+                    "exp_avg_sq": v_i.detach().clone().contiguous(),
+                }
         generator = torch.Generator(device=self.device)
         generator.set_state(self.generators[i].get_state())
         return TrainingState(model, optimizer, generator, epoch=self.epoch, train_time_s=self.train_time_s[i])
@@ -140,13 +143,16 @@ class PackState:
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
-            raise InputError(f"Checkpoint for pack member {i} does not fit its config {config.architecture} "
-                             f"({str(exc).splitlines()[0]}): resume each member from its own checkpoint.") from None
+            raise InputError(
+                f"Checkpoint for pack member {i} does not fit its config {config.architecture} "
+                f"({str(exc).splitlines()[0]}): resume each member from its own checkpoint."
+            ) from None
         self._put_model(i, model)
         opt_state = state["optimizer"].get("state", {})
         steps = set()
-        for index, (m_view, v_view) in enumerate(zip(self._member_views(i, self.exp_avg),
-                                                     self._member_views(i, self.exp_avg_sq))):
+        for index, (m_view, v_view) in enumerate(
+            zip(self._member_views(i, self.exp_avg), self._member_views(i, self.exp_avg_sq))
+        ):
             entry = opt_state.get(index)
             if entry is None:
                 m_view.zero_()
@@ -157,8 +163,10 @@ class PackState:
                 v_view.copy_(entry["exp_avg_sq"])
                 steps.add(float(entry["step"]))
         if len(steps) > 1:
-            raise InputError(f"Checkpoint for pack member {i} has parameters at different Adam steps "
-                             f"{sorted(steps)}: it is not a tune_mnist checkpoint.")
+            raise InputError(
+                f"Checkpoint for pack member {i} has parameters at different Adam steps "
+                f"{sorted(steps)}: it is not a tune_mnist checkpoint."
+            )
         self._member_steps[i] = steps.pop() if steps else 0.0
         generator = state["generator"]
         self.generators[i].set_state(generator.cpu() if hasattr(generator, "cpu") else generator)
@@ -180,29 +188,41 @@ class PackState:
         """Raise InputError unless every member is at the same epoch and Adam step."""
         if self._member_epochs or self._member_steps:
             found = sorted({self._member_epochs.get(i, self.epoch) for i in range(self.k)})
-            raise InputError(f"Pack members were loaded at different epochs ({', '.join(map(str, found))}): "
-                             "pack only checkpoints of the same epoch, or resume them one config per trial.")
+            raise InputError(
+                f"Pack members were loaded at different epochs ({', '.join(map(str, found))}): "
+                "pack only checkpoints of the same epoch, or resume them one config per trial."
+            )
 
     # -------------------------------------------------------------- whole-pack checkpoint
     def state_dict(self) -> dict:
         """The whole pack (stacked tensors, in the internal order, with that order)."""
         self.check_in_step()
-        return {"configs": [c.to_dict() for c in self.configs], "order": list(self.order),
-                "weights": [w.detach().clone() for w in self.weights],
-                "biases": [b.detach().clone() for b in self.biases],
-                "exp_avg": [t.clone() for t in self.exp_avg], "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
-                "step": self.step.clone(), "generators": [g.get_state() for g in self.generators],
-                "epoch": self.epoch, "train_time_s": list(self.train_time_s)}
+        return {
+            "configs": [c.to_dict() for c in self.configs],
+            "order": list(self.order),
+            "weights": [w.detach().clone() for w in self.weights],
+            "biases": [b.detach().clone() for b in self.biases],
+            "exp_avg": [t.clone() for t in self.exp_avg],
+            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
+            "step": self.step.clone(),
+            "generators": [g.get_state() for g in self.generators],
+            "epoch": self.epoch,
+            "train_time_s": list(self.train_time_s),
+        }
 
     @torch.no_grad()
     def load_state_dict(self, state: dict) -> None:
         """Load ``state_dict()`` output of a pack of the same configs (in place: tensors keep their
         storage, so a captured CUDA graph stays valid)."""
         if [TrialConfig.from_dict(c) for c in state["configs"]] != self.configs or list(state["order"]) != self.order:
-            raise InputError("The pack checkpoint was written for other configs: resume a pack with the "
-                             "configs, in the order, it was started with.")
-        for mine, theirs in zip(self.weights + self.biases + self.exp_avg + self.exp_avg_sq,
-                                state["weights"] + state["biases"] + state["exp_avg"] + state["exp_avg_sq"]):
+            raise InputError(
+                "The pack checkpoint was written for other configs: resume a pack with the "
+                "configs, in the order, it was started with."
+            )
+        for mine, theirs in zip(
+            self.weights + self.biases + self.exp_avg + self.exp_avg_sq,
+            state["weights"] + state["biases"] + state["exp_avg"] + state["exp_avg_sq"],
+        ):
             mine.copy_(theirs)
         self.step.copy_(state["step"])
         for generator, saved in zip(self.generators, state["generators"]):
@@ -221,4 +241,3 @@ class PackState:
                 if any(bool(t.count_nonzero()) for t in masked):
                     return False
         return True
-

@@ -64,13 +64,21 @@ class PackTrainer:
         common = dict(amsgrad=False, beta1=BETAS[0], beta2=BETAS[1], weight_decay=0.0, eps=EPS, maximize=False)
         if self.exact_adam:
             for a, b, lr in self.lr_groups:
-                torch._fused_adam_([p[a:b] for p in params], [g[a:b] for g in grads],
-                                   [m[a:b] for m in state.exp_avg], [v[a:b] for v in state.exp_avg_sq], [],
-                                   [state.step] * len(params), lr=lr, **common)
+                torch._fused_adam_(
+                    [p[a:b] for p in params],
+                    [g[a:b] for g in grads],
+                    [m[a:b] for m in state.exp_avg],
+                    [v[a:b] for v in state.exp_avg_sq],
+                    [],
+                    [state.step] * len(params),
+                    lr=lr,
+                    **common,
+                )
         else:
             torch._foreach_zero_(self.scratch)
-            torch._fused_adam_(self.scratch, grads, state.exp_avg, state.exp_avg_sq, [],
-                               [state.step] * len(params), lr=1.0, **common)
+            torch._fused_adam_(
+                self.scratch, grads, state.exp_avg, state.exp_avg_sq, [], [state.step] * len(params), lr=1.0, **common
+            )
             for p, u, lr in zip(params, self.scratch, self.lr_scale):
                 p.addcmul_(u, lr)
 
@@ -136,8 +144,12 @@ class PackTrainer:
                 torch.cuda.synchronize(self.device)
             except Exception:
                 pass
-            warnings.warn(f"CUDA graph capture of the packed step failed ({type(exc).__name__}: {exc}); "
-                          "training this pack eagerly.", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"CUDA graph capture of the packed step failed ({type(exc).__name__}: {exc}); "
+                "training this pack eagerly.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             return False
         self.graph.replay()
         return True
@@ -147,8 +159,7 @@ class PackTrainer:
         """One epoch of every member; returns (train loss, train accuracy) per member, config order."""
         state, n, batch = self.state, self.n, self.batch
         # Each member's permutation, drawn exactly as tune_mnist.train.train_epoch draws it.
-        order = torch.stack([torch.randperm(n, device=self.device, generator=state.generators[i])
-                             for i in state.order])
+        order = torch.stack([torch.randperm(n, device=self.device, generator=state.generators[i]) for i in state.order])
         rows = order + self.inputs.offsets
         self.loss_sum.zero_()
         self.correct.zero_()
@@ -166,7 +177,9 @@ class PackTrainer:
         return [loss[state.slot[i]] for i in range(state.k)], [acc[state.slot[i]] for i in range(state.k)]
 
     @torch.inference_mode()
-    def evaluate(self, split: list[tuple[torch.Tensor, torch.Tensor]], y: torch.Tensor) -> tuple[list[float], list[float]]:
+    def evaluate(
+        self, split: list[tuple[torch.Tensor, torch.Tensor]], y: torch.Tensor
+    ) -> tuple[list[float], list[float]]:
         """Mean cross-entropy and accuracy of every member on a split (NaN for an empty split)."""
         state, k = self.state, self.state.k
         n = len(y)
@@ -185,7 +198,7 @@ class PackTrainer:
             widest = max(state.sizes[1:])
             chunk = max(1, min(n, EVAL_ELEMENTS // (ks * widest)))
             for start in range(0, n, chunk):
-                xc, yc = x[start:start + chunk], y[start:start + chunk]
+                xc, yc = x[start : start + chunk], y[start : start + chunk]
                 c = len(yc)
                 h = torch.addmm(b0, xc, w0).view(c, ks, out0).transpose(0, 1)
                 for w, b in rest:
@@ -195,4 +208,3 @@ class PackTrainer:
                 correct.index_add_(0, slots, (h.argmax(2) == yc).sum(1))
         loss_l, acc_l = (loss / n).tolist(), (correct.double() / n).tolist()
         return [loss_l[state.slot[i]] for i in range(k)], [acc_l[state.slot[i]] for i in range(k)]
-
