@@ -3,11 +3,12 @@
 When the storage fills up, every trial fails at its next checkpoint, Ray's experiment state can no
 longer be saved, and the search used to end in a traceback (Ray reading back a truncated error
 pickle). ``StorageGuard`` watches the trials' errors (the ``StorageErrors`` Tune callback) and Ray's
-own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO, EFBIG); on the first one it
-stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which leaves unfinished trials
-resumable instead of marking them finished, and the search then raises ``StorageFailed``: one
-sentence naming the storage and the fix. ``--resume`` continues the experiment once there is space,
-rebuilding Ray's state files from the trial directories if they were cut short (``tune_mnist.rebuild``).
+own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO,
+EFBIG); on the first one it stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which
+leaves unfinished trials resumable instead of marking them finished, and the search then raises
+``StorageFailed``: one sentence naming the storage and the fix. ``--resume`` continues the
+experiment once there is space, rebuilding Ray's state files from the trial directories if they
+were cut short (``tune_mnist.rebuild``).
 """
 
 from __future__ import annotations
