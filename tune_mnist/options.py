@@ -10,20 +10,40 @@ from tune_mnist.data import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE, MnistAr
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data (default: the MNIST files shipped in data/mnist)")
-    group.add_argument("--data-dir", help="directory of MNIST IDX files (.gz or not; torchvision's MNIST/raw too)")
-    group.add_argument("--train-csv", help="training CSV in the notebook's layout (label, then 784 pixels)")
-    group.add_argument("--test-csv", help="test CSV in the same layout")
-    group.add_argument("--download", metavar="DIR", help="download MNIST with torchvision into DIR and use it")
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory of MNIST-format IDX files (.gz or not; torchvision's MNIST/raw layout too), e.g. "
+        "Fashion-MNIST (default: data/mnist, shipped with the repository)",
+    )
+    group.add_argument(
+        "--train-csv", metavar="CSV", help="training CSV in the notebook's layout: label, then 784 pixel values"
+    )
+    group.add_argument("--test-csv", metavar="CSV", help="test CSV in the same layout (needed with --train-csv)")
+    group.add_argument(
+        "--download", metavar="DIR", help="download MNIST with torchvision into DIR and use it (needs internet)"
+    )
     group.add_argument(
         "--validation-size",
         type=int,
+        metavar="N",
         default=DEFAULT_VALIDATION_SIZE,
         help="training images held out for validation (default %(default)s; 0 = none, as the notebook)",
     )
     group.add_argument(
-        "--split-seed", type=int, default=DEFAULT_SPLIT_SEED, help="seed of the validation split (default %(default)s)"
+        "--split-seed",
+        type=int,
+        metavar="N",
+        default=DEFAULT_SPLIT_SEED,
+        help="seed of the validation split (default %(default)s)",
     )
-    group.add_argument("--subset", type=int, help="train on a seeded subset of N images (quick runs)")
+    group.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="use a seeded subset of N training images (validation and test capped at N too), for quick runs "
+        "(default: all, or the space's own for quick spaces such as smoke)",
+    )
 
 
 def load_data(args: argparse.Namespace) -> MnistArrays:
