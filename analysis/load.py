@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.fs as pafs
 
+from analysis.superseded import mark_superseded
 from tune_mnist.config import config_label, pack_members
 from tune_mnist.errors import InputError
 from tune_mnist.layout import (
@@ -206,6 +207,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                     f"never started (Ray status {state.get('status', 'unknown')})",
                 )
             )
+    mark_superseded(experiment.trials, USABLE)  # a rebuilt config's old directories are not failures
     if not experiment.trials:
         raise InputError(
             f"Experiment {loc.display} has no trials yet (the search stopped before starting one): "
@@ -236,7 +238,8 @@ def _run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]
 
 def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
     """Ray's status of each trial from the newest experiment_state-*.json (plain JSON fields only)."""
-    files = sorted(c for c in children if c.base_name.startswith(STATE_PREFIX) and c.base_name.endswith(".json"))
+    # FileInfo objects do not compare: sorting two state files (a resumed experiment) raised TypeError
+    files = [c for c in children if c.base_name.startswith(STATE_PREFIX) and c.base_name.endswith(".json")]
     if not files:
         return {}
     newest = max(files, key=lambda c: (c.mtime.timestamp() if c.mtime else 0, c.base_name))

@@ -47,7 +47,9 @@ def resume_options(experiment: str) -> dict[str, Any]:
 
     if not exists(experiment):
         raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
-    if not tune.Tuner.can_restore(experiment):
+    from tune_mnist.experiment_guard import rebuildable
+
+    if not tune.Tuner.can_restore(experiment) and not rebuildable(experiment):  # else rebuilt from trial dirs
         raise InputError(
             f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
             "run it again without --resume under a new --name."

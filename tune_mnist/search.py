@@ -19,11 +19,15 @@ from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.dry_run import print_dry_run
 from tune_mnist.errors import InputError, exit_status
+from tune_mnist.experiment_guard import hold, prepare_resume, refuse_if_busy
+from tune_mnist.extras import require
+from tune_mnist.mlflow_store import BESIDE, check_uri
 from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 from tune_mnist.ray_session import start_ray
 from tune_mnist.run_options import resume_options, save_run_options
 from tune_mnist.storage import RUN_FILE, exists, storage_root
+from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
 from tune_mnist.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
 from tune_mnist.tuner import build_tuner
@@ -134,6 +138,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="print the configs of a list space with their parameters and FLOPs, and with --pack the "
         "packs they would train in and the padding that costs; start neither Ray nor a trial",
     )
+    run.add_argument(
+        "--mlflow",
+        nargs="?",
+        const=BESIDE,
+        metavar="TRACKING_URI",
+        help="log every trial to MLflow (Ray Tune's MLflowLoggerCallback): its config as params and every "
+        "metric of every epoch at step = epoch, a pack as a parent run with a child run per config; into "
+        "TRACKING_URI, or without it a SQLite store beside the experiment (<storage>/<name>/mlflow/), "
+        'with the experiment name as MLflow experiment. Needs pip install -e ".[mlflow]" (docs/tracking.md)',
+    )
     res = parser.add_argument_group("resources")
     res.add_argument(
         "--cpus-per-trial",
@@ -217,6 +231,9 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
     if args.resume and not args.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
+    if args.mlflow:
+        check_uri(args.mlflow)
+        require("mlflow", "--mlflow")
 
 
 def space_configs(args: argparse.Namespace, space: Space) -> list[TrialConfig] | None:
@@ -248,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
     args.storage_path = storage
     experiment = f"{storage.rstrip('/')}/{args.name}" if args.name else None
     if args.resume:
+        refuse_if_busy(experiment)  # before anything else: name the live driver
         saved = resume_options(experiment)
         for key, value in saved.items():
             setattr(args, key, value)
@@ -260,10 +278,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
         experiment = f"{storage.rstrip('/')}/{args.name}"
+        refuse_if_busy(experiment)  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
-    splits = prepare_data(args, space)
-    return run_tuner(args, splits, configs, space, experiment)
+    with hold(experiment, args.name):  # one driver per experiment, until this one ends
+        if args.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
+            configs, nothing_left = prepare_resume(args, experiment, configs)
+            if nothing_left:
+                return 0
+        splits = prepare_data(args, space)
+        return run_tuner(args, splits, configs, space, experiment)
 
 
 def run_tuner(
@@ -286,9 +310,11 @@ def run_tuner(
             resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))
             points = trial_points(configs, args)
         tuner = build_tuner(args, splits, points, space, args.storage_path)
-        if not args.resume:
+        if not args.resume and not getattr(args, "rebuilt", False):
             save_run_options(experiment, args)
-        results = tuner.fit()
+        with StorageGuard(args.storage_path, args.name) as guard:  # a full disk: one sentence, exit 2
+            results = tuner.fit()
+            guard.check()
         # A further stage that runs more trials chosen from these results belongs here, while Ray is
         # still up, before the summary.
         expected = None if points is None else configs_in(points)

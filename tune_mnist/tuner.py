@@ -124,11 +124,17 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
 
-    callbacks = []
+    from tune_mnist.storage_guard import StorageErrors
+
+    callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
     if packed:
         from tune_mnist.unpack import UnpackMembers
 
         callbacks.append(UnpackMembers())
+    if getattr(args, "mlflow", None):  # every trial as an MLflow run (a resumed search keeps the first run's)
+        from tune_mnist.mlflow_tracking import trial_callback
+
+        callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
     return tune.RunConfig(
         name=args.name,
         storage_path=storage,
