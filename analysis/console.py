@@ -42,11 +42,22 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     if remeasured:
         print()
         print("\n".join(remeasured))
+    for runtime, other in (analysis.remeasured.runtimes if analysis.remeasured is not None else {}).items():
+        from analysis.runtimes import comparison_text
+
+        print()
+        print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
     print()
     for line in picks(analysis) + notebook(analysis):
         print(line)
     print()
-    if exported is not None:
+    if exported is not None and exported.format == "onnx":
+        print(
+            f"Exported {exported.configs} front config(s) to {exported.directory} as ONNX (index: "
+            f"{exported.index.name}); each model.onnx takes transformed features, see docs/deploy-runtime.md:"
+        )
+        print("\n".join(exported.lines))
+    elif exported is not None:
         print(
             f"Exported {exported.configs} front config(s) to {exported.directory} "
             f"(index: {exported.index.name}); load one with tune_mnist.saved.load_model(DIR)."

@@ -28,7 +28,6 @@ from tune_mnist.inputs import transform_images
 from tune_mnist.options import load_data
 from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model
 
-FORMATS = ("state_dict", "onnx")
 INPUT_TEXT = (
     "transformed features: centre crop, antialiased resize and scaling applied, flattened "
     "(tune_mnist.inputs; crop, side, input_mean and input_std in config.json)"

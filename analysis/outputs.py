@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis import report
+from analysis.html_report import HTML_FILE, write_html
 from analysis.load import ANALYSIS_DIR, Experiment
 from analysis.result import Analysis
 from tune_mnist.errors import InputError
@@ -48,8 +49,14 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
     if remeasured is not None:
         drawn.append(plots.remeasure_plot(remeasured.table, out, latency))
     files = report.write_tables(out, analysis.experiment, front, remeasured)
+    runtime_lines = []
+    for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
+        from analysis import runtimes
+
+        files += runtimes.write_tables(out, remeasured, other)
+        runtime_lines += ["", *runtimes.comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
     files += drawn
-    files.append(out / "report.md")
+    files += [out / "report.md", out / HTML_FILE]
     header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
     report.write_markdown(
         out,
@@ -64,12 +71,13 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         notebook=notebook(analysis),
         plots=drawn,
         remeasured=(
-            report.remeasure_text(front, remeasured, accuracy, latency, markdown=True)
+            report.remeasure_text(front, remeasured, accuracy, latency, markdown=True) + runtime_lines
             if remeasured is not None
             else None
         ),
         files=files,
     )
+    write_html(out / "report.md", [f for f in files if f.suffix == ".csv"])  # one self-contained file
     return files
 
 
@@ -79,6 +87,40 @@ class Exported:
     configs: int
     index: Path
     warnings: list[str]
+    format: str = "state_dict"
+    lines: list[str] = field(default_factory=list)  # what the export checked, one line per model
+
+
+def convert_export(exported: Exported, run_options: dict, threads: int = 1) -> None:
+    """``--format onnx``: each exported model as a model.onnx checked against PyTorch on the test set."""
+    from analysis.onnx_export import convert_to_onnx, verification_lines
+
+    index, warnings = convert_to_onnx(exported.index, run_options, threads)
+    exported.format, exported.lines = "onnx", verification_lines(index)
+    exported.warnings += warnings
+
+
+def log_to_mlflow(requested: str, analysis: Analysis, files: list[Path]) -> str:
+    """``--mlflow``: the analysis as a run named analysis in the experiment's MLflow experiment; a line to print."""
+    from analysis.mlflow_log import log_analysis
+
+    front, experiment = analysis.final, analysis.experiment
+    params = {
+        "min_accuracy": analysis.min_accuracy,
+        "accuracy_metric": analysis.accuracy_metric,
+        "bar_on": analysis.bar_on,
+        "objectives": ",".join(str(o) for o in analysis.objectives),
+        "epoch": analysis.epoch or "last",
+        "remeasured": analysis.remeasured is not None,
+    }
+    metrics = {
+        "front_size": len(front.front),
+        "feasible_configs": int(front.table["feasible"].sum()),
+        "configs": len(analysis.front.table),
+        "hypervolume": front.hypervolume,
+    }
+    uri, run_id = log_analysis(requested, experiment.location.root, experiment.name, files, params, metrics)
+    return f"Logged to MLflow: run analysis ({run_id}) in experiment {experiment.name} at {uri}."
 
 
 def export_models(analysis: Analysis, directory: str) -> Exported:

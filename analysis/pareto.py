@@ -13,9 +13,12 @@ import sys
 
 from analysis.aggregate import BAR_ON
 from analysis.console import print_export_warnings, print_summary
-from analysis.outputs import export_models, output_dir, write_outputs
+from analysis.outputs import convert_export, export_models, log_to_mlflow, output_dir, write_outputs
 from analysis.result import compute, load_finished
-from tune_mnist.errors import exit_status
+from analysis.runtimes import FORMATS, RUNTIMES, check_runtime
+from tune_mnist.errors import InputError, exit_status
+from tune_mnist.extras import require
+from tune_mnist.mlflow_store import BESIDE, check_uri
 from tune_mnist.objectives import DEFAULT_MIN_ACCURACY, objectives_text
 from tune_mnist.storage import RUN_FILE
 
@@ -123,6 +126,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "to DIR as <rank>_<config>_s<seed>/model.pt + config.json, with index.csv listing them; "
         "load one with tune_mnist.saved.load_model",
     )
+    out.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="state_dict",
+        help="what --export writes: state_dict (model.pt + config.json, the default) or onnx (model.onnx + "
+        "config.json: the MLP alone, on transformed features [N, in_features], each checked against PyTorch "
+        "on the whole test set, max logit difference and equal predictions in index.csv; needs "
+        'pip install -e ".[onnx]", see docs/deploy-runtime.md)',
+    )
+    out.add_argument(
+        "--mlflow",
+        nargs="?",
+        const=BESIDE,
+        metavar="TRACKING_URI",
+        help="also log this analysis as an MLflow run named analysis, in the search's MLflow experiment "
+        "(the experiment's name): settings as params, front size and hypervolume as metrics, tables, plots, "
+        "report.md and report.html as artifacts; into TRACKING_URI, or without it the SQLite store beside "
+        'the experiment (<experiment>/mlflow/). Needs pip install -e ".[mlflow]" (docs/tracking.md)',
+    )
     re = parser.add_argument_group("latency re-measurement")
     re.add_argument(
         "--remeasure",
@@ -161,15 +183,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="re-measure the configs in the first K Pareto layers above the bar (default 2: the front "
         "and the layer behind it; 0: every config above the bar); with --remeasure only",
     )
+    re.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="eager",
+        help="eager: time the models in PyTorch (the default); onnxruntime: also time them in ONNX Runtime "
+        "(--threads intra-op threads, inter-op 1, sequential) in the same rounds, beside eager, and report "
+        'the front each runtime gives; CPU only; needs pip install -e ".[onnx]"; with --remeasure only',
+    )
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute, write, print."""
+    check_extras(args)  # a missing optional extra or a bad --mlflow fails before any work
     if args.remeasure:
         from analysis.remeasure import remeasure_device
 
-        remeasure_device(args.device, [])  # a bad --device fails before any work
+        check_runtime(args.runtime, remeasure_device(args.device, [])[0])  # a bad --device fails before any work
     experiment = load_finished(args.experiment, args.storage_path)
     analysis = compute(
         experiment,
@@ -185,15 +216,39 @@ def run(args: argparse.Namespace) -> int:
         from analysis.remeasure import remeasure
 
         analysis.remeasured = remeasure(
-            experiment, analysis.front, args.layers, args.rounds, args.threads, progress=sys.stderr, device=args.device
+            experiment,
+            analysis.front,
+            args.layers,
+            args.rounds,
+            args.threads,
+            progress=sys.stderr,
+            device=args.device,
+            runtime=args.runtime,
         )
     files = write_outputs(analysis, out)
     exported = None
     if args.export:
         exported = export_models(analysis, args.export)
+        if args.format == "onnx":
+            convert_export(exported, experiment.run_options, args.threads)
         print_export_warnings(exported)
     print_summary(analysis, files, out, exported)
+    if args.mlflow:
+        print(log_to_mlflow(args.mlflow, analysis, files))
     return 0
+
+
+def check_extras(args: argparse.Namespace) -> None:
+    """The optional extras the options need, and option pairs that mean nothing alone."""
+    if args.runtime != "eager" and not args.remeasure:
+        raise InputError(f"--runtime {args.runtime} chooses where --remeasure times the models: add --remeasure.")
+    if args.format != "state_dict" and not args.export:
+        raise InputError(f"--format {args.format} is the format of --export: add --export DIR.")
+    if args.format == "onnx":
+        require("onnx", "--format onnx")
+    if args.mlflow:
+        check_uri(args.mlflow)
+        require("mlflow", "--mlflow")
 
 
 def main(argv: list[str] | None = None) -> int:

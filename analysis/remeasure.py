@@ -8,7 +8,7 @@ moment (another process, a frequency change) is spread over all of them instead 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
@@ -31,6 +31,8 @@ class Remeasured:
     threads: int
     environment: dict
     note: str | None = None  # set when the re-measurement ran on another kind of device than the trials
+    #: Other runtimes timed in the same rounds (``--runtime onnxruntime``), each with its own table and front.
+    runtimes: dict[str, Remeasured] = field(default_factory=dict)
 
 
 def candidates(front: Front, layers: int = 2) -> pd.DataFrame:
@@ -85,28 +87,37 @@ def remeasure(
     progress: TextIO | None = None,
     calls: int = 200,
     device: str = "auto",
+    runtime: str = "eager",
 ) -> Remeasured:
     """Time every candidate ``rounds`` times, each round in a new order; ``progress`` (e.g.
-    sys.stderr) gets a one-line progress display. The median over rounds is the new number."""
+    sys.stderr) gets a one-line progress display. The median over rounds is the new number.
+
+    ``runtime`` other than eager (``analysis.runtimes``) also times each model there, right after its
+    eager turn in the same round, and returns that runtime's table and front in ``runtimes``."""
+    from analysis.runtimes import check_runtime, timer
+
     chosen = candidates(front, layers)
     trials = {t.trial_id: t for t in experiment.usable()}
     devices = [d for value in chosen.get("device", pd.Series(dtype=str)).dropna() for d in str(value).split(";")]
     where, note = remeasure_device(device, devices)
+    check_runtime(runtime, where)
     models = []
     with tempfile.TemporaryDirectory(prefix="pareto-remeasure-") as scratch:
         for index, row in chosen.iterrows():
             trial = trials[str(row["trial_ids"]).split(";")[0]]
             model, config, _ = load_model(local_checkpoint(experiment, trial, scratch), where)
-            models.append((index, row["label"], trial, model, config.in_features))
+            other = timer(runtime, model, config.in_features, threads)
+            models.append((index, row["label"], trial, model, config.in_features, other))
     if not models:
         raise InputError("There is no config to re-measure: the front is empty.")
     samples: dict[int, list[dict]] = {index: [] for index, *_ in models}
+    others: dict[int, list[dict]] = {index: [] for index, *_ in models}
     rng = np.random.default_rng(seed)
     total, done = rounds * len(models), 0
     environment: dict = {}
     for round_number in range(1, rounds + 1):
         for position in rng.permutation(len(models)):
-            index, label, _, model, in_features = models[position]
+            index, label, _, model, in_features, other = models[position]
             done += 1
             if progress is not None:
                 progress.write(
@@ -116,11 +127,32 @@ def remeasure(
             result = measure_latency(model, in_features, threads=threads, calls=calls)
             samples[index].append(result)
             environment = {k: result[k] for k in ENVIRONMENT}
+            if other is not None:
+                others[index].append(other(calls))
     if progress is not None:
         progress.write("\n")
         progress.flush()
+    threads = threads or torch.get_num_threads()
+    eager = _summarise(chosen, models, samples, front, rounds, threads, environment, note)
+    if runtime != "eager":
+        other_env = {k: v for k, v in others[models[0][0]][-1].items() if not k.startswith("latency_")}
+        eager.runtimes[runtime] = _summarise(chosen, models, others, front, rounds, threads, other_env, note)
+    return eager
+
+
+def _summarise(
+    chosen: pd.DataFrame,
+    models: list[tuple],
+    samples: dict[int, list[dict]],
+    front: Front,
+    rounds: int,
+    threads: int,
+    environment: dict,
+    note: str | None,
+) -> Remeasured:
+    """Median, min and max over rounds per config, beside its trial-time number, and the front recomputed."""
     rows = []
-    for index, label, trial, _model, _ in models:
+    for index, label, trial, *_ in models:
         row = {"label": label, "trial_id": trial.trial_id, "trial_dir": trial.name}
         for key in LATENCY_US:
             values = np.array([s[key] for s in samples[index]])
@@ -141,6 +173,4 @@ def remeasure(
         reference=dict(zip([o.name for o in front.objectives], front.reference)),
     )
     again.reference_source = front.reference_source
-    return Remeasured(
-        table.reset_index(drop=True), again, rounds, threads or torch.get_num_threads(), environment, note
-    )
+    return Remeasured(table.reset_index(drop=True), again, rounds, threads, environment, note)

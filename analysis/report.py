@@ -381,4 +381,8 @@ FILE_MEANING = {
     "learning_curves.png": "accuracy and training loss per epoch",
     "remeasure.png": "trial-time latency vs re-measured latency",
     "report.md": "this report",
+    "report.html": "this report as one self-contained page (plots and tables embedded), for a browser offline",
+    "remeasure_onnxruntime.csv": "with --runtime onnxruntime: ONNX Runtime latency of the re-measured configs "
+    "(median, min and max over rounds), beside eager PyTorch's (eager_*)",
+    "front_remeasured_onnxruntime.csv": "with --runtime onnxruntime: the front recomputed with its latency",
 }

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
-from torch import nn
 
 from tune_mnist.errors import InputError
 from tune_mnist.extras import require
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 EAGER, ONNXRUNTIME = "eager", "onnxruntime"
 RUNTIMES = (EAGER, ONNXRUNTIME)
+#: What ``--export`` writes: a state_dict (``analysis.export``) or a verified ONNX file (``analysis.onnx_export``).
+FORMATS = ("state_dict", "onnx")
 FILES = {
     "remeasure_onnxruntime.csv": "ONNX Runtime latency of the re-measured configs (median, min and max over "
     "rounds), beside eager PyTorch's (eager_*)",

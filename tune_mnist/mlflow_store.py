@@ -21,6 +21,15 @@ BESIDE = "beside the experiment"
 STORE_DIR, DB_FILE, ARTIFACT_DIR = "mlflow", "mlflow.db", "artifacts"
 
 
+def check_uri(requested: str) -> None:
+    """Refuse a ``--mlflow`` value that is not a tracking URI, before any work starts."""
+    if requested != BESIDE and "://" not in requested and requested != "databricks":
+        raise InputError(
+            f"--mlflow {requested} is not a tracking URI: pass one such as http://HOST:5000 or "
+            "sqlite:////path/mlflow.db, or --mlflow alone for a store beside the experiment."
+        )
+
+
 def tracking_uri(requested: str, experiment_dir: str) -> tuple[str, str | None]:
     """The tracking URI and, for a local SQLite store, the artifact location to create the experiment with.
 
@@ -39,11 +48,7 @@ def tracking_uri(requested: str, experiment_dir: str) -> tuple[str, str | None]:
         db = Path(requested[len("sqlite:///") :])
         db.parent.mkdir(parents=True, exist_ok=True)
         return requested, (db.parent / ARTIFACT_DIR).resolve().as_uri()
-    if "://" not in requested and requested != "databricks":
-        raise InputError(
-            f"--mlflow {requested} is not a tracking URI: pass one such as http://HOST:5000 or "
-            "sqlite:////path/mlflow.db, or --mlflow alone for a store beside the experiment."
-        )
+    check_uri(requested)
     return requested, None
 
 
