@@ -343,3 +343,44 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert_each_config_once(experiment, before)
     assert len(finished_configs(str(experiment))) == 3
+
+
+# ---------------------------------------------------------------- rebuild planning (synthetic experiment)
+
+def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) -> None:
+    trial = experiment / name
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps(params))
+    (trial / "result.json").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in epochs))
+
+
+def test_rebuild_plan_from_trial_directories(tmp_path):
+    import argparse
+
+    from tune_mnist.config import TrialConfig
+    from tune_mnist.experiment_guard import prepare_resume
+    from tune_mnist.storage import RUN_FILE
+
+    experiment = tmp_path / "exp"
+    configs = [TrialConfig(side=8, depth=1, width=w, epochs=2) for w in (4, 8, 16)]
+    write_trial(experiment, "aaaaa_00000_resize8_1x4_s0", {**configs[0].to_dict(), "subset": 100}, [1, 2])
+    write_trial(experiment, "aaaaa_00001_resize8_1x8_s0", configs[1].to_dict(), [1])  # unfinished
+    write_trial(experiment, "aaaaa_00002_pack2", {"members": [c.to_dict() for c in configs]}, [1, 2])  # a pack
+    (experiment / RUN_FILE).write_text("{}")
+    (experiment / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": [')  # cut short
+    (experiment / "basic-variant-state-2026-01-01_00-00-00.json").write_bytes(b"")
+    (experiment / "tuner.pkl").write_bytes(b"\x80\x04N.")  # a whole pickle (None)
+
+    args = argparse.Namespace(resume=True, num_samples=None)
+    left, nothing_left = prepare_resume(args, str(experiment), configs)
+    assert left == configs[1:] and not nothing_left  # the finished config is not trained again
+    assert args.rebuilt and not args.resume
+    names = sorted(p.name for p in experiment.iterdir() if p.is_file())
+    assert names == ["basic-variant-state-2026-01-01_00-00-00.json.damaged",
+                     "experiment_state-2026-01-01_00-00-00.json.damaged", RUN_FILE, "tuner.pkl.replaced"]
+    # Adaptive: finished proposals count toward --num-samples; pack members and packs are not proposals.
+    write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
+    args = argparse.Namespace(resume=True, num_samples=5)
+    (experiment / "experiment_state-2026-01-02_00-00-00.json").write_bytes(b"")
+    assert prepare_resume(args, str(experiment), None) == (None, False)
+    assert args.num_samples == 4
