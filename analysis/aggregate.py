@@ -12,6 +12,7 @@ import pandas as pd
 from analysis.load import Experiment, Trial
 from tune_mnist.config import CONFIG_KEYS, TrialConfig
 from tune_mnist.errors import InputError
+from tune_mnist.labels import setting_text
 from tune_mnist.layout import RAY_FIELDS_NOT_AVERAGED
 from tune_mnist.measure import mlp_flops, mlp_params
 from tune_mnist.metrics import ACCURACY
@@ -142,33 +143,26 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
 
 
 def config_labels(table: pd.DataFrame) -> list[str]:
-    """``resize8 1x256``, with the training settings that tell configs apart added where needed."""
-    base = [f"{r.input_spec} {int(r.depth)}x{int(r.width)}" for r in table.itertuples()]
+    """``TrialConfig.label`` without the seed (``resize8 1x256``, ``crop20-resize13-std linear lr2.1e-4``),
+    the label a config's trial directories and the live table show; where two configs would still
+    read the same, the settings that tell them apart are added in the same short form (``e8``)."""
+    base = [_config(row).label(seed=False) for _, row in table.iterrows()]
     counts = pd.Series(base).value_counts()
     extra = [
         k
-        for k in ("lr", "batch_size", "epochs", *RUN_CONSTANTS)
+        for k in ("epochs", "lr", "batch_size", "width", *RUN_CONSTANTS)
         if k in table.columns and table[k].astype(str).nunique() > 1
     ]
-    short = {
-        "lr": "lr",
-        "batch_size": "b",
-        "epochs": "e",
-        "validation_size": "val",
-        "split_seed": "split",
-        "subset": "n",
-    }
     labels = []
     for label, (_, row) in zip(base, table.iterrows()):
         if counts[label] > 1 and extra:
-            label += " " + " ".join(f"{short[k]}{_short_value(row[k])}" for k in extra)
+            shown = set(label.split())
+            words = [setting_text(k, None if _is_missing(row[k]) else row[k]) for k in extra]
+            label = " ".join([label, *(w for w in words if w not in shown)])
         labels.append(label)
     return labels
 
 
-def _short_value(value: Any) -> str:
-    if _is_missing(value):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+def _config(row: pd.Series) -> TrialConfig:
+    values = {k: row[k] for k in CONFIG_KEYS if k in row and not _is_missing(row[k])}
+    return TrialConfig.from_dict(values)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.errors import InputError
+from tune_mnist.labels import label_parts
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
@@ -94,9 +95,17 @@ class TrialConfig:
         """E.g. ``784-1024-1024-10``."""
         return "-".join(str(n) for n in [self.in_features] + [self.width] * self.depth + [NUM_CLASSES])
 
-    def label(self, sep: str = " ") -> str:
-        """E.g. ``resize8 1x256 s0``: how trial directories and the analysis's tables name a config."""
-        return sep.join((self.input_spec, f"{self.depth}x{self.width}", f"s{self.seed}"))
+    @property
+    def label_settings(self) -> dict[str, Any]:
+        """The training settings a label shows: those that differ from the defaults (``lr``, ``batch_size``)."""
+        return {k: getattr(self, k) for k in LABEL_SETTINGS if getattr(self, k) != _DEFAULTS[k]}
+
+    def label(self, sep: str = " ", seed: bool = True) -> str:
+        """E.g. ``resize8 1x256 s0``, ``crop20-resize13-std linear lr2.1e-4 b128 s0``: how trial
+        directories, the live table and (without the seed) the analysis name a config (``tune_mnist.labels``)."""
+        return sep.join(
+            label_parts(self.input_spec, self.depth, self.width, self.label_settings, self.seed if seed else None)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -130,6 +139,9 @@ def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config
 
 
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrialConfig)}
+#: Settings a label names where they differ from the defaults; epochs are left to the table's epoch column.
+LABEL_SETTINGS = ("lr", "batch_size")
 
 
 def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:

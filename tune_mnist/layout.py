@@ -22,15 +22,21 @@ TRAINING_STATE_FILE = "training_state.pt"
 # ---------------------------------------------------------------- a trial directory (Ray's layout)
 #: The search CLI's options, saved beside Ray's files so --resume (and the analysis) know how it ran.
 RUN_FILE = "tune_mnist_run.json"
+#: The confirmation stage's rounds (tune_mnist.confirm_searcher), beside Ray's files.
+CONFIRM_FILE = "confirmation.json"
 PARAMS_FILE = "params.json"  # the trial's config
 RESULT_FILE = "result.json"  # one JSON row per reported epoch
 ERROR_FILE = "error.txt"  # the traceback of a failed trial
 CHECKPOINT_PREFIX = "checkpoint_"  # checkpoint_NNNNNN/ directories
+#: Written by the early-stopping scheduler (tune_mnist.schedulers) into a trial it stopped: its rows end early.
+STOPPED_EARLY_FILE = "stopped_early.json"
+#: Beside Ray's files: the search phase's --time-budget, when it ran out and which trials it stopped.
+BUDGET_FILE = "search_budget.json"
 
 
 def default_model_dir(config: TrialConfig) -> str:
     """The single-run CLI's output directory for ``config``, relative to the working directory."""
-    return f"{MODELS_DIR}/{config.input_spec}_{config.depth}x{config.width}_seed{config.seed}"
+    return f"{MODELS_DIR}/{config.label('_')}"
 
 
 def checkpoint_member_dir(index: int) -> str:

@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument(
         "--out",
         type=Path,
-        help="where to save model.pt and config.json (default models/<input>_<depth>x<width>_seed<seed>)",
+        help="where to save model.pt and config.json (default models/<config label>, e.g. models/resize8_1x256_s0)",
     )
     return parser.parse_args(argv)
 

@@ -1,0 +1,67 @@
+"""The one way a config is named for people: trial directories, the live status table, the analysis's
+tables and plots all call ``label_parts`` so that a config reads the same everywhere.
+
+A label is the input spec, the model (``linear`` for depth 0, else ``<depth>x<width>``), then the
+training settings that differ from ``TrialConfig``'s defaults (``lr2.1e-4``, ``b128``), then the seed
+where one trial is meant (``s0``). Settings are compared with the defaults, not with the other configs
+of an experiment, so a trial's label is known before the experiment is (adaptive search) and never
+changes; the analysis adds more settings only where two configs would otherwise read the same."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: Label prefixes of the settings a label may show, in the order it shows them.
+SETTING_PREFIX = {
+    "lr": "lr",
+    "batch_size": "b",
+    "epochs": "e",
+    "width": "w",
+    "validation_size": "val",
+    "split_seed": "split",
+    "subset": "n",
+}
+
+
+def short_number(value: Any) -> str:
+    """A number in few characters: whole numbers as they are, other floats with two significant
+    digits, in scientific form (``2.1e-4``) below 0.1 or from 1000 on (``0.5``, ``12``, ``1e-2``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy numbers
+        except (TypeError, ValueError):
+            return str(value)
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))
+    if 0.1 <= abs(value) < 1000:
+        return f"{float(f'{value:.2g}'):g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+def model_text(depth: int, width: int) -> str:
+    """``linear`` for a model with no hidden layer (its width means nothing), else ``2x1024``."""
+    return "linear" if int(depth) == 0 else f"{int(depth)}x{int(width)}"
+
+
+def setting_text(key: str, value: Any) -> str:
+    """One setting as a label shows it, e.g. ``lr2.1e-4``, ``b128``, ``e8``."""
+    return f"{SETTING_PREFIX.get(key, key)}{short_number(value)}"
+
+
+def label_parts(
+    input_spec: str,
+    depth: int,
+    width: int,
+    settings: dict[str, Any] | None = None,
+    seed: int | None = None,
+) -> list[str]:
+    """The words of a label: input spec, model, ``settings`` (already chosen by the caller), seed."""
+    parts = [input_spec, model_text(depth, width)]
+    parts += [setting_text(k, v) for k, v in (settings or {}).items()]
+    if seed is not None:
+        parts.append(f"s{int(seed)}")
+    return parts
