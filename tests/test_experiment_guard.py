@@ -36,13 +36,15 @@ EPOCHS = 2  # the smoke space's
 
 # ---------------------------------------------------------------- helpers
 
+
 def search(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
 def start_search(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([*SEARCH, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [*SEARCH, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def kill_group(driver: subprocess.Popen) -> None:
@@ -116,6 +118,7 @@ def one_sentence(stderr: str) -> str:
 
 # ---------------------------------------------------------------- the lock (unit)
 
+
 def test_lock_refuses_a_second_holder_in_one_sentence_naming_it(tmp_path):
     experiment = str(tmp_path / "exp")
     with DriverLock(experiment):
@@ -130,8 +133,10 @@ def test_lock_refuses_a_second_holder_in_one_sentence_naming_it(tmp_path):
 
 def test_a_dead_holder_does_not_block(tmp_path):
     experiment = tmp_path / "exp"
-    code = (f"import time; from tune_mnist.driver_lock import DriverLock; DriverLock({str(experiment)!r}).acquire(); "
-            "print('held', flush=True); time.sleep(120)")
+    code = (
+        f"import time; from tune_mnist.driver_lock import DriverLock; DriverLock({str(experiment)!r}).acquire(); "
+        "print('held', flush=True); time.sleep(120)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -148,8 +153,9 @@ def test_a_dead_holder_does_not_block(tmp_path):
 
 def test_stale_rules(tmp_path):
     now = time.time()
-    me = Holder(host="here", pid=os.getpid(), pid_start=process_start(os.getpid()), started_at=now, token="t",
-                heartbeat=now)
+    me = Holder(
+        host="here", pid=os.getpid(), pid_start=process_start(os.getpid()), started_at=now, token="t", heartbeat=now
+    )
     assert not is_stale(me, None, now, host="here")
     reused = Holder(**{**me.__dict__, "pid_start": "1"})  # same pid, another process start: pid reuse
     assert is_stale(reused, None, now, host="here")
@@ -204,6 +210,7 @@ def test_pickle_and_state_damage_is_detected():
 
 # ---------------------------------------------------------------- drivers (real searches)
 
+
 @pytest.fixture(scope="module")
 def killed_and_resumed(tmp_path_factory):
     """A first run, refused drivers beside it, the first driver killed with SIGKILL, then --resume."""
@@ -213,8 +220,10 @@ def killed_and_resumed(tmp_path_factory):
     driver = start_search(*SMOKE, "--storage-path", str(storage), "--name", name)
     try:
         assert wait_for(lambda: (experiment / LOCK_FILE).is_file(), 60, driver), driver.communicate()
-        second = [start_search("--resume", "--name", name, "--storage-path", str(storage)),
-                  start_search(*SMOKE, "--storage-path", str(storage), "--name", name)]
+        second = [
+            start_search("--resume", "--name", name, "--storage-path", str(storage)),
+            start_search(*SMOKE, "--storage-path", str(storage), "--name", name),
+        ]
         beside, again = (subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for p in second)
         assert wait_for(lambda: experiment.is_dir() and len(finished_texts(experiment)) >= 1, 180, driver)
         assert driver.poll() is None, "the first driver ended before the test could kill it"
@@ -224,8 +233,14 @@ def killed_and_resumed(tmp_path_factory):
     finally:
         kill_group(driver)  # its local Ray
     resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
-    return {"experiment": experiment, "pid": driver.pid, "beside": beside, "again": again, "before": before,
-            "resumed": resumed}
+    return {
+        "experiment": experiment,
+        "pid": driver.pid,
+        "beside": beside,
+        "again": again,
+        "before": before,
+        "resumed": resumed,
+    }
 
 
 @pytest.mark.slow
@@ -285,6 +300,7 @@ def test_damaged_ray_state_is_rebuilt_and_the_analysis_counts_each_config_once(k
 
 # ---------------------------------------------------------------- a storage that fills up
 
+
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A 4 MB tmpfs, unmounted at teardown even when the test fails."""
@@ -292,8 +308,9 @@ def small_tmpfs(tmp_path):
         pytest.skip("mounting a tmpfs needs root and mount(8)")
     point = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
     point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True,
-                          text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True, text=True
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     try:
@@ -324,8 +341,9 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     experiment = storage / name
     driver = start_search(*SMOKE, "--storage-path", str(storage), "--name", name)
     try:
-        assert wait_for(lambda: experiment.is_dir() and len(finished_texts(experiment)) >= 1, 180, driver), \
+        assert wait_for(lambda: experiment.is_dir() and len(finished_texts(experiment)) >= 1, 180, driver), (
             driver.communicate()
+        )
         fill(small_tmpfs)
         before = finished_texts(experiment)
         out, err = driver.communicate(timeout=240)
@@ -346,6 +364,7 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
 
 
 # ---------------------------------------------------------------- rebuild planning (synthetic experiment)
+
 
 def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) -> None:
     trial = experiment / name
@@ -376,8 +395,12 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     assert left == configs[1:] and not nothing_left  # the finished config is not trained again
     assert args.rebuilt and not args.resume
     names = sorted(p.name for p in experiment.iterdir() if p.is_file())
-    assert names == ["basic-variant-state-2026-01-01_00-00-00.json.damaged",
-                     "experiment_state-2026-01-01_00-00-00.json.damaged", RUN_FILE, "tuner.pkl.replaced"]
+    assert names == [
+        "basic-variant-state-2026-01-01_00-00-00.json.damaged",
+        "experiment_state-2026-01-01_00-00-00.json.damaged",
+        RUN_FILE,
+        "tuner.pkl.replaced",
+    ]
     # Adaptive: finished proposals count toward --num-samples; pack members and packs are not proposals.
     write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
     args = argparse.Namespace(resume=True, num_samples=5)

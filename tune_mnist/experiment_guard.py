@@ -29,8 +29,9 @@ def rebuildable(experiment: str) -> bool:
     return has_run_options(experiment) and bool(_trial_dirs(Location(experiment)))
 
 
-def prepare_resume(args: argparse.Namespace, experiment: str,
-                   configs: list[TrialConfig] | None) -> tuple[list[TrialConfig] | None, bool]:
+def prepare_resume(
+    args: argparse.Namespace, experiment: str, configs: list[TrialConfig] | None
+) -> tuple[list[TrialConfig] | None, bool]:
     """Before ``--resume`` (with the lock held): set damaged Ray state files aside and, when Ray's state
     cannot be restored, turn the resume into a rebuild: ``args.resume`` becomes False, ``args.rebuilt``
     True, and the configs (list spaces) or ``args.num_samples`` (adaptive) become what is left to train.
@@ -44,12 +45,16 @@ def prepare_resume(args: argparse.Namespace, experiment: str,
         print(f"Set aside damaged Ray state files of older runs: {', '.join(moved)}.")
         return configs, False
     args.resume, args.rebuilt = False, True
-    print(f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
-          f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories.")
+    print(
+        f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
+        f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories."
+    )
     if configs is not None:
         left = remaining(configs, finished_configs(experiment))
-        print(f"Rebuild: {len(configs) - len(left)} of {len(configs)} configs had finished and are kept; "
-              f"{len(left)} to train (unfinished ones start over).")
+        print(
+            f"Rebuild: {len(configs) - len(left)} of {len(configs)} configs had finished and are kept; "
+            f"{len(left)} to train (unfinished ones start over)."
+        )
         if not left:
             print("Every config has finished: nothing to train.")
         return left, not left
@@ -58,6 +63,8 @@ def prepare_resume(args: argparse.Namespace, experiment: str,
     done = finished_proposals(experiment)
     total = args.num_samples or DEFAULT_SAMPLES
     args.num_samples = max(0, total - done)
-    print(f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher starts learning "
-          f"afresh for the other {args.num_samples}.")
+    print(
+        f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher starts learning "
+        f"afresh for the other {args.num_samples}."
+    )
     return None, args.num_samples == 0

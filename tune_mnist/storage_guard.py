@@ -28,16 +28,34 @@ from ray import tune
 from tune_mnist.errors import InputError
 from tune_mnist.storage import is_uri
 
-STORAGE_ERRNOS = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded",
-                  errno.EROFS: "read-only file system", errno.EIO: "input/output error", errno.EFBIG: "file too large"}
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error",
+    errno.EFBIG: "file too large",
+}
 # How these errors read once Ray has turned them into text (trial errors travel as strings).
-MARKERS = {"no space left on device": errno.ENOSPC, "[errno 28]": errno.ENOSPC, "disk quota exceeded": errno.EDQUOT,
-           "[errno 122]": errno.EDQUOT, "read-only file system": errno.EROFS, "[errno 30]": errno.EROFS,
-           "input/output error": errno.EIO, "[errno 5]": errno.EIO, "file too large": errno.EFBIG,
-           "[errno 27]": errno.EFBIG}
+MARKERS = {
+    "no space left on device": errno.ENOSPC,
+    "[errno 28]": errno.ENOSPC,
+    "disk quota exceeded": errno.EDQUOT,
+    "[errno 122]": errno.EDQUOT,
+    "read-only file system": errno.EROFS,
+    "[errno 30]": errno.EROFS,
+    "input/output error": errno.EIO,
+    "[errno 5]": errno.EIO,
+    "file too large": errno.EFBIG,
+    "[errno 27]": errno.EFBIG,
+}
 # Ray loggers that report failed uploads of results and experiment state instead of raising.
-RAY_SYNC_LOGGERS = ("ray.train._internal.syncer", "ray.tune.execution.experiment_state", "ray.tune.tune",
-                    "ray.train._internal.storage", "ray.tune.execution.tune_controller")
+RAY_SYNC_LOGGERS = (
+    "ray.train._internal.syncer",
+    "ray.tune.execution.experiment_state",
+    "ray.tune.tune",
+    "ray.train._internal.storage",
+    "ray.tune.execution.tune_controller",
+)
 
 
 class StorageFailed(InputError):
@@ -80,11 +98,18 @@ def failure_sentence(storage: str, name: str, number: int) -> str:
     what = STORAGE_ERRNOS.get(number, os.strerror(number))
     free = free_bytes(storage)
     room = f", {free / 1e6:.1f} MB free" if free is not None else ""
-    fix = ("free space on it or enlarge it" if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else
-           "make it writable again" if number == errno.EROFS else "repair or remount it")
-    return (f"The storage {storage} failed a write ({what}{room}), so the search stopped with every finished "
-            f"trial kept: {fix}, then continue with python -m tune_mnist.search --resume --name {name} "
-            f"--storage-path {storage}.")
+    fix = (
+        "free space on it or enlarge it"
+        if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        else "make it writable again"
+        if number == errno.EROFS
+        else "repair or remount it"
+    )
+    return (
+        f"The storage {storage} failed a write ({what}{room}), so the search stopped with every finished "
+        f"trial kept: {fix}, then continue with python -m tune_mnist.search --resume --name {name} "
+        f"--storage-path {storage}."
+    )
 
 
 class _SyncLogHandler(logging.Handler):
