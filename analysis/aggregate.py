@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.confirmation import experiment_sigma, lcb_values
 from analysis.load import Experiment, Trial
 from tune_mnist.config import CONFIG_KEYS, TrialConfig
 from tune_mnist.errors import InputError
@@ -19,7 +20,7 @@ from tune_mnist.metrics import ACCURACY
 
 RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
 GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
-BAR_ON = ("mean", "min")
+BAR_ON = ("mean", "min", "lcb")  # lcb: mean - 1.645 * pooled seed std / sqrt(n) (analysis.confirmation)
 FIRST = (
     "label",
     "input_spec",
@@ -34,6 +35,7 @@ FIRST = (
     "epochs",
     "n_seeds",
     "seeds",
+    "confirmed",
     "bar_value",
     "feasible",
 )
@@ -97,7 +99,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
     accuracy metric ``<m>_std`` and ``<m>_min`` are added; ``bar_value`` is the ``bar_on`` statistic
     of ``accuracy_metric`` that the accuracy bar is applied to."""
     if bar_on not in BAR_ON:
-        raise InputError(f"--bar-on {bar_on!r} is invalid: use mean or min.")
+        raise InputError(f"--bar-on {bar_on!r} is invalid: use mean, min or lcb.")
     if accuracy_metric not in trials.columns or trials[accuracy_metric].isna().all():
         reported = [m for m in ACCURACY if m in trials.columns and trials[m].notna().any()]
         hint = (
@@ -109,6 +111,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         )
         raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
     keys = [k for k in GROUP_KEYS if k in trials.columns]
+    sigma = experiment_sigma(trials, keys, accuracy_metric) if bar_on == "lcb" else None
     groups = trials.assign(_key=trials.apply(_key, axis=1, keys=keys)).groupby("_key", sort=False)
     rows = []
     for _, group in groups:
@@ -137,6 +140,8 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         row["bar_value"] = row[accuracy_metric] if bar_on == "mean" else row[f"{accuracy_metric}_min"]
         rows.append(row)
     table = pd.DataFrame(rows)
+    if bar_on == "lcb":
+        table["bar_value"] = lcb_values(table[accuracy_metric], table["n_seeds"], sigma, accuracy_metric)
     table.insert(0, "label", config_labels(table))
     front_cols = [c for c in FIRST if c in table.columns]
     return table[front_cols + [c for c in table.columns if c not in front_cols]].reset_index(drop=True)

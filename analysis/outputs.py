@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from analysis import report
+from analysis.confirmation import LUCKY_PLOT, changed_pick_lines, lucky_lines, lucky_table
 from analysis.html_report import HTML_FILE, write_html
 from analysis.load import ANALYSIS_DIR, Experiment
 from analysis.result import Analysis
@@ -48,6 +51,11 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
     drawn.append(plots.learning_curves(analysis.experiment, front.table, out, accuracy, analysis.min_accuracy))
     if remeasured is not None:
         drawn.append(plots.remeasure_plot(remeasured.table, out, latency))
+    confirmation, lucky = confirmation_text(analysis)
+    if not lucky.empty:
+        from analysis.confirm_plot import lucky_seed_plot
+
+        drawn.append(lucky_seed_plot(lucky, out, accuracy, analysis.min_accuracy))
     files = report.write_tables(out, analysis.experiment, front, remeasured)
     runtime_lines = []
     for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
@@ -70,6 +78,7 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         picks_text=picks(analysis),
         notebook=notebook(analysis),
         plots=drawn,
+        confirmation=confirmation,
         remeasured=(
             report.remeasure_text(front, remeasured, accuracy, latency, markdown=True) + runtime_lines
             if remeasured is not None
@@ -133,10 +142,40 @@ def export_models(analysis: Analysis, directory: str) -> Exported:
 
 
 def picks(analysis: Analysis) -> list[str]:
-    """The fewest-FLOPs and lowest-latency configs above the bar, in words."""
-    return report.picks(
+    """The fewest-FLOPs and lowest-latency configs above the bar, in words; where confirmation changed a
+    pick, the screening pick (first seeds alone) too."""
+    out = report.picks(
         analysis.final, analysis.accuracy_metric, analysis.latency_metric, analysis.remeasured is not None
     )
+    if analysis.screening is not None:
+        out += changed_pick_lines(
+            analysis.screening.feasible, analysis.final.feasible, analysis.accuracy_metric, analysis.latency_metric
+        )
+    unconfirmed = analysis.front.front[~analysis.front.front["confirmed"]]
+    if not unconfirmed.empty:
+        out.append(
+            f"Unconfirmed (fewer than {analysis.confirm_k} seeds, so a lucky seed may carry them): "
+            f"{', '.join(unconfirmed['label'])}; run the search with --confirm {analysis.confirm_k}."
+        )
+    return out
+
+
+def confirmation_text(analysis: Analysis) -> tuple[list[str], pd.DataFrame]:
+    """The report's confirmation section and the lucky-seed table behind its plot."""
+    if analysis.trials is None:
+        return [], pd.DataFrame()
+    lucky = lucky_table(analysis.trials, analysis.front.table, analysis.accuracy_metric)
+    k = analysis.confirm_k
+    confirmed = int(analysis.front.table["confirmed"].sum())
+    lines = [
+        f"{confirmed} of {len(analysis.front.table)} configs have at least {k} seeds (confirmed); the others are "
+        "marked unconfirmed.",
+        "",
+        *lucky_lines(lucky, analysis.min_accuracy, analysis.accuracy_metric),
+    ]
+    if not lucky.empty:
+        lines += ["", f"Plot: `{LUCKY_PLOT}`."]
+    return lines, lucky
 
 
 def notebook(analysis: Analysis) -> list[str]:

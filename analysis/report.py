@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.confirmation import seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
 
@@ -72,7 +73,7 @@ def table_rows(
                 _num(r.get("params")),
                 latency(r.get(latency_metric)),
                 *[_num(r.get(m), 4) for m in extra],
-                str(int(r.get("n_seeds", 1))),
+                seeds_cell(r),
             ]
         )
     return header, rows
@@ -119,7 +120,7 @@ def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
     bits.append(f"{_num(row['flops'])} FLOPs per sample")
     if pd.notna(row.get(latency_metric)):
         bits.append(f"{latency_metric} {latency(row[latency_metric])} us")
-    return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits)
+    return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits) + seeds_phrase(row)
 
 
 def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: bool = False) -> list[str]:
@@ -321,6 +322,7 @@ def write_markdown(
     notebook: list[str],
     plots: list[Path],
     remeasured: list[str] | None,
+    confirmation: list[str] | None = None,
     files: list[Path],
 ) -> Path:
     lines = [
@@ -356,6 +358,8 @@ def write_markdown(
     ]
     if front.unranked:
         lines += ["", f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}."]
+    if confirmation:
+        lines += ["", "## Confirmation: the lucky-seed effect", "", *confirmation]
     if remeasured:
         lines += ["", "## Latency re-measured alone", "", *remeasured]
     lines += ["", "## Plots", ""]
@@ -380,6 +384,7 @@ FILE_MEANING = {
     "accuracy_vs_latency.png": "accuracy vs latency",
     "learning_curves.png": "accuracy and training loss per epoch",
     "remeasure.png": "trial-time latency vs re-measured latency",
+    "lucky_seed.png": "each config's first-seed accuracy (screening) vs its mean over seeds, y = x and the bar",
     "report.md": "this report",
     "report.html": "this report as one self-contained page (plots and tables embedded), for a browser offline",
     "remeasure_onnxruntime.csv": "with --runtime onnxruntime: ONNX Runtime latency of the re-measured configs "

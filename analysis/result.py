@@ -9,6 +9,7 @@ from typing import Any
 
 from analysis import report
 from analysis.aggregate import aggregate, trial_table
+from analysis.confirmation import experiment_k, mark_confirmed, screening_trials
 from analysis.front import Front, Objective, compute_front, parse_objectives, parse_reference
 from analysis.load import Experiment, Trial, load_experiment, resolve_experiment
 from tune_mnist.errors import InputError
@@ -33,6 +34,9 @@ class Analysis:
     objectives: list[Objective]
     front: Front
     remeasured: Any = None  # analysis.remeasure.Remeasured
+    trials: Any = None  # pd.DataFrame: one row per trial, for the screening-vs-confirmed comparison
+    screening: Front | None = None  # the front on each config's first seed alone (analysis.confirmation)
+    confirm_k: int = 3  # seeds a config needs not to be marked unconfirmed
 
     @property
     def bar_label(self) -> str:
@@ -96,13 +100,17 @@ def compute(
     None: the default objectives with ``accuracy_metric``). ``min_accuracy`` None takes the bar the
     experiment ran with, else the default."""
     trials, skipped = trial_table(experiment, epoch)
-    table = aggregate(trials, accuracy_metric, bar_on)
+    confirm_k = experiment_k(experiment.run_options)
+    table = mark_confirmed(aggregate(trials, accuracy_metric, bar_on), confirm_k)
     min_accuracy, bar_source = bar(min_accuracy, experiment)
     chosen = parse_objectives(objectives or objectives_text(accuracy_metric), table)
     front = compute_front(
         table, chosen, min_accuracy, parse_reference(reference, chosen), bar_label(accuracy_metric, bar_on)
     )
     return Analysis(
+        trials=trials,
+        screening=screening_front(trials, table, accuracy_metric, chosen, min_accuracy),
+        confirm_k=confirm_k,
         experiment=experiment,
         skipped=skipped,
         epoch=epoch,
@@ -117,7 +125,22 @@ def compute(
 
 def bar_label(accuracy_metric: str, bar_on: str) -> str:
     """What the bar applies to, e.g. ``val_acc (mean over seeds)``."""
-    return f"{accuracy_metric} ({'mean over seeds' if bar_on == 'mean' else 'worst seed'})"
+    what = {"mean": "mean over seeds", "min": "worst seed", "lcb": "95% lower bound over seeds"}[bar_on]
+    return f"{accuracy_metric} ({what})"
+
+
+def screening_front(
+    trials: Any, table: Any, accuracy_metric: str, objectives: list[Objective], min_accuracy: float
+) -> Front | None:
+    """The front on each config's first seed alone (what the search saw before confirmation); None
+    where no config has a second seed (nothing to compare) or no first seed clears the bar."""
+    if int(table["n_seeds"].max()) < 2:
+        return None
+    first = aggregate(screening_trials(trials, table), accuracy_metric, "mean")
+    try:
+        return compute_front(first, objectives, min_accuracy)
+    except InputError:
+        return None
 
 
 def bar(given: float | None, experiment: Experiment) -> tuple[float, str]:
