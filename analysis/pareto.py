@@ -95,7 +95,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--bar-on",
         choices=BAR_ON,
         default="mean",
-        help="apply the bar to a config's mean accuracy over its seeds (mean, the default) or to its worst seed (min)",
+        help="apply the bar to a config's mean accuracy over its seeds (mean, the default), to its worst seed (min), "
+        "or to a one-sided 95%% lower confidence bound (lcb): mean - 1.645 * sigma / sqrt(n), with sigma the "
+        "experiment's pooled within-config seed standard deviation (so one seed has a bound too; needs a config "
+        "with two or more seeds). Configs with fewer seeds than the search's --confirm K (3 where it ran "
+        "without confirmation) are marked unconfirmed",
     )
     sel.add_argument(
         "--objectives",
