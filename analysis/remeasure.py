@@ -115,11 +115,16 @@ def remeasure(
     rng = np.random.default_rng(seed)
     total, done = rounds * len(models), 0
     environment: dict = {}
+    # Carriage-return updates only on a terminal; in a log, one plain line per round.
+    live = progress is not None and hasattr(progress, "isatty") and progress.isatty()
     for round_number in range(1, rounds + 1):
+        if progress is not None and not live:
+            progress.write(f"re-measuring latency: round {round_number}/{rounds} ({len(models)} models)\n")
+            progress.flush()
         for position in rng.permutation(len(models)):
             index, label, _, model, in_features, other = models[position]
             done += 1
-            if progress is not None:
+            if live:
                 progress.write(
                     f"\rre-measuring latency: round {round_number}/{rounds}, {done}/{total} ({label}){' ' * 20}"
                 )
@@ -129,7 +134,7 @@ def remeasure(
             environment = {k: result[k] for k in ENVIRONMENT}
             if other is not None:
                 others[index].append(other(calls))
-    if progress is not None:
+    if live:
         progress.write("\n")
         progress.flush()
     threads = threads or torch.get_num_threads()

@@ -130,10 +130,10 @@ class TrialConfig:
         return cls(**known)
 
 
-def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config") -> str:
+def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config", seed: bool = True) -> str:
     """``TrialConfig.label`` of a config dict, or ``fallback`` where the dict is not a valid config."""
     try:
-        return TrialConfig.from_dict(values).label(sep)
+        return TrialConfig.from_dict(values).label(sep, seed)
     except (InputError, TypeError, ValueError):
         return fallback
 

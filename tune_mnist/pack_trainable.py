@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from ray import tune
 
+from tune_mnist.checkpoints import quiet_checkpoint_log
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.data import Splits
 from tune_mnist.layout import TRAINING_STATE_FILE, checkpoint_member_dir
@@ -48,6 +49,7 @@ def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, 
 
 def run_pack(config: dict[str, Any], data: Splits) -> None:
     """Train every config of ``config["members"]`` together and report each epoch."""
+    quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.checkpoints
     configs = member_configs(config)
     device, gpu_ids = trial_device()
     threads = trial_threads()

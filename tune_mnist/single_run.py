@@ -7,6 +7,7 @@ import dataclasses
 import platform
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -100,14 +101,35 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def progress_line(epoch: int, done: int, total: int) -> None:
-    filled = int(30 * done / total)
-    print(
-        f"\r  epoch {epoch} [{'=' * filled}{' ' * (30 - filled)}] {done}/{total} batches",
-        end="",
-        file=sys.stderr,
-        flush=True,
-    )
+def interactive() -> bool:
+    """Carriage-return progress only where a person watches both streams: in a log file (``> run.log``,
+    a pipe, a batch job) it would pile dozens of updates into one line."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+class EpochProgress:
+    """The in-epoch progress: on a terminal a bar redrawn in place; otherwise a plain line only when
+    an epoch has run ``quiet_s`` seconds since the last one (long epochs show they are alive, short
+    ones print only their per-epoch line)."""
+
+    def __init__(self, live: bool, quiet_s: float = 30.0) -> None:
+        self.live, self.quiet_s = live, quiet_s
+        self.last = time.monotonic()
+
+    def __call__(self, epoch: int, done: int, total: int) -> None:
+        if self.live:
+            filled = int(30 * done / total)
+            bar = f"[{'=' * filled}{' ' * (30 - filled)}]"
+            print(f"\r  epoch {epoch} {bar} {done}/{total} batches", end="", file=sys.stderr, flush=True)
+        elif time.monotonic() - self.last >= self.quiet_s:
+            print(f"  epoch {epoch}: {done}/{total} batches", file=sys.stderr, flush=True)
+            self.last = time.monotonic()
+
+    def epoch_done(self) -> None:
+        """Clear the bar before the epoch's line (on a terminal); restart the quiet interval."""
+        if self.live:
+            print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+        self.last = time.monotonic()
 
 
 def run(args: argparse.Namespace) -> Path:
@@ -130,8 +152,9 @@ def run(args: argparse.Namespace) -> Path:
     )
     state = new_state(config, device)
     rows = []
-    for row in train(config, tensors, state, progress=progress_line, threads=threads):
-        print("\r" + " " * 70 + "\r", end="", file=sys.stderr)
+    progress = EpochProgress(interactive())
+    for row in train(config, tensors, state, progress=progress, threads=threads):
+        progress.epoch_done()
         if not rows:
             print(
                 f"Model: {row['architecture']} ({row['input_spec']}), params {row['params']:,}, "

@@ -14,6 +14,7 @@ import ray
 import torch
 from ray import tune
 
+from tune_mnist.checkpoints import quiet_checkpoint_log
 from tune_mnist.config import TrialConfig
 from tune_mnist.data import Splits
 from tune_mnist.inputs import build_tensors
@@ -64,6 +65,7 @@ def accuracy_shortfall(row: dict[str, Any], config: dict[str, Any]) -> float:
 
 def run_trial(config: dict[str, Any], data: Splits) -> None:
     """Train ``config`` and report each epoch; ``data`` is shared by every trial of the experiment."""
+    quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.checkpoints
     cfg = TrialConfig.from_dict(config)
     device, gpu_ids = trial_device()
     threads = trial_threads()

@@ -59,12 +59,23 @@ def run_constants(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def trial_label(config: dict[str, Any], sep: str = " ") -> str:
+    """What a trial trains, in ``tune_mnist.labels``' words: ``pack<K>`` for a pack of K configs,
+    ``<config> seeds<S>`` for a config trained over S seeds in one trial, ``<config> s<seed>`` for one config."""
+    if PACK_MEMBERS in config:
+        return f"pack{len(config[PACK_MEMBERS])}"
+    if pack_members(config):
+        return sep.join((config_label(config, sep, seed=False), f"seeds{config[PACK_SEEDS]}"))
+    return config_label(config, sep)
+
+
 def trial_dirname(trial: Any) -> str:
-    """``<trial id>_pack<K>`` for a pack of K configs, ``<trial id>_<config>_seeds<S>`` for a config
-    trained over S seeds in one trial, ``<trial id>_<config>`` for one config."""
-    c = trial.config
-    if PACK_MEMBERS in c:
-        return f"{trial.trial_id}_pack{len(c[PACK_MEMBERS])}"
-    if pack_members(c):
-        return f"{trial.trial_id}_{config_label(c, '_')}_seeds{c[PACK_SEEDS]}"
-    return f"{trial.trial_id}_{config_label(c, '_')}"
+    """``<trial id>_<trial label>``, e.g. ``3f854_00000_full28_2x2048_s0`` or ``3f854_00003_pack8``."""
+    return f"{trial.trial_id}_{trial_label(trial.config, '_')}"
+
+
+def trial_name(trial: Any) -> str:
+    """The name Ray shows for a trial (status table, errors): its label as in its directory, with
+    the trial id for a pack, whose label alone does not tell packs apart."""
+    label = trial_label(trial.config)
+    return f"{label} {trial.trial_id}" if PACK_MEMBERS in trial.config else label

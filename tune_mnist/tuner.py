@@ -17,7 +17,7 @@ from typing import Any
 from search_spaces import Space, SpaceOptions
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS
 from tune_mnist.data import Splits
-from tune_mnist.trials import run_constants, trial_dirname
+from tune_mnist.trials import run_constants, trial_dirname, trial_name
 
 
 def build_tuner(
@@ -120,10 +120,12 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
 
 
 def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
-    """Where the experiment lives, one checkpoint kept per trial, ``--max-failures`` restarts; a pack
+    """Where the experiment lives, a checkpoint per epoch (one kept per trial), ``--max-failures`` restarts; a pack
     trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
 
+    from tune_mnist.checkpoints import PruneCheckpoints, checkpoint_config
+    from tune_mnist.live_table import console_options
     from tune_mnist.storage_guard import StorageErrors
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
@@ -135,13 +137,16 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
         from tune_mnist.mlflow_tracking import trial_callback
 
         callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
+    # The live table (tune_mnist.live_table); checkpoints trimmed without a snapshot per save (tune_mnist.checkpoints)
+    console = console_options()
+    callbacks += [*console.pop("callbacks"), PruneCheckpoints()]
     return tune.RunConfig(
         name=args.name,
         storage_path=storage,
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=checkpoint_config(),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
-        verbose=1,
         callbacks=callbacks,
+        **console,
     )
 
 
@@ -151,5 +156,9 @@ def tune_config(search_alg: Any, num_samples: int) -> Any:
     from ray import tune
 
     return tune.TuneConfig(
-        search_alg=search_alg, num_samples=num_samples, reuse_actors=True, trial_dirname_creator=trial_dirname
+        search_alg=search_alg,
+        num_samples=num_samples,
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_name,
     )
