@@ -26,14 +26,17 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     for line in report.notes(experiment):
         print(f"  note: {line}")
     print("; ".join(analysis.settings) + ".")
-    print(
-        f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
-        f"({len(front.table)} configs in all), sorted by FLOPs:"
-    )
-    header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
-    print(report.format_table(header, rows))
-    print()
-    print(report.hypervolume_text(front))
+    if analysis.cleared:
+        print(
+            f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
+            f"({len(front.table)} configs in all), sorted by FLOPs:"
+        )
+        header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
+        print(report.format_table(header, rows))
+        print()
+        print(report.hypervolume_text(front))
+    else:
+        print(f"\n{report.nothing_clears_text(front, analysis.bar_label)}")
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
     remeasured = (

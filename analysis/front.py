@@ -134,6 +134,17 @@ class Front:
     def feasible(self) -> pd.DataFrame:
         return self.table[self.table["feasible"]]
 
+    @property
+    def cleared(self) -> bool:
+        """Whether any config is above the bar (else the front is empty and its hypervolume 0)."""
+        return bool(self.table["feasible"].any())
+
+    @property
+    def closest(self) -> pd.Series | None:
+        """The config with the highest ``bar_value``: where nothing clears the bar, the one that came closest."""
+        values = self.table["bar_value"]
+        return self.table.loc[values.idxmax()] if values.notna().any() else None
+
 
 def compute_front(
     table: pd.DataFrame,
@@ -145,13 +156,8 @@ def compute_front(
     """Mark feasible configs (``bar_value`` above ``min_accuracy``) and the front among them."""
     table = table.copy()
     table["feasible"] = table["bar_value"] > min_accuracy
-    if not table["feasible"].any():
-        best = table.loc[table["bar_value"].idxmax()] if table["bar_value"].notna().any() else None
-        best_text = f"; the best is {best['label']} at {best['bar_value']:.4f}" if best is not None else ""
-        raise InputError(
-            f"No config has {bar_label} above {min_accuracy:g}{best_text}: lower --min-accuracy "
-            "or train longer (more --epochs in the search)."
-        )
+    if not table["feasible"].any():  # still a full table: the analysis writes every file and names the closest
+        return nothing_clears(table, objectives, min_accuracy, reference)
     names = [o.name for o in objectives]
     maximise = [o.maximise for o in objectives]
     complete = table[names].notna().all(axis=1)
@@ -176,6 +182,20 @@ def compute_front(
         box = math.prod(abs(r - i) for r, i in zip(ref, ideal))
         fraction = hv / box if box > 0 else None
     return Front(table, objectives, min_accuracy, ref, source, hv, fraction, ideal, unranked)
+
+
+def nothing_clears(
+    table: pd.DataFrame, objectives: list[Objective], min_accuracy: float, reference: dict[str, float] | None
+) -> Front:
+    """The front where no config is above the bar: empty, with hypervolume 0 (it dominates nothing)
+    against the same reference point a front would have."""
+    table["pareto_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
+    table["on_front"] = False
+    names = [o.name for o in objectives]
+    complete = table[table[names].notna().all(axis=1)]
+    ref, source = reference_point(objectives, min_accuracy, complete, reference or {})
+    ideal = ideal_point(objectives)
+    return Front(table, objectives, min_accuracy, ref, source, 0.0, 0.0 if ideal is not None else None, ideal)
 
 
 def reference_point(

@@ -74,7 +74,11 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         counts=report.counts_text(analysis.experiment, analysis.skipped),
         excluded=report.excluded_lines(analysis.experiment, analysis.skipped),
         warnings=analysis.experiment.warnings,
-        front_table=report.format_table(header, rows, markdown=True),
+        front_table=(
+            report.format_table(header, rows, markdown=True)
+            if front.cleared
+            else report.nothing_clears_text(front, analysis.bar_label)
+        ),
         picks_text=picks(analysis),
         notebook=notebook(analysis),
         plots=drawn,
@@ -143,7 +147,10 @@ def export_models(analysis: Analysis, directory: str) -> Exported:
 
 def picks(analysis: Analysis) -> list[str]:
     """The fewest-FLOPs and lowest-latency configs above the bar, in words; where confirmation changed a
-    pick, the screening pick (first seeds alone) too."""
+    pick, the screening pick (first seeds alone) too. None where no config is above the bar (the front's
+    place then says so, naming the closest: ``report.nothing_clears_text``)."""
+    if not analysis.cleared:
+        return []
     out = report.picks(
         analysis.final, analysis.accuracy_metric, analysis.latency_metric, analysis.remeasured is not None
     )

@@ -22,6 +22,14 @@ from tune_mnist.mlflow_store import BESIDE, check_uri
 from tune_mnist.objectives import DEFAULT_MIN_ACCURACY, objectives_text
 from tune_mnist.storage import RUN_FILE
 
+#: Exit status when no config clears the accuracy bar: every file is still written (2 is a bad input).
+NOTHING_CLEARS_STATUS = 3
+EXIT_STATUS = f"""exit status:
+  0  done
+  2  a bad input: one sentence on stderr, nothing written
+  {NOTHING_CLEARS_STATUS}  no config clears the accuracy bar: every table, plot and report is still written (the bar
+     drawn, no front ringed), and the config that came closest is named with how far below it is"""
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -52,7 +60,10 @@ def _fraction(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.pareto", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m analysis.pareto",
+        description=__doc__,
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "experiment",
@@ -216,7 +227,9 @@ def run(args: argparse.Namespace) -> int:
         reference=args.reference,
     )
     out = output_dir(args.out, experiment)  # before re-measuring, so that a bad --out fails fast
-    if args.remeasure:
+    if args.remeasure and not analysis.cleared:
+        print("note: --remeasure skipped: no config is above the bar, so there is no front to time.", file=sys.stderr)
+    elif args.remeasure:
         from analysis.remeasure import remeasure
 
         analysis.remeasured = remeasure(
@@ -231,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
         )
     files = write_outputs(analysis, out)
     exported = None
-    if args.export:
+    if args.export and not analysis.cleared:
+        print("note: --export skipped: no config is above the bar, so the front is empty.", file=sys.stderr)
+    elif args.export:
         exported = export_models(analysis, args.export)
         if args.format == "onnx":
             convert_export(exported, experiment.run_options, args.threads)
@@ -239,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     print_summary(analysis, files, out, exported)
     if args.mlflow:
         print(log_to_mlflow(args.mlflow, analysis, files))
-    return 0
+    return 0 if analysis.cleared else NOTHING_CLEARS_STATUS
 
 
 def check_extras(args: argparse.Namespace) -> None:

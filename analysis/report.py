@@ -123,6 +123,19 @@ def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
     return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits) + seeds_phrase(row)
 
 
+def nothing_clears_text(front: Front, bar_label: str) -> str:
+    """Where no config is above the bar: that, in one sentence, and the config that came closest."""
+    text = f"No config clears the bar: none has {bar_label} above {front.min_accuracy:g}."
+    closest = front.closest
+    if closest is not None:
+        gap = front.min_accuracy - float(closest["bar_value"])
+        text += (
+            f" Closest: {closest['label']} ({closest.get('architecture', '?')}) at {closest['bar_value']:.4f}, "
+            f"{gap:.4f} below the bar."
+        )
+    return text + " Lower the bar (--min-accuracy) or train longer (more --epochs in the search)."
+
+
 def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: bool = False) -> list[str]:
     """The two plain-language picks among configs above the bar: fewest FLOPs, lowest latency
     (among the re-measured configs, with their re-measured latency, when ``remeasured``)."""
@@ -342,14 +355,21 @@ def write_markdown(
         lines += ["", "Not used:", "", *[f"- {line}" for line in excluded]]
     if warnings:
         lines += ["", "Warnings:", "", *[f"- {w}" for w in warnings]]
+    front_section = (
+        [
+            f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
+            "sorted by FLOPs)",
+            "",
+            front_table,
+            "",
+            hypervolume_text(front),
+        ]
+        if front.cleared
+        else ["## Pareto front: none (no config above the bar)", "", front_table]  # nothing_clears_text
+    )
     lines += [
         "",
-        f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
-        "sorted by FLOPs)",
-        "",
-        front_table,
-        "",
-        hypervolume_text(front),
+        *front_section,
         "",
         "## Picks",
         "",

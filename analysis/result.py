@@ -43,6 +43,12 @@ class Analysis:
         return bar_label(self.accuracy_metric, self.bar_on)
 
     @property
+    def cleared(self) -> bool:
+        """Whether any config is above the bar; where none is, every file is still written and
+        ``analysis.pareto`` exits with its own status (``NOTHING_CLEARS_STATUS``)."""
+        return self.front.cleared
+
+    @property
     def latency_metric(self) -> str:
         """The latency the picks and plots use: the first latency objective, else the p50."""
         return next((o.name for o in self.objectives if o.name.startswith("latency_")), "latency_p50_us")
@@ -138,9 +144,10 @@ def screening_front(
         return None
     first = aggregate(screening_trials(trials, table), accuracy_metric, "mean")
     try:
-        return compute_front(first, objectives, min_accuracy)
+        screening = compute_front(first, objectives, min_accuracy)
     except InputError:
         return None
+    return screening if screening.cleared else None
 
 
 def bar(given: float | None, experiment: Experiment) -> tuple[float, str]:

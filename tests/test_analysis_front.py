@@ -326,12 +326,6 @@ def one_sentence(err: str) -> str:
         ),
         ("known", ["--objectives", "val_acc:max,input_spec:min"], "Metric 'input_spec' in --objectives is not numeric"),
         ("known", ["--reference", "params=3"], "--reference names 'params', which is not an objective"),
-        (
-            "known",
-            ["--min-accuracy", "0.995"],
-            "No config has val_acc (mean over seeds) above 0.995; the best is "
-            "resize8 1x7 at 0.9900: lower --min-accuracy",
-        ),
         ("errored", [], "None of the 2 trials in {path} finished (2 errored): fix the cause listed above"),
         (
             "no_val",
@@ -368,6 +362,27 @@ def test_bad_inputs_fail_with_one_clear_sentence(setup, argv, expected, tmp_path
     if setup == "errored":
         assert "RuntimeError: boom" in err  # the list of what went wrong comes first
     assert not (tmp_path / "out" / "front.csv").exists()
+
+
+def test_nothing_above_the_bar_still_writes_everything_and_names_the_closest(tmp_path, capsys):
+    """No config clears the bar: not a bad input (2) but its own status (3), with every file written."""
+    from analysis.pareto import NOTHING_CLEARS_STATUS
+
+    path = tmp_path / "known"
+    write_trial(path, 0, width=7, val_acc=0.99)
+    write_trial(path, 1, width=3, val_acc=0.95)
+    out = tmp_path / "out"
+    code, printed, err = run_cli([path, "--out", out, "--min-accuracy", "0.995"], capsys)
+    assert code == NOTHING_CLEARS_STATUS == 3, err
+    assert (
+        "No config clears the bar: none has val_acc (mean over seeds) above 0.995. Closest: resize8 1x7 "
+        "(64-7-10) at 0.9900, 0.0050 below the bar." in printed
+    )
+    for name in ("trials.csv", "front.csv", "epochs.csv", "report.md", "learning_curves.png", "accuracy_vs_flops.png"):
+        assert (out / name).stat().st_size > 0, name
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and not trials["feasible"].any() and not trials["on_front"].any()
+    assert "No config clears the bar" in (out / "report.md").read_text()
 
 
 def test_remeasure_device_is_checked_first_and_a_device_change_is_said(tmp_path, capsys):
