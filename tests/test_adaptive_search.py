@@ -30,6 +30,8 @@ COMMON = [
     "1000",
     "--min-accuracy",
     "0.6",
+    "--confirm",
+    "1",  # these tests count the search's own trials; tests/test_confirm.py covers confirmation
 ]
 
 

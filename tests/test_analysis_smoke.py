@@ -43,7 +43,10 @@ def smoke(tmp_path_factory) -> Path:
     """A real experiment under <tmp>/ray_results/smoke (smoke accuracies are 75-87%: bar 0.5)."""
     storage = tmp_path_factory.mktemp("analysis") / "ray_results"
     assert (
-        search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"])
+        search.main(
+            ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"]
+            + ["--confirm", "1"]  # one trial per config here; tests/test_confirm.py covers confirmation
+        )
         == 0
     )
     return storage / "smoke"

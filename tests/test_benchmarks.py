@@ -30,6 +30,7 @@ QUICK = {
     ),
     "gpu_check.py": (["--space", "smoke", "--subset", "2000", "--epochs", "2"], "Epoch times in seconds"),
     "onnx_trial_cost.py": (["--calls", "20"], "p50 ort"),  # no quick flag: fewer timed calls
+    "confirm_cost.py": (["--quick"], "goal: the default run's total"),
 }
 PRESENT = sorted(p.name for p in BENCHMARKS.glob("*.py"))
 
