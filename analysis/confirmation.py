@@ -13,6 +13,7 @@ config with one seed has a bound too (``mean - 1.645 * sigma``)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -39,8 +40,10 @@ def trial_groups(trials: pd.DataFrame, table: pd.DataFrame) -> list[pd.DataFrame
 def experiment_sigma(trials: pd.DataFrame, group_keys: list[str], metric: str) -> float | None:
     """The pooled within-config seed standard deviation of ``metric`` (None: no config has two seeds)."""
     keys = [k for k in group_keys if k in trials.columns]
-    grouped = trials.groupby([trials[k].astype(str) for k in keys], sort=False)[metric]
-    return pooled_sigma(list(g.dropna()) for _, g in grouped)
+    groups: dict[str, list[float]] = {}
+    for _, row in trials.iterrows():
+        groups.setdefault(json.dumps([str(row[k]) for k in keys]), []).append(row[metric])
+    return pooled_sigma(groups.values())
 
 
 def lcb_values(means: pd.Series, n_seeds: pd.Series, sigma: float | None, metric: str) -> pd.Series:

@@ -75,6 +75,14 @@ def confirming_tuner(
     search_alg: Any = searcher
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent)
+    from tune_mnist import tuner
+
+    scheduler = tuner.scheduler_of(args) if hasattr(tuner, "scheduler_of") else None  # --scheduler, where wired
     return tune.Tuner(
-        trainable, param_space=param_space, tune_config=tune_config(search_alg, UNLIMITED), run_config=run_config
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, UNLIMITED, scheduler)
+        if scheduler is not None
+        else tune_config(search_alg, UNLIMITED),
+        run_config=run_config,
     )
