@@ -151,21 +151,17 @@ def config_labels(table: pd.DataFrame) -> list[str]:
     """``TrialConfig.label`` without the seed (``resize8 1x256``, ``crop20-resize13-std linear lr2.1e-4``),
     the label a config's trial directories and the live table show; where two configs would still
     read the same, the settings that tell them apart are added in the same short form (``e8``)."""
-    base = [_config(row).label(seed=False) for _, row in table.iterrows()]
-    counts = pd.Series(base).value_counts()
-    extra = [
-        k
-        for k in ("epochs", "lr", "batch_size", "width", *RUN_CONSTANTS)
-        if k in table.columns and table[k].astype(str).nunique() > 1
-    ]
-    labels = []
-    for label, (_, row) in zip(base, table.iterrows()):
-        if counts[label] > 1 and extra:
-            shown = set(label.split())
+    base = pd.Series([_config(row).label(seed=False) for _, row in table.iterrows()], index=table.index)
+    keys = [k for k in ("epochs", "lr", "batch_size", "width", *RUN_CONSTANTS) if k in table.columns]
+    labels = base.copy()
+    for label, group in table.groupby(base, sort=False):
+        if len(group) < 2:
+            continue
+        extra = [k for k in keys if group[k].astype(str).nunique() > 1]  # what tells these configs apart
+        for index, row in group.iterrows():
             words = [setting_text(k, None if _is_missing(row[k]) else row[k]) for k in extra]
-            label = " ".join([label, *(w for w in words if w not in shown)])
-        labels.append(label)
-    return labels
+            labels[index] = " ".join([label, *(w for w in words if w not in label.split())])
+    return list(labels)
 
 
 def _config(row: pd.Series) -> TrialConfig:

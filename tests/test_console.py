@@ -1,0 +1,173 @@
+"""What a user watches and ships: the search's console (live table, no per-checkpoint lines, no
+repeated snapshot warnings), config labels, progress lines in a log, and the analysis of an
+experiment where no config clears the bar."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tune_mnist.config import TrialConfig
+from tune_mnist.labels import short_number
+from tune_mnist.live_table import finished_line, table_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT_WARNING = "Experiment state snapshotting has been triggered multiple times"
+
+
+def run_module(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    """A CLI as a user runs it into a log: stdout and stderr are pipes, not a terminal."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+# ---------------------------------------------------------------- labels
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (1e-3, "1e-3"),
+        (0.00020916, "2.1e-4"),
+        (0.0125, "1.3e-2"),
+        (0.5, "0.5"),
+        (64, "64"),
+        (12.0, "12"),
+        (2e-5, "2e-5"),
+    ],
+)
+def test_short_numbers(value, text):
+    assert short_number(value) == text
+
+
+def test_labels_read_linear_and_short_learning_rates():
+    linear = TrialConfig(crop=20, side=13, scaling="standard", depth=0, width=1, lr=0.00020916, batch_size=64, epochs=8)
+    assert linear.label() == "crop20-resize13-std linear lr2.1e-4 s0"
+    assert linear.label("_", seed=False) == "crop20-resize13-std_linear_lr2.1e-4"
+    # The defaults (Adam 1e-3, batch 64) are not repeated: the grid's labels stay short.
+    assert TrialConfig(depth=2, width=2048).label("_") == "full28_2x2048_s0"
+    assert TrialConfig(side=8, depth=1, width=256, batch_size=128, seed=3).label() == "resize8 1x256 b128 s3"
+
+
+def test_the_analysis_names_configs_as_their_trial_directories():
+    import pandas as pd
+
+    from analysis.aggregate import config_labels
+
+    a = TrialConfig(crop=20, side=13, scaling="standard", depth=0, width=1, lr=0.00020916, epochs=8)
+    b = TrialConfig(side=8, depth=1, width=32, lr=1e-2)
+    twin = TrialConfig(side=8, depth=1, width=32, lr=1e-2, epochs=4)  # same label as b but for its epochs
+    table = pd.DataFrame([c.to_dict() for c in (a, b, twin)])
+    assert config_labels(table) == [
+        a.label(seed=False),
+        "resize8 1x32 lr1e-2 e2",
+        "resize8 1x32 lr1e-2 e4",
+    ]
+
+
+# ---------------------------------------------------------------- the live table, offline
+
+
+class FakeTrial(SimpleNamespace):
+    """What the table reads of a Ray trial: str(), config, status, last_result, error_file."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def fake_trial(name: str, config: dict, status: str, result: dict) -> FakeTrial:
+    return FakeTrial(name=name, config=config, status=status, last_result=result, error_file=None, trial_id="t")
+
+
+def test_live_table_fits_120_columns_and_shows_a_packs_best_member():
+    long = "crop20-resize13-std 3x1024 lr2.1e-4 b256 s0"
+    one = fake_trial(
+        long,
+        {},
+        "TERMINATED",
+        {"epoch": 8, "val_acc": 0.9712, "test_acc": 0.97, "flops": 3723264, "latency_p50_us": 812.0},
+    )
+    members = [{"side": 8, "depth": 1, "width": 32}, {"side": 14, "depth": 1, "width": 64}]
+    rows = [{"epoch": 1, "val_acc": 0.5, "flops": 4736}, {"epoch": 1, "val_acc": 0.8, "flops": 26368}]
+    pack = fake_trial("pack2 t", {"members": members}, "RUNNING", {"epoch": 1, "pack_size": 2, "members": rows})
+    text = table_text([one, pack], at_end=True)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[1].split() == ["│", "config", "status", "epoch", "val_acc", "test_acc", "FLOPs", "latency", "p50", "│"]
+    assert long in text and "0.9712" in text and "3.72M" in text and "812 us" in text
+    assert re.search(r"pack2 t\s+RUNNING\s+1\s+0\.8000", text)  # the best member's numbers
+    assert "best member: resize14 1x64 s0" in finished_line(pack)
+
+
+# ---------------------------------------------------------------- real runs
+
+
+@pytest.mark.slow
+def test_smoke_search_console_is_the_table_and_the_projects_lines(tmp_path):
+    done = run_module(
+        ["tune_mnist.search", "--space", "smoke", "--subset", "2000", "--storage-path", str(tmp_path), "--name", "c"]
+    )
+    console = done.stdout + done.stderr
+    assert done.returncode == 0, console[-3000:]
+    header = next(line for line in done.stdout.splitlines() if " config " in line and "status" in line)
+    for column in ("config", "val_acc", "test_acc", "FLOPs", "latency p50"):
+        assert column in header
+    for label in ("resize14 1x64 lr1e-2 s0", "crop20-resize8 linear lr1e-2 s0"):
+        assert re.search(rf"{re.escape(label)}\s+TERMINATED\s+2\s+0\.\d{{4}}", done.stdout), label
+    assert "Checkpoint successfully created" not in console
+    assert console.count(SNAPSHOT_WARNING) <= 1
+    assert "started with configuration" not in console  # no per-trial config tables either
+    # One checkpoint left per trial: the latest, from which the analysis loads the model.
+    for trial_dir in (tmp_path / "c").glob("*_s0"):
+        assert [p.name for p in trial_dir.glob("checkpoint_*")] == ["checkpoint_000001"], trial_dir
+
+
+@pytest.mark.slow
+def test_single_run_into_a_pipe_writes_plain_lines(tmp_path):
+    done = run_module(
+        ["tune_mnist.train", "--side", "8", "--depth", "1", "--width", "16", "--epochs", "2"]
+        + ["--subset", "1000", "--validation-size", "500", "--out", str(tmp_path / "m")]
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "\r" not in done.stdout + done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("epoch ")] == [
+        "epoch 1",
+        "epoch 2",
+    ]
+
+
+@pytest.mark.slow
+def test_analysis_of_an_experiment_below_the_bar_writes_everything_and_exits_3(tmp_path):
+    from analysis.pareto import NOTHING_CLEARS_STATUS
+
+    name = "below"
+    search = run_module(
+        ["tune_mnist.search", "--space", "smoke", "--subset", "2000", "--storage-path", str(tmp_path), "--name", name]
+    )
+    assert search.returncode == 0, search.stdout[-2000:] + search.stderr[-2000:]
+    out = tmp_path / "analysis-out"
+    done = run_module(["analysis.pareto", str(tmp_path / name), "--out", str(out), "--min-accuracy", "0.99"])
+    assert done.returncode == NOTHING_CLEARS_STATUS == 3, done.stderr[-2000:]
+    assert "No config clears the bar" in done.stdout and "Closest: resize14 1x64 lr1e-2" in done.stdout
+    for file in (
+        "trials.csv",
+        "front.csv",
+        "epochs.csv",
+        "accuracy_vs_flops.png",
+        "latency_vs_flops.png",
+        "accuracy_vs_latency.png",
+        "learning_curves.png",
+        "report.md",
+    ):
+        assert (out / file).stat().st_size > 0, file
+    assert "No config clears the bar" in (out / "report.md").read_text()
+    html = out / "report.html"
+    assert not html.exists() or "No config clears the bar" in html.read_text()
