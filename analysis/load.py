@@ -21,7 +21,9 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from analysis.superseded import mark_superseded
+from tune_mnist.budget import budget_ran_out
 from tune_mnist.config import config_label, pack_members
+from tune_mnist.early_stopping import read_marker
 from tune_mnist.errors import InputError
 from tune_mnist.layout import (
     CHECKPOINT_PREFIX,
@@ -30,6 +32,7 @@ from tune_mnist.layout import (
     PARAMS_FILE,
     RAY_FIELDS_DROPPED_ON_READ,
     RESULT_FILE,
+    STOPPED_EARLY_FILE,
 )
 from tune_mnist.storage import RUN_FILE, Location, is_uri
 
@@ -46,6 +49,10 @@ USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
     "unreadable",
     "not started",
 )
+#: Stopped by the early-stopping scheduler (its stopped_early.json): its last epoch is no final result.
+STOPPED_EARLY = "stopped early"
+#: Left unfinished by a search run that ran out of --time-budget (search_budget.json); --resume continues it.
+STOPPED_BY_BUDGET = "stopped by budget"
 
 
 @dataclass
@@ -186,12 +193,15 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
         )
     experiment = Experiment(loc, [], _run_options(loc, children))
     states = _trial_states(loc, children, experiment.warnings)
+    budget_out = budget_ran_out(str(path))  # its latest run ran out: what it left unfinished, the budget stopped
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
     # directory beside it, which is what is read. The pack's own directory is only their container.
     packs = {info.base_name for info in trial_dirs if pack_members(_read_params(loc, info.path) or {}) is not None}
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
+    packs_stopped = {_trial_id(name) for name in packs if _marker(loc, loc.join(name))}
     for info in trial_dirs:
-        experiment.trials.append(_load_trial(loc, info, states.get(_trial_id(info.base_name), {}), experiment.warnings))
+        trial = _load_trial(loc, info, states.get(_trial_id(info.base_name), {}), experiment.warnings)
+        experiment.trials.append(_stopped_state(loc, trial, packs_stopped, budget_out))
     seen = {t.trial_id for t in experiment.trials} | {_trial_id(name) for name in packs}
     for trial_id, state in states.items():
         if trial_id not in seen:  # known to Ray, but it never got a directory: it never started
@@ -368,9 +378,38 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
             if ray_status == "ERROR"
             else f"failed, was retried and finished: {error}"
         )
-    if isinstance(epochs, (int, float)) and last < int(epochs):
-        note = f"stopped early by the scheduler after epoch {last} of {int(epochs)}"
+    if isinstance(epochs, (int, float)) and last < int(epochs):  # Ray's TERMINATED, yet not at its last epoch
+        reason = f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status}), not by early stopping"
+        return Trial(trial_id, name, path, params, history, UNFINISHED, reason, checkpoint)
     return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)
+
+
+def _marker(loc: Location, path: str) -> dict[str, Any] | None:
+    """The trial directory's stopped_early.json (tune_mnist.schedulers wrote it), or None."""
+    if loc.kind(f"{path}/{STOPPED_EARLY_FILE}") != pafs.FileType.File:
+        return None
+    try:
+        return read_marker(loc.read_text(f"{path}/{STOPPED_EARLY_FILE}"))
+    except OSError:
+        return None
+
+
+def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_out: bool) -> Trial:
+    """A trial the scheduler stopped (its marker, or its pack's) is STOPPED_EARLY; one a run that ran out of
+    its budget left unfinished is STOPPED_BY_BUDGET. Neither is a failure, and neither's rows are final."""
+    if trial.history.empty or trial.status not in (USABLE, UNFINISHED):
+        return trial
+    marker = _marker(loc, trial.path) if trial.path else None
+    pack_id = re.sub(r"_m\d{4}$", "", trial.trial_id)
+    if marker is not None or pack_id in packs_stopped:
+        last = int(trial.history["epoch"].max())
+        if last < int(trial.params.get("epochs") or 0) or trial.status == UNFINISHED:
+            trial.status = STOPPED_EARLY
+            trial.reason = (marker or {}).get("reason") or f"its pack was stopped early after epoch {last}"
+        return trial
+    if trial.status == UNFINISHED and budget_out and "errored" not in trial.reason:
+        trial.status, trial.reason = STOPPED_BY_BUDGET, f"{trial.reason}; the search's time budget ran out"
+    return trial
 
 
 def local_checkpoint(experiment: Experiment, trial: Trial, scratch: str | None = None) -> str:

@@ -17,6 +17,7 @@ RESUMED_OPTIONS = (
     "pack",
     "num_samples",
     "seeds",
+    "confirm",
     "search_seed",
     "epochs",
     "batch_size",
@@ -33,6 +34,8 @@ RESUMED_OPTIONS = (
     "gpus_per_trial",
     "max_concurrent",
     "max_failures",
+    "scheduler",
+    "time_budget",
 )
 
 

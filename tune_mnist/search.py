@@ -15,9 +15,14 @@ import time
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
+from tune_mnist.budget import SearchBudget
 from tune_mnist.config import TrialConfig
+from tune_mnist.confirm_rule import DEFAULT_CONFIRM
+from tune_mnist.confirm_summary import stage_times
+from tune_mnist.confirm_tuner import check_confirm, confirm_int
 from tune_mnist.data import Splits, split_validation, subset
 from tune_mnist.dry_run import print_dry_run
+from tune_mnist.early_stopping import schedulers_text
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.experiment_guard import hold, prepare_resume, refuse_if_busy
 from tune_mnist.extras import require
@@ -26,6 +31,7 @@ from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
 from tune_mnist.ray_session import start_ray
 from tune_mnist.run_options import resume_options, save_run_options
+from tune_mnist.search_limits import check_limits
 from tune_mnist.storage import RUN_FILE, exists, storage_root
 from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
@@ -52,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--num-samples",
         type=positive_int,
         metavar="N",
-        help="configs the random space draws, trials the adaptive space runs; the other spaces ignore it (default 50)",
+        help="configs the random space draws, trials the adaptive and cheap spaces run; the other spaces ignore it "
+        "(default 50; with --time-budget 2,000 in random, unlimited in adaptive and cheap)",
     )
     space.add_argument(
         "--seeds",
@@ -62,6 +69,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="train every config K times, with seeds 0 to K-1, so that the analysis reports means "
         "and spreads over seeds (default 1). In the adaptive space each proposed config's K "
         "seeds train together in one trial and the searcher learns from their mean",
+    )
+    space.add_argument(
+        "--confirm",
+        type=confirm_int,
+        default=DEFAULT_CONFIRM,
+        metavar="K",
+        help="after the search, train the configs that decide the answer again until each has K seeds: "
+        "the Pareto front above the bar on seed means, then every config within 2 pooled seed standard "
+        "errors of the bar that could still join the front, in rounds until the front is all confirmed "
+        f"(docs/search.md). 1 turns the stage off; configs with K seeds already are not rerun (default "
+        f"{DEFAULT_CONFIRM})",
     )
     space.add_argument(
         "--search-seed",
@@ -101,6 +119,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "validation accuracy is above it. The end summary picks the best configs above it, the "
         "adaptive space looks for cheap configs above it, and python -m analysis.pareto uses it "
         f"unless told otherwise (default {DEFAULT_MIN_ACCURACY:.2f})",
+    )
+    space.add_argument("--scheduler", metavar="NAME", help=f"the trial scheduler: {schedulers_text()}")
+    space.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
+        "recorded as stopped by the budget, list spaces run cheapest first, --num-samples stops being the "
+        "limit; --resume extends it by another budget (this one, or a new --time-budget). Needs --confirm 1",
     )
     add_data_options(parser)
     run = parser.add_argument_group("experiment")
@@ -231,6 +258,7 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
     if args.resume and not args.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
+    check_confirm(args)
     if args.mlflow:
         check_uri(args.mlflow)
         require("mlflow", "--mlflow")
@@ -267,10 +295,14 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_if_busy(experiment)  # before anything else: name the live driver
         saved = resume_options(experiment)
+        if args.time_budget is not None:  # --resume --time-budget M: extend by a new budget
+            saved["time_budget"] = args.time_budget
+        saved.setdefault("confirm", 1)  # an experiment from before the confirmation stage ran without it
         for key, value in saved.items():
             setattr(args, key, value)
         args.resume = True
     space = search_spaces.load(args.space)
+    check_limits(args)  # --scheduler, --time-budget: before Ray starts
     configs = space_configs(args, space)
     if args.dry_run:
         print_dry_run(args, configs)
@@ -312,13 +344,14 @@ def run_tuner(
         tuner = build_tuner(args, splits, points, space, args.storage_path)
         if not args.resume and not getattr(args, "rebuilt", False):
             save_run_options(experiment, args)
-        with StorageGuard(args.storage_path, args.name) as guard:  # a full disk: one sentence, exit 2
-            results = tuner.fit()
+        fit_started = time.time()
+        with StorageGuard(args.storage_path, args.name) as guard, SearchBudget(args.time_budget, experiment):
+            results = tuner.fit()  # a full disk: one sentence, exit 2; --time-budget ends the search phase
             guard.check()
-        # A further stage that runs more trials chosen from these results belongs here, while Ray is
-        # still up, before the summary.
+        # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.
+        stage = stage_times(experiment, fit_started, time.time())
         expected = None if points is None else configs_in(points)
-        return summarize(results, args, experiment, expected)
+        return summarize(results, args, experiment, expected, stage)
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()

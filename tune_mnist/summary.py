@@ -4,18 +4,25 @@ by each objective, where the results are and what to run next."""
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
+from tune_mnist.budget import budget_ran_out, limit_lines
 from tune_mnist.config import PACK_MEMBERS, pack_members
+from tune_mnist.confirm_rule import marking_k
+from tune_mnist.confirm_summary import StageTimes, group_rows, pick_lines
+from tune_mnist.early_stopping import stopped_early
 from tune_mnist.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.trials import pack_size
 
 
-def summarize(results: Any, args: argparse.Namespace, experiment: str, expected: int | None) -> int:
+def summarize(
+    results: Any, args: argparse.Namespace, experiment: str, expected: int | None, stage: StageTimes | None = None
+) -> int:
     """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
-    train, None where an adaptive searcher decides. Exit status 0 when every config finished, else 1."""
-    finished, failed, unfinished, rows = 0, 0, 0, []
+    train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
+    Exit status 0 when every config finished, else 1."""
+    finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
+    early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:
         config, metrics = result.config or {}, result.metrics or {}
         configs = pack_members(config) or [config]
@@ -26,10 +33,13 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
             elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
                 finished += 1
                 rows.append(row)
+                pairs.append((member, row))
+            elif stopped_early(result.path, result.filesystem):
+                early += 1
             else:
                 unfinished += 1
     if expected is not None:
-        unfinished += max(0, expected - finished - failed - unfinished)
+        unfinished += max(0, expected - finished - failed - unfinished - early)
     print(
         f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
         + (
@@ -40,16 +50,15 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
             else "."
         )
     )
-    feasible = [r for r in rows if r.get(SELECTION_METRIC, math.nan) > args.min_accuracy]
-    for metric, mode in OBJECTIVES:
-        if feasible:
-            pick = (max if mode == "max" else min)(feasible, key=lambda r: r[metric])
-            print(
-                f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {args.min_accuracy:g}: "
-                f"{pick['architecture']} {pick['input_spec']}: val_acc {pick['val_acc']:.4f}, "
-                f"test_acc {pick['test_acc']:.4f}, FLOPs {pick['flops']:,}, "
-                f"latency p50 {pick['latency_p50_us']:.1f} us"
-            )
+    by_budget = budget_ran_out(experiment)  # then what is unfinished was stopped by --time-budget: not a failure
+    for line in limit_lines(early, unfinished, by_budget):
+        print(line)
+    for line in stage.lines() if stage is not None else []:
+        print(line)
+    groups = group_rows(pairs)  # seeds of a config together: picks on seed means, seeds shown
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > args.min_accuracy]
+    for line in pick_lines(groups, OBJECTIVES, args.min_accuracy, marking_k(getattr(args, "confirm", 1))):
+        print(line)
     if rows and not feasible:
         print(f"  no finished trial reached {SELECTION_METRIC} > {args.min_accuracy:g}.")
     print(f"Results: {experiment}")
@@ -59,4 +68,4 @@ def summarize(results: Any, args: argparse.Namespace, experiment: str, expected:
             f"--storage-path {args.storage_path}"
         )
     print(f"Next: python -m analysis.pareto {experiment}")
-    return 0 if not failed and not unfinished else 1
+    return 0 if not failed and (not unfinished or by_budget) else 1

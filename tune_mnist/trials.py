@@ -33,15 +33,20 @@ def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: flo
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
     """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
     the heaviest trials come first (``plan_packs``), so the search does not end on one long trial
-    while the other CPUs or GPUs sit idle."""
+    while the other CPUs or GPUs sit idle. Under ``--time-budget`` the cheapest come first instead
+    (``tune_mnist.budget.anytime_order``: what the budget cuts off is then the most expensive)."""
+    from tune_mnist.budget import anytime_order
     from tune_mnist.packed.plan import plan_packs
 
     k = pack_size(args)
     if k == 1:
-        return [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
-    return [
-        {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)} for pack in plan_packs(configs, k)
-    ]
+        points = [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
+    else:
+        points = [
+            {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
+            for pack in plan_packs(configs, k)
+        ]
+    return anytime_order(points) if getattr(args, "time_budget", None) else points
 
 
 def configs_in(points: list[dict[str, Any]]) -> int:

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
+from tune_mnist.budget import sample_limit
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS
 from tune_mnist.data import Splits
 from tune_mnist.trials import run_constants, trial_dirname, trial_name
@@ -30,6 +31,10 @@ def build_tuner(
     if args.resume:
         return resume_tuner(args, trainable, storage)
     run_config = make_run_config(args, storage, packed)
+    if getattr(args, "confirm", 1) > 1:  # screening, then confirmation rounds: tune_mnist.confirm_tuner
+        from tune_mnist.confirm_tuner import confirming_tuner
+
+        return confirming_tuner(args, trainable, run_config, points, space, storage, packed)
     if points is None:
         return adaptive_tuner(args, trainable, run_config, space)
     if packed:
@@ -49,7 +54,10 @@ def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, poi
     # Every key a point sets must exist in the param space; the points fill in the values.
     param_space = dict.fromkeys(points[0])
     return tune.Tuner(
-        trainable, param_space=param_space, tune_config=tune_config(search_alg, len(points)), run_config=run_config
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, len(points), scheduler_of(args)),
+        run_config=run_config,
     )
 
 
@@ -81,7 +89,7 @@ def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, sp
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, adaptive.num_samples),
+        tune_config=tune_config(search_alg, sample_limit(args, adaptive.num_samples), scheduler_of(args)),
         run_config=run_config,
     )
 
@@ -150,15 +158,23 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     )
 
 
-def tune_config(search_alg: Any, num_samples: int) -> Any:
-    """The TuneConfig of every new run. It sets no scheduler: Tune's first-in-first-out one runs every
-    trial to its last epoch; a scheduler that stops trials early is passed here."""
+def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any:
+    """The TuneConfig of every new run. Without a ``scheduler`` Tune's first-in-first-out one runs every
+    trial to its last epoch; ``scheduler_of`` gives the one ``--scheduler`` names (early stopping)."""
     from ray import tune
 
     return tune.TuneConfig(
         search_alg=search_alg,
         num_samples=num_samples,
+        scheduler=scheduler,
         reuse_actors=True,
         trial_dirname_creator=trial_dirname,
         trial_name_creator=trial_name,
     )
+
+
+def scheduler_of(args: argparse.Namespace) -> Any:
+    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.schedulers``."""
+    from tune_mnist.schedulers import make_scheduler
+
+    return make_scheduler(getattr(args, "scheduler", None) or "fifo", args.min_accuracy)
