@@ -191,13 +191,13 @@ def new_output_engine() -> bool:
 
 def console_options() -> dict[str, Any]:
     """The ``RunConfig`` settings for the console: ``LiveTable`` with Ray's reporter at verbosity 0
-    (errors only); with the old engine, Ray's ``CLIReporter`` with the same columns (a pack's row
-    is then empty, as that reporter reads only flat metrics)."""
+    (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics (and its own
+    location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
     if new_output_engine():
         return {"verbose": 0, "callbacks": [LiveTable()]}
     from ray.tune import CLIReporter
 
     columns = {EPOCH: "epoch", "val_acc": "val_acc", "test_acc": "test_acc", "flops": "FLOPs"}
     columns["latency_p50_us"] = "latency p50 (us)"
-    reporter = CLIReporter(metric_columns=columns, parameter_columns=[], max_column_length=NAME_WIDTH)
+    reporter = CLIReporter(metric_columns=columns, parameter_columns=["seed"], max_column_length=NAME_WIDTH)
     return {"verbose": 1, "callbacks": [], "progress_reporter": reporter}
