@@ -70,7 +70,7 @@ def comparison_text(
         "sequential), median of rounds; MLP alone on transformed features:",
         "",
     ]
-    both = eager.table.set_index("label").join(other.table.set_index("label"), rsuffix=f"_{runtime}")
+    both = eager.table.merge(other.table, on="label", suffixes=("", f"_{runtime}")).set_index("label")
     both = both.sort_values(latency_metric)
     keys = ("latency_p50_us", "latency_p99_us", "latency_batch_us")
     header = ["config", *[f"{k} {side}" for k in keys for side in ("eager", runtime)], f"p50 {runtime}/eager"]

@@ -96,3 +96,98 @@ def test_missing_mlflow_extra_is_one_sentence_naming_it(monkeypatch):
         require("mlflow", "--mlflow")
     message = str(caught.value)
     assert 'pip install -e ".[mlflow]"' in message and one_sentence(message), message
+
+
+# ---------------------------------------------------------------- through the analysis CLI
+
+
+@pytest.fixture(scope="module")
+def analysed_onnx(tmp_path_factory):
+    """A real smoke search, then ``--remeasure --runtime onnxruntime --export DIR --format onnx``."""
+    import contextlib
+    import io
+
+    from analysis import pareto
+    from tune_mnist import search
+
+    storage = tmp_path_factory.mktemp("onnx") / "ray_results"
+    assert (
+        search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"])
+        == 0
+    )
+    export = tmp_path_factory.mktemp("export")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = pareto.main(
+            [
+                str(storage / "smoke"),
+                "--remeasure",
+                "--rounds",
+                "2",
+                "--runtime",
+                "onnxruntime",
+                "--export",
+                str(export),
+                "--format",
+                "onnx",
+            ]
+        )
+    assert code == 0, err.getvalue()
+    return {"out": out.getvalue(), "dir": storage / "smoke" / "analysis", "export": export}
+
+
+@pytest.mark.slow
+def test_cli_exports_verified_onnx_models(analysed_onnx, mnist):
+    import json
+
+    import pandas as pd
+
+    export = analysed_onnx["export"]
+    index = pd.read_csv(export / "index.csv")
+    front = pd.read_csv(analysed_onnx["dir"] / "front_remeasured.csv")
+    assert sorted(index["label"]) == sorted(front["label"])
+    assert (index["format"] == "onnx").all() and (index["verified_on"] == len(mnist.test_labels)).all()
+    assert (index["onnx_max_abs_diff"] < 1e-4).all() and (index["onnx_argmax_agreement"] >= 0.9999).all()
+    for _, entry in index.iterrows():
+        directory = export / entry["directory"]
+        assert sorted(p.name for p in directory.iterdir()) == ["config.json", "model.onnx"]
+        meta = json.loads((directory / "config.json").read_text())
+        assert entry["input_shape"] == f"[N, {meta['in_features']}]" == f"[N, {meta['onnx']['input_shape'][1]}]"
+        (out,) = session(directory / "model.onnx").run(None, {"features": torch.rand(3, meta["in_features"]).numpy()})
+        assert out.shape == (3, 10)
+    assert "ONNX vs PyTorch on 10,000 test images" in analysed_onnx["out"]
+    assert "same prediction for 100.00%" in analysed_onnx["out"] or "same prediction for 99.99%" in analysed_onnx["out"]
+
+
+@pytest.mark.slow
+def test_cli_remeasures_in_onnxruntime_beside_eager(analysed_onnx):
+    import pandas as pd
+
+    ort = pd.read_csv(analysed_onnx["dir"] / "remeasure_onnxruntime.csv")
+    eager = pd.read_csv(analysed_onnx["dir"] / "remeasure.csv")
+    assert sorted(ort["label"]) == sorted(eager["label"])
+    assert (ort["threads"] == 1).all() and (ort["runtime"] == "onnxruntime").all() and (ort["rounds"] == 2).all()
+    for key in ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_batch_us"):
+        assert (ort[key] > 0).all() and (ort[f"eager_{key}"] > 0).all()
+    assert (ort["latency_p50_us"] <= ort["latency_p90_us"]).all() and (
+        ort["latency_p90_us"] <= ort["latency_p99_us"]
+    ).all()
+    assert len(pd.read_csv(analysed_onnx["dir"] / "front_remeasured_onnxruntime.csv")) >= 1
+    out = analysed_onnx["out"]
+    assert "Eager PyTorch and onnxruntime" in out and "Front with the onnxruntime latency" in out
+    assert "Hypervolume (onnxruntime)" in out
+    report = (analysed_onnx["dir"] / "report.md").read_text()
+    assert "Front with the onnxruntime latency" in report and "remeasure_onnxruntime.csv" in report
+
+
+def test_cli_without_the_onnx_extra_is_one_sentence(monkeypatch, tmp_path, capsys):
+    from analysis import pareto
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert pareto.main([str(tmp_path), "--export", str(tmp_path / "x"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install -e ".[onnx]"' in err and "--format onnx" in err
+    assert pareto.main([str(tmp_path), "--remeasure", "--runtime", "onnxruntime"]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install -e ".[onnx]"' in err and "--runtime onnxruntime" in err
+    assert not (tmp_path / "x").exists()
