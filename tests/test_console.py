@@ -130,6 +130,16 @@ def test_smoke_search_console_is_the_table_and_the_projects_lines(tmp_path):
         assert [p.name for p in trial_dir.glob("checkpoint_*")] == ["checkpoint_000001"], trial_dir
 
 
+def test_epoch_progress_redraws_only_on_a_terminal(capsys):
+    from tune_mnist.single_run import EpochProgress
+
+    live, plain = EpochProgress(live=True), EpochProgress(live=False, quiet_s=0)
+    live(2, 40, 40)
+    assert "\r  epoch 2 [" in capsys.readouterr().err
+    plain(2, 20, 40)
+    assert capsys.readouterr().err == "  epoch 2: 20/40 batches\n"
+
+
 @pytest.mark.slow
 def test_single_run_into_a_pipe_writes_plain_lines(tmp_path):
     done = run_module(

@@ -72,7 +72,7 @@ def test_cli_prints_environment_progress_epochs_and_summary(cli_run):
     assert "Model: 100-48-10 (crop20-resize10)" in stdout and "params 5,338" in stdout
     assert "FLOPs 10,560 per sample" in stdout
     assert len(re.findall(r"^epoch [12]: train loss .* \| val loss .* \| test loss .* \| [\d.]+ s$", stdout, re.M)) == 2
-    assert "epoch 2 [" in stderr and "40/40 batches" in stderr  # the progress line
+    assert "\r" not in stdout + stderr  # captured, not a terminal: no carriage-return progress bar
     summary = stdout[stdout.index("Summary:") :]
     for needle in (
         "params 5,338",
@@ -179,7 +179,7 @@ def test_cli_reads_the_notebook_csv(tmp_path, mnist, capsys):
 def test_default_output_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     main(["--side", "8", "--depth", "0", "--width", "3", "--epochs", "1", "--subset", "300", "--seed", "2"])
-    assert (tmp_path / "models" / "resize8_0x3_seed2" / MODEL_FILE).is_file()
+    assert (tmp_path / "models" / "resize8_linear_s2" / MODEL_FILE).is_file()  # the config's label
 
 
 def test_load_model_from_a_directory_that_is_not_a_model(tmp_path):
