@@ -175,3 +175,8 @@ def limit_lines(early: int, unfinished: int, by_budget: bool) -> list[str]:
             "(not failures); --resume extends the search."
         )
     return lines
+
+
+#: The most a run goes on past its budget, by design: Tune's loop ends at its next step and the final
+#: experiment snapshot is one write; trials are ended mid-epoch, never waited for.
+GRACE_NOTE = "the search phase ends within seconds of its budget; a trial is stopped mid-epoch, never awaited"

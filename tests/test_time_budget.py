@@ -1,0 +1,82 @@
+"""--time-budget: a real search ends within its budget plus a bounded grace, records the trials it
+stopped, and resumes; list spaces run cheapest first under it; bad budgets are refused before Ray
+starts. Also the cost-aware searcher (the cheap space): Optuna is told each config's FLOPs before the
+trial trains, and the bar as a constraint."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import ray
+
+from analysis.load import STOPPED_BY_BUDGET, USABLE, load_experiment
+from search_spaces import SpaceOptions, load
+from tune_mnist import search
+from tune_mnist.budget import GRACE_NOTE, anytime_order, trial_cost
+from tune_mnist.config import TrialConfig
+from tune_mnist.counts import mlp_flops
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--time-budget", "0"], "--time-budget 0 is invalid: use a positive number of minutes"),
+        (["--time-budget", "-2"], "--time-budget -2 is invalid"),
+        (["--time-budget", "1", "--confirm", "3"], "add --confirm 1"),
+    ],
+)
+def test_bad_budgets_are_refused_before_ray_starts(argv, message, tmp_path, capsys):
+    ray.shutdown()
+    assert search.main(["--space", "random", *argv, "--storage-path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not ray.is_initialized() and not any(tmp_path.iterdir())
+
+
+def test_a_budget_runs_list_spaces_cheapest_first():
+    configs = [TrialConfig(depth=2, width=512), TrialConfig(side=8, depth=0, width=1), TrialConfig(depth=1, width=64)]
+    ordered = anytime_order([c.to_dict() for c in configs])
+    assert [trial_cost(p) for p in ordered] == sorted(trial_cost(c.to_dict()) for c in configs)
+    assert GRACE_NOTE
+
+
+def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_constraint():
+    adaptive = load("cheap").searcher(SpaceOptions(epochs=1, search_seed=0, min_accuracy=0.9))
+    searcher = adaptive.make_search_alg()
+    config = searcher.suggest("t0")
+    study = searcher._ot_study
+    (trial,) = study.trials
+    c = TrialConfig.from_dict(config)
+    assert trial.state.name == "RUNNING" and trial.user_attrs["flops"] == mlp_flops(c.in_features, c.depth, c.width)
+    searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": 1, "flops": trial.user_attrs["flops"]})
+    done = study.trials[0]
+    assert done.state.name == "COMPLETE" and done.values == [float(trial.user_attrs["flops"])]
+    assert done.constraints and next(iter(done.constraints.values())) == pytest.approx(0.9 - 0.95)
+    for i in range(1, 6):  # nothing costlier than the model above the bar is trained
+        proposed = searcher.suggest(f"t{i}")
+        p = TrialConfig.from_dict(proposed)
+        assert mlp_flops(p.in_features, p.depth, p.width) <= searcher.incumbent
+    rejected = [t for t in study.trials if "rejected" in t.user_attrs]
+    assert all(t.state.name == "FAIL" for t in rejected)
+
+
+@pytest.mark.slow
+def test_a_budgeted_search_ends_in_time_and_resumes(tmp_path, capsys):
+    ray.shutdown()
+    argv = ["--space", "random", "--num-samples", "20", "--subset", "2000", "--epochs", "10", "--scheduler", "fifo"]
+    argv += ["--confirm", "1"]
+    argv += ["--storage-path", str(tmp_path), "--name", "budget", "--time-budget", "0.75"]
+    start = time.monotonic()
+    assert search.main(argv) == 0  # stopped by the budget is not a failure
+    assert time.monotonic() - start < 45 + 120 + 60  # budget + grace + Ray start-up on a busy machine
+    assert "the time budget ran out" in capsys.readouterr().out
+    runs = json.loads((tmp_path / "budget" / "search_budget.json").read_text())["runs"]
+    assert len(runs) == 1 and runs[0]["reached"] and runs[0]["ended"] - runs[0]["reached_at"] < 120
+    experiment = load_experiment(tmp_path / "budget")
+    assert STOPPED_BY_BUDGET in experiment.counts() or USABLE in experiment.counts()
+    assert search.main(["--resume", "--name", "budget", "--storage-path", str(tmp_path), "--time-budget", "0.3"]) == 0
+    runs = json.loads((tmp_path / "budget" / "search_budget.json").read_text())["runs"]
+    assert len(runs) == 2 and runs[1]["budget_s"] == pytest.approx(18)
+    assert len(load_experiment(tmp_path / "budget").usable()) >= len(experiment.usable())
