@@ -124,6 +124,14 @@ class ConfirmingSearcher(Searcher):
             seeds.accuracy[seed] = float(accuracy)
             seeds.costs[seed] = {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
 
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Also put the log in Ray's driver staging directory: after ``--resume`` Ray uploads that
+        directory (with the log as it was downloaded) over the experiment's, so a log written only to
+        the experiment would be overwritten with the stale copy."""
+        super().save_to_dir(checkpoint_dir, session_str)
+        if self.rounds or self.finished_at is not None:
+            write_log(checkpoint_dir, self._log())
+
     def save(self, checkpoint_path: str) -> None:
         import ray.cloudpickle as cloudpickle
 
@@ -186,14 +194,14 @@ class ConfirmingSearcher(Searcher):
             return [{PACK_MEMBERS: [c.to_dict() for c in g], **constants} for g in grouped if g]
         return [{**c.to_dict(), **constants} for c in configs]
 
+    def _log(self) -> dict[str, Any]:
+        return {
+            "k": self.stage.k,
+            "bar": self.stage.bar,
+            "confirm_started": self.confirm_started,
+            "finished_at": self.finished_at,
+            "rounds": self.rounds,
+        }
+
     def _write_log(self) -> None:
-        write_log(
-            self.stage.experiment,
-            {
-                "k": self.stage.k,
-                "bar": self.stage.bar,
-                "confirm_started": self.confirm_started,
-                "finished_at": self.finished_at,
-                "rounds": self.rounds,
-            },
-        )
+        write_log(self.stage.experiment, self._log())
