@@ -32,6 +32,7 @@ from tune_mnist.layout import (
     PARAMS_FILE,
     RAY_FIELDS_DROPPED_ON_READ,
     RESULT_FILE,
+    STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
 )
 from tune_mnist.storage import RUN_FILE, Location, is_uri
@@ -394,9 +395,18 @@ def _marker(loc: Location, path: str) -> dict[str, Any] | None:
         return None
 
 
+def _budget_marker(loc: Location, path: str) -> bool:
+    """Whether the trial directory has the budget's stopped_by_budget.json (tune_mnist.schedulers)."""
+    return loc.kind(f"{path}/{STOPPED_BY_BUDGET_FILE}") == pafs.FileType.File
+
+
 def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_out: bool) -> Trial:
     """A trial the scheduler stopped (its marker, or its pack's) is STOPPED_EARLY; one a run that ran out of
-    its budget left unfinished is STOPPED_BY_BUDGET. Neither is a failure, and neither's rows are final."""
+    its budget left unfinished (or that has the budget's stopped_by_budget.json, written where a confirmation
+    stage followed) is STOPPED_BY_BUDGET. Neither is a failure, and neither's rows are final."""
+    if trial.status in (UNFINISHED, NO_RESULTS) and trial.path and _budget_marker(loc, trial.path):
+        trial.status, trial.reason = STOPPED_BY_BUDGET, f"{trial.reason or 'no epoch reported'}; stopped by the budget"
+        return trial
     if trial.history.empty or trial.status not in (USABLE, UNFINISHED):
         return trial
     marker = _marker(loc, trial.path) if trial.path else None

@@ -46,14 +46,17 @@ def splits(mnist):
     return subset(split_validation(mnist, 2000, 0), 3000, 0)
 
 
-def feed(scheduler, config: TrialConfig, splits, tmp_path: Path, bar: float) -> tuple[list[str], Path]:
-    """Train ``config`` for real and pass each epoch's row to the scheduler as Tune would."""
+def feed(
+    scheduler, config: TrialConfig, splits, tmp_path: Path, bar: float, extra: dict | None = None
+) -> tuple[list[str], Path]:
+    """Train ``config`` for real and pass each epoch's row to the scheduler as Tune would (``extra``: more
+    trial config keys, such as a confirmation round's)."""
     from ray.tune.schedulers import TrialScheduler
 
     trial_dir = tmp_path / config.label("_")
     storage = SimpleNamespace(storage_filesystem=pafs.LocalFileSystem(), trial_fs_path=str(trial_dir))
     trial = SimpleNamespace(
-        trial_id=config.label("_"), config={**config.to_dict(), "min_accuracy": bar}, storage=storage
+        trial_id=config.label("_"), config={**config.to_dict(), "min_accuracy": bar, **(extra or {})}, storage=storage
     )
     decisions = []
     for row in train(
@@ -103,7 +106,6 @@ def test_a_real_search_counts_and_lists_the_trials_it_stopped_early(tmp_path, ca
     [
         (["--space", "random", "--scheduler", "asha"], "--scheduler asha is unknown: use one of bar, fifo."),
         (["--space", "grid", "--scheduler", "bar"], "--scheduler bar does not apply to the grid space"),
-        (["--space", "random", "--scheduler", "bar", "--confirm", "3"], "would stop the confirmation stage"),
     ],
 )
 def test_bad_scheduler_values_are_refused_before_ray_starts(argv, message, tmp_path, capsys):
@@ -112,3 +114,15 @@ def test_bad_scheduler_values_are_refused_before_ray_starts(argv, message, tmp_p
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not ray.is_initialized() and not any(tmp_path.iterdir())
+
+
+def test_a_confirmation_trial_is_never_stopped_early(splits, tmp_path, one_thread):
+    from tune_mnist.schedulers import BarAwareScheduler
+    from tune_mnist.screening_deadline import CONFIRM_ROUND
+
+    hopeless = TrialConfig(side=4, depth=0, width=1, lr=1e-4, batch_size=256, epochs=3)
+    scheduler = BarAwareScheduler(0.85)
+    decisions, trial_dir = feed(scheduler, hopeless, splits, tmp_path, 0.85, extra={CONFIRM_ROUND: 1})
+    assert decisions == ["CONTINUE"] * 3 and not (trial_dir / STOPPED_EARLY_FILE).exists()
+    screening, _ = feed(BarAwareScheduler(0.85), hopeless, splits, tmp_path / "screen", 0.85)
+    assert screening[-1] == "STOP"  # the same curve on a screening trial is stopped

@@ -1,7 +1,8 @@
 """--time-budget: a real search ends within its budget plus a bounded grace, records the trials it
 stopped, and resumes; list spaces run cheapest first under it; bad budgets are refused before Ray
-starts. Also the cost-aware searcher (the cheap space): Optuna is told each config's FLOPs before the
-trial trains, and the bar as a constraint."""
+starts; with the default confirmation stage the budget ends the screening and the confirmation trials
+run after it, never stopped. Also the cost-aware searcher (the cheap space): Optuna is told each
+config's FLOPs before the trial trains, and the bar as a constraint."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tune_mnist import search
 from tune_mnist.budget import GRACE_NOTE, anytime_order, trial_cost
 from tune_mnist.config import TrialConfig
 from tune_mnist.counts import mlp_flops
+from tune_mnist.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE
 
 
 @pytest.mark.parametrize(
@@ -24,7 +26,6 @@ from tune_mnist.counts import mlp_flops
     [
         (["--time-budget", "0"], "--time-budget 0 is invalid: use a positive number of minutes"),
         (["--time-budget", "-2"], "--time-budget -2 is invalid"),
-        (["--time-budget", "1", "--confirm", "3"], "add --confirm 1"),
     ],
 )
 def test_bad_budgets_are_refused_before_ray_starts(argv, message, tmp_path, capsys):
@@ -80,3 +81,30 @@ def test_a_budgeted_search_ends_in_time_and_resumes(tmp_path, capsys):
     runs = json.loads((tmp_path / "budget" / "search_budget.json").read_text())["runs"]
     assert len(runs) == 2 and runs[1]["budget_s"] == pytest.approx(18)
     assert len(load_experiment(tmp_path / "budget").usable()) >= len(experiment.usable())
+
+
+@pytest.mark.slow
+def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_path, capsys):
+    """Default --confirm 3 and the default (bar) scheduler: the budget stops the screening trials, the
+    confirmation trials run after it to their last epoch, and the summary times both stages."""
+    ray.shutdown()
+    # 30 configs, cheapest first: the linear ones clear 0.5 in seconds, the budget stops the large ones
+    argv = ["--space", "random", "--num-samples", "30", "--subset", "3000", "--epochs", "4", "--lr", "5e-3"]
+    argv += ["--min-accuracy", "0.5", "--time-budget", "0.5", "--storage-path", str(tmp_path), "--name", "bc"]
+    start = time.monotonic()
+    assert search.main(argv) == 0
+    assert time.monotonic() - start < 30 + 420  # budget + confirmation + Ray start-up on a busy machine
+    out = capsys.readouterr().out
+    assert "the time budget ran out" in out and "confirmation stage" in out and "Wall time: search" in out
+    experiment = tmp_path / "bc"
+    (run,) = json.loads((experiment / "search_budget.json").read_text())["runs"]
+    assert run["reached"] and run["ends"] == "screening"
+    log = json.loads((experiment / "confirmation.json").read_text())
+    assert log["rounds"] and log["finished_at"] and log["confirm_started"] >= run["reached_at"]
+    loaded = load_experiment(experiment)
+    confirming = [t for t in loaded.trials if t.params.get("confirm_round") is not None]
+    assert confirming and all(t.status == USABLE for t in confirming)  # never stopped early or by the budget
+    assert all(not (experiment / t.name / STOPPED_EARLY_FILE).exists() for t in confirming)
+    for trial in loaded.trials:
+        if trial.path and (experiment / trial.name / STOPPED_BY_BUDGET_FILE).exists():
+            assert trial.status == STOPPED_BY_BUDGET and trial.params.get("confirm_round") is None

@@ -19,7 +19,12 @@ heaviest-first order uses): the answer sought is the cheap end of the front, che
 and what the budget cuts off is then the most expensive trials, the ones least likely to be that
 answer. Without a budget the heaviest-first order stays (the right one to finish a fixed list soonest).
 
-The budget covers the search phase (``Tuner.fit``) only; a later stage of the CLI runs after it."""
+With a confirmation stage (``--confirm K``, K > 1, the default) the same Tune run goes on after the
+screening, so the budget does not interrupt it: it publishes a screening deadline
+(``tune_mnist.screening_deadline``) at which the scheduler stops the running screening trials (each
+gets ``stopped_by_budget.json``; Ray records them TERMINATED, so ``--resume`` proposes new trials
+instead of continuing those) and the searcher turns to its confirmation rounds, which are extra time.
+Without one (``--confirm 1``) the interrupt above ends ``Tuner.fit``."""
 
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from tune_mnist.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.counts import mlp_params
 from tune_mnist.errors import InputError
 from tune_mnist.layout import BUDGET_FILE
+from tune_mnist.screening_deadline import Deadline, publish
 from tune_mnist.storage import read_text, write_text
 
 #: Configs the random space draws under a budget when --num-samples is not given: more than a small
@@ -86,9 +92,14 @@ class SearchBudget:
     """A context around ``Tuner.fit`` that ends it at ``minutes`` and records the run; a no-op
     without a budget."""
 
-    def __init__(self, minutes: float | None, experiment: str) -> None:
+    def __init__(self, minutes: float | None, experiment: str, interrupt: bool = True, reopen: bool = False) -> None:
+        """``interrupt``: end ``fit`` with SIGUSR1 (no confirmation stage); else publish the screening
+        deadline. ``reopen``: a new budget on ``--resume`` opens screening an earlier budget closed."""
         self.seconds = None if minutes is None else minutes * 60.0
         self.experiment = experiment
+        self.interrupt = interrupt
+        self.reopen = reopen
+        self.deadline: Deadline | None = None
         self.started = 0.0
         self.reached_at: float | None = None
         self._timer: threading.Timer | None = None
@@ -96,8 +107,11 @@ class SearchBudget:
 
     def __enter__(self) -> SearchBudget:
         self.started = time.time()
-        if self.seconds is not None:
+        if self.seconds is not None and self.interrupt:
             self._arm(self.seconds)
+        elif self.seconds is not None:
+            self.deadline = Deadline(self.started + self.seconds, self.started, self.reopen)
+            publish(self.deadline)
         return self
 
     def _arm(self, delay: float) -> None:
@@ -117,6 +131,8 @@ class SearchBudget:
 
     @property
     def reached(self) -> bool:
+        if self.deadline is not None:
+            self.reached_at = self.deadline.reached_at
         return self.reached_at is not None
 
     def __exit__(
@@ -125,6 +141,8 @@ class SearchBudget:
         self._done.set()
         if self._timer is not None:
             self._timer.cancel()
+        if self.deadline is not None:
+            publish(None)
         if self.seconds is not None:
             record_run(self.experiment, self.entry())
 
@@ -132,6 +150,7 @@ class SearchBudget:
         return {
             "budget_s": self.seconds,
             "started": self.started,
+            "ends": "interrupt" if self.interrupt else "screening",
             "reached": self.reached,
             "reached_at": self.reached_at,
             "ended": time.time(),

@@ -8,7 +8,15 @@ yields confirmation trials round by round (``tune_mnist.confirm_rule``) and fina
 ``Searcher.FINISHED``, is saved with the experiment state at every Tune checkpoint (``save`` /
 ``restore``), so ``--resume`` continues whichever stage was interrupted, and a seed it has handed out
 is never handed out again. Each round is also written to ``confirmation.json`` beside the trials
-(``tune_mnist.confirm_log``), which the search summary reads for the stage's wall time."""
+(``tune_mnist.confirm_log``), which the search summary reads for the stage's wall time.
+
+Under ``--time-budget`` the budget ends the screening only (``tune_mnist.screening_deadline``): past
+the deadline the searcher proposes no more screening trials (the scheduler stops the running ones),
+and the confirmation rounds start once those have stopped; confirmation is extra time, reported on
+its own. The moment screening closed is saved with the searcher, so a plain ``--resume`` goes on with
+confirmation, while ``--resume --time-budget M`` opens screening again for M minutes (until the
+stage has finished: then the experiment is complete). Only a seed that reached its last epoch counts
+as a result: a trial stopped early or by the budget never stands for its config's accuracy."""
 
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ from tune_mnist.confirm_log import write_log
 from tune_mnist.confirm_rule import Seeds, config_key, missing_seeds, plan_round
 from tune_mnist.objectives import SELECTION_METRIC
 from tune_mnist.packed.plan import plan_packs
+from tune_mnist.screening_deadline import CONFIRM_ROUND, current
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class ConfirmingSearcher(Searcher):
         self.stage = stage
         self.screening = list(screening or [])
         self.inner = inner
-        self.inner_left = num_samples if inner is not None else 0
+        self.inner_left = num_samples if inner is not None else 0  # negative: unlimited (a budget ends it)
         self.space: dict[str, Any] = {}
         self.trials: dict[str, dict[str, Any]] = {}  # trial id -> {"configs", "done", "inner", "stage"}
         self.seeds: dict[str, Seeds] = {}  # config key -> finished seeds
@@ -65,6 +74,7 @@ class ConfirmingSearcher(Searcher):
         self.rounds: list[dict[str, Any]] = []
         self.confirm_started: float | None = None
         self.finished_at: float | None = None
+        self.screening_closed_at: float | None = None  # when a --time-budget ended screening
 
     # ------------------------------------------------------------ Tune's calls
 
@@ -79,16 +89,18 @@ class ConfirmingSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if self.screening:
-            return self._hand_out(trial_id, self.screening.pop(0), "screen")
-        if self.inner is not None and self.inner_left > 0:
-            proposal = self.inner.suggest(trial_id)
-            if proposal is None:
-                return None
-            if proposal != Searcher.FINISHED:
-                self.inner_left -= 1
-                return self._hand_out(trial_id, proposal, "screen", inner=True)
-            self.inner_left = 0
+        if self._screening_open():
+            if self.screening:
+                return self._hand_out(trial_id, self.screening.pop(0), "screen")
+            if self.inner is not None and self.inner_left != 0:
+                proposal = self.inner.suggest(trial_id)
+                if proposal is None:
+                    return None
+                if proposal != Searcher.FINISHED:
+                    if self.inner_left > 0:
+                        self.inner_left -= 1
+                    return self._hand_out(trial_id, proposal, "screen", inner=True)
+                self.inner_left = 0
         if not self.queue:
             if any(not t["done"] for t in self.trials.values()):
                 return None  # a round is a barrier: decide on complete results
@@ -99,6 +111,20 @@ class ConfirmingSearcher(Searcher):
                     self._write_log()
                 return Searcher.FINISHED
         return self._hand_out(trial_id, self.queue.pop(0), "confirm")
+
+    def _screening_open(self) -> bool:
+        """False once this run's screening deadline has passed (or an earlier run's closed screening
+        and this run got no new budget)."""
+        deadline = current()
+        closed = getattr(self, "screening_closed_at", None)  # absent in a searcher saved before budgets
+        if closed is not None and deadline is not None and deadline.reopen and closed < deadline.started:
+            closed = None  # --resume --time-budget M: screen again for M minutes
+        if closed is None and deadline is not None and deadline.passed():
+            if self.screening or (self.inner is not None and self.inner_left != 0):
+                deadline.mark_reached()  # proposals were left: the budget cut screening short
+            closed = time.time()
+        self.screening_closed_at = closed
+        return closed is None
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         trial = self.trials.get(trial_id)
@@ -116,6 +142,8 @@ class ConfirmingSearcher(Searcher):
             return
         rows = result.get(PACK_MEMBERS) if len(trial["configs"]) > 1 or PACK_MEMBERS in result else [result]
         for config, row in zip(trial["configs"], rows or []):
+            if not _final(config, row):
+                continue  # stopped early or by the budget: no result for its config
             accuracy = row.get(SELECTION_METRIC)
             if not isinstance(accuracy, (int, float)) or accuracy != accuracy:
                 continue
@@ -184,7 +212,7 @@ class ConfirmingSearcher(Searcher):
     def _points(self, configs: list[TrialConfig], grouped: list[list[TrialConfig]]) -> list[dict[str, Any]]:
         """One trial per seed on a CPU list space; packs as ``--pack`` packs them; on the pack trainable
         (adaptive ``--seeds``) one trial per config holding its missing seeds."""
-        constants = self.stage.constants
+        constants = {**self.stage.constants, CONFIRM_ROUND: len(self.rounds)}  # exempt from any stop
         if self.stage.pack > 1:
             return [
                 {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}
@@ -200,8 +228,17 @@ class ConfirmingSearcher(Searcher):
             "bar": self.stage.bar,
             "confirm_started": self.confirm_started,
             "finished_at": self.finished_at,
+            "screening_closed_by_budget_at": getattr(self, "screening_closed_at", None),
             "rounds": self.rounds,
         }
 
     def _write_log(self) -> None:
         write_log(self.stage.experiment, self._log())
+
+
+def _final(config: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` is the config's last epoch (a trial stopped before it has no final result)."""
+    epoch, epochs = row.get("epoch"), config.get("epochs")
+    if not isinstance(epoch, (int, float)) or not isinstance(epochs, (int, float)):
+        return True  # no epoch count to compare: take the row as Tune reported it
+    return epoch >= epochs

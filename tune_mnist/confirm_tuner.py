@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
+from tune_mnist.budget import sample_limit
 from tune_mnist.config import PACK_SEEDS
 from tune_mnist.confirm_rule import DEFAULT_CONFIRM
 from tune_mnist.errors import InputError
@@ -66,7 +67,9 @@ def confirming_tuner(
     if points is None:
         assert space.searcher is not None
         adaptive = space.searcher(SpaceOptions.from_args(args))
-        searcher = ConfirmingSearcher(stage, inner=adaptive.make_search_alg(), num_samples=adaptive.num_samples)
+        # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
+        samples = sample_limit(args, adaptive.num_samples)
+        searcher = ConfirmingSearcher(stage, inner=adaptive.make_search_alg(), num_samples=samples)
         param_space = {**adaptive.param_space, **param_space}
         if args.seeds > 1:
             param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
@@ -75,14 +78,11 @@ def confirming_tuner(
     search_alg: Any = searcher
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent)
-    from tune_mnist import tuner
+    from tune_mnist.tuner import scheduler_of
 
-    scheduler = tuner.scheduler_of(args) if hasattr(tuner, "scheduler_of") else None  # --scheduler, where wired
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, UNLIMITED, scheduler)
-        if scheduler is not None
-        else tune_config(search_alg, UNLIMITED),
+        tune_config=tune_config(search_alg, UNLIMITED, scheduler_of(args)),
         run_config=run_config,
     )

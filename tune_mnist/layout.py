@@ -30,6 +30,8 @@ ERROR_FILE = "error.txt"  # the traceback of a failed trial
 CHECKPOINT_PREFIX = "checkpoint_"  # checkpoint_NNNNNN/ directories
 #: Written by the early-stopping scheduler (tune_mnist.schedulers) into a trial it stopped: its rows end early.
 STOPPED_EARLY_FILE = "stopped_early.json"
+#: Written into a screening trial the --time-budget stopped while a confirmation stage follows (tune_mnist.schedulers).
+STOPPED_BY_BUDGET_FILE = "stopped_by_budget.json"
 #: Beside Ray's files: the search phase's --time-budget, when it ran out and which trials it stopped.
 BUDGET_FILE = "search_budget.json"
 

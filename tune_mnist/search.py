@@ -127,7 +127,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MINUTES",
         help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
         "recorded as stopped by the budget, list spaces run cheapest first, --num-samples stops being the "
-        "limit; --resume extends it by another budget (this one, or a new --time-budget). Needs --confirm 1",
+        "limit. The confirmation stage (--confirm) runs after it, as extra time reported on its own. --resume "
+        "extends it by another budget (this one, or a new --time-budget; after a budget that ended screening, "
+        "a plain --resume goes on with confirmation)",
     )
     add_data_options(parser)
     run = parser.add_argument_group("experiment")
@@ -295,12 +297,13 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_if_busy(experiment)  # before anything else: name the live driver
         saved = resume_options(experiment)
-        if args.time_budget is not None:  # --resume --time-budget M: extend by a new budget
+        reopen = args.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
+        if reopen:
             saved["time_budget"] = args.time_budget
         saved.setdefault("confirm", 1)  # an experiment from before the confirmation stage ran without it
         for key, value in saved.items():
             setattr(args, key, value)
-        args.resume = True
+        args.resume, args.reopen_screening = True, reopen
     space = search_spaces.load(args.space)
     check_limits(args)  # --scheduler, --time-budget: before Ray starts
     configs = space_configs(args, space)
@@ -345,8 +348,16 @@ def run_tuner(
         if not args.resume and not getattr(args, "rebuilt", False):
             save_run_options(experiment, args)
         fit_started = time.time()
-        with StorageGuard(args.storage_path, args.name) as guard, SearchBudget(args.time_budget, experiment):
-            results = tuner.fit()  # a full disk: one sentence, exit 2; --time-budget ends the search phase
+        # --time-budget ends the screening: with --confirm 1 by interrupting fit, else at a deadline the
+        # scheduler and the confirming searcher share, so fit goes on with the confirmation stage.
+        budget = SearchBudget(
+            args.time_budget,
+            experiment,
+            interrupt=getattr(args, "confirm", 1) <= 1,
+            reopen=getattr(args, "reopen_screening", False),
+        )
+        with StorageGuard(args.storage_path, args.name) as guard, budget:
+            results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.
         stage = stage_times(experiment, fit_started, time.time())
