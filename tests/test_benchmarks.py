@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ QUICK = {
     "gpu_check.py": (["--space", "smoke", "--subset", "2000", "--epochs", "2"], "Epoch times in seconds"),
     "onnx_trial_cost.py": (["--calls", "20"], "p50 ort"),  # no quick flag: fewer timed calls
     "confirm_cost.py": (["--quick"], "goal: the default run's total"),
+    "search_efficiency.py": (  # three 0.75-minute budgeted searches and their confirmation: about 5 minutes
+        ["--quick", "--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_quick.png")],
+        "Search efficiency at a 0.75-minute budget",
+    ),
 }
 PRESENT = sorted(p.name for p in BENCHMARKS.glob("*.py"))
 
@@ -50,7 +55,7 @@ def test_benchmark_runs_quick(script):
     if script == "onnx_trial_cost.py":
         pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     options, table = QUICK[script]
-    done = run([sys.executable, str(BENCHMARKS / script), *options])
+    done = run([sys.executable, str(BENCHMARKS / script), *options], timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert table in done.stdout, done.stdout[-3000:]
 
