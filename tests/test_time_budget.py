@@ -108,3 +108,61 @@ def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_pa
     for trial in loaded.trials:
         if trial.path and (experiment / trial.name / STOPPED_BY_BUDGET_FILE).exists():
             assert trial.status == STOPPED_BY_BUDGET and trial.params.get("confirm_round") is None
+
+
+def test_the_searcher_confirms_after_the_deadline_and_resume_keeps_or_reopens_screening(tmp_path):
+    """No Ray: the ConfirmingSearcher under published deadlines, saved and restored as --resume does."""
+    from tune_mnist.confirm_searcher import ConfirmingSearcher, Stage
+    from tune_mnist.screening_deadline import CONFIRM_ROUND, Deadline, publish
+
+    a, b, c = (TrialConfig(side=s, depth=0, width=1, epochs=2).to_dict() for s in (8, 10, 12))
+    stage = Stage(k=3, bar=0.5, pack=1, packed=False, constants={}, experiment=str(tmp_path))
+    searcher = ConfirmingSearcher(stage, screening=[a, b, c])
+    row = {"val_acc": 0.8, "epoch": 2, "flops": 1000, "latency_p50_us": 5.0}
+    try:
+        now = time.time()
+        publish(Deadline(now + 600, now))
+        assert searcher.suggest("t1") == a and searcher.suggest("t2") == b
+        searcher.on_trial_complete("t1", row)
+        publish(deadline := Deadline(now - 1, now - 60))  # the budget has run out: c is never proposed
+        assert searcher.suggest("t3") is None and deadline.reached_at is not None
+        searcher.on_trial_complete("t2", {**row, "epoch": 1})  # stopped by the budget: no result for b
+        point = searcher.suggest("t4")
+        assert point[CONFIRM_ROUND] == 1 and point["side"] == 8 and point["seed"] == 1
+        searcher.save(str(tmp_path / "state"))
+        for reopen, expected in ((False, "confirm"), (True, "screen")):
+            restored = ConfirmingSearcher(stage, screening=[])
+            restored.restore(str(tmp_path / "state"))
+            publish(Deadline(time.time() + 600, time.time(), reopen=reopen))  # a resumed run's own budget
+            nxt = restored.suggest("t5")
+            assert (nxt == c) == (expected == "screen") and (CONFIRM_ROUND in nxt) == (expected == "confirm")
+    finally:
+        publish(None)
+
+
+def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confirmation_trial(tmp_path):
+    from types import SimpleNamespace
+
+    import pyarrow.fs as pafs
+
+    from tune_mnist.schedulers import BarAwareScheduler
+    from tune_mnist.screening_deadline import CONFIRM_ROUND, Deadline, publish
+
+    def trial(name: str, status: str, **config) -> SimpleNamespace:
+        storage = SimpleNamespace(storage_filesystem=pafs.LocalFileSystem(), trial_fs_path=str(tmp_path / name))
+        return SimpleNamespace(trial_id=name, status=status, config=config, storage=storage)
+
+    trials = [trial("run", "RUNNING"), trial("wait", "PENDING"), trial("conf", "RUNNING", **{CONFIRM_ROUND: 1})]
+    stopped = []
+    controller = SimpleNamespace(get_trials=lambda: trials, stop_trial=stopped.append)
+    scheduler = BarAwareScheduler(0.5)
+    try:
+        publish(Deadline(time.time() + 600, time.time()))
+        scheduler.choose_trial_to_run(controller)
+        assert not stopped  # before the deadline nothing is stopped
+        publish(deadline := Deadline(time.time() - 1, time.time() - 60))
+        scheduler.choose_trial_to_run(controller)
+    finally:
+        publish(None)
+    assert [t.trial_id for t in stopped] == ["run", "wait"] and deadline.reached_at is not None
+    assert (tmp_path / "run" / STOPPED_BY_BUDGET_FILE).is_file() and not (tmp_path / "wait").exists()
