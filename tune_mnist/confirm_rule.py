@@ -26,7 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tune_mnist.config import TrialConfig
+from tune_mnist.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.errors import InputError
 from tune_mnist.objectives import OBJECTIVES, SELECTION_METRIC
 
 #: Seeds per config after confirmation, unless ``--confirm`` says otherwise (1 turns the stage off).
@@ -40,10 +41,17 @@ COSTS: tuple[str, ...] = tuple(name for name, _ in OBJECTIVES if name != SELECTI
 
 
 def config_key(config: dict[str, Any]) -> str:
-    """A config without its seed: the seeds of one config share this key (as the analysis groups them)."""
-    values = TrialConfig.from_dict(config).to_dict()
-    values.pop("seed")
-    return json.dumps(values, sort_keys=True)
+    """A config without its seed: the seeds of one config share this key (as the analysis groups them).
+
+    An invalid config (``depth=-1``, ...) still gets a key, from its raw config fields: such a trial
+    fails when it runs and is recorded as errored, so naming it must never crash the search's driver.
+    It never finishes, so it never has a seed to confirm."""
+    try:
+        values = TrialConfig.from_dict(config).to_dict()
+    except (InputError, TypeError, ValueError):
+        values = {k: config[k] for k in CONFIG_KEYS if k in config}
+    values.pop("seed", None)
+    return json.dumps(values, sort_keys=True, default=repr)
 
 
 def marking_k(confirm: object) -> int:
