@@ -7,7 +7,8 @@ bookkeeping columns and the first four metrics of a result, which for these tria
 prints each trial's whole config and result as tables when it starts and ends. ``LiveTable`` is that
 reporter with the rows and per-trial lines replaced; Ray uses the first output-engine reporter among
 the run's callbacks for the table. Ray still adds its own reporter, which the search runs at
-verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it.
+verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it (and to which it hands
+the run's start time, which Ray gives the table only: ``LiveTable.share_start_time``).
 
 A pack trial (``--pack``) shows its best member by validation accuracy; a config trained over
 several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' mean, as it reports."""
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 from ray.tune.experimental.output import AIR_TABULATE_TABLEFMT, AirVerbosity, TuneTerminalReporter
+from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
 from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.config import PACK_MEMBERS, config_label, pack_members
@@ -156,6 +158,25 @@ class LiveTable(TuneTerminalReporter):
 
     def __init__(self) -> None:
         super().__init__(AirVerbosity.DEFAULT)
+        #: The run's callback list (``share_start_time``): Ray appends its own reporter to it.
+        self.run_callbacks: list[Any] | None = None
+
+    def share_start_time(self, run_callbacks: list[Any]) -> None:
+        """Hand the run's start time to the other output-engine reporters of ``run_callbacks`` too.
+
+        Ray calls every callback's ``setup`` without a start time (its reporters then hold None) and then
+        ``setup(start_time=...)`` on the first output-engine reporter only, this table. Its own reporter,
+        which it appends to the same list and which prints trial errors, would keep None and crash the
+        driver (``TypeError`` in ``_get_time_str``) on the first trial error or retry."""
+        self.run_callbacks = run_callbacks
+
+    def setup(self, start_time: float | None = None, **kwargs: Any) -> None:
+        super().setup(start_time=start_time, **kwargs)
+        if start_time is None:
+            return
+        for callback in self.run_callbacks or []:
+            if callback is not self and isinstance(callback, AirProgressReporter):
+                callback.setup(start_time=start_time, **kwargs)
 
     def _print_heartbeat(self, trials: list[Any], *sys_args: Any, force: bool = False) -> None:
         self._start_block("heartbeat")

@@ -133,7 +133,7 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     from ray import tune
 
     from tune_mnist.checkpoints import PruneCheckpoints, checkpoint_config
-    from tune_mnist.live_table import console_options
+    from tune_mnist.live_table import LiveTable, console_options
     from tune_mnist.storage_guard import StorageErrors
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
@@ -148,6 +148,9 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     # The live table (tune_mnist.live_table); checkpoints trimmed without a snapshot per save (tune_mnist.checkpoints)
     console = console_options()
     callbacks += [*console.pop("callbacks"), PruneCheckpoints()]
+    for callback in callbacks:
+        if isinstance(callback, LiveTable):
+            callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
     return tune.RunConfig(
         name=args.name,
         storage_path=storage,
