@@ -36,7 +36,7 @@ from tune_mnist.storage import RUN_FILE, exists, storage_root
 from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
 from tune_mnist.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
-from tune_mnist.tuner import build_tuner
+from tune_mnist.tuner import build_tuner, pending_trials
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -356,7 +356,7 @@ def run_tuner(
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
         )
-        with StorageGuard(args.storage_path, args.name) as guard, budget:
+        with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
@@ -174,6 +177,42 @@ def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any
         trial_dirname_creator=trial_dirname,
         trial_name_creator=trial_name,
     )
+
+
+#: Ray's limit on trials created ahead of resources (Ray Tune's environment variable, read when fit starts).
+PENDING_TRIALS_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
+
+
+def trial_slots(resources: dict[str, float], cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials the cluster's ``resources`` run at once (at least 1)."""
+    slots = [resources.get("CPU", 0) // cpus_per_trial] if cpus_per_trial > 0 else []
+    if gpus_per_trial > 0:
+        slots.append(resources.get("GPU", 0) // gpus_per_trial)
+    return max(1, int(min(slots, default=1)))
+
+
+@contextmanager
+def pending_trials(args: argparse.Namespace, list_space: bool) -> Iterator[None]:
+    """While a confirming search over a list space runs: let Ray create as many trials ahead as the
+    cluster runs at once.
+
+    Ray creates one pending trial at a time from any searcher other than its own list generator (unless
+    a ``ConcurrencyLimiter`` names a number), so with the ``ConfirmingSearcher`` the next trial was only
+    created once the previous one was running and, with trials shorter than a worker's start-up, the
+    trials ran one after another on one worker (one GPU of two). The list's trials are known in advance,
+    so handing out a round of them together costs nothing; an adaptive searcher keeps Ray's one (each
+    proposal then sees the results so far), and ``--max-concurrent`` keeps its own limit."""
+    if getattr(args, "confirm", 1) <= 1 or not list_space or args.max_concurrent or PENDING_TRIALS_ENV in os.environ:
+        yield
+        return
+    import ray
+
+    slots = trial_slots(ray.cluster_resources(), args.cpus_per_trial, args.gpus_per_trial)
+    os.environ[PENDING_TRIALS_ENV] = str(slots)
+    try:
+        yield
+    finally:
+        os.environ.pop(PENDING_TRIALS_ENV, None)
 
 
 def scheduler_of(args: argparse.Namespace) -> Any:
