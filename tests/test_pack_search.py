@@ -96,6 +96,8 @@ def test_interrupted_pack_resumes_from_its_members_checkpoints(tmp_path):
         str(epochs),
         "--pack",
         "8",
+        "--confirm",
+        "1",  # this is about resuming packs: no confirmation seeds beside the 8 configs
         "--storage-path",
         str(tmp_path),
         "--name",
