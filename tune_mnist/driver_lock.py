@@ -3,8 +3,9 @@
 Two drivers on one experiment (a run and a ``--resume`` of it from another shell) would train the same
 trials into the same directories at once. A driver therefore creates ``tune_mnist_driver.lock`` (JSON:
 host, pid, the process's start time, started_at, a random token, heartbeat) before Ray starts, refreshes
-it from a heartbeat thread and removes it when it ends. A second driver is refused with one sentence
-naming the live holder; a holder that died does not block anyone:
+it from a heartbeat thread and removes it when it ends (with the experiment directory, where the lock
+created it and nothing else was written: a search refused before it began leaves no trace). A second
+driver is refused with one sentence naming the live holder; a holder that died does not block anyone:
 
 - same host: stale when its pid is gone, or the pid now belongs to a process started at another time
   (pid reuse);
@@ -153,6 +154,7 @@ class DriverLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._held = False
+        self._created_experiment = False  # the lock made the experiment directory (a new experiment)
         uri = is_uri(experiment) and not experiment.startswith("file://")
         self.local_path = None if uri else Path(experiment.removeprefix("file://")) / LOCK_FILE
         self.location = Location(experiment) if uri else None
@@ -189,6 +191,7 @@ class DriverLock:
     def acquire(self) -> None:
         """Take the lock or raise ExperimentBusy naming the live holder; starts the heartbeat."""
         me = _me(self.token)
+        self._created_experiment = not self._experiment_exists()
         for _ in range(5):
             if self._create(me):
                 break
@@ -229,6 +232,29 @@ class DriverLock:
         holder, _, present = self.holder()
         if present and holder is not None and holder.token == self.token:
             self._delete()
+            if self._created_experiment:
+                self._remove_if_empty()
+
+    def _experiment_exists(self) -> bool:
+        if self.local_path is not None:
+            return self.local_path.parent.exists()
+        assert self.location is not None
+        return self.location.kind() != pafs.FileType.NotFound
+
+    def _remove_if_empty(self) -> None:
+        """A new experiment's directory, made only to hold the lock, goes with it when nothing else was
+        written there (a search refused before Ray started, a cluster check failed): the storage is
+        left as it was found and the same ``--name`` can be run again. Locally ``rmdir`` is atomic (it
+        fails on anything written meanwhile); behind a URI an empty listing is checked first."""
+        try:
+            if self.local_path is not None:
+                self.local_path.parent.rmdir()
+                return
+            assert self.location is not None
+            if not self.location.children():
+                self.location.fs.delete_dir(self.location.root)
+        except OSError:
+            pass  # not empty (the search wrote something) or gone: leave it
 
     # ------------------------------------------------------------ internals
 
