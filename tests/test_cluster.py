@@ -215,6 +215,8 @@ def test_search_through_address_runs_on_both_nodes_in_distinct_gpu_slots(cluster
             "--shared-storage",
             "--name",
             "two-nodes",
+            "--confirm",
+            "1",  # this is about placement: the 6 screening trials, no confirmation seeds
         ],
         env,
         tmp_path / "logs",
