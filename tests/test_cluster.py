@@ -117,6 +117,7 @@ class SearchCLI:
     def __init__(self, args: list[str], env: dict[str, str], logs: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.out, self.err = (open(logs / name, "w+") for name in ("stdout", "stderr"))
+        self.result: tuple[int, str, str] | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tune_mnist.search", *args],
             cwd=REPO,
@@ -130,6 +131,10 @@ class SearchCLI:
         return self.process.poll() is None
 
     def finish(self, timeout: float) -> tuple[int, str, str]:
+        """Wait for the driver (kill it after ``timeout``) and read its output; a second call (a test's
+        ``finally`` after an earlier failure) returns the same."""
+        if self.result is not None:
+            return self.result
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -141,9 +146,10 @@ class SearchCLI:
             texts.append(file.read())
             file.close()
         out, err = texts
+        self.result = self.process.returncode, out, err
         if self.process.returncode in (-9, 137):
             pytest.fail(f"the search did not finish in {timeout:g} s:\n{out[-3000:]}\n{err[-3000:]}")
-        return self.process.returncode, out, err
+        return self.result
 
 
 def trial_dirs(experiment: Path) -> list[Path]:
@@ -298,7 +304,14 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
     token_file = tmp_path / "token"
     token_file.write_text(cluster.token)
     storage = tmp_path / "shared"
-    env = driver_env(RAY_ADDRESS=cluster.address, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
+    # Ray writes result.json to the shared storage at its periodic experiment sync (ten seconds or more
+    # apart since checkpoints no longer force one): every second here, so trials are seen mid-run.
+    env = driver_env(
+        RAY_ADDRESS=cluster.address,
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN_PATH=str(token_file),
+        TUNE_GLOBAL_CHECKPOINT_S="1",
+    )
     driver = SearchCLI(
         [
             "--space",
@@ -319,6 +332,8 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
             "--shared-storage",
             "--name",
             "node-loss",
+            "--confirm",
+            "1",  # this is about retrying a lost node's trials: the 6 screening trials only
         ],
         env,
         tmp_path / "logs",
