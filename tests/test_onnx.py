@@ -145,7 +145,12 @@ def test_cli_exports_verified_onnx_models(analysed_onnx, mnist):
     export = analysed_onnx["export"]
     index = pd.read_csv(export / "index.csv")
     front = pd.read_csv(analysed_onnx["dir"] / "front_remeasured.csv")
-    assert sorted(index["label"]) == sorted(front["label"])
+    assert set(index["label"]) == set(front["label"])  # every front config, and nothing else
+    for _, config in front.iterrows():  # each with every seed (the confirmation stage trained several)
+        exported = index[index["label"] == config["label"]]
+        assert sorted(exported["seed"].astype(int)) == sorted(int(s) for s in str(config["seeds"]).split(";"))
+        assert sorted(exported["trial_id"]) == sorted(str(config["trial_ids"]).split(";"))
+    assert (index.groupby("label").size() > 1).any()  # confirmed seeds were exported, not just one per config
     assert (index["format"] == "onnx").all() and (index["verified_on"] == len(mnist.test_labels)).all()
     assert (index["onnx_max_abs_diff"] < 1e-4).all() and (index["onnx_argmax_agreement"] >= 0.9999).all()
     for _, entry in index.iterrows():
