@@ -269,8 +269,7 @@ def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_pa
         name,
     ]
     # The moment to interrupt is read from the driver's console, which prints a line as each trial
-    # ends: the trials' result.json reach the experiment directory only at Ray's periodic experiment
-    # sync (tune_mnist.checkpoints), by when these sub-second trials may all have finished.
+    # ends: these trials take under a second, and a poll of the experiment directory can come late.
     console = tmp_path / "driver.out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(console, "w") as out:
