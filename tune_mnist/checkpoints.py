@@ -13,13 +13,6 @@ superseded checkpoint once two snapshots have been written after it was supersed
 storage then names the newer one. At the end of the search (after Ray's last snapshot, which it waits
 for) every trial keeps only its latest checkpoint.
 
-Ray writes each trial's ``result.json`` and ``progress.csv`` in its driver staging directory and
-uploads them with those snapshots; when it restarts a trial from a checkpoint (a lost node,
-``--max-failures``) it first copies the storage's files back over the staging ones, so rows reported
-since the last snapshot would be lost. ``ResultsToStorage`` uploads the two files of a trial at each of
-its checkpoints (a small copy, not a snapshot): the storage then holds every row a checkpoint covers,
-and the experiment directory shows each epoch as it ends.
-
 Each persisted checkpoint also makes Ray log "Checkpoint successfully created at: ..." at INFO level
 in the trial's process, which Ray forwards to the driver's console: one line per epoch of every trial.
 ``quiet_checkpoint_log`` raises that one logger to WARNING in a trial process (its warnings and errors
@@ -29,18 +22,15 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 from ray import tune
 
-from tune_mnist.layout import CHECKPOINT_PREFIX, RESULT_FILE
+from tune_mnist.layout import CHECKPOINT_PREFIX
 
 #: The logger of Ray's "Checkpoint successfully created at" line (ray.train._internal.storage, Ray 2.60).
 RAY_CHECKPOINT_LOGGER = "ray.train._internal.storage"
-#: The files Ray restores from the storage when it restarts a trial (its JSON and CSV loggers).
-RESULT_FILES = (RESULT_FILE, "progress.csv")
 #: Snapshots written after a checkpoint was superseded before it is deleted.
 SNAPSHOTS_BEFORE_DELETE = 2
 
@@ -105,40 +95,6 @@ class PruneCheckpoints(tune.Callback):
             else:
                 keep.append(entry)
         self._superseded = keep
-
-
-class ResultsToStorage(tune.Callback):
-    """Upload a trial's result files from Ray's driver staging directory at each of its checkpoints (see
-    the module docstring); Ray has written the checkpoint's row by then."""
-
-    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        from tune_mnist.storage_guard import record_storage_error
-
-        storage = getattr(trial, "storage", None)
-        if storage is None:
-            return
-        staging, target = Path(storage.trial_driver_staging_path), storage.trial_fs_path
-        for name in RESULT_FILES:
-            source = staging / name
-            if not source.is_file() or (storage.storage_filesystem.type_name == "local" and _same(source, target)):
-                continue
-            try:
-                pafs.copy_files(
-                    source.as_posix(),
-                    f"{target.rstrip('/')}/{name}",
-                    source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=storage.storage_filesystem,
-                )
-            except OSError as exc:
-                if not record_storage_error(exc):  # a full storage ends the search in one sentence
-                    log.warning("Could not upload %s of trial %s: %s", name, trial, exc)
-
-
-def _same(source: Path, target: str) -> bool:
-    try:
-        return source.parent.resolve() == Path(target).resolve()
-    except OSError:
-        return False
 
 
 def keep_only(filesystem: Any, latest: str) -> None:

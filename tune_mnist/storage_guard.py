@@ -122,15 +122,6 @@ class _SyncLogHandler(logging.Handler):
             _ACTIVE.record(number)
 
 
-def record_storage_error(error: BaseException) -> bool:
-    """Tell the active guard about a storage write failure of this driver's own (not Ray's); whether
-    ``error`` was one."""
-    number = storage_errno(error)
-    if number is not None and _ACTIVE is not None:
-        _ACTIVE.record(number)
-    return number is not None
-
-
 class StorageErrors(tune.Callback):
     """A trial failed on a storage write: tell the active guard. Stateless, so that Ray can pickle it into
     the experiment (``--resume`` restores it) and every copy reports to the one guard of this driver."""
