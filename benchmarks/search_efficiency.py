@@ -40,6 +40,7 @@ from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.errors import InputError
 from tune_mnist.layout import BUDGET_FILE, CONFIRM_FILE
+from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.screening_deadline import CONFIRM_ROUND
 
 #: Each method's search options beyond the shared ones.
@@ -63,7 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     parser.add_argument("--subset", type=int, help="train on a seeded subset of N images (default: all 55,000)")
     parser.add_argument("--confirm", type=int, default=3, help="--confirm K of every run (default 3)")
-    parser.add_argument("--min-accuracy", type=float, default=0.9, help="the accuracy bar (default 0.90)")
+    parser.add_argument(
+        "--min-accuracy", type=float, default=DEFAULT_MIN_ACCURACY, help="the accuracy bar (default %(default)s)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="0.75-minute budgets, 1 seed, --subset 3000, --confirm 2 (about 5 minutes)"
     )

@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
+from tune_mnist.layout import PARAMS_FILE
 from tune_mnist.storage import RUN_FILE, Location
 
 EXPERIMENT_STATE = "experiment_state-{}.json"
@@ -161,7 +162,7 @@ def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
     return [
         i
         for i in loc.children()
-        if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, "params.json")) == pafs.FileType.File
+        if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, PARAMS_FILE)) == pafs.FileType.File
     ]
 
 
