@@ -181,3 +181,25 @@ def test_analysis_of_an_experiment_below_the_bar_writes_everything_and_exits_3(t
     assert "No config clears the bar" in (out / "report.md").read_text()
     html = out / "report.html"
     assert not html.exists() or "No config clears the bar" in html.read_text()
+
+
+def test_the_final_table_reads_a_trial_that_never_got_a_directory(tmp_path, capsys):
+    """A searcher may create a trial that a time budget ends before it starts: it has no directory, and
+    Ray raises when asked for its error file. The table must still print (it crashed the search once)."""
+    import time
+
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.experiment.trial import Trial
+    from ray.tune.registry import register_trainable
+
+    from tune_mnist.live_table import LiveTable, error_file
+
+    register_trainable("never_started", lambda config: None)
+    trial = Trial("never_started", config={}, storage=StorageContext(str(tmp_path), "experiment"))
+    with pytest.raises(RuntimeError):
+        trial.error_file  # noqa: B018 - what Ray does for such a trial
+    assert error_file(trial) is None
+    table = LiveTable()
+    table.setup(start_time=time.time())
+    table._print_heartbeat([trial], force=True)
+    assert "PENDING" in capsys.readouterr().out

@@ -186,10 +186,10 @@ class LiveTable(TuneTerminalReporter):
         for line in sys_args:
             print(line)
         print(table_text(trials, at_end=force))
-        errored = [t for t in trials if t.error_file]
+        errored = [t for t in trials if t.status == "ERROR" and error_file(t)]
         if force and errored:
             self._start_block("status_errored")
-            print(f"Errored trials ({len(errored)}): " + "; ".join(f"{t}: {t.error_file}" for t in errored))
+            print(f"Errored trials ({len(errored)}): " + "; ".join(f"{t}: {error_file(t)}" for t in errored))
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """The table shows a started trial; Ray's whole-config table is left out."""
@@ -222,3 +222,12 @@ def console_options() -> dict[str, Any]:
     columns["latency_p50_us"] = "latency p50 (us)"
     reporter = CLIReporter(metric_columns=columns, parameter_columns=["seed"], max_column_length=NAME_WIDTH)
     return {"verbose": 1, "callbacks": [], "progress_reporter": reporter}
+
+
+def error_file(trial: Any) -> str | None:
+    """A trial's error file, or None. Ray raises instead of answering for a trial that has no directory
+    yet (one a searcher created that never started), so the table asks only errored trials, safely."""
+    try:
+        return trial.error_file
+    except RuntimeError:
+        return None
