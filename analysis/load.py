@@ -28,16 +28,17 @@ from tune_mnist.errors import InputError
 from tune_mnist.layout import (
     CHECKPOINT_PREFIX,
     ERROR_FILE,
+    EXPERIMENT_STATE_PREFIX,
     MODEL_FILE,
     PARAMS_FILE,
     RAY_FIELDS_DROPPED_ON_READ,
     RESULT_FILE,
     STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
+    TRIAL_ID,
 )
 from tune_mnist.storage import RUN_FILE, Location, is_uri
 
-STATE_PREFIX = "experiment_state-"
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
 
@@ -107,7 +108,7 @@ class Experiment:
 
 def _looks_like_experiment(loc: Location, path: str) -> bool:
     names = {i.base_name: i.type for i in loc.children(path)}
-    if any(n.startswith(STATE_PREFIX) for n in names) or RUN_FILE in names:
+    if any(n.startswith(EXPERIMENT_STATE_PREFIX) for n in names) or RUN_FILE in names:
         return True
     return any(t == pafs.FileType.Directory and _is_trial_dir(loc, f"{path.rstrip('/')}/{n}") for n, t in names.items())
 
@@ -177,7 +178,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             "(it prints the path at the end), or run the search first."
         )
     trial_dirs = [c for c in children if c.type == pafs.FileType.Directory and _is_trial_dir(loc, c.path)]
-    has_state = any(c.base_name.startswith(STATE_PREFIX) for c in children)
+    has_state = any(c.base_name.startswith(EXPERIMENT_STATE_PREFIX) for c in children)
     if not trial_dirs and not has_state:
         nested = [
             c.base_name for c in children if c.type == pafs.FileType.Directory and _looks_like_experiment(loc, c.path)
@@ -227,9 +228,6 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     return experiment
 
 
-TRIAL_ID = re.compile(r"([0-9a-f]{5}_\d{5}|[0-9a-f]{8})(_m\d{4})?(?=_|$)")
-
-
 def _trial_id(dirname: str) -> str:
     """The Ray trial id a directory name starts with: ``94014_00000`` (list spaces) or ``8de7c56d``
     (a searcher's trials); a pack member's adds its index: ``94014_00000_m0003``."""
@@ -250,7 +248,7 @@ def _run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]
 def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
     """Ray's status of each trial from the newest experiment_state-*.json (plain JSON fields only)."""
     # FileInfo objects do not compare: sorting two state files (a resumed experiment) raised TypeError
-    files = [c for c in children if c.base_name.startswith(STATE_PREFIX) and c.base_name.endswith(".json")]
+    files = [c for c in children if c.base_name.startswith(EXPERIMENT_STATE_PREFIX) and c.base_name.endswith(".json")]
     if not files:
         return {}
     newest = max(files, key=lambda c: (c.mtime.timestamp() if c.mtime else 0, c.base_name))

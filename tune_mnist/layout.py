@@ -5,6 +5,7 @@ never imports Ray): so this module imports neither torch nor Ray."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tune_mnist.config import TrialConfig, config_label
@@ -44,6 +45,13 @@ def default_model_dir(config: TrialConfig) -> str:
 def checkpoint_member_dir(index: int) -> str:
     """The directory of pack member ``index`` inside a pack trial's checkpoint."""
     return f"member_{index:04d}"
+
+
+#: A trial directory's name starts with its Ray trial id: ``94014_00000`` (list spaces) or ``8de7c56d`` (a
+#: searcher's trials); a pack member's (``member_trial_id``) adds ``_m<index>``, captured as group 2.
+TRIAL_ID = re.compile(r"([0-9a-f]{5}_\d{5}|[0-9a-f]{8})(_m\d{4})?(?=_|$)")
+#: Ray's experiment-state snapshots, ``experiment_state-<date>.json``, one per run of the experiment.
+EXPERIMENT_STATE_PREFIX = "experiment_state-"
 
 
 def member_trial_id(pack_trial_id: str, index: int) -> str:

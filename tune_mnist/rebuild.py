@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import pickletools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +28,10 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
-from tune_mnist.layout import PARAMS_FILE
+from tune_mnist.layout import EXPERIMENT_STATE_PREFIX, PARAMS_FILE, RESULT_FILE, TRIAL_ID
 from tune_mnist.storage import RUN_FILE, Location
 
-EXPERIMENT_STATE = "experiment_state-{}.json"
+EXPERIMENT_STATE = EXPERIMENT_STATE_PREFIX + "{}.json"
 SEARCH_STATES = ("basic-variant-state-{}.json", "search_gen_state-{}.json")
 SEARCHER_STATE = "searcher-state-{}.pkl"
 TUNER_PKL = "tuner.pkl"
@@ -43,7 +42,6 @@ STATE_PATTERNS = (
     TUNER_PKL,
 )
 DAMAGED, REPLACED = ".damaged", ".replaced"
-MEMBER_DIR = re.compile(r"^([0-9a-f]{5}_\d{5}|[0-9a-f]{8})_m\d{4}(_|$)")
 
 
 @dataclass
@@ -166,6 +164,12 @@ def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
     ]
 
 
+def is_member_dir(name: str) -> bool:
+    """A pack member's trial directory (``tune_mnist.unpack``), by the ``_m<index>`` after its trial id."""
+    match = TRIAL_ID.match(name)
+    return bool(match and match.group(2))
+
+
 def _read_json(loc: Location, path: str) -> Any:
     try:
         return json.loads(loc.read_text(path))
@@ -176,7 +180,7 @@ def _read_json(loc: Location, path: str) -> Any:
 def last_epoch(loc: Location, directory: str) -> int:
     """The highest epoch in a trial's result.json (0 when none); a half-written line is ignored."""
     try:
-        text = loc.read_text(f"{directory}/result.json")
+        text = loc.read_text(f"{directory}/{RESULT_FILE}")
     except (OSError, FileNotFoundError):
         return 0
     best = 0
@@ -199,7 +203,7 @@ def finished_configs(experiment: str) -> dict[str, str]:
     loc = Location(experiment)
     done: dict[str, str] = {}
     for info in trial_dirs(loc):
-        params = _read_json(loc, f"{info.path}/params.json")
+        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
         if not isinstance(params, dict) or PACK_MEMBERS in params or PACK_SEEDS in params:
             continue
         try:
@@ -216,8 +220,8 @@ def finished_proposals(experiment: str) -> int:
     loc = Location(experiment)
     count = 0
     for info in trial_dirs(loc):
-        params = _read_json(loc, f"{info.path}/params.json")
-        if not isinstance(params, dict) or PACK_MEMBERS in params or MEMBER_DIR.match(info.base_name):
+        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
+        if not isinstance(params, dict) or PACK_MEMBERS in params or is_member_dir(info.base_name):
             continue
         epochs = params.get("epochs")
         if isinstance(epochs, (int, float)) and last_epoch(loc, info.path) >= int(epochs):
