@@ -8,10 +8,12 @@ instead of on the last tenth of a point of accuracy."""
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from search_spaces import Adaptive, SpaceOptions
 from search_spaces.random import BATCH_SIZES, DEFAULT_SAMPLES
+from tune_mnist.counts import widest
 from tune_mnist.objectives import SEARCH_OBJECTIVES
 
 DESCRIPTION = (
@@ -20,16 +22,25 @@ DESCRIPTION = (
 )
 
 
-def define(trial: Any, options: SpaceOptions) -> dict[str, Any]:
+def define(trial: Any, options: SpaceOptions, max_flops: float = math.inf) -> dict[str, Any]:
     """Optuna's define-by-run space. A module-level function (bound with functools.partial), because
-    Ray pickles the searcher into the experiment's state for --resume."""
+    Ray pickles the searcher into the experiment's state for --resume.
+
+    ``max_flops`` (the cost-aware search's incumbent) narrows each range to the configs that cost at
+    most that many FLOPs, given the values drawn before it: input side, then depth, then width. A
+    sampler's joint proposal outside a narrowed range is drawn again within it (Optuna's fallback to
+    independent sampling), so no proposal is wasted on a model that cannot beat the incumbent."""
+    bounded = math.isfinite(max_flops)
     crop = trial.suggest_int("crop", 12, 28)
-    trial.suggest_int("side", 4, crop)
+    sides = [s for s in range(4, crop + 1) if widest(s * s, 1, max_flops, 1)] if bounded else []
+    side = trial.suggest_int("side", 4, max(sides, default=crop))
     trial.suggest_categorical("scaling", ["unit", "standard"])
-    depth = trial.suggest_int("depth", 0, 4)
+    depths = [d for d in range(5) if widest(side * side, d, max_flops, 1)] if bounded else []
+    depth = trial.suggest_int("depth", min(depths, default=0), max(depths, default=4))
     fixed: dict[str, Any] = {}
     if depth:
-        trial.suggest_int("width", 1, 2048, log=True)
+        cap = widest(side * side, depth, max_flops, 2048) if bounded else 2048
+        trial.suggest_int("width", 1, max(1, cap), log=True)
     else:
         fixed["width"] = 1
     for name, value in (("lr", options.lr), ("batch_size", options.batch_size), ("epochs", options.epochs)):

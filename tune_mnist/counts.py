@@ -31,3 +31,20 @@ def mlp_bias_relu_ops(in_features: int, depth: int, width: int) -> int:
     """Per-sample bias additions plus ReLUs, reported apart from ``mlp_flops``."""
     sizes = layer_sizes(in_features, depth, width)
     return sum(sizes[1:]) + depth * width
+
+
+def widest(in_features: int, depth: int, max_flops: float, cap: int) -> int:
+    """The widest hidden layer, at most ``cap``, of an MLP of ``depth`` hidden layers that costs at
+    most ``max_flops`` (1 for a linear model that fits); 0 when even width 1 costs more."""
+    if mlp_flops(in_features, depth, 1) > max_flops:
+        return 0
+    if depth == 0:
+        return 1
+    low, high = 1, cap  # FLOPs grow with width: the largest fitting width by bisection
+    while low < high:
+        mid = (low + high + 1) // 2
+        if mlp_flops(in_features, depth, mid) <= max_flops:
+            low = mid
+        else:
+            high = mid - 1
+    return low
