@@ -1,5 +1,5 @@
 """--time-budget: a real search ends within its budget plus a bounded grace, records the trials it
-stopped, and resumes; list spaces run cheapest first under it; bad budgets are refused before Ray
+stopped, and resumes; list spaces run in a seeded random order under it; bad budgets are refused before Ray
 starts; with the default confirmation stage the budget ends the screening and the confirmation trials
 run after it, never stopped. Also the cost-aware searcher (the cheap space): Optuna is told each
 config's FLOPs before the trial trains, and the bar as a constraint."""
@@ -15,7 +15,7 @@ import ray
 from analysis.load import STOPPED_BY_BUDGET, USABLE, load_experiment
 from search_spaces import SpaceOptions, load
 from tune_mnist import search
-from tune_mnist.budget import GRACE_NOTE, anytime_order, trial_cost
+from tune_mnist.budget import GRACE_NOTE, anytime_order
 from tune_mnist.config import TrialConfig
 from tune_mnist.counts import mlp_flops
 from tune_mnist.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE
@@ -36,10 +36,11 @@ def test_bad_budgets_are_refused_before_ray_starts(argv, message, tmp_path, caps
     assert not ray.is_initialized() and not any(tmp_path.iterdir())
 
 
-def test_a_budget_runs_list_spaces_cheapest_first():
-    configs = [TrialConfig(depth=2, width=512), TrialConfig(side=8, depth=0, width=1), TrialConfig(depth=1, width=64)]
-    ordered = anytime_order([c.to_dict() for c in configs])
-    assert [trial_cost(p) for p in ordered] == sorted(trial_cost(c.to_dict()) for c in configs)
+def test_a_budget_runs_list_spaces_in_a_seeded_random_order():
+    points = [TrialConfig(depth=1, width=w).to_dict() for w in range(1, 21)]
+    ordered = anytime_order(points, seed=0)
+    assert sorted(p["width"] for p in ordered) == list(range(1, 21)) and ordered != points
+    assert anytime_order(points, seed=0) == ordered and anytime_order(points, seed=1) != ordered
     assert GRACE_NOTE
 
 
@@ -53,14 +54,19 @@ def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_
     assert trial.state.name == "RUNNING" and trial.user_attrs["flops"] == mlp_flops(c.in_features, c.depth, c.width)
     searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": 1, "flops": trial.user_attrs["flops"]})
     done = study.trials[0]
-    assert done.state.name == "COMPLETE" and done.values == [float(trial.user_attrs["flops"])]
+    assert done.state.name == "COMPLETE" and done.values == [float(trial.user_attrs["flops"]), 0.95]
     assert done.constraints and next(iter(done.constraints.values())) == pytest.approx(0.9 - 0.95)
-    for i in range(1, 6):  # nothing costlier than the model above the bar is trained
+    narrowed = 0
+    for i in range(1, 7):  # two proposals in three cost no more than the model above the bar
         proposed = searcher.suggest(f"t{i}")
         p = TrialConfig.from_dict(proposed)
-        assert mlp_flops(p.in_features, p.depth, p.width) <= searcher.incumbent
-    rejected = [t for t in study.trials if "rejected" in t.user_attrs]
-    assert all(t.state.name == "FAIL" for t in rejected)
+        told = study.trials[-1].user_attrs
+        assert told["flops"] == mlp_flops(p.in_features, p.depth, p.width)
+        if told["narrowed"]:
+            narrowed += 1
+            assert told["flops"] <= searcher.incumbent
+    assert narrowed == 4
+    assert searcher.rejected == 0  # the narrowed space fits in one draw: nothing is drawn again
 
 
 @pytest.mark.slow
@@ -88,7 +94,7 @@ def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_pa
     """Default --confirm 3 and the default (bar) scheduler: the budget stops the screening trials, the
     confirmation trials run after it to their last epoch, and the summary times both stages."""
     ray.shutdown()
-    # 30 configs, cheapest first: the linear ones clear 0.5 in seconds, the budget stops the large ones
+    # 30 configs in a seeded random order: the small ones clear 0.5 in seconds, the budget stops the large ones
     argv = ["--space", "random", "--num-samples", "30", "--subset", "3000", "--epochs", "4", "--lr", "5e-3"]
     argv += ["--min-accuracy", "0.5", "--time-budget", "0.5", "--storage-path", str(tmp_path), "--name", "bc"]
     start = time.monotonic()
@@ -166,3 +172,28 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
         publish(None)
     assert [t.trial_id for t in stopped] == ["run", "wait"] and deadline.reached_at is not None
     assert (tmp_path / "run" / STOPPED_BY_BUDGET_FILE).is_file() and not (tmp_path / "wait").exists()
+
+
+def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_change(tmp_path):
+    """Tune saves the searcher at every snapshot: unchanged, the same bytes; changed, the new state,
+    which a restore gets back whole (the cost-aware searcher inside the confirming one)."""
+    from tune_mnist.confirm_searcher import ConfirmingSearcher, Stage
+
+    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    stage = Stage(k=3, bar=0.9, pack=1, packed=False, constants={}, experiment=str(tmp_path))
+    searcher = ConfirmingSearcher(stage, inner=inner, num_samples=-1)
+    searcher.set_search_properties(None, None, {})
+    path = tmp_path / "searcher.pkl"
+    config = searcher.suggest("t0")
+    searcher.save(str(path))
+    first = path.read_bytes()
+    searcher.save(str(path))
+    assert path.read_bytes() == first
+    searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": config["epochs"]})
+    searcher.save(str(path))
+    assert path.read_bytes() != first
+    restored = ConfirmingSearcher(stage)
+    restored.restore(str(path))
+    assert restored.inner.incumbent == inner.incumbent < float("inf")
+    assert restored.trials["t0"]["done"] and not any("saved" in k for k in vars(restored.inner))
+    assert restored.suggest("t1") is not None  # the restored study goes on proposing

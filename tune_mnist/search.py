@@ -126,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         metavar="MINUTES",
         help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
-        "recorded as stopped by the budget, list spaces run cheapest first, --num-samples stops being the "
+        "recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples stops being the "
         "limit. The confirmation stage (--confirm) runs after it, as extra time reported on its own. --resume "
         "extends it by another budget (this one, or a new --time-budget; after a budget that ended screening, "
         "a plain --resume goes on with confirmation)",

@@ -33,8 +33,8 @@ def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: flo
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
     """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
     the heaviest trials come first (``plan_packs``), so the search does not end on one long trial
-    while the other CPUs or GPUs sit idle. Under ``--time-budget`` the cheapest come first instead
-    (``tune_mnist.budget.anytime_order``: what the budget cuts off is then the most expensive)."""
+    while the other CPUs or GPUs sit idle. Under ``--time-budget`` a seeded random order instead
+    (``tune_mnist.budget.anytime_order``: what has finished at any moment is a fair sample)."""
     from tune_mnist.budget import anytime_order
     from tune_mnist.packed.plan import plan_packs
 
@@ -46,7 +46,7 @@ def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[d
             {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
             for pack in plan_packs(configs, k)
         ]
-    return anytime_order(points) if getattr(args, "time_budget", None) else points
+    return anytime_order(points, args.search_seed) if getattr(args, "time_budget", None) else points
 
 
 def configs_in(points: list[dict[str, Any]]) -> int:
