@@ -14,11 +14,18 @@ fixed reference point) and of the fewest FLOPs above the bar, over the screening
 each moment (their last row's ``timestamp``), as a PNG with the median and range over search seeds;
 screening trials started, finished, stopped early and stopped by the budget; the confirmed cheapest
 config after the confirmation stage (seed means, with its seeds) and that stage's own wall time;
-and the orchestration share of the run's wall time, defined as 1 - (sum of every trial's
-``time_total_s``, Tune's own time inside the trial: training, evaluation, latency, checkpoints,
-divided by the CPU slots) / (wall time from the start of ``Tuner.fit`` to its end). A trial's work
-lost to a stop mid-epoch counts as overhead. Timings depend on the machine and what else runs on
-it: compare methods within one invocation only."""
+the time from the start to the first finished screening trial of a config that the confirmation
+stage then confirmed (K seeds, mean above the bar) at ``--target-flops`` or fewer; how far past its
+budget the search phase ended; trials started per minute; and the orchestration share of the run's
+wall time, defined as 1 - (sum of every trial's ``time_total_s``, Tune's own time inside the trial:
+training, evaluation, latency, checkpoints, divided by the CPU slots) / (wall time from the start of
+``Tuner.fit`` to its end). A trial's work lost to a stop mid-epoch counts as overhead. Below the
+table, each goal of the cost-aware default (``cheap``) is printed as met or missed: a confirmed model
+of at most ``--goal-flops`` with val and test seed means above the bar in 2 of 3 search seeds; a
+median time to target at most half of ``adaptive``'s; a hypervolume at the budget at least that of
+every other method in every seed; the search phase ending at most 2 minutes past its budget;
+orchestration under 15% in runs of 30 or more trials a minute. Timings depend on the machine and what
+else runs on it: compare methods within one invocation only."""
 
 from __future__ import annotations
 
@@ -72,6 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--storage-path", help="where the experiments go (default: a temporary directory)")
     parser.add_argument("--plot", default="search_efficiency.png", help="the anytime curves' PNG")
+    parser.add_argument(
+        "--target-flops", type=float, default=1200, help="the time-to-target column's FLOPs (default %(default)g)"
+    )
+    parser.add_argument(
+        "--goal-flops", type=float, default=750, help="the cheap-end goal's FLOPs (default %(default)g)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.budget_minutes, args.seeds, args.subset, args.confirm = 0.75, 1, args.subset or 3000, 2
@@ -96,6 +109,14 @@ class Run:
     search_s: float
     confirm_s: float
     overhead: float
+    past_budget_s: float  # the search phase's end past its budget
+    to_target_s: float  # first finish of a screening trial whose config is confirmed at <= target FLOPs
+    confirmed_flops: float  # fewest FLOPs confirmed above the bar, val and test seed means (nan: none)
+    confirmed_test: float
+
+    @property
+    def per_minute(self) -> float:
+        return self.counts["started"] / max(self.search_s / 60, 1e-9)
 
 
 def run_search(argv: list[str]) -> None:
@@ -119,7 +140,7 @@ def front_at(experiment: Experiment, trials: list[Any], bar: float) -> tuple[flo
     return front.hypervolume, float(feasible["flops"].min()) if len(feasible) else math.nan
 
 
-def measure(method: str, seed: int, path: Path, bar: float, budget_s: float) -> Run:
+def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, target: float, k: int) -> Run:
     """Everything the table and the plot need, from the finished experiment's files."""
     experiment = load_experiment(path)
     (budget, *_) = json.loads((path / BUDGET_FILE).read_text())["runs"]
@@ -137,7 +158,14 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float) -> 
     confirmed = "none above the bar"
     if len(feasible):
         best = feasible.iloc[0]
-        confirmed = f"{best['label']} {best['flops']:,.0f} FLOPs {100 * best['val_acc']:.2f}% ({int(best['n_seeds'])}s)"
+        confirmed = (
+            f"{best['label']} {best['flops']:,.0f} FLOPs val {100 * best['val_acc']:.2f}% "
+            f"test {100 * best['test_acc']:.2f}% ({int(best['n_seeds'])} seeds)"
+        )
+    sure = feasible[feasible["n_seeds"] >= k]  # confirmed: K seeds, their mean above the bar
+    at_target = sure[sure["flops"] <= target]
+    ids = {i for cell in at_target["trial_ids"] for i in str(cell).replace(";", ",").split(",") if i.strip()}
+    to_target = min((finish[t.trial_id] for t in finished if t.trial_id in ids), default=math.inf)
     slots = max(1, os.cpu_count() or 1)
     work = sum(float(t.history["time_total_s"].max()) for t in experiment.trials if not t.history.empty)
     return Run(
@@ -157,24 +185,70 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float) -> 
         search_s=float(confirm_at) - started,
         confirm_s=ended - float(confirm_at),
         overhead=1 - work / slots / (ended - started),
+        past_budget_s=float(confirm_at) - started - budget_s,
+        to_target_s=to_target,
+        confirmed_flops=float(sure["flops"].iloc[0]) if len(sure) else math.nan,
+        confirmed_test=float(sure["test_acc"].iloc[0]) if len(sure) else math.nan,
     )
 
 
-def table(runs: list[Run]) -> str:
+def table(runs: list[Run], target: float) -> str:
     head = (
-        f"{'method':<9}{'seed':>5}{'search s':>9}{'confirm s':>10}{'started':>8}{'done':>6}{'early':>6}{'budget':>7}"
-        f"{'screen HV':>12}{'fewest FLOPs':>13}{'overhead':>9}  confirmed cheapest"
+        f"{'method':<9}{'seed':>5}{'search s':>9}{'past':>6}{'confirm s':>10}{'started':>8}{'/min':>6}{'done':>6}"
+        f"{'early':>6}{'budget':>7}{'HV@budget':>11}{'fewest FLOPs':>13}{f'to {target:g} s':>11}{'overhead':>9}"
+        "  confirmed cheapest"
     )
     lines = [head]
     for r in runs:
-        hv, fewest = r.screened
+        _, fewest = r.screened
         flops = "-" if math.isnan(fewest) else f"{fewest:,.0f}"
+        to_target = "never" if math.isinf(r.to_target_s) else f"{r.to_target_s:.0f}"
         c = r.counts
         lines.append(
-            f"{r.method:<9}{r.seed:>5}{r.search_s:>9.0f}{r.confirm_s:>10.0f}{c['started']:>8}{c['finished']:>6}"
-            f"{c['early']:>6}{c['budget']:>7}{hv:>12.4g}{flops:>13}{r.overhead:>9.1%}  {r.confirmed}"
+            f"{r.method:<9}{r.seed:>5}{r.search_s:>9.0f}{r.past_budget_s:>6.0f}{r.confirm_s:>10.0f}{c['started']:>8}"
+            f"{r.per_minute:>6.1f}{c['finished']:>6}{c['early']:>6}{c['budget']:>7}{r.hypervolume[-1]:>11.4g}"
+            f"{flops:>13}{to_target:>11}{r.overhead:>9.1%}  {r.confirmed}"
         )
     return "\n".join(lines)
+
+
+def goals(runs: list[Run], bar: float, goal_flops: float, new: str = "cheap", old: str = "adaptive") -> list[str]:
+    """The search-efficiency goals, each met or missed, from the runs of this invocation."""
+    by = {m: [r for r in runs if r.method == m] for m in dict.fromkeys(r.method for r in runs)}
+    lines = []
+    if new in by:
+        mine = by[new]
+        cheap = [r for r in mine if r.confirmed_flops <= goal_flops and r.confirmed_test > bar]
+        ok = len(cheap) >= math.ceil(2 * len(mine) / 3)
+        lines.append(
+            f"{'met' if ok else 'missed'}: {new} confirmed a model of at most {goal_flops:g} FLOPs (seed means of val "
+            f"and test above {bar:g}) in {len(cheap)} of {len(mine)} search seeds (goal: 2 of 3)"
+        )
+        if old in by:
+            a = sorted(r.to_target_s for r in mine)[len(mine) // 2]
+            b = sorted(r.to_target_s for r in by[old])[len(by[old]) // 2]
+            ok = a <= b / 2 if math.isfinite(a) else False
+            lines.append(
+                f"{'met' if ok else 'missed'}: median time to a confirmed model at the target FLOPs: {new} {a:.0f} s, "
+                f"{old} {b:.0f} s (goal: at most half)"
+            )
+        for other in (m for m in by if m != new):
+            pairs = [(x, y) for x in mine for y in by[other] if x.seed == y.seed]
+            ok = all(x.hypervolume[-1] >= y.hypervolume[-1] for x, y in pairs)
+            lines.append(
+                f"{'met' if ok else 'missed'}: hypervolume at the budget, {new} >= {other} in every search seed "
+                f"({', '.join(f'{x.hypervolume[-1]:.4g} vs {y.hypervolume[-1]:.4g}' for x, y in pairs)})"
+            )
+    worst = max(r.past_budget_s for r in runs)
+    lines.append(f"{'met' if worst <= 120 else 'missed'}: the search phase ended at most {worst:.0f} s past its budget")
+    fast = [r for r in runs if r.per_minute >= 30]
+    if fast:
+        ok = all(r.overhead < 0.15 for r in fast)
+        shares = ", ".join(f"{r.method} s{r.seed} {r.per_minute:.0f}/min {r.overhead:.1%}" for r in fast)
+        lines.append(f"{'met' if ok else 'missed'}: orchestration under 15% at 30+ trials a minute ({shares})")
+    else:
+        lines.append("not measured here: no run started 30 trials a minute (orchestration goal)")
+    return lines
 
 
 def plot(runs: list[Run], out: str) -> None:
@@ -219,12 +293,24 @@ def main(argv: list[str] | None = None) -> int:
                 argv += ["--subset", str(args.subset)] if args.subset else []
                 print(f"running {name} ({args.budget_minutes:g} min + confirmation) ...", flush=True)
                 run_search(argv)
-                runs.append(measure(method, seed, storage / name, args.min_accuracy, args.budget_minutes * 60))
+                runs.append(
+                    measure(
+                        method,
+                        seed,
+                        storage / name,
+                        args.min_accuracy,
+                        args.budget_minutes * 60,
+                        args.target_flops,
+                        args.confirm,
+                    )
+                )
     print(
         f"\nSearch efficiency at a {args.budget_minutes:g}-minute budget, bar {args.min_accuracy:g}, "
         f"--confirm {args.confirm}, {args.subset or 'all'} training images, {os.cpu_count()} CPUs"
     )
-    print(table(runs))
+    print(table(runs, args.target_flops))
+    for line in goals(runs, args.min_accuracy, args.goal_flops):
+        print(line)
     plot(runs, args.plot)
     print(f"Anytime curves: {args.plot}")
     return 0

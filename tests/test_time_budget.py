@@ -197,3 +197,24 @@ def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_chan
     assert restored.inner.incumbent == inner.incumbent < float("inf")
     assert restored.trials["t0"]["done"] and not any("saved" in k for k in vars(restored.inner))
     assert restored.suggest("t1") is not None  # the restored study goes on proposing
+
+
+def test_under_a_budget_rays_list_of_trials_never_started_is_not_printed(tmp_path):
+    import logging
+
+    from tune_mnist.budget import RAY_RESULTS_LOGGER, SearchBudget
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger(RAY_RESULTS_LOGGER)
+    logger.addHandler(handler)
+    try:
+        with SearchBudget(5.0, str(tmp_path), interrupt=False):
+            logger.warning("Failed to fetch metrics for 2 trial(s):\n- a\n- b")
+            logger.warning("something else")
+        logger.warning("Failed to fetch metrics for 1 trial(s):\n- c")  # without a budget: shown
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["something else", "Failed to fetch metrics for 1 trial(s):\n- c"]
+    assert json.loads((tmp_path / "search_budget.json").read_text())["runs"][0]["budget_s"] == 300

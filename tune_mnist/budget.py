@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import random
@@ -81,6 +82,19 @@ def anytime_order(points: list[dict[str, Any]], seed: int) -> list[dict[str, Any
     return ordered
 
 
+#: Ray's logger that lists every trial without a result when ``Tuner.fit`` builds its results.
+RAY_RESULTS_LOGGER = "ray.tune.analysis.experiment_analysis"
+
+
+class NeverStarted(logging.Filter):
+    """Drops Ray's "Failed to fetch metrics for N trial(s)" list: under a budget it names every
+    proposal the budget ended before it started (hundreds in a list space), which the summary counts
+    as not finished, stopped by the budget or never started."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
 class SearchBudget:
     """A context around ``Tuner.fit`` that ends it at ``minutes`` and records the run; a no-op
     without a budget."""
@@ -97,9 +111,12 @@ class SearchBudget:
         self.reached_at: float | None = None
         self._timer: threading.Timer | None = None
         self._done = threading.Event()
+        self._quiet = NeverStarted()
 
     def __enter__(self) -> SearchBudget:
         self.started = time.time()
+        if self.seconds is not None:
+            logging.getLogger(RAY_RESULTS_LOGGER).addFilter(self._quiet)
         if self.seconds is not None and self.interrupt:
             self._arm(self.seconds)
         elif self.seconds is not None:
@@ -132,6 +149,7 @@ class SearchBudget:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._done.set()
+        logging.getLogger(RAY_RESULTS_LOGGER).removeFilter(self._quiet)
         if self._timer is not None:
             self._timer.cancel()
         if self.deadline is not None:
