@@ -109,12 +109,15 @@ class StageTimes:
     trials_seeds: int = 0
     sigma: float | None = None
     resumed_in_stage: bool = False
+    k: int = 1  # the run's --confirm
 
     @property
     def search(self) -> float:
         return self.total - (self.confirm or 0.0)
 
     def lines(self) -> list[str]:
+        if self.confirm is None and self.k > 1:  # stopped (Ctrl-C, a full disk) before the stage
+            return [f"Wall time: search {self.search:.1f} s (confirmation stage not started yet; --resume runs it)."]
         if self.confirm is None:
             return [f"Wall time: search {self.search:.1f} s (no confirmation stage: --confirm 1)."]
         sigma = f", pooled seed std {self.sigma:.4f}" if self.sigma is not None else ""
@@ -126,12 +129,13 @@ class StageTimes:
         ]
 
 
-def stage_times(experiment: str, fit_started: float, fit_ended: float) -> StageTimes:
-    """Split this run's fit wall time at the moment the confirmation stage started (from its log)."""
+def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 1) -> StageTimes:
+    """Split this run's fit wall time at the moment the confirmation stage started (from its log);
+    ``k``: the run's ``--confirm``."""
     log = read_log(experiment)
     total = fit_ended - fit_started
     if log is None:
-        return StageTimes(total, None)
+        return StageTimes(total, None, k=k)
     started = log.get("confirm_started")
     rounds = log.get("rounds") or []
     configs = [c for r in rounds for c in r.get("configs", [])]
@@ -144,6 +148,7 @@ def stage_times(experiment: str, fit_started: float, fit_ended: float) -> StageT
         trials_seeds=sum(len(c.get("seeds", [])) for c in configs),
         sigma=sigmas[-1] if sigmas else None,
         resumed_in_stage=started is not None and float(started) < fit_started,
+        k=k,
     )
 
 

@@ -360,7 +360,7 @@ def run_tuner(
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.
-        stage = stage_times(experiment, fit_started, time.time())
+        stage = stage_times(experiment, fit_started, time.time(), getattr(args, "confirm", 1))
         expected = None if points is None else configs_in(points)
         return summarize(results, args, experiment, expected, stage)
     finally:
