@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tune_mnist.layout import (
     STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
     TRIAL_ID,
+    pack_trial_of,
 )
 from tune_mnist.storage import RUN_FILE, Location, is_uri
 
@@ -408,7 +408,7 @@ def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_
     if trial.history.empty or trial.status not in (USABLE, UNFINISHED):
         return trial
     marker = _marker(loc, trial.path) if trial.path else None
-    pack_id = re.sub(r"_m\d{4}$", "", trial.trial_id)
+    pack_id = pack_trial_of(trial.trial_id)
     if marker is not None or pack_id in packs_stopped:
         last = int(trial.history["epoch"].max())
         if last < int(trial.params.get("epochs") or 0) or trial.status == UNFINISHED:

@@ -480,3 +480,10 @@ def test_front_agrees_with_brute_force_on_random_points(seed):
     expected = np.zeros(n, dtype=bool)
     expected[ok] = brute_force_nondominated(points[ok], maximise)
     assert np.array_equal(front.table["on_front"].to_numpy(), expected)
+
+
+def test_a_pack_members_trial_id_names_its_pack():
+    from tune_mnist.layout import member_trial_id, pack_trial_of
+
+    for pack in ("94014_00000", "8de7c56d"):
+        assert pack_trial_of(member_trial_id(pack, 3)) == pack and pack_trial_of(pack) == pack

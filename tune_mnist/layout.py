@@ -59,6 +59,13 @@ def member_trial_id(pack_trial_id: str, index: int) -> str:
     return f"{pack_trial_id}_m{index:04d}"
 
 
+def pack_trial_of(trial_id: str) -> str:
+    """The pack trial a member's id belongs to (``94014_00000_m0003`` -> ``94014_00000``); an ordinary
+    trial's id unchanged."""
+    match = TRIAL_ID.fullmatch(trial_id)
+    return match.group(1) if match else trial_id
+
+
 def member_trial_dir(pack_trial_id: str, index: int, config: dict[str, Any]) -> str:
     """The trial directory ``tune_mnist.unpack`` writes for pack member ``index`` in the experiment."""
     return f"{member_trial_id(pack_trial_id, index)}_{config_label(config, '_')}"
