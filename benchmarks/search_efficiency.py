@@ -4,7 +4,7 @@ and the default for this question, ``cheap`` (cost-aware TPE, FLOPs known, the b
 with its default bar-aware early stopping). All three search the random space's full ranges on real
 MNIST; each runs ``--seeds`` search seeds under ``--time-budget``, then its confirmation stage.
 
-    python benchmarks/search_efficiency.py            # 3 methods x 3 seeds x (10 min + confirmation): 100+ minutes
+    python benchmarks/search_efficiency.py            # 3 x 3 x (10 min + confirmation): about 2 h 10 min on 2 cores
     python benchmarks/search_efficiency.py --quick    # 0.75-minute budgets, 1 seed, 3,000 images, --confirm 2: ~5 min
     python benchmarks/search_efficiency.py --budget-minutes 2 --seeds 1   # one indicative comparison: ~8 minutes
 
