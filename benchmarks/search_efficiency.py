@@ -164,7 +164,7 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
         )
     sure = feasible[feasible["n_seeds"] >= k]  # confirmed: K seeds, their mean above the bar
     at_target = sure[sure["flops"] <= target]
-    ids = {i for cell in at_target["trial_ids"] for i in str(cell).replace(";", ",").split(",") if i.strip()}
+    ids = {i for cell in at_target["trial_ids"] for i in str(cell).split(";")}  # the aggregate's separator
     to_target = min((finish[t.trial_id] for t in finished if t.trial_id in ids), default=math.inf)
     slots = max(1, os.cpu_count() or 1)
     work = sum(float(t.history["time_total_s"].max()) for t in experiment.trials if not t.history.empty)

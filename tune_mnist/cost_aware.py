@@ -40,8 +40,8 @@ from tune_mnist.searcher_state import SavedWhenChanged
 
 #: Proposals above the incumbent's FLOPs drawn again at most this many times per suggestion.
 MAX_REJECTS = 10
-#: Of every 3 proposals, this many come from the space narrowed to the incumbent's FLOPs.
-NARROWED = 2
+#: Of every CYCLE proposals, NARROWED come from the space narrowed to the incumbent's FLOPs.
+CYCLE, NARROWED = 3, 2
 #: The constraint's name on the Optuna trial.
 BAR = "accuracy_bar"
 
@@ -74,7 +74,7 @@ class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
     def suggest(self, trial_id: str) -> dict | None:
         self._changed()
         self.proposed = getattr(self, "proposed", 0) + 1
-        narrowed = math.isfinite(self.incumbent) and self.proposed % 3 < NARROWED
+        narrowed = math.isfinite(self.incumbent) and self.proposed % CYCLE < NARROWED
         if getattr(self, "narrows", False):
             self._space = functools.partial(self.base_space, max_flops=self.incumbent) if narrowed else self.base_space
         for attempt in range(MAX_REJECTS + 1):
