@@ -11,12 +11,12 @@ import pandas as pd
 
 from analysis.confirmation import experiment_sigma, lcb_values
 from analysis.load import Experiment, Trial
-from tune_mnist.config import CONFIG_KEYS, TrialConfig
-from tune_mnist.errors import InputError
-from tune_mnist.labels import setting_text
-from tune_mnist.layout import RAY_FIELDS_NOT_AVERAGED
-from tune_mnist.measure import mlp_flops, mlp_params
-from tune_mnist.metrics import ACCURACY
+from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.labels import setting_text
+from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
+from tune_mnist.core.metrics import ACCURACY
+from tune_mnist.model.measure import mlp_flops, mlp_params
 
 RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
 GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS

@@ -8,7 +8,7 @@ K = 3 for an experiment run without the stage) is marked unconfirmed wherever it
 
 ``--bar-on lcb`` puts the bar on ``mean - 1.645 * sigma / sqrt(n)``: a one-sided 95% lower bound on
 the config's mean accuracy, with ``sigma`` the experiment's pooled within-config seed standard
-deviation (``tune_mnist.confirm_rule.pooled_sigma`` over every config with two or more seeds), so a
+deviation (``tune_mnist.confirm.rule.pooled_sigma`` over every config with two or more seeds), so a
 config with one seed has a bound too (``mean - 1.645 * sigma``)."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from tune_mnist.confirm_rule import LCB_Z, marking_k, pooled_sigma
-from tune_mnist.errors import InputError
+from tune_mnist.confirm.rule import LCB_Z, marking_k, pooled_sigma
+from tune_mnist.core.errors import InputError
 
 #: The lucky-seed plot (analysis.confirm_plot).
 LUCKY_PLOT = "lucky_seed.png"

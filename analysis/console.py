@@ -63,6 +63,6 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     elif exported is not None:
         print(
             f"Exported {exported.configs} front config(s) to {exported.directory} "
-            f"(index: {exported.index.name}); load one with tune_mnist.saved.load_model(DIR)."
+            f"(index: {exported.index.name}); load one with tune_mnist.model.saved.load_model(DIR)."
         )
     print(f"Wrote {', '.join(f.name for f in files)} to {out.resolve()}")

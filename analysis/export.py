@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.load import Experiment, local_checkpoint
-from tune_mnist.errors import InputError
-from tune_mnist.layout import CONFIG_FILE, MODEL_FILE
-from tune_mnist.saved import load_model
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE
+from tune_mnist.model.saved import load_model
 
 
 def _slug(text: str) -> str:

@@ -13,8 +13,8 @@ import moocore
 import numpy as np
 import pandas as pd
 
-from tune_mnist.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
-from tune_mnist.errors import InputError
+from tune_mnist.core.errors import InputError
+from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
 
 SENSES = ("max", "min")
 # The notebook's baseline, 784-1024-1024-10: the fixed reference for cost objectives, so

@@ -20,11 +20,9 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from analysis.superseded import mark_superseded
-from tune_mnist.budget import budget_ran_out
-from tune_mnist.config import config_label, pack_members
-from tune_mnist.early_stopping import read_marker
-from tune_mnist.errors import InputError
-from tune_mnist.layout import (
+from tune_mnist.core.config import config_label, pack_members
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import (
     CHECKPOINT_PREFIX,
     ERROR_FILE,
     EXPERIMENT_STATE_PREFIX,
@@ -37,7 +35,9 @@ from tune_mnist.layout import (
     TRIAL_ID,
     pack_trial_of,
 )
-from tune_mnist.storage import RUN_FILE, Location, is_uri
+from tune_mnist.experiment.storage import RUN_FILE, Location, is_uri
+from tune_mnist.strategies.budget import budget_ran_out
+from tune_mnist.strategies.early_stopping import read_marker
 
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
@@ -384,7 +384,7 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
 
 
 def _marker(loc: Location, path: str) -> dict[str, Any] | None:
-    """The trial directory's stopped_early.json (tune_mnist.schedulers wrote it), or None."""
+    """The trial directory's stopped_early.json (tune_mnist.strategies.schedulers wrote it), or None."""
     if loc.kind(f"{path}/{STOPPED_EARLY_FILE}") != pafs.FileType.File:
         return None
     try:
@@ -394,7 +394,7 @@ def _marker(loc: Location, path: str) -> dict[str, Any] | None:
 
 
 def _budget_marker(loc: Location, path: str) -> bool:
-    """Whether the trial directory has the budget's stopped_by_budget.json (tune_mnist.schedulers)."""
+    """Whether the trial directory has the budget's stopped_by_budget.json (tune_mnist.strategies.schedulers)."""
     return loc.kind(f"{path}/{STOPPED_BY_BUDGET_FILE}") == pafs.FileType.File
 
 

@@ -1,6 +1,6 @@
 """``python -m analysis.pareto --mlflow [URI]``: the analysis as one MLflow run named ``analysis`` in
 the search's MLflow experiment (same name, same store as the search's ``--mlflow``: by default the
-SQLite store beside the experiment, ``tune_mnist.mlflow_store``), so the trials' runs and what was
+SQLite store beside the experiment, ``tune_mnist.extras.mlflow_store``), so the trials' runs and what was
 concluded from them sit side by side in the MLflow UI.
 
 The run holds the settings as params (bar, objectives, epoch, accuracy metric), the front's size,
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tune_mnist.extras import require
-from tune_mnist.mlflow_store import experiment_id, tracking_uri
+from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
+from tune_mnist.extras.optional import require
 
 RUN_NAME = "analysis"
 KIND_TAG = "tune_mnist.kind"

@@ -7,7 +7,7 @@ of every test image of the experiment's data source (all of them, not the search
 compares the logits with PyTorch's, and replaces ``model.pt`` by ``model.onnx``. ``index.csv``
 gets the format, the file, what the model takes as input and its shape, and the two results of
 the check: the largest absolute logit difference and the fraction of equal predictions. The
-ONNX model takes transformed features, not raw images: see ``tune_mnist.onnx_runtime``."""
+ONNX model takes transformed features, not raw images: see ``tune_mnist.extras.onnx_runtime``."""
 
 from __future__ import annotations
 
@@ -20,22 +20,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tune_mnist.config import NUM_CLASSES, TrialConfig
-from tune_mnist.data import MnistArrays, load_mnist
-from tune_mnist.errors import InputError
-from tune_mnist.extras import require
-from tune_mnist.inputs import transform_images
-from tune_mnist.options import load_data
-from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model
+from tune_mnist.core.config import NUM_CLASSES, TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.data.inputs import transform_images
+from tune_mnist.data.options import load_data
+from tune_mnist.data.sources import MnistArrays, load_mnist
+from tune_mnist.extras.optional import require
+from tune_mnist.model.saved import CONFIG_FILE, MODEL_FILE, load_model
 
 INPUT_TEXT = (
     "transformed features: centre crop, antialiased resize and scaling applied, flattened "
-    "(tune_mnist.inputs; crop, side, input_mean and input_std in config.json)"
+    "(tune_mnist.data.inputs; crop, side, input_mean and input_std in config.json)"
 )
 
 
 def mlp_inputs(config: TrialConfig, mean: float, std: float, images: np.ndarray) -> torch.Tensor:
-    """The MLP's inputs for ``images`` (N, 28, 28) uint8, as ``tune_mnist.inputs.build_tensors`` builds
+    """The MLP's inputs for ``images`` (N, 28, 28) uint8, as ``tune_mnist.data.inputs.build_tensors`` builds
     them for ``config``: crop, resize, then the training split's standardisation if the config uses it."""
     x = transform_images(torch.from_numpy(np.array(images, copy=True)), config.crop, config.side)
     if config.scaling == "standard":
@@ -62,7 +62,7 @@ def convert_to_onnx(
     """Replace each exported ``model.pt`` under ``index_path``'s directory by a verified ``model.onnx``;
     returns the updated index (also written back) and warnings."""
     require("onnx", "--format onnx")
-    from tune_mnist.onnx_runtime import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, compare, export_onnx, session
+    from tune_mnist.extras.onnx_runtime import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, compare, export_onnx, session
 
     index_path = Path(index_path)
     index = pd.read_csv(index_path)

@@ -13,7 +13,7 @@ from analysis.confirmation import LUCKY_PLOT, changed_pick_lines, lucky_lines, l
 from analysis.html_report import HTML_FILE, write_html
 from analysis.load import ANALYSIS_DIR, Experiment
 from analysis.result import Analysis
-from tune_mnist.errors import InputError
+from tune_mnist.core.errors import InputError
 
 
 def output_dir(out: str | None, experiment: Experiment) -> Path:

@@ -16,11 +16,11 @@ from analysis.console import print_export_warnings, print_summary
 from analysis.outputs import convert_export, export_models, log_to_mlflow, output_dir, write_outputs
 from analysis.result import compute, load_finished
 from analysis.runtimes import FORMATS, RUNTIMES, check_runtime
-from tune_mnist.errors import InputError, exit_status
-from tune_mnist.extras import require
-from tune_mnist.mlflow_store import BESIDE, check_uri
-from tune_mnist.objectives import DEFAULT_MIN_ACCURACY, objectives_text
-from tune_mnist.storage import RUN_FILE
+from tune_mnist.core.errors import InputError, exit_status
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
+from tune_mnist.experiment.storage import RUN_FILE
+from tune_mnist.extras.mlflow_store import BESIDE, check_uri
+from tune_mnist.extras.optional import require
 
 #: Exit status when no config clears the accuracy bar: every file is still written (2 is a bad input).
 NOTHING_CLEARS_STATUS = 3
@@ -139,7 +139,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="also write every seed of each front config (of the re-measured front with --remeasure) "
         "to DIR as <rank>_<config>_s<seed>/model.pt + config.json, with index.csv listing them; "
-        "load one with tune_mnist.saved.load_model",
+        "load one with tune_mnist.model.saved.load_model",
     )
     out.add_argument(
         "--format",

@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from analysis.front import Front, nondominated  # noqa: E402
 from analysis.load import Experiment  # noqa: E402
-from tune_mnist.metrics import UNITS  # noqa: E402
+from tune_mnist.core.metrics import UNITS  # noqa: E402
 
 NAMES = {
     "val_acc": "validation accuracy",

@@ -17,10 +17,10 @@ import torch
 
 from analysis.front import Front, compute_front
 from analysis.load import Experiment, local_checkpoint
-from tune_mnist.errors import InputError
-from tune_mnist.measure import measure_latency
-from tune_mnist.metrics import ENVIRONMENT, LATENCY_US
-from tune_mnist.saved import load_model
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
+from tune_mnist.model.measure import measure_latency
+from tune_mnist.model.saved import load_model
 
 
 @dataclass

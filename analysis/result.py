@@ -12,9 +12,9 @@ from analysis.aggregate import aggregate, trial_table
 from analysis.confirmation import experiment_k, mark_confirmed, screening_trials
 from analysis.front import Front, Objective, compute_front, parse_objectives, parse_reference
 from analysis.load import Experiment, Trial, load_experiment, resolve_experiment
-from tune_mnist.errors import InputError
-from tune_mnist.objectives import DEFAULT_MIN_ACCURACY, objectives_text
-from tune_mnist.storage import RUN_FILE
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
+from tune_mnist.experiment.storage import RUN_FILE
 
 #: Objectives the front table shows in columns of their own anyway.
 SHOWN_COLUMNS = ("val_acc", "test_acc", "flops", "params")

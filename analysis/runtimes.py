@@ -4,7 +4,7 @@ PyTorch, and the front each runtime gives.
 Both runtimes time the same loaded models in the same interleaved rounds (``analysis.remeasure``:
 at each model's turn, eager first, then ONNX Runtime), at the same thread count (torch threads =
 ONNX Runtime's ``intra_op_num_threads``, inter-op 1, sequential execution), with the same method and
-keys (``tune_mnist.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024). The model
+keys (``tune_mnist.model.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024). The model
 run is the MLP alone on transformed features in both, so the numbers compare. ONNX Runtime runs on
 the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must too."""
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tune_mnist.errors import InputError
-from tune_mnist.extras import require
+from tune_mnist.core.errors import InputError
+from tune_mnist.extras.optional import require
 
 if TYPE_CHECKING:
     import torch
@@ -51,7 +51,7 @@ def timer(runtime: str, model: nn.Module, in_features: int, threads: int) -> Cal
     ``analysis.remeasure`` times itself): the model is exported and its session made once, here."""
     if runtime == EAGER:
         return None
-    from tune_mnist.onnx_runtime import export_onnx, measure_latency_onnx, session
+    from tune_mnist.extras.onnx_runtime import export_onnx, measure_latency_onnx, session
 
     ort_session = session(export_onnx(model, in_features), threads)
     return lambda calls: measure_latency_onnx(ort_session, in_features, threads, calls=calls)

@@ -1,6 +1,6 @@
 """Count each config once when it has several trial directories.
 
-A ``--resume`` that had to rebuild Ray's damaged state (``tune_mnist.rebuild``) trains the unfinished
+A ``--resume`` that had to rebuild Ray's damaged state (``tune_mnist.experiment.rebuild``) trains the unfinished
 configs again in new trial directories, beside the old unfinished or errored ones. Those old ones are
 not failures of the experiment: once another directory of the same config (same fields, seed and data
 split) has finished, they are marked ``superseded`` and listed as such, never counted as errors."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from tune_mnist.config import TrialConfig
+from tune_mnist.core.config import TrialConfig
 
 SUPERSEDED = "superseded"
 DATA_KEYS = ("validation_size", "split_seed", "subset")

@@ -24,7 +24,7 @@ from pathlib import Path
 from analysis.load import load_experiment
 from analysis.result import compute
 from tune_mnist import search
-from tune_mnist.layout import CONFIRM_FILE
+from tune_mnist.core.layout import CONFIRM_FILE
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

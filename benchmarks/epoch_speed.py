@@ -4,14 +4,14 @@
   pixel columns, as ``mnist_train.csv`` read with pandas), a torch Dataset that turns ``df.iloc[i]``
   into a PIL image and applies torchvision transforms (Resize where the input is smaller, ToTensor,
   Normalize(0, 1)) per sample, in a DataLoader with batch 64 and shuffle.
-- project: this project's path, ``tune_mnist.inputs.build_tensors`` (transforms applied once to the
-  whole tensor) then ``tune_mnist.train.train_epoch`` per epoch (what ``tune_mnist.train.train``
+- project: this project's path, ``tune_mnist.data.inputs.build_tensors`` (transforms applied once to the
+  whole tensor) then ``tune_mnist.training.loop.train_epoch`` per epoch (what ``tune_mnist.training.loop.train``
   times as ``epoch_time_s``).
 - floor: a plain whole-tensor loop written inline here: randperm, index, forward, backward, step,
   nothing else. The best a Python training loop can do with this model and optimizer.
 
-All three train the same model (``tune_mnist.model.build_mlp``, same seed) with the same optimizer
-construction as ``tune_mnist.train.new_state`` (Adam lr 1e-3, fused on CPU), batch 64,
+All three train the same model (``tune_mnist.model.mlp.build_mlp``, same seed) with the same optimizer
+construction as ``tune_mnist.training.loop.new_state`` (Adam lr 1e-3, fused on CPU), batch 64,
 cross-entropy, on all 60,000 training images (no validation split, as the notebook), and report
 test accuracy on the 10,000 test images after the last epoch.
 
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import MnistArrays, load_mnist, split_validation
-from tune_mnist.inputs import build_tensors
-from tune_mnist.single_run import cpu_name
-from tune_mnist.train import evaluate, new_state, train_epoch
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import MnistArrays, load_mnist, split_validation
+from tune_mnist.training.loop import evaluate, new_state, train_epoch
+from tune_mnist.training.single_run import cpu_name
 
 MODELS = {
     "baseline": TrialConfig(side=None, depth=2, width=1024),
@@ -196,7 +196,7 @@ class ProjectRun(Run):
         self.config, self.batch_size = config, config.batch_size
 
     def train_one_epoch(self) -> None:
-        # What tune_mnist.train.train times as epoch_time_s (it adds only evaluation, outside the epoch).
+        # What tune_mnist.training.loop.train times as epoch_time_s (it adds only evaluation, outside the epoch).
         train_epoch(self.state, self.tensors.train_x, self.tensors.train_y, self.batch_size)
         self.state.epoch += 1
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from tune_mnist import search
-from tune_mnist.layout import PARAMS_FILE, RESULT_FILE
+from tune_mnist.core.layout import PARAMS_FILE, RESULT_FILE
 
 # One config per trial, if this search packs several configs into one trial on GPUs (--pack).
 ONE_PER_TRIAL = ["--pack", "1"] if "pack" in vars(search.parse_args([])) else []

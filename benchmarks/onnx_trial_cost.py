@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from tune_mnist.extras import require  # noqa: E402
-from tune_mnist.measure import measure_latency  # noqa: E402
-from tune_mnist.model import build_mlp  # noqa: E402
+from tune_mnist.extras.optional import require  # noqa: E402
+from tune_mnist.model.measure import measure_latency  # noqa: E402
+from tune_mnist.model.mlp import build_mlp  # noqa: E402
 
 SHAPES = [(64, 1, 8), (64, 1, 256), (196, 1, 1024), (784, 2, 1024), (784, 2, 2048)]
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200, help="batch-1 calls timed (default 200, as trials)")
     args = parser.parse_args(argv)
     require("onnx", "benchmarks/onnx_trial_cost.py")
-    from tune_mnist.onnx_runtime import export_onnx, measure_latency_onnx, session
+    from tune_mnist.extras.onnx_runtime import export_onnx, measure_latency_onnx, session
 
     torch.set_num_threads(args.threads)
     print(f"threads {args.threads}, {args.calls} batch-1 calls; seconds per model (first export includes warm-up)")

@@ -1,6 +1,6 @@
 """Model-epochs per second, side by side in one process on one device: the single-model path
-(``tune_mnist.train.train``, one config after another, as one-config trials run) against packs of K
-configs trained together (``tune_mnist.packed.train_packed``), for three shapes:
+(``tune_mnist.training.loop.train``, one config after another, as one-config trials run) against packs of K
+configs trained together (``tune_mnist.training.packed.train_packed``), for three shapes:
 
 - small:    8x8 input (resize 8),   one hidden layer of 256  (64-256-10, the notebook's pick)
 - middle:   14x14 input (resize 14), one hidden layer of 64  (196-64-10)
@@ -47,14 +47,14 @@ from pathlib import Path
 
 import torch
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.counts import mlp_params
-from tune_mnist.data import Splits, load_mnist, split_validation, subset
-from tune_mnist.inputs import build_tensors
-from tune_mnist.measure import synchronize
-from tune_mnist.packed import PackState, train_packed
-from tune_mnist.single_run import cpu_name
-from tune_mnist.train import new_state, train
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import Splits, load_mnist, split_validation, subset
+from tune_mnist.model.counts import mlp_params
+from tune_mnist.model.measure import synchronize
+from tune_mnist.training.loop import new_state, train
+from tune_mnist.training.packed import PackState, train_packed
+from tune_mnist.training.single_run import cpu_name
 
 SHAPES = {
     "small": dict(side=8, depth=1, width=256),

@@ -45,10 +45,10 @@ from typing import Any
 from analysis.load import STOPPED_BY_BUDGET, STOPPED_EARLY, USABLE, Experiment, load_experiment
 from analysis.result import compute
 from tune_mnist import search
-from tune_mnist.errors import InputError
-from tune_mnist.layout import BUDGET_FILE, CONFIRM_FILE
-from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
-from tune_mnist.screening_deadline import CONFIRM_ROUND
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
 
 #: Each method's search options beyond the shared ones.
 METHODS = {

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from tune_mnist.layout import RESULT_FILE
+from tune_mnist.core.layout import RESULT_FILE
 
 
 def descendants(root: int) -> list[int]:

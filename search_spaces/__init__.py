@@ -27,9 +27,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.errors import InputError
-from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from search_spaces import Adaptive, SpaceOptions
 from search_spaces.random import BATCH_SIZES, DEFAULT_SAMPLES
-from tune_mnist.counts import widest
-from tune_mnist.objectives import SEARCH_OBJECTIVES
+from tune_mnist.core.objectives import SEARCH_OBJECTIVES
+from tune_mnist.model.counts import widest
 
 DESCRIPTION = (
     "Optuna's multi-objective search over the random space's ranges, minimising the accuracy "

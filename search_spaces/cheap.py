@@ -2,7 +2,7 @@
 accuracy bar a constraint, over the ``random`` space's ranges. FLOPs are known from the config before a
 trial trains, so the searcher is told them at suggestion time, and two proposals in three come from the
 space narrowed to models cheaper than the cheapest one already above the bar
-(``tune_mnist.cost_aware``). The ``adaptive`` space stays as it was (three learned objectives) for
+(``tune_mnist.strategies.cost_aware``). The ``adaptive`` space stays as it was (three learned objectives) for
 comparison."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def searcher(options: SpaceOptions) -> Adaptive:
     def make() -> Any:
         import optuna
 
-        from tune_mnist.cost_aware import CostAwareOptunaSearch
+        from tune_mnist.strategies.cost_aware import CostAwareOptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=options.search_seed, multivariate=True, group=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from search_spaces import SpaceOptions, apply_overrides
-from tune_mnist.config import TrialConfig
+from tune_mnist.core.config import TrialConfig
 
 DESCRIPTION = (
     "the notebook's whole study, 23 configs: the 784-1024-1024-10 baseline, depth and width sweeps, "

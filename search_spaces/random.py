@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from search_spaces import SpaceOptions, apply_overrides
-from tune_mnist.config import TrialConfig
+from tune_mnist.core.config import TrialConfig
 
 DESCRIPTION = (
     "--num-samples configs drawn at random with --search-seed, 50 by default: crop 12-28, input side "

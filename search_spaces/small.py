@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from search_spaces import SpaceOptions, apply_overrides
-from tune_mnist.config import TrialConfig
+from tune_mnist.core.config import TrialConfig
 
 DESCRIPTION = "the notebook's small models, 8 configs: one hidden layer of 4, 8, 64 or 256 on 14x14 and 8x8 inputs"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from search_spaces import SpaceOptions, apply_overrides
-from tune_mnist.config import TrialConfig
+from tune_mnist.core.config import TrialConfig
 
 DESCRIPTION = "three tiny configs on a 2,000-image subset, for tests and a first try"
 DEFAULT_SUBSET = 2000

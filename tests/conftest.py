@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tune_mnist.data import MnistArrays, load_mnist
+from tune_mnist.data.sources import MnistArrays, load_mnist
 
 
 @pytest.fixture(scope="session")

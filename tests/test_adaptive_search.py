@@ -14,10 +14,10 @@ import ray
 from analysis.aggregate import aggregate, trial_table
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.config import PACK_SEEDS
-from tune_mnist.objectives import SEARCH_OBJECTIVES
-from tune_mnist.pack_trainable import seeds_mean
-from tune_mnist.saved import load_model
+from tune_mnist.core.config import PACK_SEEDS
+from tune_mnist.core.objectives import SEARCH_OBJECTIVES
+from tune_mnist.model.saved import load_model
+from tune_mnist.trainables.pack_trainable import seeds_mean
 
 COMMON = [
     "--space",

@@ -24,8 +24,8 @@ from analysis.load import (
     load_experiment,
     resolve_experiment,
 )
-from tune_mnist.config import TrialConfig
-from tune_mnist.measure import mlp_flops, mlp_params
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.model.measure import mlp_flops, mlp_params
 
 OBJECTIVES = [Objective("val_acc", "max"), Objective("flops", "min"), Objective("latency_p50_us", "min")]
 
@@ -483,7 +483,7 @@ def test_front_agrees_with_brute_force_on_random_points(seed):
 
 
 def test_a_pack_members_trial_id_names_its_pack():
-    from tune_mnist.layout import member_trial_id, pack_trial_of
+    from tune_mnist.core.layout import member_trial_id, pack_trial_of
 
     for pack in ("94014_00000", "8de7c56d"):
         assert pack_trial_of(member_trial_id(pack, 3)) == pack and pack_trial_of(pack) == pack

@@ -19,10 +19,10 @@ import torch
 from analysis import pareto
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.data import split_validation, subset
-from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
-from tune_mnist.saved import load_model
+from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # every test here reads a real smoke search run by the module fixture
 
@@ -219,4 +219,4 @@ def test_cli_entry_point_defaults_to_the_latest_experiment(smoke, tmp_path):
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "analysis.pareto" in imported or "analysis.front" in imported
     assert not {m for m in imported if m == "ray" or m.startswith("ray.")}
-    assert not imported & {"tune_mnist.search", "tune_mnist.trainable"}
+    assert not imported & {"tune_mnist.search", "tune_mnist.trainables.trainable"}

@@ -30,8 +30,8 @@ from ray.cluster_utils import Cluster
 
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
-from tune_mnist.saved import load_model
+from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # a two-node Ray cluster and searches on it: minutes
 

@@ -22,7 +22,7 @@ from analysis.aggregate import aggregate, trial_table
 from analysis.load import load_experiment
 from analysis.result import compute
 from tune_mnist import search
-from tune_mnist.confirm_rule import LCB_Z, Seeds, missing_seeds, plan_round, pooled_sigma
+from tune_mnist.confirm.rule import LCB_Z, Seeds, missing_seeds, plan_round, pooled_sigma
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--space", "smoke"]
@@ -223,7 +223,7 @@ def test_interrupted_confirmation_resumes_without_training_a_seed_twice(storage)
 
 def test_the_summary_says_a_stage_not_started_yet_apart_from_no_stage(tmp_path):
     """A run stopped before its confirmation stage began is not a run without one."""
-    from tune_mnist.confirm_summary import stage_times
+    from tune_mnist.confirm.summary import stage_times
 
     pending = stage_times(str(tmp_path), 0.0, 12.0, k=3).lines()
     off = stage_times(str(tmp_path), 0.0, 12.0, k=1).lines()

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.labels import short_number
-from tune_mnist.live_table import finished_line, table_text
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.labels import short_number
+from tune_mnist.tuning.live_table import finished_line, table_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT_WARNING = "Experiment state snapshotting has been triggered multiple times"
@@ -131,7 +131,7 @@ def test_smoke_search_console_is_the_table_and_the_projects_lines(tmp_path):
 
 
 def test_epoch_progress_redraws_only_on_a_terminal(capsys):
-    from tune_mnist.single_run import EpochProgress
+    from tune_mnist.training.single_run import EpochProgress
 
     live, plain = EpochProgress(live=True), EpochProgress(live=False, quiet_s=0)
     live(2, 40, 40)
@@ -192,7 +192,7 @@ def test_the_final_table_reads_a_trial_that_never_got_a_directory(tmp_path, caps
     from ray.tune.experiment.trial import Trial
     from ray.tune.registry import register_trainable
 
-    from tune_mnist.live_table import LiveTable, error_file
+    from tune_mnist.tuning.live_table import LiveTable, error_file
 
     register_trainable("never_started", lambda config: None)
     trial = Trial("never_started", config={}, storage=StorageContext(str(tmp_path), "experiment"))

@@ -16,12 +16,12 @@ import torch
 
 from analysis.load import STOPPED_EARLY, USABLE, load_experiment
 from tune_mnist import search
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.early_stopping import decide, projected_accuracy
-from tune_mnist.inputs import build_tensors
-from tune_mnist.layout import STOPPED_EARLY_FILE
-from tune_mnist.train import new_state, train
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.layout import STOPPED_EARLY_FILE
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.strategies.early_stopping import decide, projected_accuracy
+from tune_mnist.training.loop import new_state, train
 
 
 def test_a_plateau_far_below_the_bar_stops_and_a_steady_learner_goes_on():
@@ -70,7 +70,7 @@ def feed(
 
 
 def test_the_scheduler_stops_a_hopeless_trial_and_lets_a_promising_one_finish(splits, tmp_path, one_thread):
-    from tune_mnist.schedulers import BarAwareScheduler
+    from tune_mnist.strategies.schedulers import BarAwareScheduler
 
     scheduler = BarAwareScheduler(0.85)
     hopeless = TrialConfig(side=4, depth=0, width=1, lr=1e-4, batch_size=256, epochs=8)
@@ -117,8 +117,8 @@ def test_bad_scheduler_values_are_refused_before_ray_starts(argv, message, tmp_p
 
 
 def test_a_confirmation_trial_is_never_stopped_early(splits, tmp_path, one_thread):
-    from tune_mnist.schedulers import BarAwareScheduler
-    from tune_mnist.screening_deadline import CONFIRM_ROUND
+    from tune_mnist.strategies.schedulers import BarAwareScheduler
+    from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
 
     hopeless = TrialConfig(side=4, depth=0, width=1, lr=1e-4, batch_size=256, epochs=3)
     scheduler = BarAwareScheduler(0.85)

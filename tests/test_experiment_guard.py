@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from tune_mnist.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy, Holder, is_stale, process_start
-from tune_mnist.rebuild import check_state, config_key, finished_configs, pickle_problem
-from tune_mnist.storage import Location
-from tune_mnist.storage_guard import storage_errno
+from tune_mnist.experiment.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy, Holder, is_stale, process_start
+from tune_mnist.experiment.rebuild import check_state, config_key, finished_configs, pickle_problem
+from tune_mnist.experiment.storage import Location
+from tune_mnist.experiment.storage_guard import storage_errno
 
 REPO = Path(__file__).resolve().parent.parent
 SEARCH = [sys.executable, "-m", "tune_mnist.search"]
@@ -143,7 +143,8 @@ def test_lock_refuses_a_second_holder_in_one_sentence_naming_it(tmp_path):
 def test_a_dead_holder_does_not_block(tmp_path):
     experiment = tmp_path / "exp"
     code = (
-        f"import time; from tune_mnist.driver_lock import DriverLock; DriverLock({str(experiment)!r}).acquire(); "
+        "import time; from tune_mnist.experiment.driver_lock import DriverLock; "
+        f"DriverLock({str(experiment)!r}).acquire(); "
         "print('held', flush=True); time.sleep(120)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -395,9 +396,9 @@ def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) ->
 def test_rebuild_plan_from_trial_directories(tmp_path):
     import argparse
 
-    from tune_mnist.config import TrialConfig
-    from tune_mnist.experiment_guard import prepare_resume
-    from tune_mnist.storage import RUN_FILE
+    from tune_mnist.core.config import TrialConfig
+    from tune_mnist.experiment.experiment_guard import prepare_resume
+    from tune_mnist.experiment.storage import RUN_FILE
 
     experiment = tmp_path / "exp"
     configs = [TrialConfig(side=8, depth=1, width=w, epochs=2) for w in (4, 8, 16)]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.errors import InputError
-from tune_mnist.inputs import build_tensors, transform_images
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.data.inputs import build_tensors, transform_images
+from tune_mnist.data.sources import split_validation, subset
 
 
 def one_sentence(error: pytest.ExceptionInfo, *names: str) -> str:

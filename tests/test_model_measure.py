@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from tune_mnist.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
-from tune_mnist.measure import count_params, counted_flops, measure_latency, thread_count
-from tune_mnist.metrics import LATENCY_US
-from tune_mnist.model import build_mlp, layer_sizes
+from tune_mnist.core.metrics import LATENCY_US
+from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
+from tune_mnist.model.measure import count_params, counted_flops, measure_latency, thread_count
+from tune_mnist.model.mlp import build_mlp, layer_sizes
 
 
 def test_mlp_structure():

@@ -9,19 +9,19 @@ import sys
 import pytest
 import torch
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.errors import InputError
-from tune_mnist.extras import require
-from tune_mnist.inputs import build_tensors
-from tune_mnist.model import build_mlp
-from tune_mnist.train import new_state, train
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.extras.optional import require
+from tune_mnist.model.mlp import build_mlp
+from tune_mnist.training.loop import new_state, train
 
 pytest.importorskip("onnxruntime", reason='the onnx extra is not installed (pip install -e ".[onnx]")')
 pytest.importorskip("onnxscript", reason='the onnx extra is not installed (pip install -e ".[onnx]")')
 
 from analysis.onnx_export import mlp_inputs  # noqa: E402
-from tune_mnist.onnx_runtime import compare, export_onnx, measure_latency_onnx, session  # noqa: E402
+from tune_mnist.extras.onnx_runtime import compare, export_onnx, measure_latency_onnx, session  # noqa: E402
 
 CONFIG = TrialConfig(side=14, scaling="standard", depth=1, width=64, epochs=1, seed=0)
 pytestmark = pytest.mark.usefixtures("one_thread")

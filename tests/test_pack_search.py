@@ -16,8 +16,8 @@ import ray
 
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.metrics import EPOCH_ROW, PLACEMENT
-from tune_mnist.saved import load_model
+from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # packed Ray searches, one interrupted and resumed: minutes
 

@@ -1,4 +1,4 @@
-"""The packed engine (tune_mnist.packed) against the single-model path, on CPU and real MNIST."""
+"""The packed engine (tune_mnist.training.packed) against the single-model path, on CPU and real MNIST."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import torch
 
 import search_spaces
 from search_spaces import SpaceOptions
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.errors import InputError
-from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW, PACK
-from tune_mnist.model import build_mlp
-from tune_mnist.packed import PackState, plan, plan_packs, train_packed, trainer
-from tune_mnist.train import new_state, train
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.metrics import EPOCH_ROW, PACK
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.model.mlp import build_mlp
+from tune_mnist.training.loop import new_state, train
+from tune_mnist.training.packed import PackState, plan, plan_packs, train_packed, trainer
 
 CPU = torch.device("cpu")
 # Mixed widths, input specs (sizes 64, 196, 100 standardised, 784) and learning rates; one epoch count.
@@ -192,7 +192,7 @@ def test_bad_device_and_pack_size_fail_with_one_sentence(splits):
 def test_planning_imports_no_torch():
     """The search plans packs (and --dry-run sizes them) without loading the training engine."""
     code = (
-        "import sys, tune_mnist.packed.plan, tune_mnist.layout, tune_mnist.rows; "
+        "import sys, tune_mnist.training.packed.plan, tune_mnist.core.layout, tune_mnist.training.rows; "
         "assert 'torch' not in sys.modules and 'ray' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

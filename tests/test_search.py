@@ -18,15 +18,15 @@ import torch
 import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist import search
-from tune_mnist.data import split_validation, subset
-from tune_mnist.inputs import build_tensors
-from tune_mnist.metrics import EPOCH_ROW, PACK, PLACEMENT
-from tune_mnist.ray_session import start_ray
-from tune_mnist.saved import load_model
-from tune_mnist.summary import summarize
-from tune_mnist.train import evaluate
-from tune_mnist.trials import trial_points
-from tune_mnist.tuner import build_tuner
+from tune_mnist.core.metrics import EPOCH_ROW, PACK, PLACEMENT
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.model.saved import load_model
+from tune_mnist.training.loop import evaluate
+from tune_mnist.tuning.ray_session import start_ray
+from tune_mnist.tuning.summary import summarize
+from tune_mnist.tuning.trials import trial_points
+from tune_mnist.tuning.tuner import build_tuner
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def test_seeds_overrides_and_random_space():
 
 def test_a_space_is_one_file(tmp_path, monkeypatch):
     (tmp_path / "mine.py").write_text(
-        "from tune_mnist.config import TrialConfig\nDESCRIPTION = 'mine'\n"
+        "from tune_mnist.core.config import TrialConfig\nDESCRIPTION = 'mine'\n"
         "def configs(options):\n    return [TrialConfig(side=7, depth=1, width=3)]\n"
     )
     monkeypatch.setattr(search_spaces, "__path__", [*search_spaces.__path__, str(tmp_path)])

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.errors import InputError
-from tune_mnist.inputs import build_tensors
-from tune_mnist.saved import CONFIG_FILE, MODEL_FILE, load_model, save_model
-from tune_mnist.single_run import main
-from tune_mnist.train import evaluate, new_state, train
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.model.saved import CONFIG_FILE, MODEL_FILE, load_model, save_model
+from tune_mnist.training.loop import evaluate, new_state, train
+from tune_mnist.training.single_run import main
 
 SMALL = [
     "--crop",

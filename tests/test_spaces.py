@@ -9,8 +9,8 @@ import pytest
 
 import search_spaces
 from search_spaces import Adaptive, SpaceOptions
-from tune_mnist.config import TrialConfig
-from tune_mnist.errors import InputError
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
 
 OPTIONS = SpaceOptions(epochs=1, batch_size=32, lr=0.01, num_samples=3, seeds=2, search_seed=1, min_accuracy=0.8)
 

@@ -15,10 +15,10 @@ import ray
 from analysis.load import STOPPED_BY_BUDGET, USABLE, load_experiment
 from search_spaces import SpaceOptions, load
 from tune_mnist import search
-from tune_mnist.budget import GRACE_NOTE, anytime_order
-from tune_mnist.config import TrialConfig
-from tune_mnist.counts import mlp_flops
-from tune_mnist.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE
+from tune_mnist.model.counts import mlp_flops
+from tune_mnist.strategies.budget import GRACE_NOTE, anytime_order
 
 
 @pytest.mark.parametrize(
@@ -118,8 +118,8 @@ def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_pa
 
 def test_the_searcher_confirms_after_the_deadline_and_resume_keeps_or_reopens_screening(tmp_path):
     """No Ray: the ConfirmingSearcher under published deadlines, saved and restored as --resume does."""
-    from tune_mnist.confirm_searcher import ConfirmingSearcher, Stage
-    from tune_mnist.screening_deadline import CONFIRM_ROUND, Deadline, publish
+    from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
+    from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, Deadline, publish
 
     a, b, c = (TrialConfig(side=s, depth=0, width=1, epochs=2).to_dict() for s in (8, 10, 12))
     stage = Stage(k=3, bar=0.5, pack=1, packed=False, constants={}, experiment=str(tmp_path))
@@ -151,8 +151,8 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
 
     import pyarrow.fs as pafs
 
-    from tune_mnist.schedulers import BarAwareScheduler
-    from tune_mnist.screening_deadline import CONFIRM_ROUND, Deadline, publish
+    from tune_mnist.strategies.schedulers import BarAwareScheduler
+    from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, Deadline, publish
 
     def trial(name: str, status: str, **config) -> SimpleNamespace:
         storage = SimpleNamespace(storage_filesystem=pafs.LocalFileSystem(), trial_fs_path=str(tmp_path / name))
@@ -177,7 +177,7 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
 def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_change(tmp_path):
     """Tune saves the searcher at every snapshot: unchanged, the same bytes; changed, the new state,
     which a restore gets back whole (the cost-aware searcher inside the confirming one)."""
-    from tune_mnist.confirm_searcher import ConfirmingSearcher, Stage
+    from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
     inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
     stage = Stage(k=3, bar=0.9, pack=1, packed=False, constants={}, experiment=str(tmp_path))
@@ -202,7 +202,7 @@ def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_chan
 def test_under_a_budget_rays_list_of_trials_never_started_is_not_printed(tmp_path):
     import logging
 
-    from tune_mnist.budget import RAY_RESULTS_LOGGER, SearchBudget
+    from tune_mnist.strategies.budget import RAY_RESULTS_LOGGER, SearchBudget
 
     seen: list[str] = []
     handler = logging.Handler()

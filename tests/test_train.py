@@ -10,12 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tune_mnist import metrics
-from tune_mnist.config import TrialConfig
-from tune_mnist.data import split_validation, subset
-from tune_mnist.inputs import build_tensors
-from tune_mnist.measure import mlp_flops, mlp_params
-from tune_mnist.train import TrainingState, evaluate, new_state, train, train_epoch
+from tune_mnist.core import metrics
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.model.measure import mlp_flops, mlp_params
+from tune_mnist.training.loop import TrainingState, evaluate, new_state, train, train_epoch
 
 CPU = torch.device("cpu")
 CONFIG = TrialConfig(side=14, depth=1, width=64, epochs=2, seed=0)
@@ -77,7 +77,7 @@ def test_evaluate_in_chunks_and_empty(tensors, two_epochs, monkeypatch):
     state, _ = two_epochs
     state.model.train()
     whole = evaluate(state.model, tensors.val_x, tensors.val_y)
-    import tune_mnist.train as train_module
+    import tune_mnist.training.loop as train_module
 
     monkeypatch.setattr(train_module, "EVAL_BATCH", 7)  # many small chunks, a ragged last one
     chunked = evaluate(state.model, tensors.val_x, tensors.val_y)

@@ -1,17 +1,25 @@
 """tune_mnist: a Ray Tune search over small MLP classifiers for MNIST.
 
-Data flows one way, and each module imports only the ones before it:
+The subpackages are the stages of the data flow; each imports only the ones above it in this list:
 
-    data (MNIST files -> validated arrays, validation split)
-      -> inputs, model (a config's input tensors and its MLP)
-      -> measure, train (costs and latency; one epoch at a time, one row of metrics per epoch)
-      -> trainable, packed (one config, or a pack of configs, as a Ray Tune trial)
-      -> search (the command line: a named space through Ray Tune)
-      -> ray_results/<experiment>/ on disk (params.json, result.json, checkpoints)
-      -> analysis (load -> aggregate -> front -> tables, CSV, plots, report), a separate package
-         that reads the files and never imports the search or Ray.
+    core         the vocabulary: configs, labels, metric and objective names, errors, file layout
+    data         MNIST files -> validated arrays, the validation split, a config's input tensors
+    model        a config's MLP, its counts, latency measurement, saved models
+    training     the one-config loop, the per-epoch row, the packed engine (K configs as one)
+    trainables   one config or a pack as a Ray Tune trial, checkpoints, unpacking a pack's rows
+    experiment   the experiment on disk: storage, the driver lock, guards, rebuild, resumed options
+    strategies   early stopping, schedulers, the time budget, limits, the cost-aware searcher
+    confirm      the confirmation stage: rule, searcher, log, summary
+    extras       optional ONNX and MLflow, imported only when an option asks
+    tuning       the run: trials, the Ray session, the Tuner of each mode, live table, summary
+    search.py    ``python -m tune_mnist.search``; train.py: ``python -m tune_mnist.train``
 
-docs/architecture.md draws the same picture with every module in it.
+ray_results/<experiment>/ on disk is then read by ``analysis`` (a separate package that never imports
+Ray or the search). docs/architecture.md draws the same picture with every module in it.
 """
+
+from tune_mnist import _legacy
+
+_legacy.install()
 
 __version__ = "0.1.0"

@@ -15,28 +15,28 @@ import time
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
-from tune_mnist.budget import SearchBudget
-from tune_mnist.config import TrialConfig
-from tune_mnist.confirm_rule import DEFAULT_CONFIRM
-from tune_mnist.confirm_summary import stage_times
-from tune_mnist.confirm_tuner import check_confirm, confirm_int
-from tune_mnist.data import Splits, split_validation, subset
-from tune_mnist.dry_run import print_dry_run
-from tune_mnist.early_stopping import schedulers_text
-from tune_mnist.errors import InputError, exit_status
-from tune_mnist.experiment_guard import hold, prepare_resume, refuse_if_busy
-from tune_mnist.extras import require
-from tune_mnist.mlflow_store import BESIDE, check_uri
-from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
-from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
-from tune_mnist.ray_session import start_ray
-from tune_mnist.run_options import resume_options, save_run_options
-from tune_mnist.search_limits import check_limits
-from tune_mnist.storage import RUN_FILE, exists, storage_root
-from tune_mnist.storage_guard import StorageGuard
-from tune_mnist.summary import summarize
-from tune_mnist.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
-from tune_mnist.tuner import build_tuner, pending_trials
+from tune_mnist.confirm.rule import DEFAULT_CONFIRM
+from tune_mnist.confirm.summary import stage_times
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError, exit_status
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.data.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
+from tune_mnist.data.sources import Splits, split_validation, subset
+from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_if_busy
+from tune_mnist.experiment.run_options import resume_options, save_run_options
+from tune_mnist.experiment.storage import RUN_FILE, exists, storage_root
+from tune_mnist.experiment.storage_guard import StorageGuard
+from tune_mnist.extras.mlflow_store import BESIDE, check_uri
+from tune_mnist.extras.optional import require
+from tune_mnist.strategies.budget import SearchBudget
+from tune_mnist.strategies.early_stopping import schedulers_text
+from tune_mnist.strategies.search_limits import check_limits
+from tune_mnist.tuning.confirm_tuner import check_confirm, confirm_int
+from tune_mnist.tuning.dry_run import print_dry_run
+from tune_mnist.tuning.ray_session import start_ray
+from tune_mnist.tuning.summary import summarize
+from tune_mnist.tuning.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
+from tune_mnist.tuning.tuner import build_tuner, pending_trials
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -359,7 +359,7 @@ def run_tuner(
         with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
-        # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.
+        # The confirmation stage ran inside fit (tune_mnist.confirm.searcher); its log times it.
         stage = stage_times(experiment, fit_started, time.time(), getattr(args, "confirm", 1))
         expected = None if points is None else configs_in(points)
         return summarize(results, args, experiment, expected, stage)

@@ -1,0 +1,265 @@
+"""The confirmation stage as a Ray Tune ``Searcher``: one Tuner, one experiment state, native resume.
+
+Why a searcher and not a second Tuner: a second ``Tuner`` in the same experiment directory writes a
+second experiment state, and ``Tuner.restore`` (and the analysis's trial statuses) would see only the
+newest one. A searcher that first yields the screening trials (a list space's points, or an adaptive
+searcher's ``num_samples`` proposals), waits for them (``suggest`` returns None while they run), then
+yields confirmation trials round by round (``tune_mnist.confirm.rule``) and finally
+``Searcher.FINISHED``, is saved with the experiment state at every Tune checkpoint (``save`` /
+``restore``), so ``--resume`` continues whichever stage was interrupted, and a seed it has handed out
+is never handed out again. Each round is also written to ``confirmation.json`` beside the trials
+(``tune_mnist.confirm.log``), which the search summary reads for the stage's wall time.
+
+Under ``--time-budget`` the budget ends the screening only (``tune_mnist.strategies.screening_deadline``): past
+the deadline the searcher proposes no more screening trials (the scheduler stops the running ones),
+and the confirmation rounds start once those have stopped; confirmation is extra time, reported on
+its own. The moment screening closed is saved with the searcher, so a plain ``--resume`` goes on with
+confirmation, while ``--resume --time-budget M`` opens screening again for M minutes (until the
+stage has finished: then the experiment is complete). Only a seed that reached its last epoch counts
+as a result: a trial stopped early or by the budget never stands for its config's accuracy."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from tune_mnist.confirm.log import write_log
+from tune_mnist.confirm.rule import Seeds, config_key, missing_seeds, plan_round
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
+from tune_mnist.core.objectives import SELECTION_METRIC
+from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
+from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.training.packed.plan import plan_packs
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What the confirmation stage needs to know: ``k`` seeds per config, the bar, how the experiment's
+    trials are shaped (``pack`` configs per trial on a list space; ``packed``: the trainable is the pack
+    trainable, so a config's extra seeds go in one ``members`` trial), the run constants every trial
+    carries, and where the experiment lives (for the log)."""
+
+    k: int
+    bar: float
+    pack: int
+    packed: bool
+    constants: dict[str, Any]
+    experiment: str
+
+
+class ConfirmingSearcher(SavedWhenChanged, Searcher):
+    """Screening first (``screening`` points, or ``inner``'s first ``num_samples`` proposals), then the
+    confirmation rounds."""
+
+    def __init__(
+        self,
+        stage: Stage,
+        screening: list[dict[str, Any]] | None = None,
+        inner: Searcher | None = None,
+        num_samples: int = 0,
+    ) -> None:
+        super().__init__(metric=getattr(inner, "metric", None), mode=getattr(inner, "mode", None))
+        self.stage = stage
+        self.screening = list(screening or [])
+        self.inner = inner
+        self.inner_left = num_samples if inner is not None else 0  # negative: unlimited (a budget ends it)
+        self.space: dict[str, Any] = {}
+        self.trials: dict[str, dict[str, Any]] = {}  # trial id -> {"configs", "done", "inner", "stage"}
+        self.seeds: dict[str, Seeds] = {}  # config key -> finished seeds
+        self.taken: dict[str, set[int]] = {}  # config key -> every seed handed out
+        self.queue: list[dict[str, Any]] = []
+        self.rounds: list[dict[str, Any]] = []
+        self.confirm_started: float | None = None
+        self.finished_at: float | None = None
+        self.screening_closed_at: float | None = None  # when a --time-budget ended screening
+
+    # ------------------------------------------------------------ Tune's calls
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        self.space = dict(config or {})
+        self._changed()
+        if self.inner is not None:
+            from ray.tune.search.util import _set_search_properties_backwards_compatible
+
+            return _set_search_properties_backwards_compatible(
+                self.inner.set_search_properties, metric, mode, config, **spec
+            )
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        before = self._fingerprint()
+        proposal = self._suggest(trial_id)
+        if proposal is not None or self._fingerprint() != before:
+            self._changed()
+        return proposal
+
+    def _suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self._screening_open():
+            if self.screening:
+                return self._hand_out(trial_id, self.screening.pop(0), "screen")
+            if self.inner is not None and self.inner_left != 0:
+                self._changed()  # the inner searcher's state moves with every call
+                proposal = self.inner.suggest(trial_id)
+                if proposal is None:
+                    return None
+                if proposal != Searcher.FINISHED:
+                    if self.inner_left > 0:
+                        self.inner_left -= 1
+                    return self._hand_out(trial_id, proposal, "screen", inner=True)
+                self.inner_left = 0
+        if not self.queue:
+            if any(not t["done"] for t in self.trials.values()):
+                return None  # a round is a barrier: decide on complete results
+            self.queue = self._next_round()
+            if not self.queue:
+                if self.finished_at is None:
+                    self.finished_at = time.time()
+                    self._write_log()
+                return Searcher.FINISHED
+        return self._hand_out(trial_id, self.queue.pop(0), "confirm")
+
+    def _screening_open(self) -> bool:
+        """False once this run's screening deadline has passed (or an earlier run's closed screening
+        and this run got no new budget)."""
+        deadline = current()
+        closed = getattr(self, "screening_closed_at", None)  # absent in a searcher saved before budgets
+        if closed is not None and deadline is not None and deadline.reopen and closed < deadline.started:
+            closed = None  # --resume --time-budget M: screen again for M minutes
+        if closed is None and deadline is not None and deadline.passed():
+            if self.screening or (self.inner is not None and self.inner_left != 0):
+                deadline.mark_reached()  # proposals were left: the budget cut screening short
+            closed = time.time()
+        self.screening_closed_at = closed
+        return closed is None
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        trial = self.trials.get(trial_id)
+        if trial is not None and trial["inner"] and self.inner is not None:
+            self.inner.on_trial_result(trial_id, result)
+            if not _ignores_epochs(self.inner):
+                self._changed()
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        trial = self.trials.get(trial_id)
+        if trial is None:
+            return
+        self._changed()
+        if trial["inner"] and self.inner is not None:
+            self.inner.on_trial_complete(trial_id, result=result, error=error)
+        trial["done"] = True
+        if error or not result:
+            return
+        rows = result.get(PACK_MEMBERS) if len(trial["configs"]) > 1 or PACK_MEMBERS in result else [result]
+        for config, row in zip(trial["configs"], rows or []):
+            if not _final(config, row):
+                continue  # stopped early or by the budget: no result for its config
+            accuracy = row.get(SELECTION_METRIC)
+            if not isinstance(accuracy, (int, float)) or accuracy != accuracy:
+                continue
+            seeds = self.seeds.setdefault(config_key(config), Seeds())
+            seed = int(config.get("seed", 0))
+            seeds.accuracy[seed] = float(accuracy)
+            seeds.costs[seed] = {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Also put the log in Ray's driver staging directory: after ``--resume`` Ray uploads that
+        directory (with the log as it was downloaded) over the experiment's, so a log written only to
+        the experiment would be overwritten with the stale copy."""
+        super().save_to_dir(checkpoint_dir, session_str)
+        if self.rounds or self.finished_at is not None:
+            write_log(checkpoint_dir, self._log())
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        """What a ``suggest`` that hands nothing out may still change (a deadline passing, a round
+        planned, the stage finishing)."""
+        return (
+            len(self.screening),
+            self.inner_left,
+            len(self.queue),
+            len(self.rounds),
+            len(self.trials),
+            self.confirm_started,
+            self.finished_at,
+            getattr(self, "screening_closed_at", None),
+        )
+
+    # ------------------------------------------------------------ the stage
+
+    def _hand_out(self, trial_id: str, point: dict[str, Any], stage: str, inner: bool = False) -> dict[str, Any]:
+        merged = {**self.space, **point}
+        configs = pack_members(merged) or [merged]
+        for config in configs:
+            self.taken.setdefault(config_key(config), set()).add(int(config.get("seed", 0)))
+        self.trials[trial_id] = {"configs": configs, "done": False, "inner": inner, "stage": stage}
+        return point
+
+    def _next_round(self) -> list[dict[str, Any]]:
+        """Plan a round; its points (cheap near-bar configs first) with the seeds each config lacks."""
+        decisions, sigma = plan_round(self.seeds, self.stage.bar, self.stage.k)
+        configs: list[TrialConfig] = []
+        grouped: list[list[TrialConfig]] = []
+        for d in decisions:
+            base = json.loads(d.key)
+            need = missing_seeds(self.taken.get(d.key, ()), self.seeds[d.key].n, self.stage.k)
+            seeded = [TrialConfig.from_dict({**base, "seed": s}) for s in need]
+            configs += seeded
+            grouped.append(seeded)
+        if decisions:
+            if self.confirm_started is None:
+                self.confirm_started = time.time()
+            self.rounds.append(
+                {
+                    "round": len(self.rounds) + 1,
+                    "sigma": sigma,
+                    "configs": [
+                        {"config": json.loads(d.key), "reason": d.reason, "seeds": [c.seed for c in g]}
+                        for d, g in zip(decisions, grouped)
+                    ],
+                }
+            )
+            self._write_log()
+        return self._points(configs, grouped)
+
+    def _points(self, configs: list[TrialConfig], grouped: list[list[TrialConfig]]) -> list[dict[str, Any]]:
+        """One trial per seed on a CPU list space; packs as ``--pack`` packs them; on the pack trainable
+        (adaptive ``--seeds``) one trial per config holding its missing seeds."""
+        constants = {**self.stage.constants, CONFIRM_ROUND: len(self.rounds)}  # exempt from any stop
+        if self.stage.pack > 1:
+            return [
+                {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}
+                for pack in plan_packs(configs, self.stage.pack)
+            ]
+        if self.stage.packed:
+            return [{PACK_MEMBERS: [c.to_dict() for c in g], **constants} for g in grouped if g]
+        return [{**c.to_dict(), **constants} for c in configs]
+
+    def _log(self) -> dict[str, Any]:
+        return {
+            "k": self.stage.k,
+            "bar": self.stage.bar,
+            "confirm_started": self.confirm_started,
+            "finished_at": self.finished_at,
+            "screening_closed_by_budget_at": getattr(self, "screening_closed_at", None),
+            "rounds": self.rounds,
+        }
+
+    def _write_log(self) -> None:
+        write_log(self.stage.experiment, self._log())
+
+
+def _ignores_epochs(searcher: Searcher) -> bool:
+    """Whether ``searcher`` learns nothing from a trial's per-epoch results: Ray's multi-objective
+    ``OptunaSearch`` drops them, and a searcher can say so with ``IGNORES_EPOCHS = True``."""
+    return bool(getattr(searcher, "IGNORES_EPOCHS", False)) or isinstance(getattr(searcher, "metric", None), list)
+
+
+def _final(config: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` is the config's last epoch (a trial stopped before it has no final result)."""
+    epoch, epochs = row.get("epoch"), config.get("epochs")
+    if not isinstance(epoch, (int, float)) or not isinstance(epochs, (int, float)):
+        return True  # no epoch count to compare: take the row as Tune reported it
+    return epoch >= epochs

@@ -1,0 +1,156 @@
+"""The search summary's picks on seed means, with the seeds behind each number, and the confirmation
+stage's own wall time.
+
+Why: a pick on one seed near the bar is often a lucky seed. The summary groups a config's seeds (as
+the analysis does), says how many back each pick, marks a pick with fewer than the experiment's
+``--confirm`` K seeds unconfirmed, and where confirmation changed a pick shows the screening pick
+(each config's first seed alone) beside the confirmed one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tune_mnist.confirm.log import read_log
+from tune_mnist.confirm.rule import config_key
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.objectives import SELECTION_METRIC
+
+
+@dataclass
+class Group:
+    """One config's finished seeds (seed -> result row)."""
+
+    label: str
+    key: str
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def mean(self, metric: str) -> float:
+        values = [r[metric] for r in self.rows.values() if _number(r.get(metric))]
+        return sum(values) / len(values) if values else math.nan
+
+    def first(self) -> Group:
+        """The screening result: the config's first seed alone."""
+        seed = min(self.rows)
+        return Group(self.label, self.key, {seed: self.rows[seed]})
+
+    def per_seed(self, metric: str = SELECTION_METRIC) -> str:
+        return ", ".join(f"s{s} {self.rows[s][metric]:.4f}" for s in sorted(self.rows))
+
+
+def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[Group]:
+    """(config, final row) pairs of finished trials -> one Group per config, seeds together."""
+    groups: dict[str, Group] = {}
+    for config, row in pairs:
+        cfg = TrialConfig.from_dict(config)
+        label = f"{cfg.input_spec} {cfg.depth}x{cfg.width}"
+        key = config_key(config)
+        groups.setdefault(key, Group(label, key)).rows[cfg.seed] = row
+    return list(groups.values())
+
+
+def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:
+    """The best config by ``metric`` among those whose mean selection accuracy is above ``bar``."""
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and _number(g.mean(metric))]
+    if not feasible:
+        return None
+    sign = -1 if mode == "max" else 1
+    return min(feasible, key=lambda g: (sign * g.mean(metric), -g.mean(SELECTION_METRIC)))
+
+
+def seeds_text(group: Group, k: int) -> str:
+    """``over 3 seeds (s0 0.9008, ...)`` or ``on 1 seed, unconfirmed (fewer than 3)``."""
+    if group.n >= k:
+        return f"over {group.n} seeds ({group.per_seed()})"
+    noun = "seed" if group.n == 1 else "seeds"
+    return f"on {group.n} {noun} ({group.per_seed()}), unconfirmed (fewer than {k})"
+
+
+def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float, k: int) -> list[str]:
+    """One line per objective: the best config above the bar on seed means; where the screening pick
+    (first seeds alone) differs, a second line with it and what its seeds say now."""
+    out: list[str] = []
+    screening = [g.first() for g in groups]
+    for metric, mode in objectives:
+        pick = best(groups, metric, mode, bar)
+        if pick is None:
+            continue
+        out.append(
+            f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {bar:g} (seed means): {pick.label} "
+            f"{pick.rows[min(pick.rows)].get('architecture', '')}: {SELECTION_METRIC} "
+            f"{pick.mean(SELECTION_METRIC):.4f} {seeds_text(pick, k)}, test_acc {pick.mean('test_acc'):.4f}, "
+            f"FLOPs {pick.mean('flops'):,.0f}, latency p50 {pick.mean('latency_p50_us'):.1f} us"
+        )
+        before = best(screening, metric, mode, bar)
+        if before is not None and before.key != pick.key:
+            now = next(g for g in groups if g.key == before.key)
+            out.append(
+                f"    confirmation changed this pick: on its first seed alone it was {before.label} "
+                f"({SELECTION_METRIC} {before.mean(SELECTION_METRIC):.4f}); over {now.n} seeds that config has "
+                f"{now.mean(SELECTION_METRIC):.4f} ({now.per_seed()})"
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class StageTimes:
+    """Wall seconds of this run's ``fit`` split into the search phase and the confirmation stage."""
+
+    total: float
+    confirm: float | None  # None: no confirmation stage (--confirm 1)
+    rounds: int = 0
+    configs: int = 0
+    trials_seeds: int = 0
+    sigma: float | None = None
+    resumed_in_stage: bool = False
+    k: int = 1  # the run's --confirm
+
+    @property
+    def search(self) -> float:
+        return self.total - (self.confirm or 0.0)
+
+    def lines(self) -> list[str]:
+        if self.confirm is None and self.k > 1:  # stopped (Ctrl-C, a full disk) before the stage
+            return [f"Wall time: search {self.search:.1f} s (confirmation stage not started yet; --resume runs it)."]
+        if self.confirm is None:
+            return [f"Wall time: search {self.search:.1f} s (no confirmation stage: --confirm 1)."]
+        sigma = f", pooled seed std {self.sigma:.4f}" if self.sigma is not None else ""
+        ratio = f", {self.total / self.search:.2f}x the search phase" if self.search > 0 else ""
+        resumed = " (this run resumed inside the stage)" if self.resumed_in_stage else ""
+        return [
+            f"Wall time: search {self.search:.1f} s; confirmation stage {self.confirm:.1f} s{resumed}{ratio} "
+            f"({self.rounds} round(s), {self.configs} config(s), {self.trials_seeds} extra seed(s){sigma})."
+        ]
+
+
+def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 1) -> StageTimes:
+    """Split this run's fit wall time at the moment the confirmation stage started (from its log);
+    ``k``: the run's ``--confirm``."""
+    log = read_log(experiment)
+    total = fit_ended - fit_started
+    if log is None:
+        return StageTimes(total, None, k=k)
+    started = log.get("confirm_started")
+    rounds = log.get("rounds") or []
+    configs = [c for r in rounds for c in r.get("configs", [])]
+    sigmas = [r.get("sigma") for r in rounds if r.get("sigma") is not None]
+    return StageTimes(
+        total=total,
+        confirm=0.0 if started is None else fit_ended - max(float(started), fit_started),
+        rounds=len(rounds),
+        configs=len(configs),
+        trials_seeds=sum(len(c.get("seeds", [])) for c in configs),
+        sigma=sigmas[-1] if sigmas else None,
+        resumed_in_stage=started is not None and float(started) < fit_started,
+        k=k,
+    )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

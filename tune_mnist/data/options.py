@@ -1,0 +1,71 @@
+"""Command-line options shared by the single-run and search CLIs: the data source and validation split,
+and the number parsers their options use."""
+
+from __future__ import annotations
+
+import argparse
+
+from tune_mnist.data.sources import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE, MnistArrays, load_mnist
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data (default: the MNIST files shipped in data/mnist)")
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory of MNIST-format IDX files (.gz or not; torchvision's MNIST/raw layout too), e.g. "
+        "Fashion-MNIST (default: data/mnist, shipped with the repository)",
+    )
+    group.add_argument(
+        "--train-csv", metavar="CSV", help="training CSV in the notebook's layout: label, then 784 pixel values"
+    )
+    group.add_argument("--test-csv", metavar="CSV", help="test CSV in the same layout (needed with --train-csv)")
+    group.add_argument(
+        "--download", metavar="DIR", help="download MNIST with torchvision into DIR and use it (needs internet)"
+    )
+    group.add_argument(
+        "--validation-size",
+        type=int,
+        metavar="N",
+        default=DEFAULT_VALIDATION_SIZE,
+        help="training images held out for validation (default %(default)s; 0 = none, as the notebook)",
+    )
+    group.add_argument(
+        "--split-seed",
+        type=int,
+        metavar="N",
+        default=DEFAULT_SPLIT_SEED,
+        help="seed of the validation split (default %(default)s)",
+    )
+    group.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="use a seeded subset of N training images (validation and test capped at N too), for quick runs "
+        "(default: all, or the space's own for quick spaces such as smoke)",
+    )
+
+
+def load_data(args: argparse.Namespace) -> MnistArrays:
+    return load_mnist(args.data_dir, args.train_csv, args.test_csv, args.download)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value

@@ -1,0 +1,77 @@
+"""What the search CLI does to keep an experiment safe, in a few calls: hold it (one driver at a time,
+``tune_mnist.experiment.driver_lock``), and before a ``--resume`` set damaged Ray state aside and plan the rebuild
+from the trial directories (``tune_mnist.experiment.rebuild``). Storage failures during the run are
+``tune_mnist.experiment.storage_guard``'s job."""
+
+from __future__ import annotations
+
+import argparse
+
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.experiment.driver_lock import DriverLock
+from tune_mnist.experiment.rebuild import (
+    check_state,
+    finished_configs,
+    finished_proposals,
+    has_run_options,
+    remaining,
+    set_aside,
+)
+from tune_mnist.experiment.rebuild import trial_dirs as _trial_dirs
+from tune_mnist.experiment.storage import Location
+
+
+def refuse_if_busy(experiment: str) -> None:
+    """One sentence naming the live driver of ``experiment``, if there is one (reads only)."""
+    DriverLock(experiment).check_free()
+
+
+def hold(experiment: str, name: str) -> DriverLock:
+    """Take the experiment for this driver (``with hold(...):``); a second driver is refused in one sentence."""
+    return DriverLock(experiment, name)
+
+
+def rebuildable(experiment: str) -> bool:
+    """Whether the trial directories and saved run options allow a rebuild without Ray's state files."""
+    return has_run_options(experiment) and bool(_trial_dirs(Location(experiment)))
+
+
+def prepare_resume(
+    args: argparse.Namespace, experiment: str, configs: list[TrialConfig] | None
+) -> tuple[list[TrialConfig] | None, bool]:
+    """Before ``--resume`` (with the lock held): set damaged Ray state files aside and, when Ray's state
+    cannot be restored, turn the resume into a rebuild: ``args.resume`` becomes False, ``args.rebuilt``
+    True, and the configs (list spaces) or ``args.num_samples`` (adaptive) become what is left to train.
+    Returns (configs, nothing_left)."""
+    args.rebuilt = False
+    check = check_state(experiment)
+    if not check.damaged and not check.rebuild:
+        return configs, False
+    moved = set_aside(experiment, check)
+    if not check.rebuild:
+        print(f"Set aside damaged Ray state files of older runs: {', '.join(moved)}.")
+        return configs, False
+    args.resume, args.rebuilt = False, True
+    print(
+        f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
+        f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories."
+    )
+    if configs is not None:
+        left = remaining(configs, finished_configs(experiment))
+        print(
+            f"Rebuild: {len(configs) - len(left)} of {len(configs)} configs had finished and are kept; "
+            f"{len(left)} to train (unfinished ones start over)."
+        )
+        if not left:
+            print("Every config has finished: nothing to train.")
+        return left, not left
+    from search_spaces.random import DEFAULT_SAMPLES
+
+    done = finished_proposals(experiment)
+    total = args.num_samples or DEFAULT_SAMPLES
+    args.num_samples = max(0, total - done)
+    print(
+        f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher starts learning "
+        f"afresh for the other {args.num_samples}."
+    )
+    return None, args.num_samples == 0

@@ -1,0 +1,61 @@
+"""The run-options file: the search CLI's options, saved beside Ray's files when an experiment starts,
+so that ``--resume`` rebuilds the same data and trials (and the analysis knows the accuracy bar)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tune_mnist.core.errors import InputError
+from tune_mnist.experiment.storage import RUN_FILE, exists, read_text, write_text
+
+#: The options ``--resume`` takes from the file instead of the command line.
+RESUMED_OPTIONS = (
+    "space",
+    "shared_storage",
+    "pack",
+    "num_samples",
+    "seeds",
+    "confirm",
+    "search_seed",
+    "epochs",
+    "batch_size",
+    "lr",
+    "min_accuracy",
+    "data_dir",
+    "train_csv",
+    "test_csv",
+    "download",
+    "validation_size",
+    "split_seed",
+    "subset",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "max_concurrent",
+    "max_failures",
+    "scheduler",
+    "time_budget",
+)
+
+
+def save_run_options(experiment: str, args: argparse.Namespace) -> None:
+    options = {key: getattr(args, key) for key in RESUMED_OPTIONS}
+    write_text(f"{experiment}/{RUN_FILE}", json.dumps(options, indent=2) + "\n")
+
+
+def resume_options(experiment: str) -> dict[str, Any]:
+    """The options the experiment was started with, so that --resume rebuilds the same data and trials."""
+    from ray import tune
+
+    if not exists(experiment):
+        raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
+    from tune_mnist.experiment.experiment_guard import rebuildable
+
+    if not tune.Tuner.can_restore(experiment) and not rebuildable(experiment):  # else rebuilt from trial dirs
+        raise InputError(
+            f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
+            "run it again without --resume under a new --name."
+        )
+    text = read_text(f"{experiment}/{RUN_FILE}")
+    return json.loads(text) if text else {}

@@ -1,0 +1,215 @@
+"""A full (or failing) storage ends the search with one sentence, and nothing written is lost.
+
+When the storage fills up, every trial fails at its next checkpoint, Ray's experiment state can no
+longer be saved, and the search used to end in a traceback (Ray reading back a truncated error
+pickle). ``StorageGuard`` watches the trials' errors (the ``StorageErrors`` Tune callback) and Ray's
+own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO,
+EFBIG); on the first one it stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which
+leaves unfinished trials resumable instead of marking them finished, and the search then raises
+``StorageFailed``: one sentence naming the storage and the fix. ``--resume`` continues the
+experiment once there is space, rebuilding Ray's state files from the trial directories if they
+were cut short (``tune_mnist.experiment.rebuild``).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from tune_mnist.core.errors import InputError
+from tune_mnist.experiment.storage import is_uri
+
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "input/output error",
+    errno.EFBIG: "file too large",
+}
+# How these errors read once Ray has turned them into text (trial errors travel as strings).
+MARKERS = {
+    "no space left on device": errno.ENOSPC,
+    "[errno 28]": errno.ENOSPC,
+    "disk quota exceeded": errno.EDQUOT,
+    "[errno 122]": errno.EDQUOT,
+    "read-only file system": errno.EROFS,
+    "[errno 30]": errno.EROFS,
+    "input/output error": errno.EIO,
+    "[errno 5]": errno.EIO,
+    "file too large": errno.EFBIG,
+    "[errno 27]": errno.EFBIG,
+}
+# Ray loggers that report failed uploads of results and experiment state instead of raising.
+RAY_SYNC_LOGGERS = (
+    "ray.train._internal.syncer",
+    "ray.tune.execution.experiment_state",
+    "ray.tune.tune",
+    "ray.train._internal.storage",
+    "ray.tune.execution.tune_controller",
+)
+
+
+class StorageFailed(InputError):
+    """The storage refused a write: exit status 2 like any input the user must fix (here: the storage)."""
+
+
+def storage_errno(error: BaseException | str | None) -> int | None:
+    """The storage errno behind an exception (its whole cause/context chain) or an error text, else None."""
+    seen: set[int] = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+            return error.errno
+        found = storage_errno(str(error))
+        if found is not None:
+            return found
+        error = error.__cause__ or error.__context__
+    if isinstance(error, str):
+        text = error.lower()
+        for marker, number in MARKERS.items():
+            if marker in text:
+                return number
+    return None
+
+
+def free_bytes(storage: str) -> int | None:
+    """Free space of a local storage path (None behind a URI, where it has no meaning)."""
+    if is_uri(storage) and not storage.startswith("file://"):
+        return None
+    path = Path(storage.removeprefix("file://"))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def failure_sentence(storage: str, name: str, number: int) -> str:
+    what = STORAGE_ERRNOS.get(number, os.strerror(number))
+    free = free_bytes(storage)
+    room = f", {free / 1e6:.1f} MB free" if free is not None else ""
+    fix = (
+        "free space on it or enlarge it"
+        if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        else "make it writable again"
+        if number == errno.EROFS
+        else "repair or remount it"
+    )
+    return (
+        f"The storage {storage} failed a write ({what}{room}), so the search stopped with every finished "
+        f"trial kept: {fix}, then continue with python -m tune_mnist.search --resume --name {name} "
+        f"--storage-path {storage}."
+    )
+
+
+class _SyncLogHandler(logging.Handler):
+    """Ray reports failed uploads of results and experiment state as warnings, not exceptions."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        number = storage_errno(error) if error is not None else storage_errno(record.getMessage())
+        if number is not None and _ACTIVE is not None:
+            _ACTIVE.record(number)
+
+
+class StorageErrors(tune.Callback):
+    """A trial failed on a storage write: tell the active guard. Stateless, so that Ray can pickle it into
+    the experiment (``--resume`` restores it) and every copy reports to the one guard of this driver."""
+
+    def _check(self, trial: Any) -> None:
+        try:
+            text = Path(trial.error_file).read_text(errors="replace") if trial.error_file else ""
+        except OSError:
+            text = ""
+        number = storage_errno(text)
+        if number is not None and _ACTIVE is not None:
+            _ACTIVE.record(number)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._check(trial)  # a failure Ray retries: on a full disk the retry fails too
+
+
+class StorageGuard:
+    """The first storage write failure of this driver's search: stops the search like Ctrl-C, and turns
+    the end of the search into one sentence. Use ``with StorageGuard(storage, name):`` around fit and the
+    summary (see the module docstring)."""
+
+    def __init__(self, storage: str, name: str) -> None:
+        self.storage, self.name = storage, name
+        self.errno: int | None = None
+        self._lock = threading.Lock()
+        self._handler = _SyncLogHandler(logging.WARNING)
+
+    def record(self, number: int) -> None:
+        with self._lock:
+            first = self.errno is None
+            if first:
+                self.errno = number
+        if first:
+            self._stop_search()
+
+    @staticmethod
+    def _stop_search() -> None:
+        # Ray's tune.run installs a SIGUSR1 handler that ends the run as Ctrl-C does, leaving running
+        # trials resumable (a Stopper would mark them finished); without it (not the main thread)
+        # SIGUSR1 would kill the driver, so the search then simply runs out.
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGUSR1)):
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    def failure(self) -> StorageFailed | None:
+        return None if self.errno is None else StorageFailed(failure_sentence(self.storage, self.name, self.errno))
+
+    def check(self) -> None:
+        """Raise the one sentence if the storage failed (after fit: skip a summary of a stopped search)."""
+        failure = self.failure()
+        if failure is not None:
+            raise failure
+
+    def __enter__(self) -> StorageGuard:
+        global _ACTIVE
+        _ACTIVE = self
+        for name in RAY_SYNC_LOGGERS:
+            logging.getLogger(name).addHandler(self._handler)
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+        global _ACTIVE
+        _ACTIVE = None
+        for name in RAY_SYNC_LOGGERS:
+            logging.getLogger(name).removeHandler(self._handler)
+        if isinstance(error, (InputError, KeyboardInterrupt)):
+            return False
+        if error is not None and self.errno is None:
+            self.errno = storage_errno(error)
+        failure = self.failure()
+        if failure is not None:
+            raise failure from None  # replaces Ray's traceback (e.g. EOFError from a truncated error.pkl)
+        return False
+
+
+_ACTIVE: StorageGuard | None = None
+
+
+def result_errors(results: Any) -> Iterator[BaseException]:
+    """The trials' errors from a ResultGrid, tolerating error pickles the full disk cut short."""
+    for i in range(len(results)):
+        try:
+            error = results[i].error
+        except Exception as exc:  # noqa: BLE001 - a truncated error.pkl raises EOFError or UnpicklingError
+            yield exc
+            continue
+        if error is not None:
+            yield error

@@ -1,0 +1,141 @@
+"""The trained MLP in ONNX Runtime: export, a session at a fixed thread count, latency, and a check
+that ONNX Runtime computes what PyTorch computes.
+
+The ONNX model is the MLP alone: its input ``features`` is a float32 (N, in_features) batch of
+*transformed* images (centre crop, antialiased resize, scaling, flattening, exactly as
+``tune_mnist.data.inputs`` builds them, with the statistics in ``config.json``); its output ``logits`` is
+(N, 10). The batch dimension is dynamic. Keeping the preprocessing out of the graph keeps the graph
+a plain stack of Gemm/Relu that every runtime runs, and keeps the latency comparable with the eager
+numbers, which also time the MLP alone.
+
+Everything here needs the ``onnx`` extra; callers go through ``tune_mnist.extras.optional.require`` first so
+that a missing extra is one sentence, not a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tune_mnist.model.measure import _time_calls
+
+INPUT_NAME, OUTPUT_NAME = "features", "logits"
+ONNX_FILE = "model.onnx"
+RUNTIME = "onnxruntime"
+
+
+def export_onnx(model: nn.Module, in_features: int, path: str | Path | None = None) -> bytes:
+    """The model as ONNX bytes (and written to ``path`` if given), with the torch.export-based exporter
+    (``dynamo=True``, which needs onnxscript), a dynamic batch dimension and opset 18."""
+    model = model.to("cpu").eval()
+    example = (torch.rand(2, in_features),)
+    # The exporter prints progress lines and warns about its own internals; neither helps a user here.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            example,
+            dynamo=True,
+            verbose=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+        )
+    data = program.model_proto.SerializeToString()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def session(model: bytes | str | Path, threads: int = 1) -> Any:
+    """An ONNX Runtime CPU session with a fixed thread count: ``intra_op_num_threads`` = threads,
+    ``inter_op_num_threads`` = 1, sequential execution, so numbers compare with eager PyTorch at the
+    same torch thread count."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+class SessionCallable:
+    """A session that takes a CPU torch tensor like a module does, so that the one timing helper of
+    ``tune_mnist.model.measure`` times both runtimes the same way (the tensor-to-NumPy view is free)."""
+
+    def __init__(self, ort_session: Any) -> None:
+        self.session = ort_session
+        self.input = ort_session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> np.ndarray:
+        return self.session.run(None, {self.input: x.numpy()})[0]
+
+
+def measure_latency_onnx(
+    ort_session: Any,
+    in_features: int,
+    threads: int,
+    warmup: int = 20,
+    calls: int = 200,
+    batch: int = 1024,
+    batch_calls: int = 5,
+) -> dict[str, float | int | str]:
+    """Per-sample latency in microseconds with the keys and method of ``measure.measure_latency``:
+    batch-1 p50/p90/p99 over ``calls`` calls after warm-up, and the per-sample time at ``batch``."""
+    import onnxruntime as ort
+
+    run = SessionCallable(ort_session)
+    one, many = torch.rand(1, in_features), torch.rand(batch, in_features)
+    _time_calls(run, one, warmup)
+    _time_calls(run, many, max(1, warmup // 10))
+    single = _time_calls(run, one, calls) * 1e6
+    batched = _time_calls(run, many, batch_calls) * 1e6 / batch
+    p50, p90, p99 = np.percentile(single, [50, 90, 99])
+    return {
+        "latency_p50_us": float(p50),
+        "latency_p90_us": float(p90),
+        "latency_p99_us": float(p99),
+        "latency_batch_us": float(np.median(batched)),
+        "latency_batch_size": batch,
+        "runtime": RUNTIME,
+        "device": "cpu",
+        "device_name": "cpu",
+        "threads": threads,
+        "onnxruntime_version": ort.__version__,
+    }
+
+
+def compare(
+    model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 4096
+) -> dict[str, float | int]:
+    """ONNX Runtime against PyTorch on the inputs ``x``: the largest absolute difference of the logits,
+    the fraction of samples whose predicted class (argmax) is the same and, given ``labels``, the
+    ONNX model's accuracy."""
+    run = SessionCallable(ort_session)
+    model = model.to("cpu").eval()
+    worst, same, right = 0.0, 0, 0
+    with torch.inference_mode():
+        for start in range(0, len(x), chunk):
+            part = x[start : start + chunk].contiguous()
+            theirs = torch.from_numpy(run(part))
+            ours = model(part)
+            worst = max(worst, float((theirs - ours).abs().max()))
+            same += int((theirs.argmax(1) == ours.argmax(1)).sum())
+            if labels is not None:
+                right += int((theirs.argmax(1) == labels[start : start + chunk]).sum())
+    n = max(1, len(x))
+    return {
+        "max_abs_diff": worst,
+        "argmax_agreement": same / n,
+        "accuracy": right / n if labels is not None else float("nan"),
+        "samples": len(x),
+    }

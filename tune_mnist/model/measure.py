@@ -1,0 +1,105 @@
+"""What a model costs, measured on the model itself: parameters, FLOPs (as FlopCounterMode counts them,
+to check the analytic counts of ``tune_mnist.model.counts``), latency and the environment it ran in.
+
+Latency is per-sample inference on the trial's device after warm-up, at a fixed thread count:
+batch-1 percentiles (single stream) and per-sample time at a large batch."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
+
+# The shape-only counters live in model.counts (torch-free); re-exported here for the search and the analysis.
+from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params  # noqa: F401
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def counted_flops(model: nn.Module, in_features: int) -> int:
+    """FLOPs of one sample as FlopCounterMode counts them (for checking ``mlp_flops``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next(model.parameters()).device
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, in_features, device=device))
+    return counter.get_total_flops()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def thread_count(threads: int | None) -> Iterator[int]:
+    """Run a block at a fixed torch thread count, restoring the previous one after."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _time_calls(model: nn.Module, x: torch.Tensor, calls: int) -> np.ndarray:
+    """Seconds per call; CUDA events on GPU so the numbers are the kernels', not the launches'."""
+    times = np.empty(calls)
+    if x.device.type == "cuda":
+        for i in range(calls):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            model(x)
+            end.record()
+            end.synchronize()
+            times[i] = start.elapsed_time(end) / 1e3
+    else:
+        for i in range(calls):
+            t0 = time.perf_counter()
+            model(x)
+            times[i] = time.perf_counter() - t0
+    return times
+
+
+def measure_latency(
+    model: nn.Module,
+    in_features: int,
+    threads: int | None = None,
+    warmup: int = 20,
+    calls: int = 200,
+    batch: int = 1024,
+    batch_calls: int = 5,
+) -> dict[str, float | int | str]:
+    """Per-sample inference latency in microseconds, on the model's device, in eval mode."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with thread_count(threads) as used, torch.inference_mode():
+        one = torch.rand(1, in_features, device=device)
+        many = torch.rand(batch, in_features, device=device)
+        _time_calls(model, one, warmup)
+        _time_calls(model, many, max(1, warmup // 10))
+        single = _time_calls(model, one, calls) * 1e6
+        batched = _time_calls(model, many, batch_calls) * 1e6 / batch
+    model.train(was_training)
+    p50, p90, p99 = np.percentile(single, [50, 90, 99])
+    return {
+        **dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True)),
+        "latency_batch_size": batch,
+        **environment_row(device, used),
+    }
+
+
+def environment_row(device: torch.device, threads: int) -> dict[str, str | int]:
+    """Where a number was measured: recorded beside every latency and epoch time."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return dict(zip(ENVIRONMENT, (str(device), name, threads, torch.__version__), strict=True))

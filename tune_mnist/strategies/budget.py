@@ -1,0 +1,212 @@
+"""``--time-budget MINUTES``: the search phase ends at a wall-clock budget, cleanly and resumably.
+
+How it ends. At the budget the driver sends itself SIGUSR1, which Ray Tune handles exactly like a
+Ctrl-C: the tuning loop stops at its next step, the experiment state is saved one last time with the
+running trials still RUNNING, and their actors are ended. So a trial cannot keep the search going
+(it is stopped mid-epoch; its last checkpoint is its last reported epoch), the experiment on disk is
+complete and analysable, and ``--resume`` continues it: the stopped trials resume from their
+checkpoints and the searcher (or the rest of a list space) proposes more, for another budget.
+Tune's own ``TuneConfig(time_budget_s)`` / ``stop_all`` stopper was not used because it marks every
+live trial TERMINATED, which ``Tuner.restore`` then never runs again.
+
+What it records. ``search_budget.json`` beside Ray's files gets one entry per run (the budget, when
+it started, whether it ran out and when the search returned); the summary and the analysis call the
+trials left unfinished by a run that ran out "stopped by the budget", a state of its own (not a
+failure, not an early stop by the scheduler).
+
+The order. Under a budget a list space runs in a seeded random order (``--search-seed``): then at any
+moment the finished trials are a uniform sample of the list, so the front found so far is a fair
+preview of the whole list's, over all its sizes. Cheapest first was tried and trained only the tiny
+corner of the random space (the 250 cheapest of 2,000 configs, none above the bar, in a 1.5-minute
+run); heaviest first, the right order to finish a fixed list soonest, had finished 2 models of 4
+hidden layers of about 1,750 units after 3 minutes. Without a budget heaviest first stays.
+
+With a confirmation stage (``--confirm K``, K > 1, the default) the same Tune run goes on after the
+screening, so the budget does not interrupt it: it publishes a screening deadline
+(``tune_mnist.strategies.screening_deadline``) at which the scheduler stops the running screening trials (each
+gets ``stopped_by_budget.json``; Ray records them TERMINATED, so ``--resume`` proposes new trials
+instead of continuing those) and the searcher turns to its confirmation rounds, which are extra time.
+Without one (``--confirm 1``) the interrupt above ends ``Tuner.fit``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import signal
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import BUDGET_FILE
+from tune_mnist.experiment.storage import read_text, write_text
+from tune_mnist.strategies.screening_deadline import Deadline, publish
+
+#: Configs the random space draws under a budget when --num-samples is not given: more than a small
+#: machine trains in any sensible budget (pass --num-samples for more).
+BUDGET_SAMPLES = 2000
+#: Tune's num_samples for "as many as the budget allows" (adaptive spaces under a budget).
+UNLIMITED = -1
+#: If the budget signal comes before Ray Tune has installed its handler, try again this often.
+RETRY_S = 1.0
+
+
+def check_budget(minutes: float | None) -> None:
+    """Refuse a non-positive or non-finite budget in one sentence (before Ray starts)."""
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise InputError(f"--time-budget {minutes:g} is invalid: use a positive number of minutes, such as 10.")
+
+
+def apply_defaults(args: argparse.Namespace) -> None:
+    """Under a budget the sample count stops being the limit: the random space draws BUDGET_SAMPLES."""
+    if getattr(args, "time_budget", None) and args.num_samples is None and args.space == "random":
+        args.num_samples = BUDGET_SAMPLES
+
+
+def sample_limit(args: argparse.Namespace, default: int) -> int:
+    """An adaptive search's num_samples: unlimited under a budget unless --num-samples is given."""
+    if getattr(args, "time_budget", None) and args.num_samples is None:
+        return UNLIMITED
+    return default
+
+
+def anytime_order(points: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The order a budgeted list space runs in: a random permutation, the same for the same seed."""
+    ordered = list(points)
+    random.Random(seed).shuffle(ordered)
+    return ordered
+
+
+#: Ray's logger that lists every trial without a result when ``Tuner.fit`` builds its results.
+RAY_RESULTS_LOGGER = "ray.tune.analysis.experiment_analysis"
+
+
+class NeverStarted(logging.Filter):
+    """Drops Ray's "Failed to fetch metrics for N trial(s)" list: under a budget it names every
+    proposal the budget ended before it started (hundreds in a list space), which the summary counts
+    as not finished, stopped by the budget or never started."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+class SearchBudget:
+    """A context around ``Tuner.fit`` that ends it at ``minutes`` and records the run; a no-op
+    without a budget."""
+
+    def __init__(self, minutes: float | None, experiment: str, interrupt: bool = True, reopen: bool = False) -> None:
+        """``interrupt``: end ``fit`` with SIGUSR1 (no confirmation stage); else publish the screening
+        deadline. ``reopen``: a new budget on ``--resume`` opens screening an earlier budget closed."""
+        self.seconds = None if minutes is None else minutes * 60.0
+        self.experiment = experiment
+        self.interrupt = interrupt
+        self.reopen = reopen
+        self.deadline: Deadline | None = None
+        self.started = 0.0
+        self.reached_at: float | None = None
+        self._timer: threading.Timer | None = None
+        self._done = threading.Event()
+        self._quiet = NeverStarted()
+
+    def __enter__(self) -> SearchBudget:
+        self.started = time.time()
+        if self.seconds is not None:
+            logging.getLogger(RAY_RESULTS_LOGGER).addFilter(self._quiet)
+        if self.seconds is not None and self.interrupt:
+            self._arm(self.seconds)
+        elif self.seconds is not None:
+            self.deadline = Deadline(self.started + self.seconds, self.started, self.reopen)
+            publish(self.deadline)
+        return self
+
+    def _arm(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        if self._done.is_set():
+            return
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            self._arm(RETRY_S)  # Tune has not started its loop yet: its handler is not installed
+            return
+        if self.reached_at is None:
+            self.reached_at = time.time()
+        os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune: end the loop as on Ctrl-C, state saved
+
+    @property
+    def reached(self) -> bool:
+        if self.deadline is not None:
+            self.reached_at = self.deadline.reached_at
+        return self.reached_at is not None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._done.set()
+        logging.getLogger(RAY_RESULTS_LOGGER).removeFilter(self._quiet)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.deadline is not None:
+            publish(None)
+        if self.seconds is not None:
+            record_run(self.experiment, self.entry())
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "budget_s": self.seconds,
+            "started": self.started,
+            "ends": "interrupt" if self.interrupt else "screening",
+            "reached": self.reached,
+            "reached_at": self.reached_at,
+            "ended": time.time(),
+        }
+
+
+def read_runs(experiment: str) -> list[dict[str, Any]]:
+    """The runs ``search_budget.json`` records, oldest first; empty without the file."""
+    return runs_from_text(read_text(f"{experiment}/{BUDGET_FILE}"))
+
+
+def runs_from_text(text: str | None) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return []
+    runs = value.get("runs") if isinstance(value, dict) else None
+    return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+
+
+def record_run(experiment: str, entry: dict[str, Any]) -> None:
+    runs = [*read_runs(experiment), entry]
+    write_text(f"{experiment}/{BUDGET_FILE}", json.dumps({"runs": runs}, indent=2) + "\n")
+
+
+def budget_ran_out(experiment: str) -> bool:
+    """Whether the latest run of ``experiment`` ended at its budget (then what it left unfinished
+    was stopped by the budget)."""
+    runs = read_runs(experiment)
+    return bool(runs) and bool(runs[-1].get("reached"))
+
+
+def limit_lines(early: int, unfinished: int, by_budget: bool) -> list[str]:
+    """The summary's lines on trials the search's limits stopped (none when nothing was stopped)."""
+    lines = []
+    if early:
+        lines.append(f"  {early} stopped early by the scheduler (their last epoch is no final result; not failures).")
+    if unfinished and by_budget:
+        lines.append(
+            f"  the time budget ran out: the {unfinished} not finished were stopped by it or never started "
+            "(not failures); --resume extends the search."
+        )
+    return lines
+
+
+#: The most a run goes on past its budget, by design: Tune's loop ends at its next step and the final
+#: experiment snapshot is one write; trials are ended mid-epoch, never waited for.
+GRACE_NOTE = "the search phase ends within seconds of its budget; a trial is stopped mid-epoch, never awaited"

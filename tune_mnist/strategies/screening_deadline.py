@@ -1,0 +1,63 @@
+"""The screening deadline of ``--time-budget`` with a confirmation stage: what the budget, the trial
+scheduler and the ``ConfirmingSearcher`` share during one run's ``Tuner.fit``.
+
+Why a process-wide value and not an attribute of the scheduler or the searcher: both are pickled
+when the Tuner is built (and the searcher again at every experiment snapshot), so on ``--resume`` Ray
+hands back the first run's objects. The deadline belongs to *this* run (a resumed run gets a budget
+of its own), so ``SearchBudget`` publishes it here for the length of ``fit`` and both read it at
+call time. Tune's controller, scheduler and searcher all run in the driver process (the budget's
+SIGUSR1 without a confirmation stage relies on the same), so one module-level value is shared.
+
+Why not the SIGUSR1 interrupt: it ends the whole Tune run, and the confirmation stage runs inside
+that run, after the screening trials. At the deadline the scheduler instead stops the running
+screening trials itself (``tune_mnist.strategies.schedulers``) and the searcher stops proposing screening
+trials and moves on to its confirmation rounds (``tune_mnist.confirm.searcher``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+#: A trial config key: the confirmation round that proposed the trial (absent on screening trials).
+#: The scheduler never stops such a trial early or at the budget; the analysis ignores the key.
+CONFIRM_ROUND = "confirm_round"
+
+
+@dataclass
+class Deadline:
+    """The end of this run's screening phase (``at``, epoch seconds; the run started at ``started``).
+    ``reopen``: the run was given a new ``--time-budget`` on ``--resume``, so screening that an earlier
+    run's budget closed opens again.
+    ``reached_at``: when the deadline actually cut screening short (set once, by whichever of the
+    scheduler or the searcher acts on it first); None when screening ended before it."""
+
+    at: float
+    started: float
+    reopen: bool = False
+    reached_at: float | None = None
+
+    def passed(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.at
+
+    def mark_reached(self) -> None:
+        if self.reached_at is None:
+            self.reached_at = time.time()
+
+
+_current: Deadline | None = None
+
+
+def publish(deadline: Deadline | None) -> None:
+    """Set (or, with None, clear) the running fit's screening deadline."""
+    global _current
+    _current = deadline
+
+
+def current() -> Deadline | None:
+    """The running fit's screening deadline; None without a budget (or outside a budgeted fit)."""
+    return _current
+
+
+def is_confirmation(config: dict) -> bool:
+    """Whether a trial config was proposed by a confirmation round (exempt from early and budget stops)."""
+    return config.get(CONFIRM_ROUND) is not None

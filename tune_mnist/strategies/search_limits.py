@@ -1,0 +1,21 @@
+"""The search's two limits beside the sample count, checked before Ray starts: ``--scheduler`` (early
+stopping, ``tune_mnist.strategies.early_stopping``) and ``--time-budget`` (``tune_mnist.strategies.budget``).
+
+Both act on the screening phase only, with or without the confirmation stage (``--confirm K``, on by
+default): the budget ends screening and the confirmation rounds run after it, and the scheduler never
+stops a confirmation trial (docs/search.md, "Budget and early stopping with the confirmation stage")."""
+
+from __future__ import annotations
+
+import argparse
+
+from tune_mnist.strategies.budget import apply_defaults, check_budget
+from tune_mnist.strategies.early_stopping import resolve_scheduler
+
+
+def check_limits(args: argparse.Namespace) -> None:
+    """Resolve ``args.scheduler`` for ``args.space`` and check ``args.time_budget``; InputError (one
+    sentence) for a bad value. Sets the budget's sample defaults."""
+    check_budget(args.time_budget)
+    args.scheduler = resolve_scheduler(args.scheduler, args.space)
+    apply_defaults(args)

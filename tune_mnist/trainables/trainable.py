@@ -1,0 +1,84 @@
+"""The Ray Tune function trainable: one config = one trial.
+
+The uint8 splits arrive once through ``tune.with_parameters`` (object store, zero-copy); the trial
+builds its own float inputs on its own device, trains with ``tune_mnist.training.loop.train`` and reports
+every metric once per epoch with a checkpoint, from which Tune resumes it when it restarts it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.layout import TRAINING_STATE_FILE
+from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.data.inputs import build_tensors
+from tune_mnist.data.sources import Splits
+from tune_mnist.model.saved import save_model
+from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
+from tune_mnist.training.loop import new_state, train
+
+
+def trial_device() -> tuple[torch.device, str]:
+    """The GPU Ray assigned (Ray sets CUDA_VISIBLE_DEVICES to it), else the CPU.
+
+    Ray no longer hides GPUs from trials that asked for none, so torch.cuda.is_available() alone
+    would put CPU trials on a GPU; logical GPUs on a machine without CUDA also stay on the CPU."""
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+    device = torch.device("cuda:0" if gpu_ids and torch.cuda.is_available() else "cpu")
+    return device, ",".join(gpu_ids)
+
+
+def trial_threads() -> int:
+    """The CPUs Ray reserved for this trial (at least one)."""
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    return max(1, int(cpus))
+
+
+def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: float, std: float, row: dict) -> None:
+    """A checkpoint is a saved model (``tune_mnist.model.saved``) plus the optimizer and shuffle state."""
+    save_model(directory, state.model, config, mean, std, row)
+    torch.save(state.state_dict(), directory / TRAINING_STATE_FILE)
+
+
+def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
+    """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
+    row.setdefault(PACK_SIZE, 1)  # the same columns whether or not the config was packed
+    row.update(
+        zip(PLACEMENT, (ray.util.get_node_ip_address(), ray.get_runtime_context().get_node_id(), gpu_ids), strict=True)
+    )
+    row["accuracy_shortfall"] = accuracy_shortfall(row, config)
+    return row
+
+
+def accuracy_shortfall(row: dict[str, Any], config: dict[str, Any]) -> float:
+    """How far the selection accuracy (validation; test when there is no validation split) is below the bar."""
+    selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]
+    return max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
+
+
+def run_trial(config: dict[str, Any], data: Splits) -> None:
+    """Train ``config`` and report each epoch; ``data`` is shared by every trial of the experiment."""
+    quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
+    cfg = TrialConfig.from_dict(config)
+    device, gpu_ids = trial_device()
+    threads = trial_threads()
+    torch.set_num_threads(threads)
+    tensors = build_tensors(data, cfg, device)
+    state = new_state(cfg, device)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            saved = Path(directory) / TRAINING_STATE_FILE
+            state.load_state_dict(torch.load(saved, map_location=device, weights_only=True))
+    for row in train(cfg, tensors, state, threads=threads):
+        complete_row(row, config, gpu_ids)
+        with tempfile.TemporaryDirectory() as directory:
+            save_checkpoint(Path(directory), state, cfg, tensors.mean, tensors.std, row)
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))

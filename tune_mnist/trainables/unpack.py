@@ -1,0 +1,122 @@
+"""Turn pack trials into ordinary trial directories, one per config, as their results arrive.
+
+A Tune callback on the driver: for each report of a pack trial it writes, beside the pack's own
+directory in the experiment, ``<pack trial id>_m<i>_<label>/`` with ``params.json`` (the member's
+flat config), ``result.json`` (its rows, with Ray's bookkeeping fields copied from the pack's
+report) and, after each checkpoint, ``checkpoint_NNNNNN/`` with the member's model files. It goes
+through Ray's storage filesystem, so cloud URIs work as local paths do. The pack's own directory
+keeps ``"members"`` (or ``"n_seeds"``) in its params.json; the analysis reads member directories
+and skips packs."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pyarrow.fs as pafs
+from ray import tune
+
+from tune_mnist.core.config import PACK_MEMBERS, pack_members
+from tune_mnist.core.layout import (
+    CHECKPOINT_PREFIX,
+    ERROR_FILE,
+    PARAMS_FILE,
+    RAY_FIELDS_COPIED_TO_MEMBERS,
+    RESULT_FILE,
+    checkpoint_member_dir,
+    member_trial_dir,
+    member_trial_id,
+)
+from tune_mnist.core.metrics import EPOCH
+
+
+def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
+    """A member's params.json, written once (a restarted pack keeps the first)."""
+    fs.create_dir(path, recursive=True)
+    params = f"{path}/{PARAMS_FILE}"
+    if fs.get_file_info(params).type == pafs.FileType.NotFound:
+        with fs.open_output_stream(params) as out:
+            out.write(json.dumps(config, indent=2).encode())
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+    return json.dumps(clean)
+
+
+class UnpackMembers(tune.Callback):
+    """Write one trial directory per pack member (see the module docstring)."""
+
+    def _dirs(self, trial: Any) -> tuple[pafs.FileSystem, list[str], list[dict[str, Any]]]:
+        storage = trial.storage
+        fs, root = storage.storage_filesystem, storage.experiment_fs_path
+        members = pack_members(trial.config) or []
+        dirs = [f"{root}/{member_trial_dir(trial.trial_id, i, m)}" for i, m in enumerate(members)]
+        return fs, dirs, members
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if pack_members(trial.config) is None or PACK_MEMBERS not in result:
+            return
+        fs, dirs, members = self._dirs(trial)
+        bookkeeping = {k: result[k] for k in RAY_FIELDS_COPIED_TO_MEMBERS if k in result}
+        for i, (path, config, row) in enumerate(zip(dirs, members, result[PACK_MEMBERS])):
+            _write_params(fs, path, config)
+            if fs.get_file_info(f"{path}/{ERROR_FILE}").type != pafs.FileType.NotFound:
+                fs.delete_file(f"{path}/{ERROR_FILE}")  # an errored pack that --resume now runs again
+            rows = self._read_rows(fs, f"{path}/{RESULT_FILE}")
+            # A restarted pack reports again from its checkpoint's epoch on: keep one row per epoch.
+            rows = [r for r in rows if r.get(EPOCH, 0) < row[EPOCH]]
+            rows.append(
+                {
+                    **row,
+                    **bookkeeping,
+                    "trial_id": member_trial_id(trial.trial_id, i),
+                    "config": config,
+                    "done": row[EPOCH] == config.get("epochs"),
+                }
+            )
+            with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
+                out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
+
+    @staticmethod
+    def _read_rows(fs: pafs.FileSystem, path: str) -> list[dict[str, Any]]:
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return []
+        with fs.open_input_stream(path) as stream:
+            text = stream.read().decode()
+        rows = []
+        for line in text.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return rows
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        if pack_members(trial.config) is None:
+            return
+        fs, dirs, _ = self._dirs(trial)
+        name = checkpoint.path.rstrip("/").rsplit("/", 1)[-1]
+        for i, path in enumerate(dirs):
+            for old in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+                if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
+                    fs.delete_dir(old.path)  # keep only the latest, as the single trials do
+            fs.create_dir(f"{path}/{name}", recursive=True)
+            pafs.copy_files(
+                f"{checkpoint.path}/{checkpoint_member_dir(i)}",
+                f"{path}/{name}",
+                source_filesystem=checkpoint.filesystem,
+                destination_filesystem=fs,
+            )
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if pack_members(trial.config) is None:
+            return
+        fs, dirs, members = self._dirs(trial)
+        message = f"Pack trial {trial.trial_id}, which trained this config with {len(dirs) - 1} others, failed."
+        error = getattr(trial, "error_file", None)
+        for path, config in zip(dirs, members):
+            _write_params(fs, path, config)
+            with fs.open_output_stream(f"{path}/{ERROR_FILE}") as out:
+                out.write(f"{message}\n{error or ''}\n".encode())

@@ -1,0 +1,243 @@
+"""The state of a pack (stacked weights, Adam moments, shuffle generators, progress) and its
+conversion to and from single-model checkpoints, so each member can be saved and resumed alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.errors import InputError
+from tune_mnist.model.mlp import build_mlp, layer_sizes
+from tune_mnist.training.loop import TrainingState
+from tune_mnist.training.packed.plan import check_packable
+
+
+class PackState:
+    """Weights, Adam moments, shuffle generators and progress of every member of a pack: what a
+    checkpoint of the pack holds. Members are kept internally in learning-rate order (so members
+    sharing a learning rate are contiguous); every public method speaks in config order.
+
+    ``member_state_dict(i)`` is exactly ``tune_mnist.training.loop.TrainingState.state_dict()`` of member
+    ``i`` (a single-model checkpoint), and ``load_member_state_dict(i, ...)`` takes one, so a
+    member can be checkpointed alone and resumed alone or in a pack."""
+
+    def __init__(self, configs: Sequence[TrialConfig], device: torch.device | str = "cpu"):
+        configs = list(configs)
+        check_packable(configs)
+        self.configs = configs
+        self.device = torch.device(device)
+        self.k = len(configs)
+        self.depth = configs[0].depth
+        # Slot s holds member order[s]; members with equal lr sit together.
+        self.order = sorted(range(self.k), key=lambda i: (configs[i].lr, i))
+        self.slot = [0] * self.k
+        for s, i in enumerate(self.order):
+            self.slot[i] = s
+        self.sizes = layer_sizes(
+            max(c.in_features for c in configs), self.depth, max(c.width for c in configs) if self.depth else 1
+        )
+        self.member_sizes = [layer_sizes(c.in_features, c.depth, c.width) for c in configs]
+        # Each member's input mean and std (0 and 1 unless standardised), set by train_packed.
+        self.scaling: list[tuple[float, float]] = [(0.0, 1.0)] * self.k
+        self.weights: list[torch.Tensor] = []  # layer l: (K, in, out), the transpose of nn.Linear's
+        self.biases: list[torch.Tensor] = []  # layer l: (K, 1, out)
+        with torch.no_grad():
+            for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+                self.weights.append(torch.zeros(self.k, n_in, n_out, device=self.device))
+                self.biases.append(torch.zeros(self.k, 1, n_out, device=self.device))
+            # The single path's initial weights: build_mlp on the CPU right after manual_seed(seed).
+            # Only the CPU generator is used, so fork just that one (leave the caller's RNG alone).
+            with torch.random.fork_rng(devices=[]):
+                for i, config in enumerate(configs):
+                    torch.default_generator.manual_seed(config.seed)
+                    model = build_mlp(config.in_features, config.depth, config.width)
+                    self._put_model(i, model)
+        for p in self.params:
+            p.requires_grad_(True)
+        self.exp_avg = [torch.zeros_like(p, requires_grad=False) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, requires_grad=False) for p in self.params]
+        self.step = torch.zeros((), dtype=torch.float32, device=self.device)  # Adam steps taken (all members)
+        self.lrs = torch.tensor([configs[i].lr for i in self.order], dtype=torch.float32, device=self.device)
+        self.generators = []
+        for config in configs:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(config.seed)
+            self.generators.append(generator)
+        self.epoch = 0
+        self.train_time_s = [0.0] * self.k
+        # Members loaded from single-model checkpoints, until all agree on epoch and Adam step.
+        self._member_epochs: dict[int, int] = {}
+        self._member_steps: dict[int, float] = {}
+
+    # -------------------------------------------------------------- layout
+    @property
+    def params(self) -> list[torch.Tensor]:
+        """Stacked tensors in nn.Sequential's parameter order: layer 1 weight, layer 1 bias, ..."""
+        return [t for pair in zip(self.weights, self.biases) for t in pair]
+
+    def _member_views(self, i: int, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Member ``i``'s unpadded slices of stacked (weight, bias, ...) tensors, shaped as
+        nn.Linear's (out, in) weight and (out,) bias."""
+        s, sizes = self.slot[i], self.member_sizes[i]
+        out = []
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            out.append(tensors[2 * l][s, :n_in, :n_out].t())
+            out.append(tensors[2 * l + 1][s, 0, :n_out])
+        return out
+
+    @torch.no_grad()
+    def _put_model(self, i: int, model: nn.Sequential) -> None:
+        for view, value in zip(self._member_views(i, self.params), model.parameters()):
+            view.copy_(value.detach())
+
+    # -------------------------------------------------------------- export
+    @torch.no_grad()
+    def model(self, i: int, device: torch.device | str | None = None) -> nn.Sequential:
+        """Member ``i`` as a plain ``build_mlp`` model (a copy) on ``device`` (default the pack's)."""
+        config = self.configs[i]
+        model = build_mlp(config.in_features, config.depth, config.width).to(device or self.device)
+        for param, view in zip(model.parameters(), self._member_views(i, self.params)):
+            param.copy_(view)
+        return model
+
+    @torch.no_grad()
+    def model_state_dict(self, i: int) -> dict[str, torch.Tensor]:
+        """Member ``i``'s weights as a plain CPU state_dict ('1.weight', '1.bias', '3.weight', ...),
+        loadable into ``build_mlp(in_features, depth, width)``, also with ``weights_only=True``."""
+        return {k: v.detach().cpu().clone() for k, v in self.model(i).state_dict().items()}
+
+    def member_training_state(self, i: int) -> TrainingState:
+        """Member ``i`` as a ``tune_mnist.training.loop.TrainingState`` (copies): model, Adam with its
+        moments and step, shuffle generator, epoch and train time."""
+        config = self.configs[i]
+        model = self.model(i)
+        fused = self.device.type in ("cpu", "cuda")
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused)
+        if self.epoch > 0 or float(self.step) > 0:
+            m = self._member_views(i, self.exp_avg)
+            v = self._member_views(i, self.exp_avg_sq)
+            for param, m_i, v_i in zip(model.parameters(), m, v):
+                step = self.step.detach().clone()
+                optimizer.state[param] = {
+                    "step": step if fused else step.cpu(),
+                    "exp_avg": m_i.detach().clone().contiguous(),
+                    "exp_avg_sq": v_i.detach().clone().contiguous(),
+                }
+        generator = torch.Generator(device=self.device)
+        generator.set_state(self.generators[i].get_state())
+        return TrainingState(model, optimizer, generator, epoch=self.epoch, train_time_s=self.train_time_s[i])
+
+    def member_state_dict(self, i: int) -> dict:
+        """A single-model checkpoint of member ``i`` (``TrainingState.state_dict()``'s format)."""
+        return self.member_training_state(i).state_dict()
+
+    @torch.no_grad()
+    def load_member_state_dict(self, i: int, state: dict) -> None:
+        """Put a single-model checkpoint (``TrainingState.state_dict()``) into member ``i``. Every
+        member of a pack must be at the same epoch before training goes on (``train_packed`` checks)."""
+        config = self.configs[i]
+        model = build_mlp(config.in_features, config.depth, config.width)
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise InputError(
+                f"Checkpoint for pack member {i} does not fit its config {config.architecture} "
+                f"({str(exc).splitlines()[0]}): resume each member from its own checkpoint."
+            ) from None
+        self._put_model(i, model)
+        opt_state = state["optimizer"].get("state", {})
+        steps = set()
+        for index, (m_view, v_view) in enumerate(
+            zip(self._member_views(i, self.exp_avg), self._member_views(i, self.exp_avg_sq))
+        ):
+            entry = opt_state.get(index)
+            if entry is None:
+                m_view.zero_()
+                v_view.zero_()
+                steps.add(0.0)
+            else:
+                m_view.copy_(entry["exp_avg"])
+                v_view.copy_(entry["exp_avg_sq"])
+                steps.add(float(entry["step"]))
+        if len(steps) > 1:
+            raise InputError(
+                f"Checkpoint for pack member {i} has parameters at different Adam steps "
+                f"{sorted(steps)}: it is not a tune_mnist checkpoint."
+            )
+        self._member_steps[i] = steps.pop() if steps else 0.0
+        generator = state["generator"]
+        self.generators[i].set_state(generator.cpu() if hasattr(generator, "cpu") else generator)
+        self._member_epochs[i] = int(state["epoch"])
+        self.train_time_s[i] = float(state["train_time_s"])
+        self._settle()
+
+    def _settle(self) -> None:
+        """After loading members one by one: once all agree on epoch and step, adopt them."""
+        epochs, steps = self._member_epochs, self._member_steps
+        known_epochs = {epochs.get(i, self.epoch) for i in range(self.k)}
+        known_steps = {steps.get(i, float(self.step)) for i in range(self.k)}
+        if len(known_epochs) == 1 and len(known_steps) == 1:
+            self.epoch = known_epochs.pop()
+            self.step.fill_(known_steps.pop())
+            self._member_epochs, self._member_steps = {}, {}
+
+    def check_in_step(self) -> None:
+        """Raise InputError unless every member is at the same epoch and Adam step."""
+        if self._member_epochs or self._member_steps:
+            found = sorted({self._member_epochs.get(i, self.epoch) for i in range(self.k)})
+            raise InputError(
+                f"Pack members were loaded at different epochs ({', '.join(map(str, found))}): "
+                "pack only checkpoints of the same epoch, or resume them one config per trial."
+            )
+
+    # -------------------------------------------------------------- whole-pack checkpoint
+    def state_dict(self) -> dict:
+        """The whole pack (stacked tensors, in the internal order, with that order)."""
+        self.check_in_step()
+        return {
+            "configs": [c.to_dict() for c in self.configs],
+            "order": list(self.order),
+            "weights": [w.detach().clone() for w in self.weights],
+            "biases": [b.detach().clone() for b in self.biases],
+            "exp_avg": [t.clone() for t in self.exp_avg],
+            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
+            "step": self.step.clone(),
+            "generators": [g.get_state() for g in self.generators],
+            "epoch": self.epoch,
+            "train_time_s": list(self.train_time_s),
+        }
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        """Load ``state_dict()`` output of a pack of the same configs (in place: tensors keep their
+        storage, so a captured CUDA graph stays valid)."""
+        if [TrialConfig.from_dict(c) for c in state["configs"]] != self.configs or list(state["order"]) != self.order:
+            raise InputError(
+                "The pack checkpoint was written for other configs: resume a pack with the "
+                "configs, in the order, it was started with."
+            )
+        for mine, theirs in zip(
+            self.weights + self.biases + self.exp_avg + self.exp_avg_sq,
+            state["weights"] + state["biases"] + state["exp_avg"] + state["exp_avg_sq"],
+        ):
+            mine.copy_(theirs)
+        self.step.copy_(state["step"])
+        for generator, saved in zip(self.generators, state["generators"]):
+            generator.set_state(saved.cpu())
+        self.epoch = int(state["epoch"])
+        self.train_time_s = [float(t) for t in state["train_time_s"]]
+
+    def padding_is_zero(self) -> bool:
+        """True when every padded entry of weights, biases and Adam moments is exactly zero."""
+        with torch.no_grad():
+            for tensors in (self.params, self.exp_avg, self.exp_avg_sq):
+                masked = [t.clone() for t in tensors]
+                for i in range(self.k):
+                    for view in self._member_views(i, masked):
+                        view.zero_()
+                if any(bool(t.count_nonzero()) for t in masked):
+                    return False
+        return True

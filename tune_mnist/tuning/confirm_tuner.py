@@ -1,0 +1,88 @@
+"""The Tuner of a search with a confirmation stage (``--confirm K``, K > 1): the screening trials and
+then the confirmation rounds, both proposed by one ``ConfirmingSearcher`` (see
+``tune_mnist.confirm.searcher`` for why one searcher rather than a second Tuner).
+
+``--confirm 1`` never comes here: ``tune_mnist.tuning.tuner`` builds today's Tuners unchanged."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from search_spaces import Space, SpaceOptions
+from tune_mnist.confirm.rule import DEFAULT_CONFIRM
+from tune_mnist.core.config import PACK_SEEDS
+from tune_mnist.core.errors import InputError
+from tune_mnist.strategies.budget import sample_limit
+from tune_mnist.tuning.trials import pack_size, run_constants
+
+#: Tune's "no limit" on trials: the searcher says when it has finished.
+UNLIMITED = -1
+
+
+def check_confirm(args: argparse.Namespace) -> None:
+    """``--confirm`` is a whole number of seeds, at least 1 (1: no confirmation stage)."""
+    k = args.confirm
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(
+            f"--confirm {k} is invalid: use the number of seeds each answer-deciding config needs, "
+            f"such as {DEFAULT_CONFIRM} (the default), or 1 for no confirmation stage."
+        )
+
+
+def confirm_int(text: str) -> int | str:
+    """argparse type: an int where the text is one, else the text, which ``check_confirm`` refuses in one sentence."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def confirming_tuner(
+    args: argparse.Namespace,
+    trainable: Any,
+    run_config: Any,
+    points: list[dict[str, Any]] | None,
+    space: Space,
+    storage: str,
+    packed: bool,
+) -> Any:
+    """A Tuner over the screening ``points`` (a list space) or the space's adaptive searcher (``points``
+    None), followed by the confirmation rounds, with no fixed number of trials."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
+    from tune_mnist.tuning.tuner import tune_config
+
+    stage = Stage(
+        k=args.confirm,
+        bar=args.min_accuracy,
+        pack=pack_size(args) if points is not None else 1,
+        packed=packed,
+        constants=run_constants(args),
+        experiment=f"{storage.rstrip('/')}/{args.name}",
+    )
+    param_space = run_constants(args)
+    if points is None:
+        assert space.searcher is not None
+        adaptive = space.searcher(SpaceOptions.from_args(args))
+        # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
+        samples = sample_limit(args, adaptive.num_samples)
+        searcher = ConfirmingSearcher(stage, inner=adaptive.make_search_alg(), num_samples=samples)
+        param_space = {**adaptive.param_space, **param_space}
+        if args.seeds > 1:
+            param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
+    else:
+        searcher = ConfirmingSearcher(stage, screening=points)
+    search_alg: Any = searcher
+    if args.max_concurrent:
+        search_alg = ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent)
+    from tune_mnist.tuning.tuner import scheduler_of
+
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, UNLIMITED, scheduler_of(args)),
+        run_config=run_config,
+    )

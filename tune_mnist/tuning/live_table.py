@@ -1,0 +1,233 @@
+"""The status table a search prints while it runs: one row per trial, named by its config label (as
+its directory), with the numbers a user watches (epoch, validation and test accuracy, FLOPs, latency
+p50) as they are reported, in under 120 columns.
+
+Ray Tune's own reporter (the new output engine, ``RAY_AIR_NEW_OUTPUT`` unset or 1) shows Ray's
+bookkeeping columns and the first four metrics of a result, which for these trials are losses, and
+prints each trial's whole config and result as tables when it starts and ends. ``LiveTable`` is that
+reporter with the rows and per-trial lines replaced; Ray uses the first output-engine reporter among
+the run's callbacks for the table. Ray still adds its own reporter, which the search runs at
+verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it (and to which it hands
+the run's start time, which Ray gives the table only: ``LiveTable.share_start_time``).
+
+A pack trial (``--pack``) shows its best member by validation accuracy; a config trained over
+several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' mean, as it reports."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from ray.tune.experimental.output import AIR_TABULATE_TABLEFMT, AirVerbosity, TuneTerminalReporter
+from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
+from ray.tune.experimental.output import _get_time_str as ray_time_str
+
+from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
+from tune_mnist.core.metrics import EPOCH
+
+HEADER = ["config", "status", "epoch", "val_acc", "test_acc", "FLOPs", "latency p50"]
+#: The widest a config name gets in the table, so that the table fits 120 columns.
+NAME_WIDTH = 45
+#: Statuses in the order the table lists them (Ray's order).
+ORDER = ("RUNNING", "TERMINATED", "PAUSED", "PENDING", "ERROR")
+#: Up to this many trials every row is shown; beyond, ``ROWS_PER_STATUS`` per status (the best finished first).
+ALL_ROWS, ROWS_PER_STATUS, ALL_ROWS_AT_END, ROWS_PER_STATUS_AT_END = 20, 5, 50, 20
+
+
+def shown_result(trial: Any) -> tuple[dict[str, Any], str | None]:
+    """The numbers a trial's row shows, and for a pack the label of the member they are from."""
+    result = trial.last_result or {}
+    rows = result.get(PACK_MEMBERS)
+    if not rows or "val_acc" in result:  # one config, or a config's seeds as their mean
+        return result, None
+    best = max(range(len(rows)), key=lambda i: _accuracy(rows[i]))
+    members = pack_members(trial.config) or []
+    label = config_label(members[best]) if best < len(members) else None
+    return rows[best], label
+
+
+def _accuracy(row: dict[str, Any]) -> float:
+    for key in ("val_acc", "test_acc"):  # no validation split: test accuracy
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            return float(value)
+    return -1.0
+
+
+def count_text(value: Any) -> str:
+    """FLOPs in a few characters: 1,280, 26.4k, 3.72M."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        return "-"
+    if abs(value) < 1e4:
+        return f"{int(value):,}"
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{int(value):,}"
+
+
+def fraction_text(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not math.isnan(value) else "-"
+
+
+def latency_text(value: Any) -> str:
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return "-"
+    return f"{value:,.0f} us" if value >= 1000 else f"{value:.3g} us"
+
+
+def name_text(trial: Any) -> str:
+    name = str(trial)
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+
+
+def row(trial: Any) -> list[str]:
+    shown, _ = shown_result(trial)
+    epoch = shown.get(EPOCH, (trial.last_result or {}).get(EPOCH))
+    return [
+        name_text(trial),
+        trial.status,
+        "-" if epoch is None else str(int(epoch)),
+        fraction_text(shown.get("val_acc")),
+        fraction_text(shown.get("test_acc")),
+        count_text(shown.get("flops")),
+        latency_text(shown.get("latency_p50_us")),
+    ]
+
+
+def table_rows(trials: list[Any], at_end: bool = False) -> tuple[list[list[str]], list[str]]:
+    """The rows, by status, finished trials best first; and what was left out (``3 more TERMINATED``)."""
+    everything = ALL_ROWS_AT_END if at_end else ALL_ROWS
+    limit = None if len(trials) <= everything else (ROWS_PER_STATUS_AT_END if at_end else ROWS_PER_STATUS)
+    rows, more = [], []
+    statuses = list(ORDER) + sorted({t.status for t in trials} - set(ORDER))
+    for status in statuses:
+        group = [t for t in trials if t.status == status]
+        if status == "TERMINATED":
+            group.sort(key=lambda t: _accuracy(shown_result(t)[0]), reverse=True)
+        shown = group if limit is None else group[:limit]
+        rows += [row(t) for t in shown]
+        if len(group) > len(shown):
+            more.append(f"{len(group) - len(shown)} more {status}")
+    return rows, more
+
+
+def table_text(trials: list[Any], at_end: bool = False) -> str:
+    rows, more = table_rows(trials, at_end)
+    text = boxed(HEADER, rows)
+    notes = []
+    if more:
+        notes.append(", ".join(more) + " (finished trials: the best by accuracy shown)")
+    if any(PACK_MEMBERS in t.config for t in trials):
+        notes.append("A pack's row shows its best member by val_acc.")
+    return "\n".join([text, *notes])
+
+
+def boxed(header: list[str], rows: list[list[str]]) -> str:
+    """A table in Ray's box characters (its ASCII ones where the console is not UTF-8), with no padding
+    beyond one space a side: a 45-character config name still leaves it under 120 columns."""
+    fmt = AIR_TABULATE_TABLEFMT
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def rule(line: Any) -> str:
+        return line.begin + line.hline * (sum(widths) + 3 * (len(widths) - 1) + 2) + line.end
+
+    def cells(values: list[str]) -> str:
+        return fmt.datarow.begin + " " + "   ".join(v.ljust(w) for v, w in zip(values, widths)) + " " + fmt.datarow.end
+
+    return "\n".join(
+        [rule(fmt.lineabove), cells(header), rule(fmt.linebelowheader), *map(cells, rows), rule(fmt.linebelow)]
+    )
+
+
+def finished_line(trial: Any) -> str:
+    """One line when a trial ends: what it reached."""
+    shown, member = shown_result(trial)
+    what = f" (best member: {member})" if member else ""
+    return (
+        f"Finished {trial}{what}: epoch {shown.get(EPOCH, '-')}, val_acc {fraction_text(shown.get('val_acc'))}, "
+        f"test_acc {fraction_text(shown.get('test_acc'))}, FLOPs {count_text(shown.get('flops'))}, "
+        f"latency p50 {latency_text(shown.get('latency_p50_us'))}"
+    )
+
+
+class LiveTable(TuneTerminalReporter):
+    """Ray Tune's terminal reporter with this project's table (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(AirVerbosity.DEFAULT)
+        #: The run's callback list (``share_start_time``): Ray appends its own reporter to it.
+        self.run_callbacks: list[Any] | None = None
+
+    def share_start_time(self, run_callbacks: list[Any]) -> None:
+        """Hand the run's start time to the other output-engine reporters of ``run_callbacks`` too.
+
+        Ray calls every callback's ``setup`` without a start time (its reporters then hold None) and then
+        ``setup(start_time=...)`` on the first output-engine reporter only, this table. Its own reporter,
+        which it appends to the same list and which prints trial errors, would keep None and crash the
+        driver (``TypeError`` in ``_get_time_str``) on the first trial error or retry."""
+        self.run_callbacks = run_callbacks
+
+    def setup(self, start_time: float | None = None, **kwargs: Any) -> None:
+        super().setup(start_time=start_time, **kwargs)
+        if start_time is None:
+            return
+        for callback in self.run_callbacks or []:
+            if callback is not self and isinstance(callback, AirProgressReporter):
+                callback.setup(start_time=start_time, **kwargs)
+
+    def _print_heartbeat(self, trials: list[Any], *sys_args: Any, force: bool = False) -> None:
+        self._start_block("heartbeat")
+        print(self._get_overall_trial_progress_str(trials))
+        now, running = ray_time_str(self._start_time, time.time())
+        print(f"Current time: {now}. Total running time: {running}")
+        for line in sys_args:
+            print(line)
+        print(table_text(trials, at_end=force))
+        errored = [t for t in trials if t.status == "ERROR" and error_file(t)]
+        if force and errored:
+            self._start_block("status_errored")
+            print(f"Errored trials ({len(errored)}): " + "; ".join(f"{t}: {error_file(t)}" for t in errored))
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """The table shows a started trial; Ray's whole-config table is left out."""
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._start_block("finished")  # consecutive "Finished" lines stay together
+        print(finished_line(trial))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Ray's own reporter prints errors, whatever its verbosity."""
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """As ``on_trial_error``."""
+
+
+def new_output_engine() -> bool:
+    """Whether Ray Tune uses its new output engine (the default; ``RAY_AIR_NEW_OUTPUT=0`` turns it off)."""
+    return os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0"
+
+
+def console_options() -> dict[str, Any]:
+    """The ``RunConfig`` settings for the console: ``LiveTable`` with Ray's reporter at verbosity 0
+    (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics (and its own
+    location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
+    if new_output_engine():
+        return {"verbose": 0, "callbacks": [LiveTable()]}
+    from ray.tune import CLIReporter
+
+    columns = {EPOCH: "epoch", "val_acc": "val_acc", "test_acc": "test_acc", "flops": "FLOPs"}
+    columns["latency_p50_us"] = "latency p50 (us)"
+    reporter = CLIReporter(metric_columns=columns, parameter_columns=["seed"], max_column_length=NAME_WIDTH)
+    return {"verbose": 1, "callbacks": [], "progress_reporter": reporter}
+
+
+def error_file(trial: Any) -> str | None:
+    """A trial's error file, or None. Ray raises instead of answering for a trial that has no directory
+    yet (one a searcher created that never started), so the table asks only errored trials, safely."""
+    try:
+        return trial.error_file
+    except RuntimeError:
+        return None

@@ -1,0 +1,71 @@
+"""What the search prints when it ends: how many configs finished and failed, the best feasible one
+by each objective, where the results are and what to run next."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tune_mnist.confirm.rule import marking_k
+from tune_mnist.confirm.summary import StageTimes, group_rows, pick_lines
+from tune_mnist.core.config import PACK_MEMBERS, pack_members
+from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
+from tune_mnist.strategies.budget import budget_ran_out, limit_lines
+from tune_mnist.strategies.early_stopping import stopped_early
+from tune_mnist.tuning.trials import pack_size
+
+
+def summarize(
+    results: Any, args: argparse.Namespace, experiment: str, expected: int | None, stage: StageTimes | None = None
+) -> int:
+    """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
+    train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
+    Exit status 0 when every config finished, else 1."""
+    finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
+    early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
+    for result in results:
+        config, metrics = result.config or {}, result.metrics or {}
+        configs = pack_members(config) or [config]
+        member_rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
+        for member, row in zip(configs, member_rows):
+            if result.error is not None:
+                failed += 1
+            elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
+                finished += 1
+                rows.append(row)
+                pairs.append((member, row))
+            elif stopped_early(result.path, result.filesystem):
+                early += 1
+            else:
+                unfinished += 1
+    if expected is not None:
+        unfinished += max(0, expected - finished - failed - unfinished - early)
+    print(
+        f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
+        + (
+            f" (configs, trained in packs of up to {pack_size(args)})."
+            if pack_size(args) > 1
+            else f" (configs: each proposal's {args.seeds} seeds trained together)."
+            if expected is None and args.seeds > 1
+            else "."
+        )
+    )
+    by_budget = budget_ran_out(experiment)  # then what is unfinished was stopped by --time-budget: not a failure
+    for line in limit_lines(early, unfinished, by_budget):
+        print(line)
+    for line in stage.lines() if stage is not None else []:
+        print(line)
+    groups = group_rows(pairs)  # seeds of a config together: picks on seed means, seeds shown
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > args.min_accuracy]
+    for line in pick_lines(groups, OBJECTIVES, args.min_accuracy, marking_k(getattr(args, "confirm", 1))):
+        print(line)
+    if rows and not feasible:
+        print(f"  no finished trial reached {SELECTION_METRIC} > {args.min_accuracy:g}.")
+    print(f"Results: {experiment}")
+    if failed or unfinished:
+        print(
+            f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {args.name} "
+            f"--storage-path {args.storage_path}"
+        )
+    print(f"Next: python -m analysis.pareto {experiment}")
+    return 0 if not failed and (not unfinished or by_budget) else 1

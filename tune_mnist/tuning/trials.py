@@ -1,0 +1,86 @@
+"""What a list space's configs become as trials: how many configs each trial trains (``--pack``),
+one Tune config per trial, and the trial directory names."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_label, pack_members
+
+#: ``--pack auto`` on GPU trials: at most this many configs per trial.
+AUTO_PACK_GPU = 64
+
+
+def pack_size(args: argparse.Namespace) -> int:
+    """Configs per trial; ``resolve_pack`` has turned ``auto`` into a number by the time trials start."""
+    return 1 if args.pack == "auto" else int(args.pack)
+
+
+def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float) -> None:
+    """``auto``: no packing on CPU trials; on GPU trials, packs of up to AUTO_PACK_GPU configs, but
+    never fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
+    if args.pack != "auto":
+        return
+    if args.gpus_per_trial <= 0:
+        args.pack = "1"
+        return
+    slots = max(1, int(gpus // args.gpus_per_trial))
+    args.pack = str(max(1, min(AUTO_PACK_GPU, math.ceil(len(configs) / slots))))
+
+
+def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
+    the heaviest trials come first (``plan_packs``), so the search does not end on one long trial
+    while the other CPUs or GPUs sit idle. Under ``--time-budget`` a seeded random order instead
+    (``tune_mnist.strategies.budget.anytime_order``: what has finished at any moment is a fair sample)."""
+    from tune_mnist.strategies.budget import anytime_order
+    from tune_mnist.training.packed.plan import plan_packs
+
+    k = pack_size(args)
+    if k == 1:
+        points = [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
+    else:
+        points = [
+            {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
+            for pack in plan_packs(configs, k)
+        ]
+    return anytime_order(points, args.search_seed) if getattr(args, "time_budget", None) else points
+
+
+def configs_in(points: list[dict[str, Any]]) -> int:
+    """How many configs the trials of ``points`` train."""
+    return sum(len(p.get(PACK_MEMBERS, [p])) for p in points)
+
+
+def run_constants(args: argparse.Namespace) -> dict[str, Any]:
+    """Recorded in every trial's params.json beside the config, so a trial says what data it saw."""
+    return {
+        "validation_size": args.validation_size,
+        "split_seed": args.split_seed,
+        "subset": args.subset,
+        "min_accuracy": args.min_accuracy,
+    }
+
+
+def trial_label(config: dict[str, Any], sep: str = " ") -> str:
+    """What a trial trains, in ``tune_mnist.core.labels``' words: ``pack<K>`` for a pack of K configs,
+    ``<config> seeds<S>`` for a config trained over S seeds in one trial, ``<config> s<seed>`` for one config."""
+    if PACK_MEMBERS in config:
+        return f"pack{len(config[PACK_MEMBERS])}"
+    if pack_members(config):
+        return sep.join((config_label(config, sep, seed=False), f"seeds{config[PACK_SEEDS]}"))
+    return config_label(config, sep)
+
+
+def trial_dirname(trial: Any) -> str:
+    """``<trial id>_<trial label>``, e.g. ``3f854_00000_full28_2x2048_s0`` or ``3f854_00003_pack8``."""
+    return f"{trial.trial_id}_{trial_label(trial.config, '_')}"
+
+
+def trial_name(trial: Any) -> str:
+    """The name Ray shows for a trial (status table, errors): its label as in its directory, with
+    the trial id for a pack, whose label alone does not tell packs apart."""
+    label = trial_label(trial.config)
+    return f"{label} {trial.trial_id}" if PACK_MEMBERS in trial.config else label

@@ -1,0 +1,223 @@
+"""The Ray Tune ``Tuner`` of a search, one small function per mode:
+
+- ``configs_tuner``: a list space, one config per trial;
+- ``packs_tuner``: a list space with ``--pack``, several configs per trial;
+- ``adaptive_tuner``: an adaptive space's search algorithm proposes the configs;
+- ``resume_tuner``: ``--resume``, the experiment's own Tuner restored.
+
+``build_tuner`` picks the mode. Every new run's ``TuneConfig`` comes from ``tune_config``, which is
+where a trial scheduler (such as early stopping) goes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from search_spaces import Space, SpaceOptions
+from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS
+from tune_mnist.data.sources import Splits
+from tune_mnist.strategies.budget import sample_limit
+from tune_mnist.tuning.trials import run_constants, trial_dirname, trial_name
+
+
+def build_tuner(
+    args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
+) -> Any:
+    """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
+    configs or packs), or over the space's adaptive searcher where ``points`` is None."""
+    packed = PACK_MEMBERS in points[0] if points is not None else args.seeds > 1
+    trainable = make_trainable(args, splits, packed)
+    if args.resume:
+        return resume_tuner(args, trainable, storage)
+    run_config = make_run_config(args, storage, packed)
+    if getattr(args, "confirm", 1) > 1:  # screening, then confirmation rounds: tune_mnist.tuning.confirm_tuner
+        from tune_mnist.tuning.confirm_tuner import confirming_tuner
+
+        return confirming_tuner(args, trainable, run_config, points, space, storage, packed)
+    if points is None:
+        return adaptive_tuner(args, trainable, run_config, space)
+    if packed:
+        return packs_tuner(args, trainable, run_config, points)
+    return configs_tuner(args, trainable, run_config, points)
+
+
+# ---------------------------------------------------------------- one function per mode
+
+
+def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+    """One trial per point, in the given order."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
+    # Every key a point sets must exist in the param space; the points fill in the values.
+    param_space = dict.fromkeys(points[0])
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, len(points), scheduler_of(args)),
+        run_config=run_config,
+    )
+
+
+def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+    """One trial per pack, in the given order."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists.
+    search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
+    param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search([p[PACK_MEMBERS] for p in points])}
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
+
+
+def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space) -> Any:
+    """Up to the searcher's ``num_samples`` trials, each a config it proposes (with ``--seeds``, the
+    config trained over every seed in one trial)."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    assert space.searcher is not None
+    adaptive = space.searcher(SpaceOptions.from_args(args))
+    search_alg = adaptive.make_search_alg()
+    if args.max_concurrent:
+        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
+    param_space = {**adaptive.param_space, **run_constants(args)}
+    if args.seeds > 1:
+        param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune_config(search_alg, sample_limit(args, adaptive.num_samples), scheduler_of(args)),
+        run_config=run_config,
+    )
+
+
+def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
+    """The experiment ``--name`` as Ray saved it: finished trials are kept, the others continue from
+    their checkpoints, errored ones are retried."""
+    from ray import tune
+
+    experiment = storage.rstrip("/") + "/" + args.name
+    return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+
+
+# ---------------------------------------------------------------- what the modes share
+
+
+def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> Any:
+    """The trial function with the data and ``--cpus-per-trial`` / ``--gpus-per-trial`` attached:
+    ``run_pack`` where a trial trains several configs, else ``run_trial``."""
+    from ray import tune
+
+    if packed:
+        from tune_mnist.trainables.pack_trainable import run_pack
+
+        trial_function = run_pack
+        # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
+        logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
+    else:
+        from tune_mnist.trainables.trainable import run_trial
+
+        trial_function = run_trial
+    resources = {"cpu": args.cpus_per_trial}
+    if args.gpus_per_trial:
+        resources["gpu"] = args.gpus_per_trial
+    return tune.with_resources(tune.with_parameters(trial_function, data=splits), resources)
+
+
+def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
+    """Where the experiment lives, a checkpoint per epoch (one kept per trial), ``--max-failures`` restarts; a pack
+    trial's rows and checkpoint are split into one trial directory per member as they arrive."""
+    from ray import tune
+
+    from tune_mnist.experiment.storage_guard import StorageErrors
+    from tune_mnist.trainables.checkpoints import checkpoint_config, quiet_snapshot_warning
+    from tune_mnist.tuning.live_table import LiveTable, console_options
+
+    callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
+    if packed:
+        from tune_mnist.trainables.unpack import UnpackMembers
+
+        callbacks.append(UnpackMembers())
+    if getattr(args, "mlflow", None):  # every trial as an MLflow run (a resumed search keeps the first run's)
+        from tune_mnist.extras.mlflow_tracking import trial_callback
+
+        callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
+    # The live table (tuning.live_table); one checkpoint kept per trial, quietly (trainables.checkpoints)
+    console = console_options()
+    callbacks += console.pop("callbacks")
+    quiet_snapshot_warning()
+    for callback in callbacks:
+        if isinstance(callback, LiveTable):
+            callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
+    return tune.RunConfig(
+        name=args.name,
+        storage_path=storage,
+        checkpoint_config=checkpoint_config(),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        callbacks=callbacks,
+        **console,
+    )
+
+
+def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any:
+    """The TuneConfig of every new run. Without a ``scheduler`` Tune's first-in-first-out one runs every
+    trial to its last epoch; ``scheduler_of`` gives the one ``--scheduler`` names (early stopping)."""
+    from ray import tune
+
+    return tune.TuneConfig(
+        search_alg=search_alg,
+        num_samples=num_samples,
+        scheduler=scheduler,
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_name,
+    )
+
+
+#: Ray's limit on trials created ahead of resources (Ray Tune's environment variable, read when fit starts).
+PENDING_TRIALS_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
+
+
+def trial_slots(resources: dict[str, float], cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials the cluster's ``resources`` run at once (at least 1)."""
+    slots = [resources.get("CPU", 0) // cpus_per_trial] if cpus_per_trial > 0 else []
+    if gpus_per_trial > 0:
+        slots.append(resources.get("GPU", 0) // gpus_per_trial)
+    return max(1, int(min(slots, default=1)))
+
+
+@contextmanager
+def pending_trials(args: argparse.Namespace, list_space: bool) -> Iterator[None]:
+    """While a confirming search over a list space runs: let Ray create as many trials ahead as the
+    cluster runs at once.
+
+    Ray creates one pending trial at a time from any searcher other than its own list generator (unless
+    a ``ConcurrencyLimiter`` names a number), so with the ``ConfirmingSearcher`` the next trial was only
+    created once the previous one was running and, with trials shorter than a worker's start-up, the
+    trials ran one after another on one worker (one GPU of two). The list's trials are known in advance,
+    so handing out a round of them together costs nothing; an adaptive searcher keeps Ray's one (each
+    proposal then sees the results so far), and ``--max-concurrent`` keeps its own limit."""
+    if getattr(args, "confirm", 1) <= 1 or not list_space or args.max_concurrent or PENDING_TRIALS_ENV in os.environ:
+        yield
+        return
+    import ray
+
+    slots = trial_slots(ray.cluster_resources(), args.cpus_per_trial, args.gpus_per_trial)
+    os.environ[PENDING_TRIALS_ENV] = str(slots)
+    try:
+        yield
+    finally:
+        os.environ.pop(PENDING_TRIALS_ENV, None)
+
+
+def scheduler_of(args: argparse.Namespace) -> Any:
+    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.strategies.schedulers``."""
+    from tune_mnist.strategies.schedulers import make_scheduler
+
+    return make_scheduler(getattr(args, "scheduler", None) or "fifo", args.min_accuracy)
