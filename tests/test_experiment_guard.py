@@ -396,6 +396,7 @@ def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) ->
 def test_rebuild_plan_from_trial_directories(tmp_path):
     import argparse
 
+    from search_spaces.random import DEFAULT_SAMPLES
     from tune_mnist.core.config import TrialConfig
     from tune_mnist.experiment.experiment_guard import prepare_resume
     from tune_mnist.experiment.storage import RUN_FILE
@@ -411,7 +412,7 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     (experiment / "tuner.pkl").write_bytes(b"\x80\x04N.")  # a whole pickle (None)
 
     args = argparse.Namespace(resume=True, num_samples=None)
-    left, nothing_left = prepare_resume(args, str(experiment), configs)
+    left, nothing_left = prepare_resume(args, str(experiment), configs, default_samples=DEFAULT_SAMPLES)
     assert left == configs[1:] and not nothing_left  # the finished config is not trained again
     assert args.rebuilt and not args.resume
     names = sorted(p.name for p in experiment.iterdir() if p.is_file())
@@ -425,5 +426,5 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
     args = argparse.Namespace(resume=True, num_samples=5)
     (experiment / "experiment_state-2026-01-02_00-00-00.json").write_bytes(b"")
-    assert prepare_resume(args, str(experiment), None) == (None, False)
+    assert prepare_resume(args, str(experiment), None, default_samples=DEFAULT_SAMPLES) == (None, False)
     assert args.num_samples == 4

@@ -15,6 +15,7 @@ import time
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
+from search_spaces.random import DEFAULT_SAMPLES
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.confirm.summary import stage_times
 from tune_mnist.core.config import TrialConfig
@@ -318,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
     with hold(experiment, args.name):  # one driver per experiment, until this one ends
         if args.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
-            configs, nothing_left = prepare_resume(args, experiment, configs)
+            configs, nothing_left = prepare_resume(args, experiment, configs, default_samples=DEFAULT_SAMPLES)
             if nothing_left:
                 return 0
         splits = prepare_data(args, space)

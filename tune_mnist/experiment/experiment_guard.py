@@ -37,11 +37,12 @@ def rebuildable(experiment: str) -> bool:
 
 
 def prepare_resume(
-    args: argparse.Namespace, experiment: str, configs: list[TrialConfig] | None
+    args: argparse.Namespace, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
 ) -> tuple[list[TrialConfig] | None, bool]:
     """Before ``--resume`` (with the lock held): set damaged Ray state files aside and, when Ray's state
     cannot be restored, turn the resume into a rebuild: ``args.resume`` becomes False, ``args.rebuilt``
-    True, and the configs (list spaces) or ``args.num_samples`` (adaptive) become what is left to train.
+    True, and the configs (list spaces) or ``args.num_samples`` (adaptive; ``default_samples``, the
+    space's, where it is unset) become what is left to train.
     Returns (configs, nothing_left)."""
     args.rebuilt = False
     check = check_state(experiment)
@@ -65,10 +66,8 @@ def prepare_resume(
         if not left:
             print("Every config has finished: nothing to train.")
         return left, not left
-    from search_spaces.random import DEFAULT_SAMPLES
-
     done = finished_proposals(experiment)
-    total = args.num_samples or DEFAULT_SAMPLES
+    total = args.num_samples or default_samples
     args.num_samples = max(0, total - done)
     print(
         f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher starts learning "

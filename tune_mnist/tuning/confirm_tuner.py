@@ -15,6 +15,7 @@ from tune_mnist.core.config import PACK_SEEDS
 from tune_mnist.core.errors import InputError
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import pack_size, run_constants
+from tune_mnist.tuning.tune_config import scheduler_of, tune_config
 
 #: Tune's "no limit" on trials: the searcher says when it has finished.
 UNLIMITED = -1
@@ -53,7 +54,6 @@ def confirming_tuner(
     from ray.tune.search import ConcurrencyLimiter
 
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
-    from tune_mnist.tuning.tuner import tune_config
 
     stage = Stage(
         k=args.confirm,
@@ -78,8 +78,6 @@ def confirming_tuner(
     search_alg: Any = searcher
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent)
-    from tune_mnist.tuning.tuner import scheduler_of
-
     return tune.Tuner(
         trainable,
         param_space=param_space,

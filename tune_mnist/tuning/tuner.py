@@ -21,7 +21,8 @@ from search_spaces import Space, SpaceOptions
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS
 from tune_mnist.data.sources import Splits
 from tune_mnist.strategies.budget import sample_limit
-from tune_mnist.tuning.trials import run_constants, trial_dirname, trial_name
+from tune_mnist.tuning.trials import run_constants
+from tune_mnist.tuning.tune_config import scheduler_of, tune_config
 
 
 def build_tuner(
@@ -165,21 +166,6 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     )
 
 
-def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any:
-    """The TuneConfig of every new run. Without a ``scheduler`` Tune's first-in-first-out one runs every
-    trial to its last epoch; ``scheduler_of`` gives the one ``--scheduler`` names (early stopping)."""
-    from ray import tune
-
-    return tune.TuneConfig(
-        search_alg=search_alg,
-        num_samples=num_samples,
-        scheduler=scheduler,
-        reuse_actors=True,
-        trial_dirname_creator=trial_dirname,
-        trial_name_creator=trial_name,
-    )
-
-
 #: Ray's limit on trials created ahead of resources (Ray Tune's environment variable, read when fit starts).
 PENDING_TRIALS_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
 
@@ -214,10 +200,3 @@ def pending_trials(args: argparse.Namespace, list_space: bool) -> Iterator[None]
         yield
     finally:
         os.environ.pop(PENDING_TRIALS_ENV, None)
-
-
-def scheduler_of(args: argparse.Namespace) -> Any:
-    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.strategies.schedulers``."""
-    from tune_mnist.strategies.schedulers import make_scheduler
-
-    return make_scheduler(getattr(args, "scheduler", None) or "fifo", args.min_accuracy)

@@ -1,0 +1,31 @@
+"""The ``TuneConfig`` every new run gets and the scheduler ``--scheduler`` names: one place for both,
+below ``tuner`` (every mode) and ``confirm_tuner`` (the confirming one), so that neither imports the other's caller."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tune_mnist.tuning.trials import trial_dirname, trial_name
+
+
+def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any:
+    """The TuneConfig of every new run. Without a ``scheduler`` Tune's first-in-first-out one runs every
+    trial to its last epoch; ``scheduler_of`` gives the one ``--scheduler`` names (early stopping)."""
+    from ray import tune
+
+    return tune.TuneConfig(
+        search_alg=search_alg,
+        num_samples=num_samples,
+        scheduler=scheduler,
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_name,
+    )
+
+
+def scheduler_of(args: argparse.Namespace) -> Any:
+    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.strategies.schedulers``."""
+    from tune_mnist.strategies.schedulers import make_scheduler
+
+    return make_scheduler(getattr(args, "scheduler", None) or "fifo", args.min_accuracy)
