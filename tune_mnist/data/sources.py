@@ -17,7 +17,7 @@ import numpy as np
 from tune_mnist.core.config import IMAGE_SIDE, NUM_CLASSES
 from tune_mnist.core.errors import InputError
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
 #: Training images held out for validation unless told otherwise, and the seed that picks them.
 DEFAULT_VALIDATION_SIZE, DEFAULT_SPLIT_SEED = 5000, 0
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
