@@ -9,38 +9,42 @@ off a cluster can be analysed anywhere."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow.fs as pafs
 
+from analysis.find import (
+    SEARCH_HINT,
+    is_trial_dir,
+    looks_like_experiment,
+)
 from analysis.superseded import mark_superseded
+from analysis.trial_files import (
+    budget_marker,
+    error_line,
+    latest_checkpoint,
+    read_params,
+    read_results,
+    run_options,
+    stopped_marker,
+    trial_states,
+)
 from tune_mnist.core.config import config_label, pack_members
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import (
-    CHECKPOINT_PREFIX,
     ERROR_FILE,
     EXPERIMENT_STATE_PREFIX,
-    MODEL_FILE,
     PARAMS_FILE,
-    RAY_FIELDS_DROPPED_ON_READ,
     RESULT_FILE,
-    STOPPED_BY_BUDGET_FILE,
-    STOPPED_EARLY_FILE,
     TRIAL_ID,
     pack_trial_of,
 )
-from tune_mnist.experiment.storage import RUN_FILE, Location, is_uri
+from tune_mnist.experiment.storage import Location
 from tune_mnist.strategies.budget import budget_ran_out
-from tune_mnist.strategies.early_stopping import read_marker
-
-ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
-SEARCH_HINT = "python -m tune_mnist.search"
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
 USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
@@ -106,58 +110,6 @@ class Experiment:
 # ---------------------------------------------------------------- finding the experiment
 
 
-def _looks_like_experiment(loc: Location, path: str) -> bool:
-    names = {i.base_name: i.type for i in loc.children(path)}
-    if any(n.startswith(EXPERIMENT_STATE_PREFIX) for n in names) or RUN_FILE in names:
-        return True
-    return any(t == pafs.FileType.Directory and _is_trial_dir(loc, f"{path.rstrip('/')}/{n}") for n, t in names.items())
-
-
-def _is_trial_dir(loc: Location, path: str) -> bool:
-    return any(loc.kind(f"{path}/{f}") == pafs.FileType.File for f in (PARAMS_FILE, RESULT_FILE, ERROR_FILE))
-
-
-def experiments_under(storage: str | os.PathLike) -> list[tuple[float, str]]:
-    """(modification time, path) of each experiment directly under a storage path, oldest first."""
-    loc = Location(storage)
-    if loc.kind(loc.root) != pafs.FileType.Directory:
-        return []
-    found = []
-    for info in loc.children():
-        if info.type == pafs.FileType.Directory and _looks_like_experiment(loc, info.path):
-            # Ray's files and the trial directories date an experiment; our own analysis/ output does not.
-            stamps = [
-                c.mtime.timestamp()
-                for c in loc.children(info.path)
-                if c.mtime is not None and c.base_name != ANALYSIS_DIR
-            ]
-            found.append(
-                (
-                    max(stamps, default=0.0),
-                    info.path if not is_uri(str(storage)) else f"{str(storage).rstrip('/')}/{info.base_name}",
-                )
-            )
-    return sorted(found)
-
-
-def resolve_experiment(experiment: str | None, storage_path: str = "ray_results") -> str:
-    """The experiment to analyse: the given path or URI, a name under ``storage_path``, or the most
-    recent experiment there."""
-    if experiment is None:
-        found = experiments_under(storage_path)
-        if not found:
-            raise InputError(
-                f"There is no experiment under {storage_path}: run {SEARCH_HINT} first, or pass an "
-                "experiment directory (or --storage-path where your experiments are)."
-            )
-        return found[-1][1]
-    if not is_uri(experiment) and not Path(experiment).exists():
-        candidate = Path(storage_path) / experiment
-        if "/" not in experiment and candidate.is_dir():
-            return str(candidate)
-    return experiment
-
-
 def load_experiment(path: str | os.PathLike) -> Experiment:
     """Every trial under ``path`` with its status; raises InputError when ``path`` is not an experiment."""
     loc = Location(path)
@@ -177,11 +129,11 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             f"Experiment directory {loc.display} is empty: pass the directory {SEARCH_HINT} wrote "
             "(it prints the path at the end), or run the search first."
         )
-    trial_dirs = [c for c in children if c.type == pafs.FileType.Directory and _is_trial_dir(loc, c.path)]
+    trial_dirs = [c for c in children if c.type == pafs.FileType.Directory and is_trial_dir(loc, c.path)]
     has_state = any(c.base_name.startswith(EXPERIMENT_STATE_PREFIX) for c in children)
     if not trial_dirs and not has_state:
         nested = [
-            c.base_name for c in children if c.type == pafs.FileType.Directory and _looks_like_experiment(loc, c.path)
+            c.base_name for c in children if c.type == pafs.FileType.Directory and looks_like_experiment(loc, c.path)
         ]
         if nested:
             raise InputError(
@@ -193,14 +145,14 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
             f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote."
         )
-    experiment = Experiment(loc, [], _run_options(loc, children))
-    states = _trial_states(loc, children, experiment.warnings)
+    experiment = Experiment(loc, [], run_options(loc, children))
+    states = trial_states(loc, children, experiment.warnings)
     budget_out = budget_ran_out(str(path))  # its latest run ran out: what it left unfinished, the budget stopped
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
     # directory beside it, which is what is read. The pack's own directory is only their container.
-    packs = {info.base_name for info in trial_dirs if pack_members(_read_params(loc, info.path) or {}) is not None}
+    packs = {info.base_name for info in trial_dirs if pack_members(read_params(loc, info.path) or {}) is not None}
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
-    packs_stopped = {_trial_id(name) for name in packs if _marker(loc, loc.join(name))}
+    packs_stopped = {_trial_id(name) for name in packs if stopped_marker(loc, loc.join(name))}
     for info in trial_dirs:
         trial = _load_trial(loc, info, states.get(_trial_id(info.base_name), {}), experiment.warnings)
         experiment.trials.append(_stopped_state(loc, trial, packs_stopped, budget_out))
@@ -235,117 +187,23 @@ def _trial_id(dirname: str) -> str:
     return match.group(0) if match else dirname
 
 
-def _run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]:
-    if not any(c.base_name == RUN_FILE for c in children):
-        return {}
-    try:
-        value = json.loads(loc.read_text(loc.join(RUN_FILE)))
-    except (json.JSONDecodeError, OSError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
-    """Ray's status of each trial from the newest experiment_state-*.json (plain JSON fields only)."""
-    # FileInfo objects do not compare: sorting two state files (a resumed experiment) raised TypeError
-    files = [c for c in children if c.base_name.startswith(EXPERIMENT_STATE_PREFIX) and c.base_name.endswith(".json")]
-    if not files:
-        return {}
-    newest = max(files, key=lambda c: (c.mtime.timestamp() if c.mtime else 0, c.base_name))
-    try:
-        state = json.loads(loc.read_text(newest.path))
-        out = {}
-        for entry in state.get("trial_data", []):
-            info = json.loads(entry[0]) if isinstance(entry, list) else json.loads(entry)
-            runtime = json.loads(entry[1]) if isinstance(entry, list) and len(entry) > 1 else {}
-            info["num_failures"] = runtime.get("num_failures", 0)
-            out[info["trial_id"]] = info
-        return out
-    except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
-        warnings.append(
-            f"{newest.base_name} could not be read as JSON; trial statuses come from the trial directories alone."
-        )
-        return {}
-
-
-def _read_params(loc: Location, path: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(loc.read_text(f"{path}/{PARAMS_FILE}"))
-    except (json.JSONDecodeError, OSError, FileNotFoundError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
-    """Ray's result.json (one JSON object per line) as a DataFrame, one row per epoch.
-
-    A half-written last line (a trial killed mid-write) is skipped with a warning; a bad line
-    anywhere else means the file is corrupt and raises ValueError."""
-    lines = text.split("\n")
-    complete_last = text.endswith("\n")
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise json.JSONDecodeError("not an object", line, 0)
-        except json.JSONDecodeError:
-            is_last = all(not rest.strip() for rest in lines[number:])
-            if is_last:
-                warnings.append(
-                    f"{where}: skipped a half-written last line (line {number}, "
-                    f"{len(line)} characters{'' if complete_last else ', no newline'})."
-                )
-                continue
-            raise ValueError(f"line {number} of {RESULT_FILE} is not JSON") from None
-        rows.append({k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ})
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    if "epoch" not in frame.columns:
-        frame["epoch"] = frame.get("training_iteration", pd.Series(range(1, len(frame) + 1)))
-    # A trial restored from a checkpoint may report an epoch again: the later row wins.
-    frame = frame.dropna(subset=["epoch"]).drop_duplicates("epoch", keep="last").sort_values("epoch")
-    frame["epoch"] = frame["epoch"].astype(int)
-    return frame.reset_index(drop=True)
-
-
-def _error_line(text: str) -> str:
-    """The exception line of Ray's error.txt (its last non-empty line), shortened."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else "no message"
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-def _latest_checkpoint(loc: Location, path: str) -> str | None:
-    checkpoints = [
-        c for c in loc.children(path) if c.type == pafs.FileType.Directory and c.base_name.startswith(CHECKPOINT_PREFIX)
-    ]
-    for c in sorted(checkpoints, key=lambda c: c.base_name, reverse=True):
-        if loc.kind(f"{c.path}/{MODEL_FILE}") == pafs.FileType.File:
-            return c.path
-    return None
-
-
 def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[str]) -> Trial:
     path, name = info.path, info.base_name
     trial_id = state.get("trial_id") or _trial_id(name)
-    params = _read_params(loc, path)
+    params = read_params(loc, path)
     if params is None:
         params = state.get("config") if isinstance(state.get("config"), dict) else {}
         return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS_FILE} is missing or not JSON")
     error = None
     if loc.kind(f"{path}/{ERROR_FILE}") == pafs.FileType.File:
-        error = _error_line(loc.read_text(f"{path}/{ERROR_FILE}"))
+        error = error_line(loc.read_text(f"{path}/{ERROR_FILE}"))
     history = pd.DataFrame()
     if loc.kind(f"{path}/{RESULT_FILE}") == pafs.FileType.File:
         try:
             history = read_results(loc.read_text(f"{path}/{RESULT_FILE}"), f"{name}/{RESULT_FILE}", warnings)
         except ValueError as exc:
             return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{exc} (the file is corrupt)")
-    checkpoint = _latest_checkpoint(loc, path)
+    checkpoint = latest_checkpoint(loc, path)
     epochs = params.get("epochs")
     ray_status = state.get("status")
     if history.empty:
@@ -383,31 +241,16 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
     return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)
 
 
-def _marker(loc: Location, path: str) -> dict[str, Any] | None:
-    """The trial directory's stopped_early.json (tune_mnist.strategies.schedulers wrote it), or None."""
-    if loc.kind(f"{path}/{STOPPED_EARLY_FILE}") != pafs.FileType.File:
-        return None
-    try:
-        return read_marker(loc.read_text(f"{path}/{STOPPED_EARLY_FILE}"))
-    except OSError:
-        return None
-
-
-def _budget_marker(loc: Location, path: str) -> bool:
-    """Whether the trial directory has the budget's stopped_by_budget.json (tune_mnist.strategies.schedulers)."""
-    return loc.kind(f"{path}/{STOPPED_BY_BUDGET_FILE}") == pafs.FileType.File
-
-
 def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_out: bool) -> Trial:
     """A trial the scheduler stopped (its marker, or its pack's) is STOPPED_EARLY; one a run that ran out of
     its budget left unfinished (or that has the budget's stopped_by_budget.json, written where a confirmation
     stage followed) is STOPPED_BY_BUDGET. Neither is a failure, and neither's rows are final."""
-    if trial.status in (UNFINISHED, NO_RESULTS) and trial.path and _budget_marker(loc, trial.path):
+    if trial.status in (UNFINISHED, NO_RESULTS) and trial.path and budget_marker(loc, trial.path):
         trial.status, trial.reason = STOPPED_BY_BUDGET, f"{trial.reason or 'no epoch reported'}; stopped by the budget"
         return trial
     if trial.history.empty or trial.status not in (USABLE, UNFINISHED):
         return trial
-    marker = _marker(loc, trial.path) if trial.path else None
+    marker = stopped_marker(loc, trial.path) if trial.path else None
     pack_id = pack_trial_of(trial.trial_id)
     if marker is not None or pack_id in packs_stopped:
         last = int(trial.history["epoch"].max())

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import report
+from analysis import report, report_files
 from analysis.confirmation import LUCKY_PLOT, changed_pick_lines, lucky_lines, lucky_table
+from analysis.find import ANALYSIS_DIR
 from analysis.html_report import HTML_FILE, write_html
-from analysis.load import ANALYSIS_DIR, Experiment
+from analysis.load import Experiment
 from analysis.result import Analysis
 from tune_mnist.core.errors import InputError
 
@@ -34,7 +35,7 @@ def output_dir(out: str | None, experiment: Experiment) -> Path:
         raise InputError(
             f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory you can write to."
         ) from None
-    for stale in report.FILE_MEANING:
+    for stale in report_files.FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
     return path
 
@@ -56,7 +57,7 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         from analysis.confirm_plot import lucky_seed_plot
 
         drawn.append(lucky_seed_plot(lucky, out, accuracy, analysis.min_accuracy))
-    files = report.write_tables(out, analysis.experiment, front, remeasured)
+    files = report_files.write_tables(out, analysis.experiment, front, remeasured)
     runtime_lines = []
     for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
         from analysis import runtimes
@@ -66,7 +67,7 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
     files += drawn
     files += [out / "report.md", out / HTML_FILE]
     header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
-    report.write_markdown(
+    report_files.write_markdown(
         out,
         experiment=analysis.experiment,
         front=front,

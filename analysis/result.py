@@ -10,8 +10,9 @@ from typing import Any
 from analysis import report
 from analysis.aggregate import aggregate, trial_table
 from analysis.confirmation import experiment_k, mark_confirmed, screening_trials
+from analysis.find import resolve_experiment
 from analysis.front import Front, Objective, compute_front, parse_objectives, parse_reference
-from analysis.load import Experiment, Trial, load_experiment, resolve_experiment
+from analysis.load import Experiment, Trial, load_experiment
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
 from tune_mnist.experiment.storage import RUN_FILE

@@ -49,7 +49,8 @@ import torch
 
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import Splits, load_mnist, split_validation, subset
+from tune_mnist.data.sources import load_mnist
+from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.model.counts import mlp_params
 from tune_mnist.model.measure import synchronize
 from tune_mnist.training.loop import new_state, train

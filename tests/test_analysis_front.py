@@ -13,17 +13,9 @@ import pytest
 
 from analysis import pareto
 from analysis.aggregate import aggregate, trial_table
+from analysis.find import resolve_experiment
 from analysis.front import Objective, compute_front, nondominated, parse_objectives
-from analysis.load import (
-    ERRORED,
-    NO_RESULTS,
-    NOT_STARTED,
-    UNFINISHED,
-    UNREADABLE,
-    USABLE,
-    load_experiment,
-    resolve_experiment,
-)
+from analysis.load import ERRORED, NO_RESULTS, NOT_STARTED, UNFINISHED, UNREADABLE, USABLE, load_experiment
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.model.measure import mlp_flops, mlp_params
 

@@ -21,7 +21,7 @@ from analysis.load import load_experiment
 from tune_mnist import search
 from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # every test here reads a real smoke search run by the module fixture

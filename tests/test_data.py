@@ -12,16 +12,8 @@ import numpy as np
 import pytest
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.data.sources import (
-    DEFAULT_DATA_DIR,
-    FILE_STEMS,
-    IMAGE_MAGIC,
-    LABEL_MAGIC,
-    load_mnist,
-    read_csv,
-    split_validation,
-    subset,
-)
+from tune_mnist.data.sources import DEFAULT_DATA_DIR, FILE_STEMS, IMAGE_MAGIC, LABEL_MAGIC, load_mnist, read_csv
+from tune_mnist.data.splits import split_validation, subset
 
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # data/mnist/README.md
 CSV_HEADER = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))

@@ -19,7 +19,7 @@ from tune_mnist import search
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.layout import STOPPED_EARLY_FILE
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.strategies.early_stopping import decide, projected_accuracy
 from tune_mnist.training.loop import new_state, train
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tune_mnist.experiment.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy, Holder, is_stale, process_start
+from tune_mnist.experiment.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy
+from tune_mnist.experiment.lock_holder import Holder, is_stale, process_start
 from tune_mnist.experiment.rebuild import check_state, config_key, finished_configs, pickle_problem
 from tune_mnist.experiment.storage import Location
 from tune_mnist.experiment.storage_guard import storage_errno

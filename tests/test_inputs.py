@@ -11,7 +11,7 @@ import torch
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.inputs import build_tensors, transform_images
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 
 
 def one_sentence(error: pytest.ExceptionInfo, *names: str) -> str:

@@ -12,7 +12,7 @@ import torch
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.extras.optional import require
 from tune_mnist.model.mlp import build_mlp
 from tune_mnist.training.loop import new_state, train

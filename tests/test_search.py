@@ -20,7 +20,7 @@ from search_spaces import SpaceOptions
 from tune_mnist import search
 from tune_mnist.core.metrics import EPOCH_ROW, PACK, PLACEMENT
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
 from tune_mnist.training.loop import evaluate
 from tune_mnist.tuning.ray_session import start_ray

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tune_mnist.core import metrics
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.measure import mlp_flops, mlp_params
 from tune_mnist.training.loop import TrainingState, evaluate, new_state, train, train_epoch
 

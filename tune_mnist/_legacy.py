@@ -83,14 +83,19 @@ SHADOWED: dict[str, str] = {
     "tune_mnist.extras": "tune_mnist.extras.optional",
 }
 
+#: Where the old module's other names went when it was split after the move.
+SPLIT_OFF: dict[str, tuple[str, ...]] = {"tune_mnist.data": ("tune_mnist.data.splits",)}
+
 
 def hand_on(package: str, name: str) -> object:
     """A package's module ``__getattr__``: ``name`` from the old module the package replaced, imported on
     first use (so importing the package stays cheap: ``tune_mnist.model`` must not import torch)."""
-    try:
-        return getattr(importlib.import_module(SHADOWED[package]), name)
-    except AttributeError:
-        raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+    for module in (SHADOWED[package], *SPLIT_OFF.get(package, ())):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except AttributeError:
+            continue
+    raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
 
 class _Alias(importlib.abc.Loader):

@@ -6,265 +6,30 @@ Every trial's per-epoch rows, params and final checkpoint land in Ray's standard
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import shutil
 import sys
-import textwrap
 import time
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
 from search_spaces.random import DEFAULT_SAMPLES
-from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.confirm.summary import stage_times
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError, exit_status
-from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
-from tune_mnist.data.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
-from tune_mnist.data.sources import Splits, split_validation, subset
+from tune_mnist.data.options import load_data
+from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_if_busy
 from tune_mnist.experiment.run_options import resume_options, save_run_options
-from tune_mnist.experiment.storage import RUN_FILE, exists, storage_root
+from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard
-from tune_mnist.extras.mlflow_store import BESIDE, check_uri
-from tune_mnist.extras.optional import require
+from tune_mnist.search_options import check_options, parse_args
 from tune_mnist.strategies.budget import SearchBudget
-from tune_mnist.strategies.early_stopping import schedulers_text
 from tune_mnist.strategies.search_limits import check_limits
-from tune_mnist.tuning.confirm_tuner import check_confirm, confirm_int
 from tune_mnist.tuning.dry_run import print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import summarize
-from tune_mnist.tuning.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
+from tune_mnist.tuning.trials import configs_in, resolve_pack, trial_points
 from tune_mnist.tuning.tuner import build_tuner, pending_trials
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m tune_mnist.search",
-        description=__doc__,
-        epilog=spaces_text(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    space = parser.add_argument_group("search space")
-    space.add_argument(
-        "--space",
-        default="grid",
-        metavar="NAME",
-        help="the search space to run, one of those listed at the end of this help; each is a file "
-        "search_spaces/NAME.py (default grid)",
-    )
-    space.add_argument(
-        "--num-samples",
-        type=positive_int,
-        metavar="N",
-        help="configs the random space draws, trials the adaptive and cheap spaces run; the other spaces ignore it "
-        "(default 50; with --time-budget 2,000 in random, unlimited in adaptive and cheap)",
-    )
-    space.add_argument(
-        "--seeds",
-        type=positive_int,
-        default=1,
-        metavar="K",
-        help="train every config K times, with seeds 0 to K-1, so that the analysis reports means "
-        "and spreads over seeds (default 1). In the adaptive space each proposed config's K "
-        "seeds train together in one trial and the searcher learns from their mean",
-    )
-    space.add_argument(
-        "--confirm",
-        type=confirm_int,
-        default=DEFAULT_CONFIRM,
-        metavar="K",
-        help="after the search, train the configs that decide the answer again until each has K seeds: "
-        "the Pareto front above the bar on seed means, then every config within 2 pooled seed standard "
-        "errors of the bar that could still join the front, in rounds until the front is all confirmed "
-        f"(docs/search.md). 1 turns the stage off; configs with K seeds already are not rerun (default "
-        f"{DEFAULT_CONFIRM})",
-    )
-    space.add_argument(
-        "--search-seed",
-        type=nonnegative_int,
-        default=0,
-        metavar="N",
-        help="seed of the random space's draws and of the adaptive space's sampler, so that a search "
-        "can be repeated (default 0)",
-    )
-    space.add_argument(
-        "--epochs",
-        type=positive_int,
-        metavar="E",
-        help="train every config for E epochs (default: the space's own, 2 in grid, small and smoke, "
-        "drawn from 1-10 in random and adaptive)",
-    )
-    space.add_argument(
-        "--batch-size",
-        type=positive_int,
-        metavar="B",
-        help="training images per step for every config (default: the space's own, 64 in grid, "
-        "small and smoke, drawn from 32-256 in random and adaptive)",
-    )
-    space.add_argument(
-        "--lr",
-        type=positive_float,
-        metavar="LR",
-        help="Adam learning rate for every config (default: the space's own, 1e-3 in grid and "
-        "small, 1e-2 in smoke, drawn from 1e-4 to 1e-2 in random and adaptive)",
-    )
-    space.add_argument(
-        "--min-accuracy",
-        type=float,
-        default=DEFAULT_MIN_ACCURACY,
-        metavar="A",
-        help="the accuracy bar, a fraction between 0 and 1: a config is good enough when its "
-        "validation accuracy is above it. The end summary picks the best configs above it, the "
-        "adaptive space looks for cheap configs above it, and python -m analysis.pareto uses it "
-        f"unless told otherwise (default {DEFAULT_MIN_ACCURACY:.2f})",
-    )
-    space.add_argument("--scheduler", metavar="NAME", help=f"the trial scheduler: {schedulers_text()}")
-    space.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="MINUTES",
-        help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
-        "recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples stops being the "
-        "limit. The confirmation stage (--confirm) runs after it, as extra time reported on its own. --resume "
-        "extends it by another budget (this one, or a new --time-budget; after a budget that ended screening, "
-        "a plain --resume goes on with confirmation)",
-    )
-    add_data_options(parser)
-    run = parser.add_argument_group("experiment")
-    run.add_argument(
-        "--name",
-        metavar="NAME",
-        help="experiment name: the directory under --storage-path that holds it (default "
-        "<space>-<YYYYmmdd>-<HHMMSS>); an existing name is refused unless --resume, which needs it",
-    )
-    run.add_argument(
-        "--storage-path",
-        default="ray_results",
-        metavar="PATH",
-        help="where experiments live: a directory, created if missing and made absolute, or a URI such "
-        "as s3://bucket/path or gs://bucket/path (default ./ray_results)",
-    )
-    run.add_argument(
-        "--shared-storage",
-        action="store_true",
-        help="declare that every node of the Ray cluster mounts --storage-path at the same path. "
-        "Without it, on a cluster of several nodes a local --storage-path must be on a shared "
-        "file system (NFS and similar mounts are recognised), else it is refused",
-    )
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the experiment --name after an interruption or failures: finished trials are "
-        "kept, unfinished ones continue from their last checkpoint, errored ones are retried. "
-        "The space, data, training and resource options are the first run's, saved in its "
-        f"{RUN_FILE}; this command line gives only --name, --storage-path and --address",
-    )
-    run.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the configs of a list space with their parameters and FLOPs, and with --pack the "
-        "packs they would train in and the padding that costs; start neither Ray nor a trial",
-    )
-    run.add_argument(
-        "--mlflow",
-        nargs="?",
-        const=BESIDE,
-        metavar="TRACKING_URI",
-        help="log every trial to MLflow (Ray Tune's MLflowLoggerCallback): its config as params and every "
-        "metric of every epoch at step = epoch, a pack as a parent run with a child run per config; into "
-        "TRACKING_URI, or without it a SQLite store beside the experiment (<storage>/<name>/mlflow/), "
-        'with the experiment name as MLflow experiment. Needs pip install -e ".[mlflow]" (docs/tracking.md)',
-    )
-    res = parser.add_argument_group("resources")
-    res.add_argument(
-        "--cpus-per-trial",
-        type=positive_float,
-        default=1,
-        metavar="C",
-        help="CPUs Ray reserves for each trial; the trial also runs that many torch threads, at least one (default 1)",
-    )
-    res.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=0,
-        metavar="G",
-        help="GPUs Ray reserves for each trial: 0 trains on the CPU, a fraction such as 0.25 shares one "
-        "GPU between four trials, a whole number reserves that many GPUs (default 0)",
-    )
-    res.add_argument(
-        "--max-concurrent",
-        type=positive_int,
-        metavar="N",
-        help="run at most N trials at once (default: as many as the cluster's CPUs and GPUs allow)",
-    )
-    res.add_argument(
-        "--max-failures",
-        type=nonnegative_int,
-        default=1,
-        metavar="N",
-        help="restart a failed trial from its last checkpoint up to N times, e.g. after a lost (spot) "
-        "node; 0 gives up on it at once (default 1)",
-    )
-    res.add_argument(
-        "--pack",
-        default="auto",
-        metavar="K|auto",
-        help="train up to K configs of a list space together in one trial, as one packed ensemble "
-        "with stacked weights (configs of the same depth, batch size and epochs pack together). "
-        f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-        "GPU slots; on CPU trials no packing. The adaptive space packs the seeds of each config "
-        "instead, see --seeds (default auto)",
-    )
-    res.add_argument(
-        "--address",
-        metavar="ADDR",
-        help="the Ray cluster to run on: auto (the cluster this machine belongs to), HOST:PORT of its "
-        "head, or ray://HOST:PORT; RAY_ADDRESS works too (default: a local Ray sized to this "
-        "machine, started for this run and stopped at its end)",
-    )
-    return parser.parse_args(argv)
-
-
-def spaces_text() -> str:
-    """The end of ``--help``: every search space with its DESCRIPTION."""
-    lines = ["search spaces (--space NAME; adding a space is adding a file search_spaces/NAME.py):"]
-    described = search_spaces.descriptions(search_spaces.available())
-    column = max(len(name) for name, _ in described) + 4
-    width = max(60, shutil.get_terminal_size().columns - 2)  # as argparse wraps the options above
-    for name, description in described:
-        lines += textwrap.wrap(
-            description,
-            width=width,
-            initial_indent=f"  {name:<{column - 2}}",
-            subsequent_indent=" " * column,
-            break_on_hyphens=False,
-        )
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- checks before Ray starts
-
-
-def check_options(args: argparse.Namespace) -> None:
-    g = args.gpus_per_trial
-    if not (g >= 0 and math.isfinite(g)) or (g > 1 and g != int(g)):
-        raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
-    if not 0 < args.min_accuracy < 1:
-        raise InputError(
-            f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
-            f"{DEFAULT_MIN_ACCURACY:.2f}."
-        )
-    if args.pack != "auto" and not (args.pack.isdigit() and int(args.pack) >= 1):
-        raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
-    if args.resume and not args.name:
-        raise InputError("--resume needs --name: pass the name of the experiment to continue.")
-    check_confirm(args)
-    if args.mlflow:
-        check_uri(args.mlflow)
-        require("mlflow", "--mlflow")
 
 
 def space_configs(args: argparse.Namespace, space: Space) -> list[TrialConfig] | None:

@@ -10,7 +10,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 
 
 @dataclass

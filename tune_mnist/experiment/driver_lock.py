@@ -19,119 +19,35 @@ won; the later write wins and the other driver's heartbeat notices that it lost 
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.experiment.lock_holder import (
+    STALE_S,
+    Holder,
+    is_stale,
+    this_process,
+    with_beat,
+)
 from tune_mnist.experiment.storage import Location, is_uri
 
 LOCK_FILE = "tune_mnist_driver.lock"
 HEARTBEAT_S = 10.0
-STALE_S = 60.0
 READ_BACK_S = 2.0  # URIs: how long to wait before reading our write back
 YOUNG_S = 5.0  # an unreadable lock younger than this is being written by its creator right now
 
 
 class ExperimentBusy(InputError):
     """Another live driver holds the experiment."""
-
-
-@dataclass(frozen=True)
-class Holder:
-    """What a lock file says about the driver that holds it."""
-
-    host: str
-    pid: int
-    pid_start: str | None  # the process's start time as the kernel counts it (clock ticks since boot)
-    started_at: float  # wall clock (seconds since the epoch)
-    token: str
-    heartbeat: float
-    command: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Holder | None:
-        try:
-            data = json.loads(text)
-            return cls(
-                host=str(data["host"]),
-                pid=int(data["pid"]),
-                pid_start=data.get("pid_start"),
-                started_at=float(data["started_at"]),
-                token=str(data["token"]),
-                heartbeat=float(data.get("heartbeat", data["started_at"])),
-                command=str(data.get("command", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-    def describe(self) -> str:
-        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.started_at))
-        return f"host {self.host}, process {self.pid}, since {since}"
-
-
-def process_start(pid: int) -> str | None:
-    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None when unknown or gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-def is_stale(
-    holder: Holder, mtime: float | None, now: float | None = None, host: str | None = None, stale_s: float = STALE_S
-) -> bool:
-    """Whether ``holder`` is dead (see the module docstring for the rules)."""
-    now = time.time() if now is None else now
-    if holder.host == (host or socket.gethostname()):
-        if not pid_alive(holder.pid):
-            return True
-        start = process_start(holder.pid)
-        return holder.pid_start is not None and start is not None and start != holder.pid_start
-    beat = max(holder.heartbeat, mtime or 0.0)
-    return now - beat > stale_s
-
-
-def _me(token: str) -> Holder:
-    now = time.time()
-    return Holder(
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        pid_start=process_start(os.getpid()),
-        started_at=now,
-        token=token,
-        heartbeat=now,
-        command=" ".join(sys.argv)[:500],
-    )
-
-
-def _with_beat(holder: Holder, mtime: float | None) -> Holder:
-    """The holder with its latest heartbeat, whichever of the file's mtime and its field is newer."""
-    return Holder(**{**asdict(holder), "heartbeat": max(holder.heartbeat, mtime or 0.0)})
 
 
 class DriverLock:
@@ -180,7 +96,7 @@ class DriverLock:
         holder, mtime, present = self.holder()
         if not present or holder is None or is_stale(holder, mtime, stale_s=self.stale_s):
             return None
-        return None if holder.token == self.token else _with_beat(holder, mtime)
+        return None if holder.token == self.token else with_beat(holder, mtime)
 
     def check_free(self) -> None:
         """Raise ExperimentBusy when a live driver holds the experiment; writes nothing."""
@@ -190,7 +106,7 @@ class DriverLock:
 
     def acquire(self) -> None:
         """Take the lock or raise ExperimentBusy naming the live holder; starts the heartbeat."""
-        me = _me(self.token)
+        me = this_process(self.token)
         self._created_experiment = not self._experiment_exists()
         for _ in range(5):
             if self._create(me):
@@ -207,7 +123,7 @@ class DriverLock:
             if holder.token == self.token:
                 break
             if not is_stale(holder, mtime, stale_s=self.stale_s):
-                raise self._busy(_with_beat(holder, mtime))
+                raise self._busy(with_beat(holder, mtime))
             self._take_over(holder)
         else:
             holder = self.live_holder()

@@ -21,7 +21,7 @@ from ray import tune
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.core.layout import TRAINING_STATE_FILE, checkpoint_member_dir
 from tune_mnist.core.metrics import EPOCH, PACK_SIZE
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.trainables.trainable import accuracy_shortfall, complete_row, trial_device, trial_threads

@@ -19,7 +19,7 @@ from tune_mnist.core.layout import TRAINING_STATE_FILE
 from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.training.loop import new_state, train

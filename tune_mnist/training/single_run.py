@@ -17,7 +17,7 @@ from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, default_model_dir
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
-from tune_mnist.data.sources import split_validation, subset
+from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import save_model
 from tune_mnist.training.loop import new_state, train
 

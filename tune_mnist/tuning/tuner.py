@@ -19,7 +19,7 @@ from typing import Any
 
 from search_spaces import Space, SpaceOptions
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import run_constants
 from tune_mnist.tuning.tune_config import scheduler_of, tune_config

@@ -10,7 +10,7 @@ import torch
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.metrics import PACK_SIZE
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 from tune_mnist.model.measure import environment_row, measure_latency, synchronize
 from tune_mnist.training.loop import Progress
 from tune_mnist.training.packed.inputs import build_pack_inputs

@@ -9,7 +9,7 @@ import torch
 
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.sources import Splits
+from tune_mnist.data.splits import Splits
 from tune_mnist.training.packed.state import PackState
 from tune_mnist.training.rows import split_sizes
 

@@ -1,0 +1,133 @@
+"""Reading an experiment's files one at a time: the run options, Ray's trial statuses from its newest
+experiment state, and a trial directory's params, per-epoch results (a half-written last line
+skipped), error line, newest checkpoint and stop markers. ``load`` turns them into trials."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs as pafs
+
+from tune_mnist.core.layout import (
+    CHECKPOINT_PREFIX,
+    EXPERIMENT_STATE_PREFIX,
+    MODEL_FILE,
+    PARAMS_FILE,
+    RAY_FIELDS_DROPPED_ON_READ,
+    RESULT_FILE,
+    STOPPED_BY_BUDGET_FILE,
+    STOPPED_EARLY_FILE,
+)
+from tune_mnist.experiment.storage import RUN_FILE, Location
+from tune_mnist.strategies.early_stopping import read_marker
+
+
+def run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]:
+    if not any(c.base_name == RUN_FILE for c in children):
+        return {}
+    try:
+        value = json.loads(loc.read_text(loc.join(RUN_FILE)))
+    except (json.JSONDecodeError, OSError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
+    """Ray's status of each trial from the newest experiment_state-*.json (plain JSON fields only)."""
+    # FileInfo objects do not compare: sorting two state files (a resumed experiment) raised TypeError
+    files = [c for c in children if c.base_name.startswith(EXPERIMENT_STATE_PREFIX) and c.base_name.endswith(".json")]
+    if not files:
+        return {}
+    newest = max(files, key=lambda c: (c.mtime.timestamp() if c.mtime else 0, c.base_name))
+    try:
+        state = json.loads(loc.read_text(newest.path))
+        out = {}
+        for entry in state.get("trial_data", []):
+            info = json.loads(entry[0]) if isinstance(entry, list) else json.loads(entry)
+            runtime = json.loads(entry[1]) if isinstance(entry, list) and len(entry) > 1 else {}
+            info["num_failures"] = runtime.get("num_failures", 0)
+            out[info["trial_id"]] = info
+        return out
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
+        warnings.append(
+            f"{newest.base_name} could not be read as JSON; trial statuses come from the trial directories alone."
+        )
+        return {}
+
+
+def read_params(loc: Location, path: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(loc.read_text(f"{path}/{PARAMS_FILE}"))
+    except (json.JSONDecodeError, OSError, FileNotFoundError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
+    """Ray's result.json (one JSON object per line) as a DataFrame, one row per epoch.
+
+    A half-written last line (a trial killed mid-write) is skipped with a warning; a bad line
+    anywhere else means the file is corrupt and raises ValueError."""
+    lines = text.split("\n")
+    complete_last = text.endswith("\n")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise json.JSONDecodeError("not an object", line, 0)
+        except json.JSONDecodeError:
+            is_last = all(not rest.strip() for rest in lines[number:])
+            if is_last:
+                warnings.append(
+                    f"{where}: skipped a half-written last line (line {number}, "
+                    f"{len(line)} characters{'' if complete_last else ', no newline'})."
+                )
+                continue
+            raise ValueError(f"line {number} of {RESULT_FILE} is not JSON") from None
+        rows.append({k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    if "epoch" not in frame.columns:
+        frame["epoch"] = frame.get("training_iteration", pd.Series(range(1, len(frame) + 1)))
+    # A trial restored from a checkpoint may report an epoch again: the later row wins.
+    frame = frame.dropna(subset=["epoch"]).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    frame["epoch"] = frame["epoch"].astype(int)
+    return frame.reset_index(drop=True)
+
+
+def error_line(text: str) -> str:
+    """The exception line of Ray's error.txt (its last non-empty line), shortened."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else "no message"
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def latest_checkpoint(loc: Location, path: str) -> str | None:
+    checkpoints = [
+        c for c in loc.children(path) if c.type == pafs.FileType.Directory and c.base_name.startswith(CHECKPOINT_PREFIX)
+    ]
+    for c in sorted(checkpoints, key=lambda c: c.base_name, reverse=True):
+        if loc.kind(f"{c.path}/{MODEL_FILE}") == pafs.FileType.File:
+            return c.path
+    return None
+
+
+def stopped_marker(loc: Location, path: str) -> dict[str, Any] | None:
+    """The trial directory's stopped_early.json (tune_mnist.strategies.schedulers wrote it), or None."""
+    if loc.kind(f"{path}/{STOPPED_EARLY_FILE}") != pafs.FileType.File:
+        return None
+    try:
+        return read_marker(loc.read_text(f"{path}/{STOPPED_EARLY_FILE}"))
+    except OSError:
+        return None
+
+
+def budget_marker(loc: Location, path: str) -> bool:
+    """Whether the trial directory has the budget's stopped_by_budget.json (tune_mnist.strategies.schedulers)."""
+    return loc.kind(f"{path}/{STOPPED_BY_BUDGET_FILE}") == pafs.FileType.File
