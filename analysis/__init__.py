@@ -4,7 +4,7 @@ Data flows one way: this package reads what ``tune_mnist.search`` wrote to disk 
 tune_mnist's config, objectives, metric names, file layout, storage, saved-model format, model and
 measurements; it never imports the search, the trainable or Ray.
 
-- ``load``: an experiment directory or URI -> trials with their status and per-epoch rows
+- ``find``, ``load``, ``trial_files``: an experiment directory or URI -> trials with their status and per-epoch rows
 - ``aggregate``: one row per trial at an epoch -> one row per config, seeds grouped
 - ``front``: the accuracy bar, the Pareto front (moocore), the hypervolume
 - ``result``: load + aggregate + front -> ``Analysis``, the numbers every output is made from
@@ -12,5 +12,15 @@ measurements; it never imports the search, the trainable or Ray.
 - ``outputs``: an ``Analysis`` as files: tables, plots, report.md, and the front's models
   (``export``: state_dict + config.json)
 - ``console``: an ``Analysis`` as the printed summary
-- ``plots``, ``report``: the PNGs; the tables, report.md and the sentences both outputs share
-- ``pareto``: the command line: compute, write, print"""
+- ``plots``, ``report``, ``report_files``: the PNGs; the sentences both outputs share; the tables and report.md
+- ``pareto``: the command line: compute, write, print
+- ``api``: ``from analysis import load_analysis``: the same from Python, as DataFrames and figures"""
+
+import importlib
+
+
+def __getattr__(name: str) -> object:
+    """``load_analysis`` and ``ExperimentAnalysis``, imported on first use (pandas, not at ``import analysis``)."""
+    if name in ("load_analysis", "ExperimentAnalysis"):
+        return getattr(importlib.import_module("analysis.api"), name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")

@@ -27,8 +27,10 @@ RANKS = {
     "tune_mnist.extras": 10,
     "tune_mnist.tuning": 11,
     "tune_mnist.search_options": 12,
-    "tune_mnist.search": 13,
-    "tune_mnist.train": 13,
+    "tune_mnist.search_keywords": 13,
+    "tune_mnist.search": 14,
+    "tune_mnist.api": 15,
+    "tune_mnist.train": 14,
 }
 #: What the analysis may import of tune_mnist: it reads finished experiments and never needs the search.
 ANALYSIS_MAY_IMPORT = ("core", "data", "model", "experiment", "strategies", "confirm", "extras")

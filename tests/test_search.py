@@ -95,7 +95,7 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     start_ray(None, 1, 0, str(tmp_path), False)
     try:
         results = build_tuner(args, splits, points, space, str(tmp_path)).fit()
-        rc = summarize(results, args, str(tmp_path / "broken"), len(points))
+        rc = summarize(results, args, str(tmp_path / "broken"), len(points)).status
     finally:
         ray.shutdown()
     out = capsys.readouterr().out

@@ -9,11 +9,12 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
 from search_spaces.random import DEFAULT_SAMPLES
-from tune_mnist.confirm.summary import stage_times
+from tune_mnist.confirm.summary import Pick, stage_times
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.data.options import load_data
@@ -22,12 +23,13 @@ from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_
 from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard
+from tune_mnist.search_keywords import options_of, working_args
 from tune_mnist.search_options import check_options, parse_args
 from tune_mnist.strategies.budget import SearchBudget
 from tune_mnist.strategies.search_limits import check_limits
 from tune_mnist.tuning.dry_run import print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
-from tune_mnist.tuning.summary import summarize
+from tune_mnist.tuning.summary import Summary, summarize
 from tune_mnist.tuning.trials import configs_in, resolve_pack, trial_points
 from tune_mnist.tuning.tuner import build_tuner, pending_trials
 
@@ -55,7 +57,22 @@ def prepare_data(args: argparse.Namespace, space: Space) -> Splits:
 # ---------------------------------------------------------------- running
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a search left: its exit status, the experiment directory (None for a dry run before one is
+    named) and the picks the summary printed."""
+
+    status: int
+    experiment: str | None
+    picks: tuple[Pick, ...] = ()
+
+
 def run(args: argparse.Namespace) -> int:
+    """The command's body: the exit status of ``execute``."""
+    return execute(args).status
+
+
+def execute(args: argparse.Namespace) -> Outcome:
     check_options(args)
     storage = storage_root(args.storage_path)
     args.storage_path = storage
@@ -75,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     configs = space_configs(args, space)
     if args.dry_run:
         print_dry_run(args, configs)
-        return 0
+        return Outcome(0, experiment)
     if not args.resume:
         args.name = args.name or f"{args.space}-{time.strftime('%Y%m%d-%H%M%S')}"
         experiment = f"{storage.rstrip('/')}/{args.name}"
@@ -86,14 +103,15 @@ def run(args: argparse.Namespace) -> int:
         if args.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
             configs, nothing_left = prepare_resume(args, experiment, configs, default_samples=DEFAULT_SAMPLES)
             if nothing_left:
-                return 0
+                return Outcome(0, experiment)
         splits = prepare_data(args, space)
-        return run_tuner(args, splits, configs, space, experiment)
+        summary = run_tuner(args, splits, configs, space, experiment)
+        return Outcome(summary.status, experiment, summary.picks)
 
 
 def run_tuner(
     args: argparse.Namespace, splits: Splits, configs: list[TrialConfig] | None, space: Space, experiment: str
-) -> int:
+) -> Summary:
     """Start (or connect to) Ray, run the trials, print the summary."""
     import ray
 
@@ -135,8 +153,9 @@ def run_tuner(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return exit_status(lambda: run(args))
+    """argv -> the frozen options -> the run (``tune_mnist.api.run_search`` is the same from Python)."""
+    options = options_of(parse_args(argv))
+    return exit_status(lambda: run(working_args(options)))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ Every trial's per-epoch rows, params and final checkpoint land in Ray's standard
 ``<storage>/<name>/``; ``python -m analysis.pareto`` reads them from there."""
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every option of the command, once: the CLI parses argv with it, ``options_from`` keywords."""
+    parser = parser_class(
         prog="python -m tune_mnist.search",
         description=SEARCH_DOC,
         epilog=spaces_text(),
@@ -212,7 +213,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "head, or ray://HOST:PORT; RAY_ADDRESS works too (default: a local Ray sized to this "
         "machine, started for this run and stopped at its end)",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def spaces_text() -> str:

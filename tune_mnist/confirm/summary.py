@@ -64,6 +64,34 @@ def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | Non
     return min(feasible, key=lambda g: (sign * g.mean(metric), -g.mean(SELECTION_METRIC)))
 
 
+#: The seed means a pick carries (the summary's line prints most of them).
+PICK_METRICS = (SELECTION_METRIC, "test_acc", "flops", "params", "latency_p50_us")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The best config above the bar by one objective, on its seeds' means: the summary's line as data."""
+
+    objective: str
+    mode: str
+    label: str  # "resize8 1x256": input spec, depth x width
+    architecture: str
+    seeds: int
+    means: dict[str, float]
+
+
+def picks(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float) -> list[Pick]:
+    """One Pick per objective that has a config above ``bar`` (the ones ``pick_lines`` prints)."""
+    out = []
+    for metric, mode in objectives:
+        pick = best(groups, metric, mode, bar)
+        if pick is not None:
+            architecture = str(pick.rows[min(pick.rows)].get("architecture", ""))
+            means = {m: pick.mean(m) for m in PICK_METRICS}
+            out.append(Pick(metric, mode, pick.label, architecture, pick.n, means))
+    return out
+
+
 def seeds_text(group: Group, k: int) -> str:
     """``over 3 seeds (s0 0.9008, ...)`` or ``on 1 seed, unconfirmed (fewer than 3)``."""
     if group.n >= k:

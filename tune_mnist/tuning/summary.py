@@ -4,10 +4,11 @@ by each objective, where the results are and what to run next."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.confirm.rule import marking_k
-from tune_mnist.confirm.summary import StageTimes, group_rows, pick_lines
+from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.strategies.budget import budget_ran_out, limit_lines
@@ -15,12 +16,20 @@ from tune_mnist.strategies.early_stopping import stopped_early
 from tune_mnist.tuning.trials import pack_size
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the summary said, as data: the exit status and the picks by each objective."""
+
+    status: int
+    picks: tuple[Pick, ...] = ()
+
+
 def summarize(
     results: Any, args: argparse.Namespace, experiment: str, expected: int | None, stage: StageTimes | None = None
-) -> int:
+) -> Summary:
     """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
     train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
-    Exit status 0 when every config finished, else 1."""
+    Its status: 0 when every config finished, else 1."""
     finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:
@@ -68,4 +77,5 @@ def summarize(
             f"--storage-path {args.storage_path}"
         )
     print(f"Next: python -m analysis.pareto {experiment}")
-    return 0 if not failed and (not unfinished or by_budget) else 1
+    status = 0 if not failed and (not unfinished or by_budget) else 1
+    return Summary(status, tuple(picks(groups, OBJECTIVES, args.min_accuracy)))

@@ -1,0 +1,97 @@
+"""The Python API: ``run_search`` refuses what the command refuses, in the same sentence, and the
+README's example runs as written (a real search on a subset, then its analysis as tables and figures)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune_mnist import SearchOptions, run_search
+from tune_mnist.core.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli_error(*argv: str) -> str:
+    """The sentence ``python -m tune_mnist.search`` prints for ``argv`` (after ``error:``)."""
+    proc = subprocess.run([sys.executable, "-m", "tune_mnist.search", *argv], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    return proc.stderr.strip().splitlines()[-1].split("error: ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "keywords, argv",
+    [
+        ({"confirm": 0}, ["--confirm", "0"]),
+        ({"pack": "x"}, ["--pack", "x"]),
+        ({"min_accuracy": 1.5}, ["--min-accuracy", "1.5"]),
+        ({"resume": True}, ["--resume"]),
+    ],
+)
+def test_a_bad_value_is_the_commands_sentence(keywords, argv):
+    with pytest.raises(InputError) as raised:
+        run_search(**keywords)
+    assert str(raised.value) == cli_error(*argv)
+
+
+def test_a_bad_type_names_the_option():
+    with pytest.raises(InputError, match="--epochs: 0 is not a positive integer"):
+        run_search(epochs=0)
+    with pytest.raises(InputError, match="dry_run='yes' is invalid: it is a switch"):
+        run_search(dry_run="yes")
+
+
+def test_an_unknown_keyword_names_the_right_one():
+    with pytest.raises(InputError, match="no option 'epoch'.*such as epochs for --epochs"):
+        run_search(epoch=2)
+
+
+def test_the_options_are_the_commands_with_its_defaults():
+    options = SearchOptions()
+    assert options.space == "grid" and options.confirm == 3 and options.pack == "auto"
+    with pytest.raises(AttributeError):
+        options.space = "smoke"  # frozen
+
+
+def test_a_dry_run_trains_nothing(tmp_path, capsys):
+    result = run_search(space="smoke", dry_run=True, storage_path=str(tmp_path))
+    assert result.status == 0 and result.picks == ()
+    assert "3 configs" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_analysis_of_no_experiment_is_one_sentence(tmp_path):
+    from analysis import load_analysis
+
+    with pytest.raises(InputError, match="There is no experiment directory"):
+        load_analysis(str(tmp_path / "missing"))
+
+
+def readme_example() -> str:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## From Python", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs(tmp_path):
+    """As written, in an empty directory: the experiment lands in ./ray_results, the analysis writes nothing."""
+    checks = """
+assert result.status == 0 and result.picks, result
+assert not analysis.front.empty and len(analysis.configs) == 3 and not analysis.epochs.empty
+assert sorted(figures) == ["accuracy_vs_flops", "accuracy_vs_latency", "latency_vs_flops", "learning_curves"]
+import os
+assert os.path.dirname(result.experiment) == os.path.abspath("ray_results")
+assert "analysis" not in os.listdir(result.experiment)
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", readme_example() + checks], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resize14 1x64" in proc.stdout or "crop20-resize8" in proc.stdout
