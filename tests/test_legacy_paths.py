@@ -30,6 +30,7 @@ def old_reference(module: str, name: str) -> bytes:
         ("tune_mnist.data", "load_mnist", "tune_mnist.data.sources"),
         ("tune_mnist.model", "build_mlp", "tune_mnist.model.mlp"),
         ("tune_mnist.extras", "require", "tune_mnist.extras.optional"),
+        ("tune_mnist.train", "TrainingState", "tune_mnist.training.loop"),
     ],
 )
 def test_a_pickle_naming_the_old_path_loads(old_module, name, new_module):
@@ -50,6 +51,17 @@ def test_an_unknown_name_is_still_an_error():
         pickle.loads(old_reference("tune_mnist.data", "no_such_name"))
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("tune_mnist.no_such_module")
+
+
+def test_the_commands_keep_their_modules():
+    """``-m tune_mnist.train`` and ``-m tune_mnist.search`` run the commands, not a module they once held."""
+    import tune_mnist.search
+    import tune_mnist.train
+
+    assert tune_mnist.train.__file__.endswith("tune_mnist/train.py") and callable(tune_mnist.train.main)
+    assert tune_mnist.search.__file__.endswith("tune_mnist/search.py")
+    help_text = subprocess.run([sys.executable, "-m", "tune_mnist.train", "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "--width" in help_text.stdout
 
 
 def test_an_old_module_is_never_loaded_twice():

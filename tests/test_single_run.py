@@ -17,8 +17,8 @@ from tune_mnist.core.errors import InputError
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import CONFIG_FILE, MODEL_FILE, load_model, save_model
+from tune_mnist.train import main
 from tune_mnist.training.loop import evaluate, new_state, train
-from tune_mnist.training.single_run import main
 
 SMALL = [
     "--crop",

@@ -7,8 +7,9 @@ finder first on ``sys.meta_path`` that answers an old name with the new module i
 object, not a copy), imported only when something asks for it, so those experiments load and resume.
 
 Three old modules gave their names to the packages that now hold them (``tune_mnist.data``,
-``tune_mnist.model``, ``tune_mnist.extras``): those packages hand the old module's names on
-themselves (``hand_on``), so ``tune_mnist.data.Splits`` still resolves.
+``tune_mnist.model``, ``tune_mnist.extras``), and ``tune_mnist.train`` is still the single-run
+command while its loop moved: those hand the old module's names on themselves (``hand_on``), so
+``tune_mnist.data.Splits`` and ``tune_mnist.train.TrainingState`` still resolve.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ MOVED: dict[str, str] = {
     "tune_mnist.counts": "tune_mnist.model.counts",
     "tune_mnist.measure": "tune_mnist.model.measure",
     "tune_mnist.saved": "tune_mnist.model.saved",
-    "tune_mnist.train": "tune_mnist.training.loop",
     "tune_mnist.rows": "tune_mnist.training.rows",
     "tune_mnist.single_run": "tune_mnist.training.single_run",
     "tune_mnist.packed": "tune_mnist.training.packed",
@@ -81,6 +81,7 @@ SHADOWED: dict[str, str] = {
     "tune_mnist.data": "tune_mnist.data.sources",
     "tune_mnist.model": "tune_mnist.model.mlp",
     "tune_mnist.extras": "tune_mnist.extras.optional",
+    "tune_mnist.train": "tune_mnist.training.loop",  # still the single-run command; the loop moved
 }
 
 #: Where the old module's other names went when it was split after the move.
