@@ -13,7 +13,7 @@ from analysis.confirmation import experiment_sigma, lcb_values
 from analysis.load import Experiment, Trial
 from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.labels import setting_text
+from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
 from tune_mnist.core.metrics import ACCURACY
 from tune_mnist.model.measure import mlp_flops, mlp_params
@@ -150,18 +150,10 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
 def config_labels(table: pd.DataFrame) -> list[str]:
     """``TrialConfig.label`` without the seed (``resize8 1x256``, ``crop20-resize13-std linear lr2.1e-4``),
     the label a config's trial directories and the live table show; where two configs would still
-    read the same, the settings that tell them apart are added in the same short form (``e8``)."""
-    base = pd.Series([_config(row).label(seed=False) for _, row in table.iterrows()], index=table.index)
-    keys = [k for k in ("epochs", "lr", "batch_size", "width", *RUN_CONSTANTS) if k in table.columns]
-    labels = base.copy()
-    for label, group in table.groupby(base, sort=False):
-        if len(group) < 2:
-            continue
-        extra = [k for k in keys if group[k].astype(str).nunique() > 1]  # what tells these configs apart
-        for index, row in group.iterrows():
-            words = [setting_text(k, None if _is_missing(row[k]) else row[k]) for k in extra]
-            labels[index] = " ".join([label, *(w for w in words if w not in label.split())])
-    return list(labels)
+    read the same, ``tune_mnist.labels.distinct_labels`` adds the settings that tell them apart (``e8``)."""
+    base = [_config(row).label(seed=False) for _, row in table.iterrows()]
+    keys = [k for k in DISTINGUISHING if k in table.columns]
+    return distinct_labels(base, [{k: row[k] for k in keys} for _, row in table.iterrows()])
 
 
 def _config(row: pd.Series) -> TrialConfig:

@@ -4,7 +4,9 @@ PyTorch, and the front each runtime gives.
 Both runtimes time the same loaded models in the same interleaved rounds (``analysis.remeasure``:
 at each model's turn, eager first, then ONNX Runtime), at the same thread count (torch threads =
 ONNX Runtime's ``intra_op_num_threads``, inter-op 1, sequential execution), with the same method and
-keys (``tune_mnist.model.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024). The model
+keys (``tune_mnist.model.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024), each timed
+call on an input made before the timed loop in the form that runtime takes (a torch tensor; a
+float32 NumPy array for ONNX Runtime, ``tune_mnist.extras.onnx_runtime.TIMING``). The model
 run is the MLP alone on transformed features in both, so the numbers compare. ONNX Runtime runs on
 the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must too."""
 
@@ -67,7 +69,9 @@ def comparison_text(
     lines = [
         f"Eager PyTorch and {runtime} {env.get('onnxruntime_version', '')} on the same models, in the same "
         f"interleaved rounds, {other.threads} thread(s) each ({runtime}: intra-op {other.threads}, inter-op 1, "
-        "sequential), median of rounds; MLP alone on transformed features:",
+        "sequential), median of rounds; MLP alone on transformed features.",
+        f"Timed calls: eager, the module on a torch tensor made before the timed loop; {runtime}, "
+        f"{env.get('timing', 'InferenceSession.run')}.",
         "",
     ]
     both = eager.table.merge(other.table, on="label", suffixes=("", f"_{runtime}")).set_index("label")

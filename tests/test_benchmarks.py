@@ -31,6 +31,7 @@ QUICK = {
     ),
     "gpu_check.py": (["--space", "smoke", "--subset", "2000", "--epochs", "2"], "Epoch times in seconds"),
     "onnx_trial_cost.py": (["--calls", "20"], "p50 ort"),  # no quick flag: fewer timed calls
+    "onnx_latency.py": (["--calls", "20", "--rounds", "1"], "ours/bare"),
     "confirm_cost.py": (["--quick"], "goal: the default run's total"),
     "search_efficiency.py": (  # three 0.75-minute budgeted searches and their confirmation: about 5 minutes
         ["--quick", "--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_quick.png")],
@@ -52,7 +53,7 @@ def test_every_python_benchmark_has_a_quick_form():
 @pytest.mark.slow
 @pytest.mark.parametrize("script", [s for s in PRESENT if s in QUICK and s != "gpu_check.py"])
 def test_benchmark_runs_quick(script):
-    if script == "onnx_trial_cost.py":
+    if script in ("onnx_trial_cost.py", "onnx_latency.py"):
         pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     options, table = QUICK[script]
     done = run([sys.executable, str(BENCHMARKS / script), *options], timeout=900)

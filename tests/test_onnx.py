@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime", reason='the onnx extra is not installed (pip 
 pytest.importorskip("onnxscript", reason='the onnx extra is not installed (pip install -e ".[onnx]")')
 
 from analysis.onnx_export import mlp_inputs  # noqa: E402
-from tune_mnist.extras.onnx_runtime import compare, export_onnx, measure_latency_onnx, session  # noqa: E402
+from tune_mnist.extras.onnx_runtime import TIMING, compare, export_onnx, measure_latency_onnx, session  # noqa: E402
 
 CONFIG = TrialConfig(side=14, scaling="standard", depth=1, width=64, epochs=1, seed=0)
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -74,6 +74,38 @@ def test_onnxruntime_latency_is_positive_ordered_and_batching_pays():
     assert 0 < p50 <= p90 <= p99
     assert 0 < result["latency_batch_us"] < p50
     assert result["runtime"] == "onnxruntime" and result["threads"] == 1 and result["latency_batch_size"] == 1024
+
+
+class RecordingSession:
+    """The real session, recording what each ``run`` is given (our code's input, checked; ORT still runs)."""
+
+    def __init__(self, real):
+        self.real, self.given = real, []
+
+    def run(self, output_names, input_feed, *rest):
+        self.given.append(input_feed)
+        return self.real.run(output_names, input_feed, *rest)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_timed_onnxruntime_calls_get_one_float32_array_made_before_the_loop():
+    """Each timed call is ``session.run`` on a contiguous float32 NumPy array, the same object in every
+    call of a batch size: made once before timing, never converted from a tensor inside the loop."""
+    import numpy as np
+
+    recorder = RecordingSession(session(export_onnx(build_mlp(196, 1, 64).eval(), 196), threads=1))
+    result = measure_latency_onnx(recorder, 196, threads=1, warmup=10, calls=30, batch=64, batch_calls=3)
+    assert len(recorder.given) == 10 + 1 + 30 + 3
+    arrays = [feed["features"] for feed in recorder.given]
+    assert all(set(feed) == {"features"} for feed in recorder.given)
+    for x in arrays:
+        assert type(x) is np.ndarray and x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    distinct = {id(x): x for x in arrays}  # the recorder holds every array, so ids are not reused
+    assert sorted(x.shape for x in distinct.values()) == [(1, 196), (64, 196)]
+    assert len({id(feed) for feed in recorder.given}) == 2  # the feeds dict too is built once per batch size
+    assert "NumPy array made before the timed loop" in result["timing"]
 
 
 def one_sentence(message: str) -> bool:
@@ -181,8 +213,10 @@ def test_cli_remeasures_in_onnxruntime_beside_eager(analysed_onnx):
     out = analysed_onnx["out"]
     assert "Eager PyTorch and onnxruntime" in out and "Front with the onnxruntime latency" in out
     assert "Hypervolume (onnxruntime)" in out
+    assert (ort["timing"] == TIMING).all() and f"onnxruntime, {TIMING}." in out  # the method, stated
     report = (analysed_onnx["dir"] / "report.md").read_text()
     assert "Front with the onnxruntime latency" in report and "remeasure_onnxruntime.csv" in report
+    assert TIMING in report
 
 
 def test_cli_without_the_onnx_extra_is_one_sentence(monkeypatch, tmp_path, capsys):

@@ -16,6 +16,7 @@ from typing import Any
 from tune_mnist.confirm.log import read_log
 from tune_mnist.confirm.rule import config_key
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.objectives import SELECTION_METRIC
 
 
@@ -47,11 +48,17 @@ class Group:
 def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[Group]:
     """(config, final row) pairs of finished trials -> one Group per config, seeds together."""
     groups: dict[str, Group] = {}
+    settings: dict[str, dict[str, Any]] = {}
     for config, row in pairs:
         cfg = TrialConfig.from_dict(config)
-        label = f"{cfg.input_spec} {cfg.depth}x{cfg.width}"
         key = config_key(config)
-        groups.setdefault(key, Group(label, key)).rows[cfg.seed] = row
+        groups.setdefault(key, Group(cfg.label(seed=False), key)).rows[cfg.seed] = row
+        settings.setdefault(key, {k: config.get(k) for k in DISTINGUISHING})
+    # Named as the analysis names them: the one label, with what tells same-label configs apart.
+    for group, label in zip(
+        groups.values(), distinct_labels([g.label for g in groups.values()], list(settings.values())), strict=True
+    ):
+        group.label = label
     return list(groups.values())
 
 

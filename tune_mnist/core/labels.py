@@ -65,3 +65,32 @@ def label_parts(
     if seed is not None:
         parts.append(f"s{int(seed)}")
     return parts
+
+
+#: Settings that may tell apart configs whose labels read the same, in the order a label adds them.
+DISTINGUISHING = ("epochs", "lr", "batch_size", "width", "validation_size", "split_seed", "subset")
+
+
+def distinct_labels(labels: list[str], settings: list[dict[str, Any]]) -> list[str]:
+    """``labels`` (one per config, without the seed) with, where several configs share one, the
+    settings that differ among them added in the same short form (``resize8 1x256 e8``): the one rule
+    by which the search's summary and the analysis name configs, so both spell a config the same way.
+    ``settings[i]`` holds config i's values of ``DISTINGUISHING`` (a missing one reads ``-``)."""
+    out = list(labels)
+    shared: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        shared.setdefault(label, []).append(i)
+    for label, members in shared.items():
+        if len(members) < 2:
+            continue
+        words = label.split()
+
+        def value(i: int, key: str) -> Any:
+            v = settings[i].get(key)
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        differing = [k for k in DISTINGUISHING if len({str(value(i, k)) for i in members}) > 1]
+        for i in members:
+            extra = [setting_text(k, value(i, k)) for k in differing]
+            out[i] = " ".join([label, *(w for w in extra if w not in words)])
+    return out

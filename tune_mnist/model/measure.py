@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,21 +52,23 @@ def thread_count(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
-def _time_calls(model: nn.Module, x: torch.Tensor, calls: int) -> np.ndarray:
-    """Seconds per call; CUDA events on GPU so the numbers are the kernels', not the launches'."""
+def _time_calls(call: Callable[[Any], object], x: Any, calls: int) -> np.ndarray:
+    """Seconds per ``call(x)``, with ``x`` made by the caller before timing (so its preparation is
+    never timed): a module on a tensor, or an ONNX Runtime session's ``run`` on its feeds. CUDA
+    events when ``x`` is a CUDA tensor, so the numbers are the kernels', not the launches'."""
     times = np.empty(calls)
-    if x.device.type == "cuda":
+    if isinstance(x, torch.Tensor) and x.device.type == "cuda":
         for i in range(calls):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            model(x)
+            call(x)
             end.record()
             end.synchronize()
             times[i] = start.elapsed_time(end) / 1e3
     else:
         for i in range(calls):
             t0 = time.perf_counter()
-            model(x)
+            call(x)
             times[i] = time.perf_counter() - t0
     return times
 

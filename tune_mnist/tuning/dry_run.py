@@ -25,15 +25,18 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
 
 
 def print_configs(configs: list[TrialConfig]) -> None:
-    print(f"{len(configs)} configs:")
+    print(f"{len(configs)} configs (named as their trial directories and the live table name them):")
+    wide = max([len("config"), *(len(c.label()) for c in configs)])
     head = (
-        f"{'#':>3} {'input':<18} {'depth':>5} {'width':>5} {'lr':>8} {'batch':>5} {'epochs':>6} {'seed':>4} "
+        f"{'#':>3} {'config':<{wide}} {'input':<18} {'depth':>5} {'width':>5} {'lr':>8} {'batch':>5} "
+        f"{'epochs':>6} {'seed':>4} "
         f"{'params':>11} {'FLOPs':>12}"
     )
     print(head)
     for i, c in enumerate(configs):
         print(
-            f"{i:>3} {c.input_spec:<18} {c.depth:>5} {c.width:>5} {c.lr:>8.2g} {c.batch_size:>5} {c.epochs:>6} "
+            f"{i:>3} {c.label():<{wide}} {c.input_spec:<18} {c.depth:>5} {c.width:>5} {c.lr:>8.2g} "
+            f"{c.batch_size:>5} {c.epochs:>6} "
             f"{c.seed:>4} {mlp_params(c.in_features, c.depth, c.width):>11,} "
             f"{mlp_flops(c.in_features, c.depth, c.width):>12,}"
         )
