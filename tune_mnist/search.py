@@ -21,19 +21,22 @@ from tune_mnist.confirm_rule import DEFAULT_CONFIRM
 from tune_mnist.confirm_summary import stage_times
 from tune_mnist.confirm_tuner import check_confirm, confirm_int
 from tune_mnist.data import Splits, split_validation, subset
-from tune_mnist.dry_run import print_dry_run
+from tune_mnist.dry_run import disk_estimate, print_dry_run
 from tune_mnist.early_stopping import schedulers_text
 from tune_mnist.errors import InputError, exit_status
 from tune_mnist.experiment_guard import hold, prepare_resume, refuse_if_busy
 from tune_mnist.extras import require
+from tune_mnist.footprint import megabytes
 from tune_mnist.mlflow_store import BESIDE, check_uri
 from tune_mnist.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.options import add_data_options, load_data, nonnegative_int, positive_float, positive_int
+from tune_mnist.ray_log import RayLog
 from tune_mnist.ray_session import start_ray
+from tune_mnist.rebuild import finished_configs, remaining
 from tune_mnist.run_options import resume_options, save_run_options
 from tune_mnist.search_limits import check_limits
 from tune_mnist.storage import RUN_FILE, exists, storage_root
-from tune_mnist.storage_guard import StorageGuard
+from tune_mnist.storage_guard import StorageGuard, check_free_space
 from tune_mnist.summary import summarize
 from tune_mnist.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
 from tune_mnist.tuner import build_tuner, pending_trials
@@ -168,6 +171,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "packs they would train in and the padding that costs; start neither Ray nor a trial",
     )
     run.add_argument(
+        "--allow-low-space",
+        action="store_true",
+        help="start even when the storage has less free space than the experiment needs (--dry-run prints "
+        "the figure); without it such a search is refused before anything is written. A search that fills "
+        "its storage stops with every finished trial kept, to be continued with --resume",
+    )
+    run.add_argument(
         "--mlflow",
         nargs="?",
         const=BESIDE,
@@ -297,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_if_busy(experiment)  # before anything else: name the live driver
         saved = resume_options(experiment)
+        saved.pop("allow_low_space", None)  # the command line's own consent, not the first run's
         reopen = args.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
         if reopen:
             saved["time_budget"] = args.time_budget
@@ -316,13 +327,34 @@ def run(args: argparse.Namespace) -> int:
         refuse_if_busy(experiment)  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
+        check_disk(args, storage, configs, experiment=None)  # before anything is written
     with hold(experiment, args.name):  # one driver per experiment, until this one ends
         if args.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
             configs, nothing_left = prepare_resume(args, experiment, configs)
             if nothing_left:
                 return 0
+            check_disk(args, storage, configs, experiment)
         splits = prepare_data(args, space)
         return run_tuner(args, splits, configs, space, experiment)
+
+
+def check_disk(
+    args: argparse.Namespace, storage: str, configs: list[TrialConfig] | None, experiment: str | None
+) -> None:
+    """A list space's storage must have room for what is left to train (``tune_mnist.footprint``);
+    an adaptive space's trials are not known in advance."""
+    if configs is None:
+        return
+    if experiment is not None and not getattr(args, "rebuilt", False):  # Ray's own resume: the unfinished ones
+        configs = remaining(configs, finished_configs(experiment))
+    if not configs:
+        return
+    est = disk_estimate(args, configs)
+    what = (
+        f"its {len(configs)} trials need ({megabytes(est.finished)} once finished, up to "
+        f"{megabytes(est.running)} more while they run; --dry-run shows the figures)"
+    )
+    check_free_space(storage, est.needed, what, getattr(args, "allow_low_space", False))
 
 
 def run_tuner(
@@ -356,7 +388,13 @@ def run_tuner(
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
         )
-        with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
+        # Ray's warnings and tracebacks to a log file, the project's sentences on the console: tune_mnist.ray_log
+        with (
+            RayLog(args.name),
+            StorageGuard(args.storage_path, args.name) as guard,
+            budget,
+            pending_trials(args, points is not None),
+        ):
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.

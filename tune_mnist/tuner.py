@@ -131,11 +131,11 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
 
 
 def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
-    """Where the experiment lives, a checkpoint per epoch (one kept per trial), ``--max-failures`` restarts; a pack
-    trial's rows and checkpoint are split into one trial directory per member as they arrive."""
+    """Where the experiment lives, a checkpoint per epoch (one kept per running trial), ``--max-failures``
+    restarts; a pack trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
 
-    from tune_mnist.checkpoints import checkpoint_config, quiet_snapshot_warning
+    from tune_mnist.checkpoints import checkpoint_config, policy_callbacks
     from tune_mnist.live_table import LiveTable, console_options
     from tune_mnist.storage_guard import StorageErrors
 
@@ -148,10 +148,10 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
         from tune_mnist.mlflow_tracking import trial_callback
 
         callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
-    # The live table (tune_mnist.live_table); one checkpoint kept per trial, quietly (tune_mnist.checkpoints)
+    # The live table (tune_mnist.live_table); one checkpoint kept per trial, no snapshot forced by it, rows
+    # kept across a trial's restarts (tune_mnist.checkpoints)
     console = console_options()
-    callbacks += console.pop("callbacks")
-    quiet_snapshot_warning()
+    callbacks += [*console.pop("callbacks"), *policy_callbacks()]
     for callback in callbacks:
         if isinstance(callback, LiveTable):
             callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
