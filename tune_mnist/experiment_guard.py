@@ -9,7 +9,15 @@ import argparse
 
 from tune_mnist.config import TrialConfig
 from tune_mnist.driver_lock import DriverLock
-from tune_mnist.rebuild import check_state, finished_configs, finished_proposals, has_run_options, remaining, set_aside
+from tune_mnist.rebuild import (
+    check_state,
+    finished_configs,
+    finished_proposals,
+    has_run_options,
+    remaining,
+    remove_replaced,
+    set_aside,
+)
 from tune_mnist.rebuild import trial_dirs as _trial_dirs
 from tune_mnist.storage import Location
 
@@ -49,6 +57,12 @@ def prepare_resume(
         f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
         f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories."
     )
+    removed, size = remove_replaced(experiment)
+    if removed:
+        print(
+            f"Removed {removed} trial directories of the damaged run that did not finish their config "
+            f"({size / 1e6:,.1f} MB): the rebuild trains those configs again in new directories."
+        )
     if configs is not None:
         left = remaining(configs, finished_configs(experiment))
         print(

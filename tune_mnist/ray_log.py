@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: The loggers whose warnings and errors leave the console (Ray Tune, Ray Train and their AIR parts).
-RAY_LOGGERS = ("ray.tune", "ray.train", "ray.air")
+#: The loggers whose warnings and errors leave the console (Ray Tune, Ray Train, their AIR parts, and the
+#: driver's "Unhandled error" tracebacks of a trial task that failed as the search stopped).
+RAY_LOGGERS = ("ray.tune", "ray.train", "ray.air", "ray._private.worker")
 #: Where the log files go unless TUNE_MNIST_LOG_DIR says otherwise: local, so a full storage cannot stop them.
 LOG_DIR_ENV = "TUNE_MNIST_LOG_DIR"
 

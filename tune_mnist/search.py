@@ -364,6 +364,8 @@ def run_tuner(
     import ray
 
     started = not ray.is_initialized()
+    # Ray's warnings and tracebacks to a log file, the project's sentences on the console: tune_mnist.ray_log
+    ray_log = RayLog(args.name).__enter__()
     try:
         start_ray(
             args.address or os.environ.get("RAY_ADDRESS"),
@@ -388,13 +390,7 @@ def run_tuner(
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
         )
-        # Ray's warnings and tracebacks to a log file, the project's sentences on the console: tune_mnist.ray_log
-        with (
-            RayLog(args.name),
-            StorageGuard(args.storage_path, args.name) as guard,
-            budget,
-            pending_trials(args, points is not None),
-        ):
+        with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm_searcher); its log times it.
@@ -404,6 +400,7 @@ def run_tuner(
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()
+        ray_log.__exit__(None, None, None)
 
 
 def main(argv: list[str] | None = None) -> int:
