@@ -10,10 +10,10 @@ every trial: several a second with small models, each costing the driver time an
 state snapshotting has been triggered multiple times". Here Ray keeps every checkpoint
 (``num_to_keep=None``), its snapshots stay periodic (``TUNE_GLOBAL_CHECKPOINT_S``, 'auto': at least
 10 s apart), and ``PruneCheckpoints`` deletes a superseded checkpoint once two snapshots were written
-after it was superseded (the state on the storage then names a newer one). When a trial finishes, its
-older checkpoints go at once and its last one loses ``training_state.pt`` (a pack trial's own
-checkpoints go entirely: its members' directories hold their models); when the search ends every
-other trial keeps only its latest checkpoint.
+after it was superseded (the state on the storage then names a newer one). Two snapshots after a trial
+finished (the storage's state then says so, and nothing restores it again) its older checkpoints go
+and its last one loses ``training_state.pt`` (a pack trial's own checkpoints go entirely: its members'
+directories hold their models); when the search ends every other trial keeps only its latest checkpoint.
 
 Periodic snapshots alone used to lose rows: Ray writes a trial's ``result.json`` and ``progress.csv``
 in the driver's staging directory, uploads them with the snapshots, and when it restarts a trial (a
@@ -96,6 +96,7 @@ class PruneCheckpoints(tune.Callback):
         self._latest: dict[str, tuple[Any, str]] = {}  # trial id -> (filesystem, path) of its newest checkpoint
         self._superseded: list[tuple[int, Any, str]] = []  # (snapshots so far, filesystem, path)
         self._snapshot_after_checkpoint = False
+        self._finished: list[tuple[int, Any, str, bool]] = []  # (snapshots so far, filesystem, last checkpoint, pack)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled into the experiment (``tuner.pkl``) as new: pyarrow file systems do not pickle."""
@@ -120,16 +121,14 @@ class PruneCheckpoints(tune.Callback):
         self._prune(self._snapshots - SNAPSHOTS_BEFORE_DELETE)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """A finished trial is never restored from a checkpoint again: keep its model only."""
+        """A finished trial is never restored from a checkpoint again, once a snapshot on the storage says
+        it finished: then (two snapshots on, as for superseded checkpoints) it keeps its model only."""
         self._latest.pop(trial.trial_id, None)
         latest = getattr(trial, "checkpoint", None)
-        if latest is None:
-            return
-        if pack_members(trial.config) is not None:  # the members' directories hold every model
-            keep_only(latest.filesystem, latest.path, keep_latest=False)
-            return
-        keep_only(latest.filesystem, latest.path)
-        _delete(latest.filesystem, f"{latest.path.rstrip('/')}/{TRAINING_STATE_FILE}", directory=False)
+        if latest is not None:
+            self._finished.append(
+                (self._snapshots, latest.filesystem, latest.path, pack_members(trial.config) is not None)
+            )
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """After Ray's final snapshot (written after the last checkpoint, and waited for): only each
@@ -144,6 +143,17 @@ class PruneCheckpoints(tune.Callback):
                 keep_only(latest.filesystem, latest.path)
 
     def _prune(self, up_to: int) -> None:
+        waiting = []
+        for entry in self._finished:
+            snapshots, filesystem, path, pack = entry
+            if snapshots > up_to:
+                waiting.append(entry)
+            elif pack:  # the members' directories hold every model
+                keep_only(filesystem, path, keep_latest=False)
+            else:
+                keep_only(filesystem, path)
+                _delete(filesystem, f"{path.rstrip('/')}/{TRAINING_STATE_FILE}", directory=False)
+        self._finished = waiting
         keep = []
         for entry in self._superseded:
             snapshots, filesystem, path = entry
