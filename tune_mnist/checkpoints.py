@@ -10,10 +10,12 @@ every trial: several a second with small models, each costing the driver time an
 state snapshotting has been triggered multiple times". Here Ray keeps every checkpoint
 (``num_to_keep=None``), its snapshots stay periodic (``TUNE_GLOBAL_CHECKPOINT_S``, 'auto': at least
 10 s apart), and ``PruneCheckpoints`` deletes a superseded checkpoint once two snapshots were written
-after it was superseded (the state on the storage then names a newer one). Two snapshots after a trial
-finished (the storage's state then says so, and nothing restores it again) its older checkpoints go
-and its last one loses ``training_state.pt`` (a pack trial's own checkpoints go entirely: its members'
-directories hold their models); when the search ends every other trial keeps only its latest checkpoint.
+after it was superseded (the state on the storage then names a newer one). When a trial finishes, its
+checkpoints lose ``training_state.pt`` at once (most of their size), and two snapshots later its older
+checkpoints go (a pack trial's own checkpoints go entirely: its members' directories hold their models);
+when the search ends every other trial keeps only its latest checkpoint. A finished trial is restored
+only if the driver was killed before the storage's state said it finished; ``tune_mnist.trainable``
+then carries its model's weights and epoch on with a fresh optimizer (``saved_state``).
 
 Periodic snapshots alone used to lose rows: Ray writes a trial's ``result.json`` and ``progress.csv``
 in the driver's staging directory, uploads them with the snapshots, and when it restarts a trial (a
@@ -121,14 +123,14 @@ class PruneCheckpoints(tune.Callback):
         self._prune(self._snapshots - SNAPSHOTS_BEFORE_DELETE)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """A finished trial is never restored from a checkpoint again, once a snapshot on the storage says
-        it finished: then (two snapshots on, as for superseded checkpoints) it keeps its model only."""
+        """A finished trial keeps its models only: its optimizer state goes at once, its older checkpoints
+        two snapshots on, as superseded ones do (the storage's state may still name one)."""
         self._latest.pop(trial.trial_id, None)
         latest = getattr(trial, "checkpoint", None)
-        if latest is not None:
-            self._finished.append(
-                (self._snapshots, latest.filesystem, latest.path, pack_members(trial.config) is not None)
-            )
+        if latest is None:
+            return
+        drop_training_state(latest.filesystem, latest.path)  # at once: most of what a finished trial holds
+        self._finished.append((self._snapshots, latest.filesystem, latest.path, pack_members(trial.config) is not None))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """After Ray's final snapshot (written after the last checkpoint, and waited for): only each
@@ -148,11 +150,8 @@ class PruneCheckpoints(tune.Callback):
             snapshots, filesystem, path, pack = entry
             if snapshots > up_to:
                 waiting.append(entry)
-            elif pack:  # the members' directories hold every model
-                keep_only(filesystem, path, keep_latest=False)
-            else:
-                keep_only(filesystem, path)
-                _delete(filesystem, f"{path.rstrip('/')}/{TRAINING_STATE_FILE}", directory=False)
+            else:  # a pack's members' directories hold every model
+                keep_only(filesystem, path, keep_latest=not pack)
         self._finished = waiting
         keep = []
         for entry in self._superseded:
@@ -180,6 +179,19 @@ def keep_only(filesystem: Any, latest: str, keep_latest: bool = True) -> None:
             and (entry.path.rstrip("/") != latest.rstrip("/") or not keep_latest)
         ):
             _delete(filesystem, entry.path)
+
+
+def drop_training_state(filesystem: Any, latest: str) -> None:
+    """Delete ``training_state.pt`` from every checkpoint of ``latest``'s trial (a pack's: of each member)."""
+    trial_dir = posixpath.dirname(latest.rstrip("/"))
+    try:
+        files = filesystem.get_file_info(pafs.FileSelector(trial_dir, allow_not_found=True, recursive=True))
+    except OSError as exc:
+        log.warning("Could not list the checkpoints in %s: %s", trial_dir, exc)
+        return
+    for info in files:
+        if info.base_name == TRAINING_STATE_FILE and f"/{CHECKPOINT_PREFIX}" in info.path:
+            _delete(filesystem, info.path, directory=False)
 
 
 def _delete(filesystem: Any, path: str, directory: bool = True) -> None:
