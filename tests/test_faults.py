@@ -133,7 +133,8 @@ def test_rebuild_removes_the_directories_it_replaces_and_counts_them(tmp_path):
     a, b, c = (TrialConfig(side=8, depth=1, width=w, epochs=2).to_dict() for w in (4, 8, 16))
     write_trial(experiment, "aaaaa_00000_resize8_1x4_s0", a, [1, 2])  # finished: kept
     write_trial(experiment, "aaaaa_00001_resize8_1x8_s0", b, [1])  # unfinished: replaced
-    write_trial(experiment, "bbbbb_00001_resize8_1x4_s0", a, [1])  # a config another directory finished
+    write_trial(experiment, "bbbbb_00001_resize8_1x4_s0", a, [1])  # unfinished, its config finished elsewhere
+    write_trial(experiment, "bbbbb_00002_resize8_1x4_s0", a, [1, 2])  # finished it too: kept
     write_trial(experiment, "aaaaa_00002_pack2", {"members": [a, c]}, [1])  # a member left to train
     (experiment / "aaaaa_00003_resize8_1x16_s0").mkdir()  # the full disk cut it before params.json
     assert {i.base_name for i in replaced_dirs(str(experiment))} == {
@@ -144,7 +145,7 @@ def test_rebuild_removes_the_directories_it_replaces_and_counts_them(tmp_path):
     }
     removed, size = remove_replaced(str(experiment))
     assert removed == 4 and size > 3000  # three checkpoints of 1,000 bytes and their rows
-    assert [p.name for p in experiment.iterdir()] == ["aaaaa_00000_resize8_1x4_s0"]
+    assert sorted(p.name for p in experiment.iterdir()) == ["aaaaa_00000_resize8_1x4_s0", "bbbbb_00002_resize8_1x4_s0"]
 
 
 # ---------------------------------------------------------------- real searches

@@ -203,8 +203,16 @@ def config_key(params: dict[str, Any]) -> str:
 
 def finished_configs(experiment: str) -> dict[str, str]:
     """Config key -> the directory that finished it, over every flat trial directory (pack members included)."""
-    loc = Location(experiment)
     done: dict[str, str] = {}
+    for key, name in finished_dirs(experiment):
+        done.setdefault(key, name)
+    return done
+
+
+def finished_dirs(experiment: str) -> list[tuple[str, str]]:
+    """(config key, directory) of every flat trial directory that finished its config."""
+    loc = Location(experiment)
+    done: list[tuple[str, str]] = []
     for info in trial_dirs(loc):
         params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
         if not isinstance(params, dict) or PACK_MEMBERS in params or PACK_SEEDS in params:
@@ -214,7 +222,7 @@ def finished_configs(experiment: str) -> dict[str, str]:
         except (KeyError, TypeError, ValueError):
             continue
         if last_epoch(loc, info.path) >= epochs:
-            done.setdefault(key, info.base_name)
+            done.append((key, info.base_name))
     return done
 
 
@@ -247,11 +255,11 @@ def has_run_options(experiment: str) -> bool:
 
 def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
     """The trial directories of the damaged run that a rebuilt trial replaces: every one that did not
-    finish its config (unfinished, errored, a config another directory finished, files cut to nothing),
+    finish its config (unfinished, errored, files cut to nothing),
     and packs with a member left to train. A rebuild starts those configs over in new directories."""
     loc = Location(experiment)
     finished = finished_configs(experiment)
-    keep = set(finished.values())
+    keep = {name for _, name in finished_dirs(experiment)}  # every directory that finished its config
     out = []
     for info in loc.children():
         if info.type != pafs.FileType.Directory or not TRIAL_ID.match(info.base_name) or info.base_name in keep:
