@@ -282,6 +282,7 @@ def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_pa
         time.sleep(0.1)
     driver.send_signal(signal.SIGINT)
     assert driver.wait(timeout=120) != 0  # interrupted: not everything finished
+    assert "Traceback" not in console.read_text(errors="replace")  # Ctrl-C: the project's lines only
     # Finished is what Ray's saved state says: a trial interrupted just after reporting its last epoch
     # is not finished there, and Ray reruns that epoch from the trial's previous checkpoint.
     (state_file,) = experiment.glob("experiment_state-*.json")

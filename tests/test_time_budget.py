@@ -72,7 +72,9 @@ def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_
 @pytest.mark.slow
 def test_a_budgeted_search_ends_in_time_and_resumes(tmp_path, capsys):
     ray.shutdown()
-    argv = ["--space", "random", "--num-samples", "20", "--subset", "2000", "--epochs", "10", "--scheduler", "fifo"]
+    # No --num-samples: under a budget the random space draws 2,000 configs, so the budget, not the list, ends the
+    # search (20 samples finished inside the 45 s on a quiet machine now and then, and the test failed)
+    argv = ["--space", "random", "--subset", "2000", "--epochs", "10", "--scheduler", "fifo"]
     argv += ["--confirm", "1"]
     argv += ["--storage-path", str(tmp_path), "--name", "budget", "--time-budget", "0.75"]
     start = time.monotonic()
@@ -94,8 +96,9 @@ def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_pa
     """Default --confirm 3 and the default (bar) scheduler: the budget stops the screening trials, the
     confirmation trials run after it to their last epoch, and the summary times both stages."""
     ray.shutdown()
-    # 30 configs in a seeded random order: the small ones clear 0.5 in seconds, the budget stops the large ones
-    argv = ["--space", "random", "--num-samples", "30", "--subset", "3000", "--epochs", "4", "--lr", "5e-3"]
+    # The random space's 2,000 budget configs in a seeded random order: the small ones clear 0.5 in seconds, the
+    # budget stops the rest (a list of 30 could all finish inside the budget on a quiet machine)
+    argv = ["--space", "random", "--subset", "3000", "--epochs", "4", "--lr", "5e-3"]
     argv += ["--min-accuracy", "0.5", "--time-budget", "0.5", "--storage-path", str(tmp_path), "--name", "bc"]
     start = time.monotonic()
     assert search.main(argv) == 0

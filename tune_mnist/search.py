@@ -20,14 +20,17 @@ from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.data.options import load_data
 from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_if_busy
+from tune_mnist.experiment.footprint import megabytes
+from tune_mnist.experiment.ray_log import RayLog
+from tune_mnist.experiment.rebuild import finished_configs, remaining
 from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
-from tune_mnist.experiment.storage_guard import StorageGuard
+from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
 from tune_mnist.search_keywords import options_of, working_args
 from tune_mnist.search_options import check_options, parse_args
 from tune_mnist.strategies.budget import SearchBudget
 from tune_mnist.strategies.search_limits import check_limits
-from tune_mnist.tuning.dry_run import print_dry_run
+from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import Summary, summarize
 from tune_mnist.tuning.trials import configs_in, resolve_pack, trial_points
@@ -80,6 +83,7 @@ def execute(args: argparse.Namespace) -> Outcome:
     if args.resume:
         refuse_if_busy(experiment)  # before anything else: name the live driver
         saved = resume_options(experiment)
+        saved.pop("allow_low_space", None)  # the command line's own consent, not the first run's
         reopen = args.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
         if reopen:
             saved["time_budget"] = args.time_budget
@@ -99,14 +103,35 @@ def execute(args: argparse.Namespace) -> Outcome:
         refuse_if_busy(experiment)  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
+        check_disk(args, storage, configs, experiment=None)  # before anything is written
     with hold(experiment, args.name):  # one driver per experiment, until this one ends
         if args.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
             configs, nothing_left = prepare_resume(args, experiment, configs, default_samples=DEFAULT_SAMPLES)
             if nothing_left:
                 return Outcome(0, experiment)
+            check_disk(args, storage, configs, experiment)
         splits = prepare_data(args, space)
         summary = run_tuner(args, splits, configs, space, experiment)
         return Outcome(summary.status, experiment, summary.picks)
+
+
+def check_disk(
+    args: argparse.Namespace, storage: str, configs: list[TrialConfig] | None, experiment: str | None
+) -> None:
+    """A list space's storage must have room for what is left to train (``tune_mnist.experiment.footprint``);
+    an adaptive space's trials are not known in advance."""
+    if configs is None:
+        return
+    if experiment is not None and not getattr(args, "rebuilt", False):  # Ray's own resume: the unfinished ones
+        configs = remaining(configs, finished_configs(experiment))
+    if not configs:
+        return
+    est = disk_estimate(args, configs)
+    what = (
+        f"its {len(configs)} trials need ({megabytes(est.finished)} once finished, up to "
+        f"{megabytes(est.running)} more while they run; --dry-run shows the figures)"
+    )
+    check_free_space(storage, est.needed, what, getattr(args, "allow_low_space", False))
 
 
 def run_tuner(
@@ -116,6 +141,8 @@ def run_tuner(
     import ray
 
     started = not ray.is_initialized()
+    # Ray's warnings and tracebacks to a log file, the project's sentences on the console: experiment.ray_log
+    ray_log = RayLog(args.name).__enter__()
     try:
         start_ray(
             args.address or os.environ.get("RAY_ADDRESS"),
@@ -150,6 +177,7 @@ def run_tuner(
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()
+        ray_log.__exit__(None, None, None)
 
 
 def main(argv: list[str] | None = None) -> int:

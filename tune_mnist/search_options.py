@@ -157,6 +157,13 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         "packs they would train in and the padding that costs; start neither Ray nor a trial",
     )
     run.add_argument(
+        "--allow-low-space",
+        action="store_true",
+        help="start even when the storage has less free space than the experiment needs (--dry-run prints "
+        "the figure); without it such a search is refused before anything is written. A search that fills "
+        "its storage stops with every finished trial kept, to be continued with --resume",
+    )
+    run.add_argument(
         "--mlflow",
         nargs="?",
         const=BESIDE,

@@ -15,6 +15,7 @@ from tune_mnist.experiment.rebuild import (
     finished_proposals,
     has_run_options,
     remaining,
+    remove_replaced,
     set_aside,
 )
 from tune_mnist.experiment.rebuild import trial_dirs as _trial_dirs
@@ -57,6 +58,12 @@ def prepare_resume(
         f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
         f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories."
     )
+    removed, size = remove_replaced(experiment)
+    if removed:
+        print(
+            f"Removed {removed} trial directories of the damaged run that did not finish their config "
+            f"({size / 1e6:,.1f} MB): the rebuild trains those configs again in new directories."
+        )
     if configs is not None:
         left = remaining(configs, finished_configs(experiment))
         print(

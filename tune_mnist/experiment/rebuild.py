@@ -14,7 +14,10 @@ starts a fresh Tuner under the same name and storage path over what is left to d
 - adaptive: a new searcher (its learning restarts) for the samples not yet finished.
 
 Ray writes each run's state under a new session name and gives each new trial a new id, so the new
-trials sit beside the old ones and a later ``--resume`` restores the newest state as usual."""
+trials sit beside the old ones and a later ``--resume`` restores the newest state as usual. The old
+directories the new trials replace (unfinished ones, with their checkpoints) are removed first
+(``remove_replaced``): they hold nothing the experiment still needs, and their space is what a storage
+that filled up lacks."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
+from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.core.layout import EXPERIMENT_STATE_PREFIX, PARAMS_FILE, RESULT_FILE, TRIAL_ID
 from tune_mnist.experiment.storage import RUN_FILE, Location
 
@@ -200,8 +203,16 @@ def config_key(params: dict[str, Any]) -> str:
 
 def finished_configs(experiment: str) -> dict[str, str]:
     """Config key -> the directory that finished it, over every flat trial directory (pack members included)."""
-    loc = Location(experiment)
     done: dict[str, str] = {}
+    for key, name in finished_dirs(experiment):
+        done.setdefault(key, name)
+    return done
+
+
+def finished_dirs(experiment: str) -> list[tuple[str, str]]:
+    """(config key, directory) of every flat trial directory that finished its config."""
+    loc = Location(experiment)
+    done: list[tuple[str, str]] = []
     for info in trial_dirs(loc):
         params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
         if not isinstance(params, dict) or PACK_MEMBERS in params or PACK_SEEDS in params:
@@ -211,7 +222,7 @@ def finished_configs(experiment: str) -> dict[str, str]:
         except (KeyError, TypeError, ValueError):
             continue
         if last_epoch(loc, info.path) >= epochs:
-            done.setdefault(key, info.base_name)
+            done.append((key, info.base_name))
     return done
 
 
@@ -237,3 +248,44 @@ def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[Tria
 def has_run_options(experiment: str) -> bool:
     loc = Location(experiment)
     return loc.kind(loc.join(RUN_FILE)) == pafs.FileType.File
+
+
+# ---------------------------------------------------------------- after the rebuild: the replaced directories
+
+
+def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
+    """The trial directories of the damaged run that a rebuilt trial replaces: every one that did not
+    finish its config (unfinished, errored, files cut to nothing),
+    and packs with a member left to train. A rebuild starts those configs over in new directories."""
+    loc = Location(experiment)
+    finished = finished_configs(experiment)
+    keep = {name for _, name in finished_dirs(experiment)}  # every directory that finished its config
+    out = []
+    for info in loc.children():
+        if info.type != pafs.FileType.Directory or not TRIAL_ID.match(info.base_name) or info.base_name in keep:
+            continue
+        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
+        if isinstance(params, dict) and (PACK_MEMBERS in params or PACK_SEEDS in params):
+            members = pack_members(params) or []
+            try:
+                if members and all(config_key(m) in finished for m in members):
+                    continue  # every member finished: the pack was done
+            except (KeyError, TypeError, ValueError):
+                pass
+        out.append(info)
+    return out
+
+
+def remove_replaced(experiment: str) -> tuple[int, int]:
+    """Delete ``replaced_dirs``; returns (directories, bytes) removed."""
+    loc = Location(experiment)
+    count = size = 0
+    for info in replaced_dirs(experiment):
+        try:
+            files = loc.fs.get_file_info(pafs.FileSelector(info.path, recursive=True))
+            size += sum(f.size or 0 for f in files if f.type == pafs.FileType.File)
+            loc.fs.delete_dir(info.path)
+            count += 1
+        except OSError:
+            continue  # left in place: the analysis lists it as superseded
+    return count, size

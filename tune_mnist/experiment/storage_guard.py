@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from ray import tune
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.experiment.ray_log import log_note
 from tune_mnist.experiment.storage import is_uri
 
 STORAGE_ERRNOS = {
@@ -108,7 +110,24 @@ def failure_sentence(storage: str, name: str, number: int) -> str:
     return (
         f"The storage {storage} failed a write ({what}{room}), so the search stopped with every finished "
         f"trial kept: {fix}, then continue with python -m tune_mnist.search --resume --name {name} "
-        f"--storage-path {storage}."
+        f"--storage-path {storage}{log_note()}."
+    )
+
+
+def check_free_space(storage: str, needed: int, what: str, allow: bool) -> None:
+    """Before the search starts: a storage with less free space than ``needed`` bytes is refused in one
+    sentence, unless ``allow`` (``--allow-low-space``), where the sentence is a warning and the search
+    runs until the storage fills (then it stops as any full storage does, every finished trial kept)."""
+    free = free_bytes(storage)
+    if free is None or free >= needed:
+        return
+    sentence = f"The storage {storage} has {free / 1e6:,.1f} MB free, less than the about {needed / 1e6:,.1f} MB {what}"
+    if allow:
+        print(f"warning: {sentence}; starting anyway (--allow-low-space).", file=sys.stderr)
+        return
+    raise InputError(
+        f"{sentence}: free space on it or choose another --storage-path, or pass --allow-low-space to start "
+        "anyway (the search then stops when the storage fills, every finished trial kept)."
     )
 
 

@@ -24,7 +24,7 @@ from tune_mnist.core.metrics import EPOCH, PACK_SIZE
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
-from tune_mnist.trainables.trainable import accuracy_shortfall, complete_row, trial_device, trial_threads
+from tune_mnist.trainables.trainable import accuracy_shortfall, complete_row, saved_state, trial_device, trial_threads
 from tune_mnist.training.packed import PackState, train_packed
 
 
@@ -58,9 +58,9 @@ def run_pack(config: dict[str, Any], data: Splits) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # each member's own single-model checkpoint is the whole state
         with checkpoint.as_directory() as directory:
-            for i in range(len(configs)):
-                saved = Path(directory) / checkpoint_member_dir(i) / TRAINING_STATE_FILE
-                state.load_member_state_dict(i, torch.load(saved, map_location=device, weights_only=True))
+            for i, member in enumerate(configs):
+                saved = saved_state(Path(directory) / checkpoint_member_dir(i), device, member.seed)
+                state.load_member_state_dict(i, saved)
         state.check_in_step()
     for rows in train_packed(configs, data, device, state=state, threads=threads):
         for row in rows:

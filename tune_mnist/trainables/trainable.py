@@ -6,6 +6,7 @@ every metric once per epoch with a checkpoint, from which Tune resumes it when i
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ import torch
 from ray import tune
 
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.core.layout import TRAINING_STATE_FILE
-from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT
+from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, TRAINING_STATE_FILE
+from tune_mnist.core.metrics import EPOCH, PACK_SIZE, PLACEMENT
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
@@ -47,6 +48,33 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
     torch.save(state.state_dict(), directory / TRAINING_STATE_FILE)
 
 
+def saved_state(directory: Path, device: torch.device, seed: int) -> dict:
+    """The training state of a checkpoint (``TrainingState.state_dict()``'s format). A running trial's
+    checkpoint holds it whole; a finished trial's keeps only its model (``tune_mnist.checkpoints``) and
+    is restored only if the driver was killed before the storage's state said the trial finished: then
+    its weights and epoch carry on, with a fresh optimizer and shuffle order."""
+    saved = directory / TRAINING_STATE_FILE
+    if saved.is_file():
+        return torch.load(saved, map_location=device, weights_only=True)
+    metrics = json.loads((directory / CONFIG_FILE).read_text()).get("metrics", {})
+    return {
+        "model": torch.load(directory / MODEL_FILE, map_location=device, weights_only=True),
+        "optimizer": {"state": {}},
+        "generator": torch.Generator().manual_seed(seed).get_state(),
+        "epoch": int(metrics.get(EPOCH) or 0),
+        "train_time_s": float(metrics.get("train_time_s") or 0.0),
+    }
+
+
+def load_saved(state: Any, saved: dict) -> None:
+    """Put ``saved_state`` into a single trial's ``TrainingState`` (a fresh optimizer stays fresh)."""
+    if saved["optimizer"].get("param_groups") is None:
+        state.model.load_state_dict(saved["model"])
+        state.epoch, state.train_time_s = saved["epoch"], saved["train_time_s"]
+        return
+    state.load_state_dict(saved)
+
+
 def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
     """Add where the trial ran and how far below the accuracy bar it is (what adaptive search minimises)."""
     row.setdefault(PACK_SIZE, 1)  # the same columns whether or not the config was packed
@@ -75,8 +103,7 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            saved = Path(directory) / TRAINING_STATE_FILE
-            state.load_state_dict(torch.load(saved, map_location=device, weights_only=True))
+            load_saved(state, saved_state(Path(directory), device, cfg.seed))
     for row in train(cfg, tensors, state, threads=threads):
         complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:

@@ -3,7 +3,8 @@
 A Tune callback on the driver: for each report of a pack trial it writes, beside the pack's own
 directory in the experiment, ``<pack trial id>_m<i>_<label>/`` with ``params.json`` (the member's
 flat config), ``result.json`` (its rows, with Ray's bookkeeping fields copied from the pack's
-report) and, after each checkpoint, ``checkpoint_NNNNNN/`` with the member's model files. It goes
+report) and, after each checkpoint, ``checkpoint_NNNNNN/`` with the member's model (``model.pt``,
+``config.json``; the optimizer state stays in the pack's own checkpoint, which is what resumes). It goes
 through Ray's storage filesystem, so cloud URIs work as local paths do. The pack's own directory
 keeps ``"members"`` (or ``"n_seeds"``) in its params.json; the analysis reads member directories
 and skips packs."""
@@ -20,7 +21,9 @@ from ray import tune
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import (
     CHECKPOINT_PREFIX,
+    CONFIG_FILE,
     ERROR_FILE,
+    MODEL_FILE,
     PARAMS_FILE,
     RAY_FIELDS_COPIED_TO_MEMBERS,
     RESULT_FILE,
@@ -103,12 +106,13 @@ class UnpackMembers(tune.Callback):
                 if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
                     fs.delete_dir(old.path)  # keep only the latest, as the single trials do
             fs.create_dir(f"{path}/{name}", recursive=True)
-            pafs.copy_files(
-                f"{checkpoint.path}/{checkpoint_member_dir(i)}",
-                f"{path}/{name}",
-                source_filesystem=checkpoint.filesystem,
-                destination_filesystem=fs,
-            )
+            for file in (MODEL_FILE, CONFIG_FILE):  # the model; the pack's own checkpoint is what resumes
+                pafs.copy_files(
+                    f"{checkpoint.path}/{checkpoint_member_dir(i)}/{file}",
+                    f"{path}/{name}/{file}",
+                    source_filesystem=checkpoint.filesystem,
+                    destination_filesystem=fs,
+                )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:

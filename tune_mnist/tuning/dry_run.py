@@ -1,11 +1,13 @@
-"""``--dry-run``: the configs a space expands to, with params and FLOPs, and with ``--pack`` the packs
-they would train in; nothing starts."""
+"""``--dry-run``: the configs a space expands to, with params and FLOPs, with ``--pack`` the packs
+they would train in, and the disk the experiment will take (``tune_mnist.footprint``); nothing starts."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.tuning.trials import pack_size, resolve_pack
 
@@ -22,6 +24,33 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
     resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
     if pack_size(args) > 1:
         print_packs(configs, pack_size(args))
+    print(disk_text(args, configs, disk_estimate(args, configs)))
+
+
+def local_slots(args: argparse.Namespace) -> int:
+    """Trials at once on this machine (``--max-concurrent``, else its CPUs per ``--cpus-per-trial``)."""
+    return args.max_concurrent or max(1, int((os.cpu_count() or 1) // args.cpus_per_trial))
+
+
+def disk_estimate(args: argparse.Namespace, configs: list[TrialConfig]) -> Estimate:
+    return estimate(configs, local_slots(args))
+
+
+def disk_text(args: argparse.Namespace, configs: list[TrialConfig], est: Estimate) -> str:
+    """The expected disk use in a sentence or two."""
+    text = (
+        f"Disk: about {megabytes(est.finished)} once its {est.trials} trials have finished "
+        f"({megabytes(est.weights)} of it the models' float32 weights), and up to {megabytes(est.running)} more "
+        f"while {local_slots(args)} run at once (their resumable checkpoints)."
+    )
+    confirm, seeds = getattr(args, "confirm", 1), max(1, getattr(args, "seeds", 1))
+    if confirm > seeds:
+        most = sum(trial_bytes(c) for c in configs) * (confirm - seeds) // seeds
+        text += (
+            f" The confirmation stage (--confirm {confirm}) adds the same per seed it trains again: at most "
+            f"{megabytes(most)} if it confirmed every config."
+        )
+    return text
 
 
 def print_configs(configs: list[TrialConfig]) -> None:

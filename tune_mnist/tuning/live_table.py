@@ -177,6 +177,8 @@ class LiveTable(TuneTerminalReporter):
         for callback in self.run_callbacks or []:
             if callback is not self and isinstance(callback, AirProgressReporter):
                 callback.setup(start_time=start_time, **kwargs)
+                # Its error lines (with a result table) would repeat this table's one line per failure.
+                callback.on_trial_error = callback.on_trial_recover = _quiet
 
     def _print_heartbeat(self, trials: list[Any], *sys_args: Any, force: bool = False) -> None:
         self._start_block("heartbeat")
@@ -199,10 +201,38 @@ class LiveTable(TuneTerminalReporter):
         print(finished_line(trial))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """Ray's own reporter prints errors, whatever its verbosity."""
+        """One line for a trial that failed for good (Ray's own reporter, which would print a table, is
+        quiet: ``setup``)."""
+        self._start_block(f"trial_{trial}_error")
+        print(failure_line(trial, retried=False))
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """As ``on_trial_error``."""
+        """One line for a failed trial that Ray restarts (``--max-failures``)."""
+        self._start_block(f"trial_{trial}_error")
+        print(failure_line(trial, retried=True))
+
+
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """Stands in for Ray's reporter's error printing."""
+
+
+def failure_line(trial: Any, retried: bool) -> str:
+    """A failed trial in one line: the error's last line, what happens next, where the details are."""
+    from tune_mnist.ray_log import log_note
+
+    path = error_file(trial)
+    what = ""
+    try:
+        lines = [line.strip() for line in open(path, encoding="utf-8", errors="replace")] if path else []
+        last = next((line for line in reversed(lines) if line), "")
+        what = f": {last[:160]}" if last else ""
+    except OSError:
+        pass
+    epoch = (trial.last_result or {}).get(EPOCH)
+    after = f" after epoch {epoch}" if epoch is not None else ""
+    then = "restarting it from its last checkpoint" if retried else "it is kept as failed (--resume retries it)"
+    where = f"traceback in {path}" if path else "no error file"
+    return f"Trial {trial} failed{after}{what}; {then} ({where}){log_note()}."
 
 
 def new_output_engine() -> bool:

@@ -38,7 +38,7 @@ def start_ray(
         if address:
             check_reachable(address)
             try:
-                ray.init(address=address)
+                ray.init(address=address, log_to_driver=False)  # trial output stays in Ray's logs
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own types here
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise InputError(
@@ -47,7 +47,8 @@ def start_ray(
                     "token (RAY_AUTH_TOKEN or ~/.ray/auth_token)."
                 ) from None
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False)
+            # Trial processes' output stays in Ray's session logs, off the console: tune_mnist.ray_log
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     resources = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)

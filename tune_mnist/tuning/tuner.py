@@ -132,12 +132,12 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
 
 
 def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
-    """Where the experiment lives, a checkpoint per epoch (one kept per trial), ``--max-failures`` restarts; a pack
-    trial's rows and checkpoint are split into one trial directory per member as they arrive."""
+    """Where the experiment lives, a checkpoint per epoch (one kept per running trial), ``--max-failures``
+    restarts; a pack trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
 
     from tune_mnist.experiment.storage_guard import StorageErrors
-    from tune_mnist.trainables.checkpoints import checkpoint_config, quiet_snapshot_warning
+    from tune_mnist.trainables.checkpoints import checkpoint_config, policy_callbacks
     from tune_mnist.tuning.live_table import LiveTable, console_options
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
@@ -149,10 +149,10 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
         callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
-    # The live table (tuning.live_table); one checkpoint kept per trial, quietly (trainables.checkpoints)
+    # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it, rows
+    # kept across a trial's restarts (tune_mnist.trainables.checkpoints)
     console = console_options()
-    callbacks += console.pop("callbacks")
-    quiet_snapshot_warning()
+    callbacks += [*console.pop("callbacks"), *policy_callbacks()]
     for callback in callbacks:
         if isinstance(callback, LiveTable):
             callback.share_start_time(callbacks)  # Ray appends its own reporter to this list

@@ -1,0 +1,99 @@
+"""What an experiment writes to its storage, predicted from its configs and measured afterwards.
+
+A finished trial keeps its rows (``result.json``, ``progress.csv``, Ray's event file and its line in
+Ray's experiment state) and its model's float32 weights (``tune_mnist.trainables.checkpoints``), so a finished
+experiment takes its models' weights plus a few tens of kB per trial. While it runs, each running
+trial holds a resumable checkpoint as well: the weights again and Adam's two moments (4x the weights),
+and for about two experiment-state snapshots also the one it superseded. ``--dry-run`` prints the
+estimate, and a search refuses to start on a storage with less free space than it needs.
+
+The per-trial and per-epoch sizes below were measured on this project's trials (Ray 2.60)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
+from tune_mnist.core.layout import PARAMS_FILE
+from tune_mnist.model.counts import mlp_params
+
+#: float32
+BYTES_PER_PARAM = 4
+#: torch.save's zip container around a state_dict, and the model's config.json.
+MODEL_OVERHEAD = 4_000
+#: A trial's line in Ray's experiment state, params.json/.pkl and the directory's other small files.
+PER_TRIAL = 40_000
+#: A row per epoch in result.json, progress.csv, Ray's event file and the experiment state.
+PER_EPOCH = 4_000
+#: A running trial's resumable checkpoint: the weights, plus the optimizer's copy and Adam's two moments.
+CHECKPOINT_FACTOR = 4
+#: Checkpoints a running trial may hold at once (its latest, and one not yet pruned).
+CHECKPOINTS_HELD = 2
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes: ``finished`` once every trial is done, ``running`` more while trials hold checkpoints."""
+
+    trials: int
+    weights: int
+    finished: int
+    running: int
+
+    @property
+    def needed(self) -> int:
+        return self.finished + self.running
+
+
+def weights_bytes(config: TrialConfig) -> int:
+    return BYTES_PER_PARAM * mlp_params(config.in_features, config.depth, config.width)
+
+
+def trial_bytes(config: TrialConfig) -> int:
+    """What a finished trial of ``config`` leaves on the storage."""
+    return weights_bytes(config) + MODEL_OVERHEAD + PER_TRIAL + PER_EPOCH * config.epochs
+
+
+def estimate(configs: list[TrialConfig], concurrent: int) -> Estimate:
+    """The experiment of ``configs`` (one trial each), ``concurrent`` trials at a time."""
+    largest = sorted((weights_bytes(c) for c in configs), reverse=True)[: max(1, concurrent)]
+    return Estimate(
+        trials=len(configs),
+        weights=sum(weights_bytes(c) for c in configs),
+        finished=sum(trial_bytes(c) for c in configs),
+        running=CHECKPOINT_FACTOR * CHECKPOINTS_HELD * sum(largest),
+    )
+
+
+def megabytes(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def used_bytes(directory: str | Path) -> int:
+    """Bytes of the files under ``directory`` (apparent sizes, as ``du -sb``)."""
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def trained_weights_bytes(experiment: str | Path) -> int:
+    """The float32 weights of every model an experiment trained: one per config trial directory
+    (pack directories excluded, their members counted)."""
+    total = 0
+    for params_file in Path(experiment).glob(f"*/{PARAMS_FILE}"):
+        try:
+            params = json.loads(params_file.read_text())
+            if PACK_MEMBERS in params or PACK_SEEDS in params:
+                continue
+            total += weights_bytes(TrialConfig.from_dict(params))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # files a full disk cut short
+    return total
