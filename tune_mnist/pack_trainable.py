@@ -11,6 +11,7 @@ downstream can tell packed from unpacked runs."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from tune_mnist.checkpoints import quiet_checkpoint_log
 from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.data import Splits
 from tune_mnist.layout import TRAINING_STATE_FILE, checkpoint_member_dir
-from tune_mnist.metrics import EPOCH, PACK_SIZE
+from tune_mnist.member_stopping import MemberStopping
+from tune_mnist.metrics import EPOCH, PACK_SIZE, STOPPED_MEMBERS
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
 from tune_mnist.trainable import accuracy_shortfall, complete_row, trial_device, trial_threads
@@ -47,31 +49,71 @@ def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, 
     return mean
 
 
-def run_pack(config: dict[str, Any], data: Splits) -> None:
-    """Train every config of ``config["members"]`` together and report each epoch."""
+#: In a pack checkpoint beside the members' directories: the members stopped early, their last rows,
+#: and the seed-mean curves the stopping rule has seen (``tune_mnist.member_stopping``).
+STOPPED_FILE = "stopped_members.json"
+
+
+def run_pack(config: dict[str, Any], data: Splits, member_stopping: bool = False) -> None:
+    """Train every config of ``config["members"]`` together and report each epoch.
+
+    With ``member_stopping`` (the bar scheduler), a config whose seeds' mean cannot reach the bar stops
+    (``tune_mnist.member_stopping``): its members keep their last row and checkpoint, and the pack is
+    rebuilt without them from the others' single-model states, which are exact, so every member trains
+    on as it would alone. Each report carries every member's latest row; ``tune_mnist.unpack`` writes
+    a row only for the members that trained this epoch."""
     quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.checkpoints
     configs = member_configs(config)
     device, gpu_ids = trial_device()
     threads = trial_threads()
     torch.set_num_threads(threads)
-    state = PackState(configs, device)
+    stopping = MemberStopping(configs, config, enabled=member_stopping)
+    last: dict[int, dict[str, Any]] = {}  # member -> its latest row
+    stopped: set[int] = set()
+    states: dict[int, dict] = {}  # member -> its single-model state, to start the (re)built pack from
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # each member's own single-model checkpoint is the whole state
         with checkpoint.as_directory() as directory:
+            saved_stops = Path(directory) / STOPPED_FILE
+            if saved_stops.is_file():
+                record = json.loads(saved_stops.read_text())
+                last = {int(i): row for i, row in record["rows"].items()}
+                stopped = set(last)
+                stopping.curves = {int(g): {int(e): v for e, v in c.items()} for g, c in record["curves"].items()}
             for i in range(len(configs)):
-                saved = Path(directory) / checkpoint_member_dir(i) / TRAINING_STATE_FILE
-                state.load_member_state_dict(i, torch.load(saved, map_location=device, weights_only=True))
+                if i not in stopped:
+                    saved = Path(directory) / checkpoint_member_dir(i) / TRAINING_STATE_FILE
+                    states[i] = torch.load(saved, map_location=device, weights_only=True)
+    active = [i for i in range(len(configs)) if i not in stopped]
+    while active:
+        state = PackState([configs[i] for i in active], device)
+        for slot, i in enumerate(active):
+            if i in states:
+                state.load_member_state_dict(slot, states[i])
         state.check_in_step()
-    for rows in train_packed(configs, data, device, state=state, threads=threads):
-        for row in rows:
-            complete_row(row, config, gpu_ids)
-        with tempfile.TemporaryDirectory() as directory:
-            for i, (member, row) in enumerate(zip(configs, rows)):
-                target = Path(directory) / checkpoint_member_dir(i)
-                save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
-                torch.save(state.member_state_dict(i), target / TRAINING_STATE_FILE)
-            summary = seeds_mean(rows, config) if PACK_SEEDS in config else {}
-            tune.report(
-                {**summary, EPOCH: rows[0][EPOCH], PACK_SIZE: len(rows), PACK_MEMBERS: rows},
-                checkpoint=tune.Checkpoint.from_directory(directory),
-            )
+        stops: dict[int, Any] = {}
+        for rows in train_packed(state.configs, data, device, state=state, threads=threads):
+            for i, row in zip(active, rows):
+                last[i] = complete_row(row, config, gpu_ids)
+            stops = stopping.after_epoch({i: last[i] for i in active})
+            stopped |= set(stops)
+            with tempfile.TemporaryDirectory() as directory:
+                for slot, i in enumerate(active):
+                    target = Path(directory) / checkpoint_member_dir(i)
+                    save_model(target, state.model(slot, "cpu"), configs[i], *state.scaling[slot], last[i])
+                    torch.save(state.member_state_dict(slot), target / TRAINING_STATE_FILE)
+                if stopped:
+                    record = {"rows": {i: last[i] for i in sorted(stopped)}, "curves": stopping.curves}
+                    (Path(directory) / STOPPED_FILE).write_text(json.dumps(record))
+                every = [last[i] for i in range(len(configs))]
+                summary = seeds_mean(every, config) if PACK_SEEDS in config else {}
+                report = {**summary, EPOCH: every[active[0]][EPOCH], PACK_SIZE: len(every), PACK_MEMBERS: every}
+                if stops:
+                    report[STOPPED_MEMBERS] = {str(i): json.loads(d.to_json()) for i, d in stops.items()}
+                tune.report(report, checkpoint=tune.Checkpoint.from_directory(directory))
+            if stops:
+                break  # rebuild the pack without the stopped configs
+        else:
+            return  # every member still training reached its last epoch
+        states = {i: state.member_state_dict(slot) for slot, i in enumerate(active) if i not in stopped}
+        active = [i for i in active if i not in stopped]

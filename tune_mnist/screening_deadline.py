@@ -18,9 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-#: A trial config key: the confirmation round that proposed the trial (absent on screening trials).
-#: The scheduler never stops such a trial early or at the budget; the analysis ignores the key.
-CONFIRM_ROUND = "confirm_round"
+from tune_mnist.config import CONFIRM_ROUND
 
 
 @dataclass

@@ -35,7 +35,7 @@ from tune_mnist.search_limits import check_limits
 from tune_mnist.storage import RUN_FILE, exists, storage_root
 from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
-from tune_mnist.trials import AUTO_PACK_GPU, configs_in, resolve_pack, trial_points
+from tune_mnist.trials import AUTO_PACK_GPU, check_adaptive_pack, configs_in, resolve_pack, trial_points
 from tune_mnist.tuner import build_tuner, pending_trials
 
 
@@ -267,14 +267,10 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def space_configs(args: argparse.Namespace, space: Space) -> list[TrialConfig] | None:
-    """A list space's configs; None for an adaptive space, which takes no --pack."""
+    """A list space's configs; None for an adaptive space (whose --pack is proposals per trial)."""
     if space.configs is not None:
         return space.configs(SpaceOptions.from_args(args))
-    if args.pack != "auto" and int(args.pack) > 1:
-        raise InputError(
-            f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
-            "at a time: drop --pack."
-        )
+    check_adaptive_pack(args)
     return None
 
 

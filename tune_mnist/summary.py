@@ -11,8 +11,17 @@ from tune_mnist.config import PACK_MEMBERS, pack_members
 from tune_mnist.confirm_rule import marking_k
 from tune_mnist.confirm_summary import StageTimes, group_rows, pick_lines
 from tune_mnist.early_stopping import stopped_early
+from tune_mnist.layout import member_trial_dir
 from tune_mnist.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.trials import pack_size
+
+
+def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
+    """The trial directory of a result's ``index``-th config: a pack member's own, beside the pack's."""
+    if not result.path or PACK_MEMBERS not in (result.metrics or {}):
+        return result.path
+    parent = result.path.rstrip("/").rsplit("/", 1)[0]
+    return f"{parent}/{member_trial_dir(result.metrics.get('trial_id', ''), index, member)}"
 
 
 def summarize(
@@ -27,14 +36,14 @@ def summarize(
         config, metrics = result.config or {}, result.metrics or {}
         configs = pack_members(config) or [config]
         member_rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
-        for member, row in zip(configs, member_rows):
+        for i, (member, row) in enumerate(zip(configs, member_rows)):
             if result.error is not None:
                 failed += 1
             elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
                 finished += 1
                 rows.append(row)
                 pairs.append((member, row))
-            elif stopped_early(result.path, result.filesystem):
+            elif stopped_early(member_path(result, i, member), result.filesystem):
                 early += 1
             else:
                 unfinished += 1

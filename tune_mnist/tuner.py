@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
-from tune_mnist.budget import sample_limit
-from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS
+from tune_mnist.budget import UNLIMITED, sample_limit
+from tune_mnist.config import PACK_MEMBERS
 from tune_mnist.data import Splits
-from tune_mnist.trials import run_constants, trial_dirname, trial_name
+from tune_mnist.trials import adaptive_packed, adaptive_packing, run_constants, trial_dirname, trial_name
 
 
 def build_tuner(
@@ -29,7 +29,7 @@ def build_tuner(
 ) -> Any:
     """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
     configs or packs), or over the space's adaptive searcher where ``points`` is None."""
-    packed = PACK_MEMBERS in points[0] if points is not None else args.seeds > 1
+    packed = PACK_MEMBERS in points[0] if points is not None else adaptive_packed(args)
     trainable = make_trainable(args, splits, packed)
     if args.resume:
         return resume_tuner(args, trainable, storage)
@@ -83,18 +83,28 @@ def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, sp
 
     assert space.searcher is not None
     adaptive = space.searcher(SpaceOptions.from_args(args))
-    search_alg = adaptive.make_search_alg()
+    search_alg, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
     param_space = {**adaptive.param_space, **run_constants(args)}
-    if args.seeds > 1:
-        param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, sample_limit(args, adaptive.num_samples), scheduler_of(args)),
+        tune_config=tune_config(search_alg, samples, scheduler_of(args)),
         run_config=run_config,
     )
+
+
+def packed_searcher(args: argparse.Namespace, search_alg: Any, samples: int) -> tuple[Any, int]:
+    """An adaptive space's searcher and trial count, proposing packs where its trials are packs
+    (``tune_mnist.pack_searcher``), which proposes ``samples`` configs in all and then says it has
+    finished, so Tune's own trial count is unlimited."""
+    if not adaptive_packed(args):
+        return search_alg, samples
+    from tune_mnist.pack_searcher import PackingSearcher
+
+    size, seeds = adaptive_packing(args)
+    return PackingSearcher(search_alg, size, seeds, args.min_accuracy, limit=samples), UNLIMITED
 
 
 def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
@@ -115,9 +125,12 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
     from ray import tune
 
     if packed:
+        import functools
+
         from tune_mnist.pack_trainable import run_pack
 
-        trial_function = run_pack
+        # Under the bar scheduler a pack stops its hopeless configs itself (tune_mnist.member_stopping).
+        trial_function = functools.partial(run_pack, member_stopping=getattr(args, "scheduler", None) == "bar")
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
         logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
     else:
