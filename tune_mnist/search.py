@@ -15,7 +15,7 @@ import time
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
-from tune_mnist.budget import SearchBudget
+from tune_mnist.budget import SearchBudget, screening_share
 from tune_mnist.config import TrialConfig
 from tune_mnist.confirm_rule import DEFAULT_CONFIRM
 from tune_mnist.confirm_summary import stage_times
@@ -35,7 +35,14 @@ from tune_mnist.search_limits import check_limits
 from tune_mnist.storage import RUN_FILE, exists, storage_root
 from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
-from tune_mnist.trials import AUTO_PACK_GPU, check_adaptive_pack, configs_in, resolve_pack, trial_points
+from tune_mnist.trials import (
+    AUTO_PACK_GPU,
+    adaptive_packing,
+    check_adaptive_pack,
+    configs_in,
+    resolve_pack,
+    trial_points,
+)
 from tune_mnist.tuner import build_tuner, pending_trials
 
 
@@ -351,6 +358,8 @@ def run_tuner(
             experiment,
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
+            command_started=getattr(args, "command_started", None),
+            screening_s=screening_seconds(args, points is None),
         )
         with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
@@ -364,8 +373,18 @@ def run_tuner(
             ray.shutdown()
 
 
+def screening_seconds(args: argparse.Namespace, adaptive: bool) -> float | None:
+    """How much of ``--time-budget`` screening may use (``tune_mnist.budget.screening_share``)."""
+    if args.time_budget is None:
+        return None
+    screened = adaptive_packing(args)[1] if adaptive else args.seeds
+    return screening_share(args.time_budget * 60.0, screened, getattr(args, "confirm", 1))
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.time()  # --time-budget bounds the whole command, Ray's start-up included
     args = parse_args(argv)
+    args.command_started = started
     return exit_status(lambda: run(args))
 
 
