@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ import torch
 from ray import tune
 
 from tune_mnist.checkpoints import quiet_checkpoint_log
-from tune_mnist.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
+from tune_mnist.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.data import Splits
 from tune_mnist.layout import TRAINING_STATE_FILE, checkpoint_member_dir
 from tune_mnist.member_stopping import MemberStopping
-from tune_mnist.metrics import EPOCH, PACK_SIZE, STOPPED_MEMBERS
+from tune_mnist.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.packed import PackState, train_packed
 from tune_mnist.saved import save_model
 from tune_mnist.trainable import accuracy_shortfall, complete_row, trial_device, trial_threads
@@ -54,14 +55,41 @@ def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, 
 STOPPED_FILE = "stopped_members.json"
 
 
-def run_pack(config: dict[str, Any], data: Splits, member_stopping: bool = False) -> None:
+def cannot_finish(
+    last: dict[int, dict[str, Any]],
+    active: list[int],
+    stopped: set[int],
+    epochs: int,
+    deadline: float | None,
+    config: dict[str, Any],
+) -> bool:
+    """Whether the members still training cannot reach their last epoch before the screening deadline,
+    at their last epoch's pace (the engine's training time; evaluation is not counted, so this errs
+    towards going on). Never a confirmation pack: it runs after screening, to its end."""
+    training = [i for i in active if i not in stopped]
+    if deadline is None or not training or config.get(CONFIRM_ROUND) is not None:
+        return False
+    row = last[training[0]]
+    left = epochs - int(row[EPOCH])
+    pace = float(row["epoch_time_s"]) * int(row[PACK_SIZE])  # per member -> the pack's epoch
+    return left > 0 and time.time() + left * pace > deadline
+
+
+def run_pack(
+    config: dict[str, Any], data: Splits, member_stopping: bool = False, screening_deadline: float | None = None
+) -> None:
     """Train every config of ``config["members"]`` together and report each epoch.
 
     With ``member_stopping`` (the bar scheduler), a config whose seeds' mean cannot reach the bar stops
     (``tune_mnist.member_stopping``): its members keep their last row and checkpoint, and the pack is
     rebuilt without them from the others' single-model states, which are exact, so every member trains
     on as it would alone. Each report carries every member's latest row; ``tune_mnist.unpack`` writes
-    a row only for the members that trained this epoch."""
+    a row only for the members that trained this epoch.
+
+    ``screening_deadline`` (epoch seconds; a ``--time-budget``'s end of screening): a screening pack
+    whose remaining epochs, at its last epoch's training time, cannot end before it stops at once, as
+    the budget would stop it later (``stopped_by_budget``): its work could never become a result, and
+    its CPU goes to packs that can finish."""
     quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.checkpoints
     configs = member_configs(config)
     device, gpu_ids = trial_device()
@@ -92,6 +120,7 @@ def run_pack(config: dict[str, Any], data: Splits, member_stopping: bool = False
                 state.load_member_state_dict(slot, states[i])
         state.check_in_step()
         stops: dict[int, Any] = {}
+        late = False
         for rows in train_packed(state.configs, data, device, state=state, threads=threads):
             for i, row in zip(active, rows):
                 last[i] = complete_row(row, config, gpu_ids)
@@ -110,7 +139,12 @@ def run_pack(config: dict[str, Any], data: Splits, member_stopping: bool = False
                 report = {**summary, EPOCH: every[active[0]][EPOCH], PACK_SIZE: len(every), PACK_MEMBERS: every}
                 if stops:
                     report[STOPPED_MEMBERS] = {str(i): json.loads(d.to_json()) for i, d in stops.items()}
+                late = cannot_finish(last, active, stopped, configs[active[0]].epochs, screening_deadline, config)
+                if late:
+                    report[STOPPED_BY_BUDGET] = True
                 tune.report(report, checkpoint=tune.Checkpoint.from_directory(directory))
+            if late:
+                return
             if stops:
                 break  # rebuild the pack without the stopped configs
         else:

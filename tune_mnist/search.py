@@ -347,6 +347,9 @@ def run_tuner(
         if configs is not None:
             resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))
             points = trial_points(configs, args)
+        screening_s = screening_seconds(args, points is None)
+        if screening_s is not None and getattr(args, "confirm", 1) > 1:  # packs that cannot finish by then stop
+            args.screening_deadline = getattr(args, "command_started", time.time()) + screening_s
         tuner = build_tuner(args, splits, points, space, args.storage_path)
         if not args.resume and not getattr(args, "rebuilt", False):
             save_run_options(experiment, args)
@@ -359,7 +362,7 @@ def run_tuner(
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
             command_started=getattr(args, "command_started", None),
-            screening_s=screening_seconds(args, points is None),
+            screening_s=screening_s,
         )
         with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
@@ -381,12 +384,23 @@ def screening_seconds(args: argparse.Namespace, adaptive: bool) -> float | None:
     return screening_share(args.time_budget * 60.0, screened, getattr(args, "confirm", 1))
 
 
-def main(argv: list[str] | None = None) -> int:
-    started = time.time()  # --time-budget bounds the whole command, Ray's start-up included
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    """``started``: when the command began (default now); ``--time-budget`` counts from it."""
+    started = started or time.time()
     args = parse_args(argv)
     args.command_started = started
     return exit_status(lambda: run(args))
 
 
+def process_started() -> float:
+    """When this process started: the budget of ``python -m tune_mnist.search`` includes its imports."""
+    try:
+        import psutil  # a dependency of Ray
+
+        return float(psutil.Process().create_time())
+    except (ImportError, OSError):
+        return time.time()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started=process_started()))

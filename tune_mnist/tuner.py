@@ -130,7 +130,12 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
         from tune_mnist.pack_trainable import run_pack
 
         # Under the bar scheduler a pack stops its hopeless configs itself (tune_mnist.member_stopping).
-        trial_function = functools.partial(run_pack, member_stopping=getattr(args, "scheduler", None) == "bar")
+        # A pack that cannot finish before the screening deadline gives its CPU back (tune_mnist.pack_trainable).
+        trial_function = functools.partial(
+            run_pack,
+            member_stopping=getattr(args, "scheduler", None) == "bar",
+            screening_deadline=getattr(args, "screening_deadline", None),
+        )
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
         logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
     else:

@@ -24,12 +24,13 @@ from tune_mnist.layout import (
     PARAMS_FILE,
     RAY_FIELDS_COPIED_TO_MEMBERS,
     RESULT_FILE,
+    STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
     checkpoint_member_dir,
     member_trial_dir,
     member_trial_id,
 )
-from tune_mnist.metrics import EPOCH, STOPPED_MEMBERS
+from tune_mnist.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -82,6 +83,9 @@ class UnpackMembers(tune.Callback):
             )
             with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
                 out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
+            if result.get(STOPPED_BY_BUDGET):  # what the scheduler writes for a trial the budget stops
+                with fs.open_output_stream(f"{path}/{STOPPED_BY_BUDGET_FILE}") as out:
+                    out.write(b'{"stopped_by_budget": true}\n')
             if str(i) in stopped_now:  # what the scheduler writes for a single trial it stops
                 with fs.open_output_stream(f"{path}/{STOPPED_EARLY_FILE}") as out:
                     out.write((json.dumps(stopped_now[str(i)], indent=2) + "\n").encode())
