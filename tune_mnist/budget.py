@@ -162,7 +162,7 @@ class SearchBudget:
             self._arm(max(0.0, origin + self.seconds - self.started))  # the end of the whole command
         if self.seconds is not None and not self.interrupt:
             screening = self.seconds if self.screening_s is None else self.screening_s
-            self.deadline = Deadline(origin + screening, self.started, self.reopen)
+            self.deadline = Deadline(origin + screening, self.started, self.reopen, end_run=self._end_now)
             publish(self.deadline)
         return self
 
@@ -183,6 +183,12 @@ class SearchBudget:
         if self.reached_at is None:
             self.reached_at = time.time()
         os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune: end the loop as on Ctrl-C, state saved
+
+    def _end_now(self) -> None:
+        """The searcher's call once the stage is done after a screening the budget cut short."""
+        if self._done.is_set() or signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return
+        os.kill(os.getpid(), signal.SIGUSR1)
 
     @property
     def reached(self) -> bool:

@@ -129,6 +129,7 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         closed = getattr(self, "screening_closed_at", None)  # absent in a searcher saved before budgets
         if closed is not None and deadline is not None and deadline.reopen and closed < deadline.started:
             closed = None  # --resume --time-budget M: screen again for M minutes
+            self.finished_at = None  # and the stage runs again after it
         if closed is None and deadline is not None and deadline.passed():
             if self.screening or (self.inner is not None and self.inner_left != 0):
                 deadline.mark_reached()  # proposals were left: the budget cut screening short

@@ -16,7 +16,8 @@ trials and moves on to its confirmation rounds (``tune_mnist.confirm_searcher``)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tune_mnist.config import CONFIRM_ROUND
 
@@ -33,6 +34,7 @@ class Deadline:
     started: float
     reopen: bool = False
     reached_at: float | None = None
+    end_run: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def passed(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.at
@@ -40,6 +42,13 @@ class Deadline:
     def mark_reached(self) -> None:
         if self.reached_at is None:
             self.reached_at = time.time()
+
+    def end_now(self) -> None:
+        """End this run's ``fit`` now, as the budget's end would (resumable, the searcher not finished):
+        the confirmation stage has nothing left after a screening the budget cut short, and a
+        ``--resume --time-budget M`` must still be able to screen more."""
+        if self.end_run is not None:
+            self.end_run()
 
 
 _current: Deadline | None = None

@@ -113,7 +113,26 @@ def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
     from ray import tune
 
     experiment = storage.rstrip("/") + "/" + args.name
+    if getattr(args, "reopen_screening", False):
+        reopen_search(experiment)
     return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+
+
+def reopen_search(experiment: str) -> None:
+    """``--resume --time-budget M``: let Tune ask the searcher again. A confirming search whose stage
+    ended after a budget closed screening returned FINISHED, which Tune saves in its search-generator
+    state for good; the searcher itself reopens screening for the new budget."""
+    import glob
+
+    import ray.cloudpickle as cloudpickle
+
+    for path in glob.glob(f"{experiment}/search_gen_state-*.json"):  # a local experiment's state
+        with open(path, "rb") as f:
+            state = cloudpickle.load(f)
+        if isinstance(state, dict) and state.get("finished"):
+            state["finished"] = False
+            with open(path, "wb") as f:
+                cloudpickle.dump(state, f)
 
 
 # ---------------------------------------------------------------- what the modes share
