@@ -10,13 +10,15 @@ yields confirmation trials round by round (``tune_mnist.confirm_rule``) and fina
 is never handed out again. Each round is also written to ``confirmation.json`` beside the trials
 (``tune_mnist.confirm_log``), which the search summary reads for the stage's wall time.
 
-Under ``--time-budget`` the budget ends the screening only (``tune_mnist.screening_deadline``): past
-the deadline the searcher proposes no more screening trials (the scheduler stops the running ones),
-and the confirmation rounds start once those have stopped; confirmation is extra time, reported on
-its own. The moment screening closed is saved with the searcher, so a plain ``--resume`` goes on with
-confirmation, while ``--resume --time-budget M`` opens screening again for M minutes (until the
-stage has finished: then the experiment is complete). Only a seed that reached its last epoch counts
-as a result: a trial stopped early or by the budget never stands for its config's accuracy."""
+Under ``--time-budget`` screening ends at a deadline (``tune_mnist.screening_deadline``; the share of the
+budget is ``tune_mnist.budget.screening_share``): past it the searcher proposes no more screening trials
+(the scheduler stops the running ones), and the confirmation rounds start once those have stopped,
+until the budget's end interrupts the run. The moment screening closed is saved with the searcher, so a
+plain ``--resume`` goes on with confirmation, while ``--resume --time-budget M`` opens screening again
+for M minutes (and the stage after it). Only a seed that reached its last epoch counts as a result: a
+trial stopped early or by the budget never stands for its config's accuracy. In the packed adaptive
+spaces each proposal is screened on its K seeds (``tune_mnist.pack_searcher``), so the rounds usually
+have nothing to add."""
 
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from tune_mnist.storage import RUN_FILE, exists, storage_root
 from tune_mnist.storage_guard import StorageGuard
 from tune_mnist.summary import summarize
 from tune_mnist.trials import (
+    AUTO_PACK_ADAPTIVE_CPU,
     AUTO_PACK_GPU,
     adaptive_packing,
     check_adaptive_pack,
@@ -132,11 +133,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--time-budget",
         type=float,
         metavar="MINUTES",
-        help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
-        "recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples stops being the "
-        "limit. The confirmation stage (--confirm) runs after it, as extra time reported on its own. --resume "
-        "extends it by another budget (this one, or a new --time-budget; after a budget that ended screening, "
-        "a plain --resume goes on with confirmation)",
+        help="end the whole command, confirmation included, within seconds of MINUTES of wall time from its start, "
+        "in every space: screening gets all but 10 s where it trains every config's --confirm seeds (adaptive, "
+        "cheap), two thirds where it trains one (list spaces), the confirmation stage the rest; running trials are "
+        "stopped and recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples "
+        "stops being the limit. --resume extends it by another budget (this one, or a new --time-budget; after a "
+        "budget that ended screening, a plain --resume goes on with confirmation)",
     )
     add_data_options(parser)
     run = parser.add_argument_group("experiment")
@@ -221,8 +223,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="train up to K configs of a list space together in one trial, as one packed ensemble "
         "with stacked weights (configs of the same depth, batch size and epochs pack together). "
         f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-        "GPU slots; on CPU trials no packing. The adaptive space packs the seeds of each config "
-        "instead, see --seeds (default auto)",
+        "GPU slots; on CPU trials no packing. In the adaptive and cheap spaces: K proposals a trial, each "
+        f"over its --confirm seeds (auto: {AUTO_PACK_ADAPTIVE_CPU} on CPU trials); --pack 1 --confirm 1 "
+        "trains one config per trial (default auto)",
     )
     res.add_argument(
         "--address",
