@@ -65,7 +65,7 @@ def searcher(options: SpaceOptions) -> Adaptive:
             space=functools.partial(define, options=options),
             metric=list(SEARCH_OBJECTIVES),
             mode=["min"] * len(SEARCH_OBJECTIVES),
-            sampler=optuna.samplers.TPESampler(seed=options.search_seed),
+            sampler=optuna.samplers.TPESampler(seed=options.search_seed, constant_liar=True),
         )
 
     return Adaptive(

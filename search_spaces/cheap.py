@@ -28,7 +28,9 @@ def searcher(options: SpaceOptions) -> Adaptive:
         from tune_mnist.strategies.cost_aware import CostAwareOptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=options.search_seed, multivariate=True, group=True)
+        sampler = optuna.samplers.TPESampler(
+            seed=options.search_seed, multivariate=True, group=True, constant_liar=True
+        )
         return CostAwareOptunaSearch(
             space=functools.partial(define, options=options), sampler=sampler, bar=options.min_accuracy
         )

@@ -19,7 +19,7 @@ def relative_links(page: Path) -> list[str]:
 
 
 def test_readme_reads_in_five_minutes():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 160
+    assert len((ROOT / "README.md").read_text().splitlines()) < 200  # the door, not the manual: details in docs/
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

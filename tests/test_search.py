@@ -158,8 +158,9 @@ def test_dry_run_lists_configs_without_ray(capsys):
     assert not ray.is_initialized()
     assert search.main(["--space", "grid", "--dry-run", "--pack", "4"]) == 0
     out = capsys.readouterr().out
-    line = out.strip().splitlines()[-1]
+    (line,) = [line for line in out.splitlines() if line.startswith("in 10 packs")]
     assert line.startswith("in 10 packs (one trial each, heaviest first)") and "trains 1.12x" in line
+    assert out.strip().splitlines()[-1].startswith("Disk: about ")  # the expected disk use comes last
 
 
 @pytest.mark.parametrize(
@@ -171,7 +172,10 @@ def test_dry_run_lists_configs_without_ray(capsys):
         (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
         (["--resume"], "--resume needs --name"),
         (["--resume", "--name", "never-ran"], "There is no experiment"),
-        (["--pack", "2", "--space", "adaptive"], "--pack 2 does not apply to the adaptive space"),
+        (
+            ["--pack", "4", "--space", "adaptive", "--num-samples", "2"],
+            "--pack 4 cannot apply to a search of --num-samples 2",
+        ),
         (["--space", "smoke", "--validation-size", "70000"], "Validation size 70000 is invalid"),
         (["--space", "smoke", "--data-dir", "/nonexistent"], "Data directory /nonexistent does not exist"),
     ],

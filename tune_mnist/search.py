@@ -28,24 +28,20 @@ from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
 from tune_mnist.search_keywords import options_of, working_args
 from tune_mnist.search_options import check_options, parse_args
-from tune_mnist.strategies.budget import SearchBudget
+from tune_mnist.strategies.budget import SearchBudget, screening_share
 from tune_mnist.strategies.search_limits import check_limits
 from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import Summary, summarize
-from tune_mnist.tuning.trials import configs_in, resolve_pack, trial_points
+from tune_mnist.tuning.trials import adaptive_packing, check_adaptive_pack, configs_in, resolve_pack, trial_points
 from tune_mnist.tuning.tuner import build_tuner, pending_trials
 
 
 def space_configs(args: argparse.Namespace, space: Space) -> list[TrialConfig] | None:
-    """A list space's configs; None for an adaptive space, which takes no --pack."""
+    """A list space's configs; None for an adaptive space (whose --pack is proposals per trial)."""
     if space.configs is not None:
         return space.configs(SpaceOptions.from_args(args))
-    if args.pack != "auto" and int(args.pack) > 1:
-        raise InputError(
-            f"--pack {args.pack} does not apply to the {args.space} space, which proposes one config "
-            "at a time: drop --pack."
-        )
+    check_adaptive_pack(args)
     return None
 
 
@@ -155,6 +151,9 @@ def run_tuner(
         if configs is not None:
             resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))
             points = trial_points(configs, args)
+        screening_s = screening_seconds(args, points is None)
+        if screening_s is not None and getattr(args, "confirm", 1) > 1:  # packs that cannot finish by then stop
+            args.screening_deadline = getattr(args, "command_started", time.time()) + screening_s
         tuner = build_tuner(args, splits, points, space, args.storage_path)
         if not args.resume and not getattr(args, "rebuilt", False):
             save_run_options(experiment, args)
@@ -166,6 +165,8 @@ def run_tuner(
             experiment,
             interrupt=getattr(args, "confirm", 1) <= 1,
             reopen=getattr(args, "reopen_screening", False),
+            command_started=getattr(args, "command_started", None),
+            screening_s=screening_s,
         )
         with StorageGuard(args.storage_path, args.name) as guard, budget, pending_trials(args, points is not None):
             results = tuner.fit()  # a full disk: one sentence, exit 2
@@ -180,11 +181,37 @@ def run_tuner(
         ray_log.__exit__(None, None, None)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """argv -> the frozen options -> the run (``tune_mnist.api.run_search`` is the same from Python)."""
+def screening_seconds(args: argparse.Namespace, adaptive: bool) -> float | None:
+    """How much of ``--time-budget`` screening may use (``tune_mnist.strategies.budget.screening_share``)."""
+    if args.time_budget is None:
+        return None
+    screened = adaptive_packing(args)[1] if adaptive else args.seeds
+    return screening_share(args.time_budget * 60.0, screened, getattr(args, "confirm", 1))
+
+
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    """argv -> the frozen options -> the run (``tune_mnist.api.run_search`` is the same from Python).
+    ``started``: when the command began (default now); ``--time-budget`` counts from it."""
+    started = started or time.time()
     options = options_of(parse_args(argv))
-    return exit_status(lambda: run(working_args(options)))
+
+    def run_it() -> int:
+        args = working_args(options)
+        args.command_started = started
+        return run(args)
+
+    return exit_status(run_it)
+
+
+def process_started() -> float:
+    """When this process started: the budget of ``python -m tune_mnist.search`` includes its imports."""
+    try:
+        import psutil  # a dependency of Ray
+
+        return float(psutil.Process().create_time())
+    except (ImportError, OSError):
+        return time.time()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started=process_started()))

@@ -18,7 +18,7 @@ from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
 from tune_mnist.strategies.early_stopping import schedulers_text
 from tune_mnist.tuning.confirm_tuner import check_confirm, confirm_int
-from tune_mnist.tuning.trials import AUTO_PACK_GPU
+from tune_mnist.tuning.trials import AUTO_PACK_ADAPTIVE_CPU, AUTO_PACK_GPU
 
 #: The top of ``--help``: what the command does and where its files land.
 SEARCH_DOC = """``python -m tune_mnist.search``: run a named search space through Ray Tune.
@@ -114,11 +114,12 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         "--time-budget",
         type=float,
         metavar="MINUTES",
-        help="end the search phase after MINUTES of wall time, in every space: running trials are stopped and "
-        "recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples stops being the "
-        "limit. The confirmation stage (--confirm) runs after it, as extra time reported on its own. --resume "
-        "extends it by another budget (this one, or a new --time-budget; after a budget that ended screening, "
-        "a plain --resume goes on with confirmation)",
+        help="end the whole command, confirmation included, within seconds of MINUTES of wall time from its start, "
+        "in every space: screening gets all but 10 s where it trains every config's --confirm seeds (adaptive, "
+        "cheap), two thirds where it trains one (list spaces), the confirmation stage the rest; running trials are "
+        "stopped and recorded as stopped by the budget, list spaces run in a seeded random order, --num-samples "
+        "stops being the limit. --resume extends it by another budget (this one, or a new --time-budget; after a "
+        "budget that ended screening, a plain --resume goes on with confirmation)",
     )
     add_data_options(parser)
     run = parser.add_argument_group("experiment")
@@ -210,8 +211,9 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         help="train up to K configs of a list space together in one trial, as one packed ensemble "
         "with stacked weights (configs of the same depth, batch size and epochs pack together). "
         f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-        "GPU slots; on CPU trials no packing. The adaptive space packs the seeds of each config "
-        "instead, see --seeds (default auto)",
+        "GPU slots; on CPU trials no packing. In the adaptive and cheap spaces: K proposals a trial, each "
+        f"over its --confirm seeds (auto: {AUTO_PACK_ADAPTIVE_CPU} on CPU trials); --pack 1 --confirm 1 "
+        "trains one config per trial (default auto)",
     )
     res.add_argument(
         "--address",

@@ -10,13 +10,15 @@ yields confirmation trials round by round (``tune_mnist.confirm.rule``) and fina
 is never handed out again. Each round is also written to ``confirmation.json`` beside the trials
 (``tune_mnist.confirm.log``), which the search summary reads for the stage's wall time.
 
-Under ``--time-budget`` the budget ends the screening only (``tune_mnist.strategies.screening_deadline``): past
-the deadline the searcher proposes no more screening trials (the scheduler stops the running ones),
-and the confirmation rounds start once those have stopped; confirmation is extra time, reported on
-its own. The moment screening closed is saved with the searcher, so a plain ``--resume`` goes on with
-confirmation, while ``--resume --time-budget M`` opens screening again for M minutes (until the
-stage has finished: then the experiment is complete). Only a seed that reached its last epoch counts
-as a result: a trial stopped early or by the budget never stands for its config's accuracy."""
+Under ``--time-budget`` screening ends at a deadline (``tune_mnist.strategies.screening_deadline``; the share of the
+budget is ``tune_mnist.strategies.budget.screening_share``): past it the searcher proposes no more screening trials
+(the scheduler stops the running ones), and the confirmation rounds start once those have stopped,
+until the budget's end interrupts the run. The moment screening closed is saved with the searcher, so a
+plain ``--resume`` goes on with confirmation, while ``--resume --time-budget M`` opens screening again
+for M minutes (and the stage after it). Only a seed that reached its last epoch counts as a result: a
+trial stopped early or by the budget never stands for its config's accuracy. In the packed adaptive
+spaces each proposal is screened on its K seeds (``tune_mnist.strategies.pack_searcher``), so the rounds usually
+have nothing to add."""
 
 from __future__ import annotations
 
@@ -129,6 +131,7 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         closed = getattr(self, "screening_closed_at", None)  # absent in a searcher saved before budgets
         if closed is not None and deadline is not None and deadline.reopen and closed < deadline.started:
             closed = None  # --resume --time-budget M: screen again for M minutes
+            self.finished_at = None  # and the stage runs again after it
         if closed is None and deadline is not None and deadline.passed():
             if self.screening or (self.inner is not None and self.inner_left != 0):
                 deadline.mark_reached()  # proposals were left: the budget cut screening short

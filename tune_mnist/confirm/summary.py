@@ -108,20 +108,30 @@ def seeds_text(group: Group, k: int) -> str:
 
 
 def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float, k: int) -> list[str]:
-    """One line per objective: the best config above the bar on seed means; where the screening pick
+    """One line per objective: the best config above the bar on seed means (a confirmed one, with ``k``
+    seeds, where any is above the bar); where the screening pick
     (first seeds alone) differs, a second line with it and what its seeds say now."""
     out: list[str] = []
     screening = [g.first() for g in groups]
+    confirmed = [g for g in groups if g.n >= k]
     for metric, mode in objectives:
-        pick = best(groups, metric, mode, bar)
+        # A confirmed answer where there is one: a stage cut short (a --time-budget's end) may leave a
+        # better-looking config on fewer seeds, which is shown beside it, not instead of it.
+        pick = best(confirmed, metric, mode, bar) or best(groups, metric, mode, bar)
         if pick is None:
             continue
+        rival = best(groups, metric, mode, bar)
         out.append(
             f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {bar:g} (seed means): {pick.label} "
             f"{pick.rows[min(pick.rows)].get('architecture', '')}: {SELECTION_METRIC} "
             f"{pick.mean(SELECTION_METRIC):.4f} {seeds_text(pick, k)}, test_acc {pick.mean('test_acc'):.4f}, "
             f"FLOPs {pick.mean('flops'):,.0f}, latency p50 {pick.mean('latency_p50_us'):.1f} us"
         )
+        if rival is not None and rival.key != pick.key and pick.n >= k:
+            out.append(
+                f"    not yet confirmed, and better by {metric} on its seeds so far: {rival.label} "
+                f"{seeds_text(rival, k)} (--resume confirms it)"
+            )
         before = best(screening, metric, mode, bar)
         if before is not None and before.key != pick.key:
             now = next(g for g in groups if g.key == before.key)

@@ -17,6 +17,10 @@ SCALINGS = ("unit", "standard")
 PACK_MEMBERS = "members"
 #: The key of an adaptive trial's config under ``--seeds S``: train the config once per seed 0..S-1, as one pack.
 PACK_SEEDS = "n_seeds"
+#: A trial config key: the confirmation round that proposed the trial (absent on screening trials).
+#: Nothing stops such a trial early or at the budget (the scheduler, a pack's member stopping); the
+#: analysis ignores the key.
+CONFIRM_ROUND = "confirm_round"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ DESCRIPTION = ("input_spec", "architecture", *SPLIT_SIZES)
 ENVIRONMENT = ("device", "device_name", "threads", "torch_version")
 PACK_SIZE = "pack_size"  # configs trained together in the trial (1 unless --pack)
 PACK = (PACK_SIZE,)
+#: A pack trial's report (not a member's row): member index -> the early-stop decision of this epoch.
+STOPPED_MEMBERS = "stopped_members"
+#: A pack trial's report: True when the pack stopped because it could not finish before the budget's end.
+STOPPED_BY_BUDGET = "stopped_by_budget"
 PLACEMENT = ("node_ip", "node_id", "gpu_ids")  # added by the trainable: where the trial ran
 
 #: Every key of every per-epoch row the training loop yields, in the order the rows hold them.

@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from tune_mnist.core.config import PACK_MEMBERS
-from tune_mnist.core.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE
+from tune_mnist.core.config import PACK_MEMBERS, pack_members
+from tune_mnist.core.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE, member_trial_dir
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.strategies.early_stopping import StopDecision, decide
 from tune_mnist.strategies.screening_deadline import current, is_confirmation
@@ -57,6 +57,13 @@ def stop_screening_at_deadline(tune_controller: Any, stopping: set[str] = frozen
         deadline.mark_reached()
         if trial.status == "RUNNING":
             write_file(trial, STOPPED_BY_BUDGET_FILE, '{"stopped_by_budget": true}\n')
+            for i, member in enumerate(pack_members(trial.config) or []):  # each member's own directory too
+                write_file(
+                    trial,
+                    STOPPED_BY_BUDGET_FILE,
+                    '{"stopped_by_budget": true}\n',
+                    member_trial_dir(trial.trial_id, i, member),
+                )
         logger.info("Stopping screening trial %s: the time budget ran out", trial.trial_id)
         tune_controller.stop_trial(trial)
         stopped += 1
@@ -119,10 +126,13 @@ def write_marker(trial: Any, decision: StopDecision) -> None:
     write_file(trial, STOPPED_EARLY_FILE, decision.to_json())
 
 
-def write_file(trial: Any, name: str, text: str) -> None:
-    """A marker file ``name`` in the trial's directory on the experiment's storage (a path or a URI)."""
+def write_file(trial: Any, name: str, text: str, member_dir: str | None = None) -> None:
+    """A marker file ``name`` in the trial's directory on the experiment's storage (a path or a URI), or
+    in ``member_dir``, a pack member's directory beside it."""
     try:
         fs, directory = trial.storage.storage_filesystem, trial.storage.trial_fs_path
+        if member_dir is not None:
+            directory = f"{trial.storage.experiment_fs_path}/{member_dir}"
         fs.create_dir(directory, recursive=True)
         with fs.open_output_stream(f"{directory}/{name}") as out:
             out.write(text.encode())

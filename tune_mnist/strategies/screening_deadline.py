@@ -16,11 +16,10 @@ trials and moves on to its confirmation rounds (``tune_mnist.confirm.searcher``)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-#: A trial config key: the confirmation round that proposed the trial (absent on screening trials).
-#: The scheduler never stops such a trial early or at the budget; the analysis ignores the key.
-CONFIRM_ROUND = "confirm_round"
+from tune_mnist.core.config import CONFIRM_ROUND
 
 
 @dataclass
@@ -35,6 +34,7 @@ class Deadline:
     started: float
     reopen: bool = False
     reached_at: float | None = None
+    end_run: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def passed(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.at
@@ -42,6 +42,13 @@ class Deadline:
     def mark_reached(self) -> None:
         if self.reached_at is None:
             self.reached_at = time.time()
+
+    def end_now(self) -> None:
+        """End this run's ``fit`` now, as the budget's end would (resumable, the searcher not finished):
+        the confirmation stage has nothing left after a screening the budget cut short, and a
+        ``--resume --time-budget M`` must still be able to screen more."""
+        if self.end_run is not None:
+            self.end_run()
 
 
 _current: Deadline | None = None

@@ -14,7 +14,7 @@ after it was superseded (the state on the storage then names a newer one). When 
 checkpoints lose ``training_state.pt`` at once (most of their size), and two snapshots later its older
 checkpoints go (a pack trial's own checkpoints go entirely: its members' directories hold their models);
 when the search ends every other trial keeps only its latest checkpoint. A finished trial is restored
-only if the driver was killed before the storage's state said it finished; ``tune_mnist.trainable``
+only if the driver was killed before the storage's state said it finished; ``tune_mnist.trainables.trainable``
 then carries its model's weights and epoch on with a fresh optimizer (``saved_state``).
 
 Periodic snapshots alone used to lose rows: Ray writes a trial's ``result.json`` and ``progress.csv``
@@ -42,8 +42,8 @@ import pyarrow.fs as pafs
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from tune_mnist.config import pack_members
-from tune_mnist.layout import CHECKPOINT_PREFIX, TRAINING_STATE_FILE
+from tune_mnist.core.config import pack_members
+from tune_mnist.core.layout import CHECKPOINT_PREFIX, TRAINING_STATE_FILE
 
 #: The logger of Ray's "Checkpoint successfully created at" line (ray.train._internal.storage, Ray 2.60).
 RAY_CHECKPOINT_LOGGER = "ray.train._internal.storage"

@@ -11,16 +11,19 @@ downstream can tell packed from unpacked runs."""
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from ray import tune
 
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
+from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
 from tune_mnist.core.layout import TRAINING_STATE_FILE, checkpoint_member_dir
-from tune_mnist.core.metrics import EPOCH, PACK_SIZE
+from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
@@ -47,31 +50,117 @@ def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, 
     return mean
 
 
-def run_pack(config: dict[str, Any], data: Splits) -> None:
-    """Train every config of ``config["members"]`` together and report each epoch."""
+#: In a pack checkpoint beside the members' directories: the members stopped early, their last rows,
+#: and the seed-mean curves the stopping rule has seen (``tune_mnist.strategies.member_stopping``).
+STOPPED_FILE = "stopped_members.json"
+
+
+def cannot_finish(
+    last: dict[int, dict[str, Any]],
+    active: list[int],
+    stopped: set[int],
+    epochs: int,
+    deadline: float | None,
+    config: dict[str, Any],
+) -> bool:
+    """Whether the members still training cannot reach their last epoch before the screening deadline,
+    at their last epoch's pace (the engine's training time; evaluation is not counted, so this errs
+    towards going on). Never a confirmation pack: it runs after screening, to its end."""
+    training = [i for i in active if i not in stopped]
+    if deadline is None or not training or config.get(CONFIRM_ROUND) is not None:
+        return False
+    row = last[training[0]]
+    left = epochs - int(row[EPOCH])
+    pace = float(row["epoch_time_s"]) * int(row[PACK_SIZE])  # per member -> the pack's epoch
+    return left > 0 and time.time() + left * pace > deadline
+
+
+class _NoStopping:
+    """Every member trains to its last epoch (no stopping rule given: the FIFO scheduler)."""
+
+    def __init__(self) -> None:
+        self.curves: dict[int, dict[int, list[float]]] = {}
+
+    def after_epoch(self, rows: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        return {}
+
+
+def run_pack(
+    config: dict[str, Any],
+    data: Splits,
+    stopping_rule: Callable[[list[TrialConfig], dict[str, Any]], Any] | None = None,
+    screening_deadline: float | None = None,
+) -> None:
+    """Train every config of ``config["members"]`` together and report each epoch.
+
+    With a ``stopping_rule`` (the bar scheduler's ``tune_mnist.strategies.member_stopping.MemberStopping``,
+    handed down by the tuner, as the trainables sit below the strategies), a config whose seeds' mean
+    cannot reach the bar stops: its members keep their last row and checkpoint, and the pack is
+    rebuilt without them from the others' single-model states, which are exact, so every member trains
+    on as it would alone. Each report carries every member's latest row; ``tune_mnist.trainables.unpack`` writes
+    a row only for the members that trained this epoch.
+
+    ``screening_deadline`` (epoch seconds; a ``--time-budget``'s end of screening): a screening pack
+    whose remaining epochs, at its last epoch's training time, cannot end before it stops at once, as
+    the budget would stop it later (``stopped_by_budget``): its work could never become a result, and
+    its CPU goes to packs that can finish."""
     quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
     configs = member_configs(config)
     device, gpu_ids = trial_device()
     threads = trial_threads()
     torch.set_num_threads(threads)
-    state = PackState(configs, device)
+    stopping = stopping_rule(configs, config) if stopping_rule is not None else _NoStopping()
+    last: dict[int, dict[str, Any]] = {}  # member -> its latest row
+    stopped: set[int] = set()
+    states: dict[int, dict] = {}  # member -> its single-model state, to start the (re)built pack from
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # each member's own single-model checkpoint is the whole state
         with checkpoint.as_directory() as directory:
-            for i, member in enumerate(configs):
-                saved = saved_state(Path(directory) / checkpoint_member_dir(i), device, member.seed)
-                state.load_member_state_dict(i, saved)
+            saved_stops = Path(directory) / STOPPED_FILE
+            if saved_stops.is_file():
+                record = json.loads(saved_stops.read_text())
+                last = {int(i): row for i, row in record["rows"].items()}
+                stopped = set(last)
+                stopping.curves = {int(g): {int(e): v for e, v in c.items()} for g, c in record["curves"].items()}
+            for i in range(len(configs)):
+                if i not in stopped:
+                    states[i] = saved_state(Path(directory) / checkpoint_member_dir(i), device, configs[i].seed)
+    active = [i for i in range(len(configs)) if i not in stopped]
+    while active:
+        state = PackState([configs[i] for i in active], device)
+        for slot, i in enumerate(active):
+            if i in states:
+                state.load_member_state_dict(slot, states[i])
         state.check_in_step()
-    for rows in train_packed(configs, data, device, state=state, threads=threads):
-        for row in rows:
-            complete_row(row, config, gpu_ids)
-        with tempfile.TemporaryDirectory() as directory:
-            for i, (member, row) in enumerate(zip(configs, rows)):
-                target = Path(directory) / checkpoint_member_dir(i)
-                save_model(target, state.model(i, "cpu"), member, *state.scaling[i], row)
-                torch.save(state.member_state_dict(i), target / TRAINING_STATE_FILE)
-            summary = seeds_mean(rows, config) if PACK_SEEDS in config else {}
-            tune.report(
-                {**summary, EPOCH: rows[0][EPOCH], PACK_SIZE: len(rows), PACK_MEMBERS: rows},
-                checkpoint=tune.Checkpoint.from_directory(directory),
-            )
+        stops: dict[int, Any] = {}
+        late = False
+        for rows in train_packed(state.configs, data, device, state=state, threads=threads):
+            for i, row in zip(active, rows):
+                last[i] = complete_row(row, config, gpu_ids)
+            stops = stopping.after_epoch({i: last[i] for i in active})
+            stopped |= set(stops)
+            with tempfile.TemporaryDirectory() as directory:
+                for slot, i in enumerate(active):
+                    target = Path(directory) / checkpoint_member_dir(i)
+                    save_model(target, state.model(slot, "cpu"), configs[i], *state.scaling[slot], last[i])
+                    torch.save(state.member_state_dict(slot), target / TRAINING_STATE_FILE)
+                if stopped:
+                    record = {"rows": {i: last[i] for i in sorted(stopped)}, "curves": stopping.curves}
+                    (Path(directory) / STOPPED_FILE).write_text(json.dumps(record))
+                every = [last[i] for i in range(len(configs))]
+                summary = seeds_mean(every, config) if PACK_SEEDS in config else {}
+                report = {**summary, EPOCH: every[active[0]][EPOCH], PACK_SIZE: len(every), PACK_MEMBERS: every}
+                if stops:
+                    report[STOPPED_MEMBERS] = {str(i): json.loads(d.to_json()) for i, d in stops.items()}
+                late = cannot_finish(last, active, stopped, configs[active[0]].epochs, screening_deadline, config)
+                if late:
+                    report[STOPPED_BY_BUDGET] = True
+                tune.report(report, checkpoint=tune.Checkpoint.from_directory(directory))
+            if late:
+                return
+            if stops:
+                break  # rebuild the pack without the stopped configs
+        else:
+            return  # every member still training reached its last epoch
+        states = {i: state.member_state_dict(slot) for slot, i in enumerate(active) if i not in stopped}
+        active = [i for i in active if i not in stopped]

@@ -50,7 +50,7 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
 
 def saved_state(directory: Path, device: torch.device, seed: int) -> dict:
     """The training state of a checkpoint (``TrainingState.state_dict()``'s format). A running trial's
-    checkpoint holds it whole; a finished trial's keeps only its model (``tune_mnist.checkpoints``) and
+    checkpoint holds it whole; a finished trial's keeps only its model (``tune_mnist.trainables.checkpoints``) and
     is restored only if the driver was killed before the storage's state said the trial finished: then
     its weights and epoch carry on, with a fresh optimizer and shuffle order."""
     saved = directory / TRAINING_STATE_FILE

@@ -27,11 +27,13 @@ from tune_mnist.core.layout import (
     PARAMS_FILE,
     RAY_FIELDS_COPIED_TO_MEMBERS,
     RESULT_FILE,
+    STOPPED_BY_BUDGET_FILE,
+    STOPPED_EARLY_FILE,
     checkpoint_member_dir,
     member_trial_dir,
     member_trial_id,
 )
-from tune_mnist.core.metrics import EPOCH
+from tune_mnist.core.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -63,7 +65,10 @@ class UnpackMembers(tune.Callback):
             return
         fs, dirs, members = self._dirs(trial)
         bookkeeping = {k: result[k] for k in RAY_FIELDS_COPIED_TO_MEMBERS if k in result}
+        stopped_now = result.get(STOPPED_MEMBERS) or {}
         for i, (path, config, row) in enumerate(zip(dirs, members, result[PACK_MEMBERS])):
+            if row.get(EPOCH) != result.get(EPOCH, row.get(EPOCH)):
+                continue  # stopped early at an earlier epoch: its rows ended there, as a single trial's do
             _write_params(fs, path, config)
             if fs.get_file_info(f"{path}/{ERROR_FILE}").type != pafs.FileType.NotFound:
                 fs.delete_file(f"{path}/{ERROR_FILE}")  # an errored pack that --resume now runs again
@@ -81,6 +86,12 @@ class UnpackMembers(tune.Callback):
             )
             with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
                 out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
+            if result.get(STOPPED_BY_BUDGET):  # what the scheduler writes for a trial the budget stops
+                with fs.open_output_stream(f"{path}/{STOPPED_BY_BUDGET_FILE}") as out:
+                    out.write(b'{"stopped_by_budget": true}\n')
+            if str(i) in stopped_now:  # what the scheduler writes for a single trial it stops
+                with fs.open_output_stream(f"{path}/{STOPPED_EARLY_FILE}") as out:
+                    out.write((json.dumps(stopped_now[str(i)], indent=2) + "\n").encode())
 
     @staticmethod
     def _read_rows(fs: pafs.FileSystem, path: str) -> list[dict[str, Any]]:
@@ -102,6 +113,9 @@ class UnpackMembers(tune.Callback):
         fs, dirs, _ = self._dirs(trial)
         name = checkpoint.path.rstrip("/").rsplit("/", 1)[-1]
         for i, path in enumerate(dirs):
+            source = f"{checkpoint.path}/{checkpoint_member_dir(i)}"
+            if checkpoint.filesystem.get_file_info(source).type == pafs.FileType.NotFound:
+                continue  # a member stopped early keeps the checkpoint of its last epoch
             for old in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
                 if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
                     fs.delete_dir(old.path)  # keep only the latest, as the single trials do

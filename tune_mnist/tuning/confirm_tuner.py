@@ -11,11 +11,10 @@ from typing import Any
 
 from search_spaces import Space, SpaceOptions
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
-from tune_mnist.core.config import PACK_SEEDS
 from tune_mnist.core.errors import InputError
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import pack_size, run_constants
-from tune_mnist.tuning.tune_config import scheduler_of, tune_config
+from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
 
 #: Tune's "no limit" on trials: the searcher says when it has finished.
 UNLIMITED = -1
@@ -68,11 +67,10 @@ def confirming_tuner(
         assert space.searcher is not None
         adaptive = space.searcher(SpaceOptions.from_args(args))
         # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
-        samples = sample_limit(args, adaptive.num_samples)
-        searcher = ConfirmingSearcher(stage, inner=adaptive.make_search_alg(), num_samples=samples)
+        # Packs of proposals, each over the K seeds confirmation needs (tune_mnist.strategies.pack_searcher).
+        inner, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
+        searcher = ConfirmingSearcher(stage, inner=inner, num_samples=samples)
         param_space = {**adaptive.param_space, **param_space}
-        if args.seeds > 1:
-            param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
     else:
         searcher = ConfirmingSearcher(stage, screening=points)
     search_alg: Any = searcher

@@ -1,5 +1,5 @@
 """``--dry-run``: the configs a space expands to, with params and FLOPs, with ``--pack`` the packs
-they would train in, and the disk the experiment will take (``tune_mnist.footprint``); nothing starts."""
+they would train in, and the disk the experiment will take (``tune_mnist.experiment.footprint``); nothing starts."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import os
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
-from tune_mnist.tuning.trials import pack_size, resolve_pack
+from tune_mnist.tuning.trials import adaptive_packing, pack_size, resolve_pack
 
 
 def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -> None:
     """``configs``: the list space's configs, None for an adaptive space (nothing to list before it runs)."""
     if configs is None:
-        seeds = f", each trained over {args.seeds} seeds in one trial" if args.seeds > 1 else ""
+        size, k = adaptive_packing(args)
+        seeds = f", {size} at a time" if size > 1 else ""
+        seeds += f", each trained over {k} seeds in one trial" if k > 1 else ""
         print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
         return
     print_configs(configs)

@@ -218,7 +218,7 @@ def _quiet(*args: Any, **kwargs: Any) -> None:
 
 def failure_line(trial: Any, retried: bool) -> str:
     """A failed trial in one line: the error's last line, what happens next, where the details are."""
-    from tune_mnist.ray_log import log_note
+    from tune_mnist.experiment.ray_log import log_note
 
     path = error_file(trial)
     what = ""

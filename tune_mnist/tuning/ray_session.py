@@ -47,7 +47,7 @@ def start_ray(
                     "token (RAY_AUTH_TOKEN or ~/.ray/auth_token)."
                 ) from None
         else:
-            # Trial processes' output stays in Ray's session logs, off the console: tune_mnist.ray_log
+            # Trial processes' output stays in Ray's session logs, off the console: tune_mnist.experiment.ray_log
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     resources = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]

@@ -10,6 +10,7 @@ from typing import Any
 from tune_mnist.confirm.rule import marking_k
 from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
+from tune_mnist.core.layout import member_trial_dir
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.strategies.budget import budget_ran_out, limit_lines
 from tune_mnist.strategies.early_stopping import stopped_early
@@ -24,6 +25,14 @@ class Summary:
     picks: tuple[Pick, ...] = ()
 
 
+def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
+    """The trial directory of a result's ``index``-th config: a pack member's own, beside the pack's."""
+    if not result.path or PACK_MEMBERS not in (result.metrics or {}):
+        return result.path
+    parent = result.path.rstrip("/").rsplit("/", 1)[0]
+    return f"{parent}/{member_trial_dir(result.metrics.get('trial_id', ''), index, member)}"
+
+
 def summarize(
     results: Any, args: argparse.Namespace, experiment: str, expected: int | None, stage: StageTimes | None = None
 ) -> Summary:
@@ -36,14 +45,14 @@ def summarize(
         config, metrics = result.config or {}, result.metrics or {}
         configs = pack_members(config) or [config]
         member_rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
-        for member, row in zip(configs, member_rows):
+        for i, (member, row) in enumerate(zip(configs, member_rows)):
             if result.error is not None:
                 failed += 1
             elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
                 finished += 1
                 rows.append(row)
                 pairs.append((member, row))
-            elif stopped_early(result.path, result.filesystem):
+            elif stopped_early(member_path(result, i, member), result.filesystem):
                 early += 1
             else:
                 unfinished += 1

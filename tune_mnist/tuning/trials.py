@@ -8,9 +8,43 @@ import math
 from typing import Any
 
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_label, pack_members
+from tune_mnist.core.errors import InputError
 
 #: ``--pack auto`` on GPU trials: at most this many configs per trial.
 AUTO_PACK_GPU = 64
+#: ``--pack auto`` in an adaptive space on CPU trials: proposals per pack trial (each over its seeds).
+#: Enough members (8 x 3 seeds) that a tiny model's per-step overhead is shared many ways, few enough
+#: that the sampler sees results often.
+AUTO_PACK_ADAPTIVE_CPU = 8
+
+
+def adaptive_packing(args: argparse.Namespace) -> tuple[int, int]:
+    """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the
+    seeds the answer needs (``--confirm`` K, or ``--seeds`` if more) and ``--pack`` proposals share a
+    trial (auto: AUTO_PACK_ADAPTIVE_CPU on CPU trials, AUTO_PACK_GPU members on GPU trials)."""
+    confirm = getattr(args, "confirm", 1)
+    seeds = max(args.seeds, confirm if isinstance(confirm, int) else 1)
+    if args.pack != "auto":
+        return int(args.pack), seeds
+    if args.gpus_per_trial > 0:
+        return max(1, AUTO_PACK_GPU // seeds), seeds
+    return AUTO_PACK_ADAPTIVE_CPU, seeds
+
+
+def adaptive_packed(args: argparse.Namespace) -> bool:
+    """Whether an adaptive space's trials are packs (more than one config or seed per trial)."""
+    size, seeds = adaptive_packing(args)
+    return size * seeds > 1
+
+
+def check_adaptive_pack(args: argparse.Namespace) -> None:
+    """Refuse (one sentence, before Ray starts) a ``--pack N`` that an adaptive search cannot fill."""
+    if args.pack == "auto" or args.num_samples is None or int(args.pack) <= args.num_samples:
+        return
+    raise InputError(
+        f"--pack {args.pack} cannot apply to a search of --num-samples {args.num_samples} configs, which "
+        f"never proposes {args.pack} at once: use --pack {args.num_samples} or less, or auto."
+    )
 
 
 def pack_size(args: argparse.Namespace) -> int:

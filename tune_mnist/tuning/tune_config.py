@@ -1,12 +1,14 @@
-"""The ``TuneConfig`` every new run gets and the scheduler ``--scheduler`` names: one place for both,
-below ``tuner`` (every mode) and ``confirm_tuner`` (the confirming one), so that neither imports the other's caller."""
+"""The ``TuneConfig`` every new run gets, the scheduler ``--scheduler`` names and an adaptive space's
+packing searcher: one place for them, below ``tuner`` (every mode) and ``confirm_tuner`` (the
+confirming one), so that neither imports the other's caller."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from tune_mnist.tuning.trials import trial_dirname, trial_name
+from tune_mnist.strategies.budget import UNLIMITED
+from tune_mnist.tuning.trials import adaptive_packed, adaptive_packing, trial_dirname, trial_name
 
 
 def tune_config(search_alg: Any, num_samples: int, scheduler: Any = None) -> Any:
@@ -29,3 +31,15 @@ def scheduler_of(args: argparse.Namespace) -> Any:
     from tune_mnist.strategies.schedulers import make_scheduler
 
     return make_scheduler(getattr(args, "scheduler", None) or "fifo", args.min_accuracy)
+
+
+def packed_searcher(args: argparse.Namespace, search_alg: Any, samples: int) -> tuple[Any, int]:
+    """An adaptive space's searcher and trial count, proposing packs where its trials are packs
+    (``tune_mnist.strategies.pack_searcher``), which proposes ``samples`` configs in all and then says it has
+    finished, so Tune's own trial count is unlimited."""
+    if not adaptive_packed(args):
+        return search_alg, samples
+    from tune_mnist.strategies.pack_searcher import PackingSearcher
+
+    size, seeds = adaptive_packing(args)
+    return PackingSearcher(search_alg, size, seeds, args.min_accuracy, limit=samples), UNLIMITED

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS
+from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.data.splits import Splits
 from tune_mnist.strategies.budget import sample_limit
-from tune_mnist.tuning.trials import run_constants
-from tune_mnist.tuning.tune_config import scheduler_of, tune_config
+from tune_mnist.tuning.trials import adaptive_packed, run_constants
+from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
 
 
 def build_tuner(
@@ -30,7 +30,7 @@ def build_tuner(
 ) -> Any:
     """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
     configs or packs), or over the space's adaptive searcher where ``points`` is None."""
-    packed = PACK_MEMBERS in points[0] if points is not None else args.seeds > 1
+    packed = PACK_MEMBERS in points[0] if points is not None else adaptive_packed(args)
     trainable = make_trainable(args, splits, packed)
     if args.resume:
         return resume_tuner(args, trainable, storage)
@@ -84,16 +84,14 @@ def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, sp
 
     assert space.searcher is not None
     adaptive = space.searcher(SpaceOptions.from_args(args))
-    search_alg = adaptive.make_search_alg()
+    search_alg, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
     param_space = {**adaptive.param_space, **run_constants(args)}
-    if args.seeds > 1:
-        param_space[PACK_SEEDS] = args.seeds  # one trial per proposal, its seeds trained as a pack
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, sample_limit(args, adaptive.num_samples), scheduler_of(args)),
+        tune_config=tune_config(search_alg, samples, scheduler_of(args)),
         run_config=run_config,
     )
 
@@ -104,7 +102,26 @@ def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
     from ray import tune
 
     experiment = storage.rstrip("/") + "/" + args.name
+    if getattr(args, "reopen_screening", False):
+        reopen_search(experiment)
     return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
+
+
+def reopen_search(experiment: str) -> None:
+    """``--resume --time-budget M``: let Tune ask the searcher again. A confirming search whose stage
+    ended after a budget closed screening returned FINISHED, which Tune saves in its search-generator
+    state for good; the searcher itself reopens screening for the new budget."""
+    import glob
+
+    import ray.cloudpickle as cloudpickle
+
+    for path in glob.glob(f"{experiment}/search_gen_state-*.json"):  # a local experiment's state
+        with open(path, "rb") as f:
+            state = cloudpickle.load(f)
+        if isinstance(state, dict) and state.get("finished"):
+            state["finished"] = False
+            with open(path, "wb") as f:
+                cloudpickle.dump(state, f)
 
 
 # ---------------------------------------------------------------- what the modes share
@@ -116,9 +133,18 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
     from ray import tune
 
     if packed:
+        import functools
+
+        from tune_mnist.strategies.member_stopping import MemberStopping
         from tune_mnist.trainables.pack_trainable import run_pack
 
-        trial_function = run_pack
+        # Under the bar scheduler a pack stops its hopeless configs itself (strategies.member_stopping); a
+        # pack that cannot finish before the screening deadline gives its CPU back (trainables.pack_trainable).
+        trial_function = functools.partial(
+            run_pack,
+            stopping_rule=MemberStopping if getattr(args, "scheduler", None) == "bar" else None,
+            screening_deadline=getattr(args, "screening_deadline", None),
+        )
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
         logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
     else:
