@@ -7,8 +7,9 @@
 #               dropped from its wheel, so the folder fits a 64 MiB upload; Optuna is not needed), plus
 #               the pure-Python wheels of pytest, pluggy and iniconfig (the CUDA test needs pytest):
 #               python3 -m pip download -q --only-binary=:all: --no-deps -d .whl pytest pluggy iniconfig
-# There:        bash benchmarks/gpu_session.sh engine     (carry .whl/, about 7 min)
-#               bash benchmarks/gpu_session.sh search     (the same warm machine, about 6 min)
+# There:        bash benchmarks/gpu_session.sh all        (carry .whl/; at most about 9 min: both below)
+#          or:  bash benchmarks/gpu_session.sh engine     (at most 3.5 min)
+#               bash benchmarks/gpu_session.sh search     (the same warm machine, at most 5.5 min)
 #
 # engine: the CUDA-graph test, then model-epochs/s of the single path and of packs for the small,
 #         middle and baseline shapes (goals: >= 300 model-epochs/s for small shapes; baseline packs
@@ -40,21 +41,26 @@ step() {  # step NAME SECONDS COMMAND...
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, ray; print('torch', torch.__version__, 'ray', ray.__version__, 'cuda', torch.cuda.is_available())"
 
-case "${1:-engine}" in
-engine)
-    step cuda_tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_packed.py -k cuda
-    step packed_small_middle 200 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
+engine() {
+    step cuda_tests 45 python3 -m pytest -q -p no:cacheprovider tests/test_packed.py -k cuda
+    step packed_small_middle 110 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
         --subset 10000 --shapes small,middle --sizes 1,16,128,512,max --json "$OUT/packed_small_middle.json"
-    step packed_baseline 90 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
+    step packed_baseline 50 python3 benchmarks/packed_throughput.py --device cuda --epochs 1 \
         --subset 10000 --shapes baseline --sizes 1,16,128 --json "$OUT/packed_baseline.json"
-    ;;
-search)
-    step random_1000 330 python3 benchmarks/packed_throughput.py --device cuda --shapes none \
-        --random-configs 1000 --search-args "--gpus-per-trial 0.25" --json "$OUT/random_1000.json"
-    step gpu_check 180 python3 benchmarks/gpu_check.py --space smoke --subset 5000 --epochs 2
-    ;;
+}
+search() {
+    step gpu_check 85 python3 benchmarks/gpu_check.py --space smoke --subset 5000 --epochs 2
+    # Last, so that a miss of the 5-minute goal still leaves every other log; its wall time is in the log.
+    step random_1000 230 python3 benchmarks/packed_throughput.py --device cuda --shapes none \
+        --random-configs 1000 --search-args "--gpus-per-trial 0.25"
+}
+
+case "${1:-engine}" in
+engine) engine ;;
+search) search ;;
+all) engine && search ;;
 *)
-    echo "usage: bash benchmarks/gpu_session.sh engine|search" >&2
+    echo "usage: bash benchmarks/gpu_session.sh engine|search|all" >&2
     exit 2
     ;;
 esac
