@@ -134,8 +134,8 @@ def test_smoke_search_console_is_the_table_and_the_projects_lines(tmp_path):
 
 
 def test_a_failed_trial_is_one_line_naming_its_error_and_files(tmp_path):
-    from tune_mnist.tuning.live_table import failure_line
     from tune_mnist.experiment.ray_log import RayLog
+    from tune_mnist.tuning.live_table import failure_line
 
     error = tmp_path / "error.txt"
     error.write_text("Traceback (most recent call last):\n  File ...\nRuntimeError: CUDA out of memory\n\n")
