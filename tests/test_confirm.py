@@ -23,6 +23,7 @@ from analysis.load import load_experiment
 from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.confirm.rule import LCB_Z, Seeds, missing_seeds, plan_round, pooled_sigma
+from tune_mnist.core.config import PACK_MEMBERS
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--space", "smoke"]
@@ -37,7 +38,10 @@ def seeds(accuracies: list[float], flops: float, latency: float = 10.0) -> Seeds
 
 
 def trial_params(experiment: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(experiment.glob("*/params.json"))]
+    """Each trained model's params: a pack's own trial dir (its member list) is skipped, its members
+    are written as solo-form trials beside it."""
+    params = [json.loads(p.read_text()) for p in sorted(experiment.glob("*/params.json"))]
+    return [p for p in params if PACK_MEMBERS not in p]
 
 
 def seeds_by_config(experiment: Path) -> dict[tuple, list[int]]:
