@@ -1,7 +1,8 @@
 """Model-epochs per second, side by side in one process on one device: the single-model path
 (``tune_mnist.training.loop.train``, one config after another, as one-config trials run) against packs of K
-configs trained together (``tune_mnist.training.packed.train_packed``), for three shapes:
+configs trained together (``tune_mnist.training.packed.train_packed``), for four shapes:
 
+- tiny:     5x5 input (resize 5),   one hidden layer of 10   (25-10-10, 700 FLOPs: the cheap end of the front)
 - small:    8x8 input (resize 8),   one hidden layer of 256  (64-256-10, the notebook's pick)
 - middle:   14x14 input (resize 14), one hidden layer of 64  (196-64-10)
 - baseline: 28x28 input,            two hidden layers of 1024 (784-1024-1024-10)
@@ -15,6 +16,7 @@ per-epoch validation and test evaluation.
     python benchmarks/packed_throughput.py --quick                 # CPU: a few minutes
     python benchmarks/packed_throughput.py --device cuda           # GPU: packs up to the largest that fits
     python benchmarks/packed_throughput.py --shapes small --sizes 1,16,128,512 --epochs 2 --subset 10000
+    python benchmarks/packed_throughput.py --shapes tiny --sizes 3,16,64   # CPU, 700-FLOP members: ~2 min
 
 On CUDA the size ``max`` doubles the pack from the largest listed size until it runs out of memory
 (or reaches --max-pack) and times the largest that trained. On CPU, packs whose stacked
@@ -22,7 +24,8 @@ parameters would exceed --max-pack-params are skipped (they would take hours on 
 
 Goals: on one H100, at least 300 model-epochs/s for the small shapes, and the baseline's
 packs within 10% per model of its solo CUDA-graph time (the pack of 1 on CUDA is that solo graphed
-run); on CPU, packing not slower than one config per trial.
+run); on CPU, packing not slower than one config per trial, and packs of 700-FLOP members (``tiny``)
+at least 6x the single path's model-epochs per second.
 
 Whole searches, as child processes of ``python -m tune_mnist.search`` (so they include Ray's start,
 the trials' processes and the unpacking of results): ``--grid-pack K`` times the grid space without
@@ -58,6 +61,7 @@ from tune_mnist.training.packed import PackState, train_packed
 from tune_mnist.training.single_run import cpu_name
 
 SHAPES = {
+    "tiny": dict(side=5, depth=1, width=10),
     "small": dict(side=8, depth=1, width=256),
     "middle": dict(side=14, depth=1, width=64),
     "baseline": dict(depth=2, width=1024),

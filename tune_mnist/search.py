@@ -148,10 +148,11 @@ def run_tuner(
             args.shared_storage,
         )
         points = None
+        args.n_train = len(splits.train_labels)  # what --pack auto's cost model plans for
         if configs is not None:
-            resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0))
+            resolve_pack(args, configs, ray.cluster_resources().get("GPU", 0), len(splits.train_labels))
             points = trial_points(configs, args)
-        screening_s = screening_seconds(args, points is None)
+        screening_s = args.screening_s = screening_seconds(args, points is None)
         if screening_s is not None and getattr(args, "confirm", 1) > 1:  # packs that cannot finish by then stop
             args.screening_deadline = getattr(args, "command_started", time.time()) + screening_s
         tuner = build_tuner(args, splits, points, space, args.storage_path)

@@ -18,7 +18,7 @@ from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
 from tune_mnist.strategies.early_stopping import schedulers_text
 from tune_mnist.tuning.confirm_tuner import check_confirm, confirm_int
-from tune_mnist.tuning.trials import AUTO_PACK_ADAPTIVE_CPU, AUTO_PACK_GPU
+from tune_mnist.tuning.trials import AUTO_PACK_ADAPTIVE_CPU, AUTO_PACK_CPU, AUTO_PACK_GPU
 
 #: The top of ``--help``: what the command does and where its files land.
 SEARCH_DOC = """``python -m tune_mnist.search``: run a named search space through Ray Tune.
@@ -211,9 +211,11 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
         help="train up to K configs of a list space together in one trial, as one packed ensemble "
         "with stacked weights (configs of the same depth, batch size and epochs pack together). "
         f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-        "GPU slots; on CPU trials no packing. In the adaptive and cheap spaces: K proposals a trial, each "
-        f"over its --confirm seeds (auto: {AUTO_PACK_ADAPTIVE_CPU} on CPU trials); --pack 1 --confirm 1 "
-        "trains one config per trial (default auto)",
+        f"GPU slots; on CPU trials up to {AUTO_PACK_CPU} configs a pack where a cost model measured on "
+        "this machine says packing is faster, every other config alone (--dry-run shows the plan). In "
+        "the adaptive and cheap spaces: K proposals a trial, each over its --confirm seeds (auto: "
+        f"{AUTO_PACK_ADAPTIVE_CPU} on CPU trials, over all seeds only where they are nearly free); "
+        "--pack 1 --confirm 1 trains one config per trial (default auto)",
     )
     res.add_argument(
         "--address",

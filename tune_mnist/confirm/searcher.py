@@ -35,6 +35,7 @@ from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.objectives import SELECTION_METRIC
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
 from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 from tune_mnist.training.packed.plan import plan_packs
 
 
@@ -51,6 +52,8 @@ class Stage:
     packed: bool
     constants: dict[str, Any]
     experiment: str
+    cost: StepCost | None = None  # ``--pack auto`` on CPU: this machine's step costs, and the
+    n_train: int = 0  # training images, so the rounds pack only where packing pays (cost_model)
 
 
 class ConfirmingSearcher(SavedWhenChanged, Searcher):
@@ -231,6 +234,13 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         """One trial per seed on a CPU list space; packs as ``--pack`` packs them; on the pack trainable
         (adaptive ``--seeds``) one trial per config holding its missing seeds."""
         constants = {**self.stage.constants, CONFIRM_ROUND: len(self.rounds)}  # exempt from any stop
+        if self.stage.cost is not None:  # cost-planned: lone configs flat, on the pack trainable
+            return [
+                {**configs[pack[0]].to_dict(), **constants}
+                if len(pack) == 1
+                else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}
+                for pack in plan_by_cost(configs, self.stage.pack, self.stage.cost, self.stage.n_train)
+            ]
         if self.stage.pack > 1:
             return [
                 {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}

@@ -4,6 +4,7 @@ so that ``--resume`` rebuilds the same data and trials (and the analysis knows t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -39,8 +40,16 @@ RESUMED_OPTIONS = (
 )
 
 
+#: ``--pack auto`` on CPU: the cost model's plan, the step costs it measured and the training images it
+#: planned for, so that ``--resume`` keeps the plan instead of measuring a busier or quieter machine.
+PACK_PLAN_OPTIONS = ("pack_plan", "pack_cost", "n_train")
+
+
 def save_run_options(experiment: str, args: argparse.Namespace) -> None:
     options = {key: getattr(args, key) for key in RESUMED_OPTIONS}
+    if getattr(args, "pack_plan", None) is not None:
+        options.update({key: getattr(args, key) for key in PACK_PLAN_OPTIONS})
+        options["pack_cost"] = dataclasses.asdict(args.pack_cost)
     write_text(f"{experiment}/{RUN_FILE}", json.dumps(options, indent=2) + "\n")
 
 

@@ -18,6 +18,9 @@ constraints. Here FLOPs and params are exact functions of the config (``tune_mni
   and, once the incumbent was small, took half the driver's time. A narrowed proposal that still does
   not fit (a space without ``max_flops``) is told to Optuna as failed (TPE ignores failed trials) and
   drawn again, up to ``MAX_REJECTS`` times;
+- under ``--time-budget`` every proposal is narrowed to ``budget_flops`` (``strategies.budget_cap``):
+  a model that alone would take more than a quarter of the screening time is never proposed, since
+  it would hold a CPU for much of the budget and could not be the cheap answer anyway;
 - a trial the scheduler stopped early is told with its last accuracy (its constraint then says how
   far below the bar it stopped; a stopped trial is infeasible as far as the search knows).
 
@@ -64,6 +67,7 @@ class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
         self.base_space = space  # the space unbounded; narrowed to the incumbent where it can be
         self.narrows = "max_flops" in inspect.signature(space).parameters
         self.incumbent: float = math.inf  # FLOPs of the cheapest trial above the bar so far
+        self.budget_flops: float = math.inf  # under --time-budget: what one proposal may cost (budget_cap)
         self.rejected = 0  # proposals never trained: dominated before training
         self.proposed = 0
 
@@ -75,8 +79,9 @@ class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
         self._changed()
         self.proposed = getattr(self, "proposed", 0) + 1
         narrowed = math.isfinite(self.incumbent) and self.proposed % CYCLE < NARROWED
+        cap = min(self.incumbent if narrowed else math.inf, getattr(self, "budget_flops", math.inf))
         if getattr(self, "narrows", False):
-            self._space = functools.partial(self.base_space, max_flops=self.incumbent) if narrowed else self.base_space
+            self._space = functools.partial(self.base_space, max_flops=cap) if math.isfinite(cap) else self.base_space
         for attempt in range(MAX_REJECTS + 1):
             config = super().suggest(trial_id)
             if config is None:
@@ -87,10 +92,11 @@ class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
             ot_trial.set_user_attr("params", params)
             ot_trial.set_user_attr("epochs", config.get("epochs"))
             ot_trial.set_user_attr("narrowed", narrowed)
-            if not narrowed or flops <= self.incumbent or attempt == MAX_REJECTS:
+            if flops <= cap or attempt == MAX_REJECTS:
                 return config
             # Dominated before training: more FLOPs than a model already above the bar.
-            ot_trial.set_user_attr("rejected", f"{flops:,} FLOPs > {self.incumbent:,.0f}, the cheapest above the bar")
+            why = "the cheapest above the bar" if cap == self.incumbent else "what the time budget can train"
+            ot_trial.set_user_attr("rejected", f"{flops:,} FLOPs > {cap:,.0f}, {why}")
             self._ot_study.tell(ot_trial, state=_fail_state())
             del self._ot_trials[trial_id]
             self.rejected += 1

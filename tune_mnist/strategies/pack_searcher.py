@@ -29,6 +29,7 @@ from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
 
 #: What the members of a pack share, as the spaces name the parameters.
@@ -40,13 +41,25 @@ class PackingSearcher(SavedWhenChanged, Searcher):
 
     IGNORES_EPOCHS = True  # the inner searchers learn from final results only
 
-    def __init__(self, inner: Searcher, size: int, seeds: int, bar: float, limit: int = -1) -> None:
-        """``limit``: configs to propose in all (negative: no limit, a time budget ends the search)."""
+    def __init__(
+        self,
+        inner: Searcher,
+        size: int,
+        seeds: int,
+        bar: float,
+        limit: int = -1,
+        cost: StepCost | None = None,
+        n_train: int = 0,
+    ) -> None:
+        """``limit``: configs to propose in all (negative: no limit, a time budget ends the search).
+        ``cost`` (``--pack auto`` on CPU: the step costs measured on this machine) and ``n_train``: pack
+        only where packing pays, and screen a config over all ``seeds`` only where they are nearly free."""
         super().__init__()  # no metric of its own: a pack reports its members' rows, not the inner metrics
         self.inner = inner
         self.size = size
         self.seeds = seeds
         self.bar = bar
+        self.cost, self.n_train = cost, n_train
         self.left = limit  # configs still to propose; negative: unlimited
         self.ready: list[list[tuple[str, dict[str, Any]]]] = []  # packs drawn but not handed out
         self.packs: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # trial id -> (inner id, config)
@@ -68,11 +81,21 @@ class PackingSearcher(SavedWhenChanged, Searcher):
             if isinstance(drawn, str) or drawn is None:
                 return drawn
             configs = [TrialConfig.from_dict(c) for _, c in drawn]
-            self.ready = [[drawn[i] for i in pack] for pack in plan_packs(configs, self.size)]
+            if self.cost is None:
+                plan, seeds = plan_packs(configs, self.size), [self.seeds] * len(configs)
+            else:
+                plan = plan_by_cost(configs, self.size, self.cost, self.n_train)
+                cheap = [seeds_are_cheap(c, self.seeds, self.cost, self.n_train) for c in configs]
+                seeds = [self.seeds if ok else 1 for ok in cheap]
+            self.ready = [[(*drawn[i], seeds[i]) for i in pack] for pack in plan]
         pack = self.ready.pop(0)
         self.packs[trial_id] = pack
-        members = [{**config, "seed": seed} for _, config in pack for seed in range(self.seeds)]
+        members = [{**entry[1], "seed": seed} for entry in pack for seed in range(self._seeds_of(entry))]
         return {PACK_MEMBERS: members}
+
+    def _seeds_of(self, entry: tuple) -> int:
+        """Seeds a drawn config trains over (entries saved before seeds varied are (id, config))."""
+        return entry[2] if len(entry) > 2 else self.seeds
 
     def _draw(self, trial_id: str) -> list[tuple[str, dict[str, Any]]] | str | None:
         """Up to ``size`` proposals, the later ones enqueued with the first one's shape."""
@@ -104,9 +127,11 @@ class PackingSearcher(SavedWhenChanged, Searcher):
             return
         self._changed()
         rows = (result or {}).get(PACK_MEMBERS) or []
-        for j, (sub, _config) in enumerate(pack):
-            mine = rows[j * self.seeds : (j + 1) * self.seeds]
-            if error or len(mine) != self.seeds:
+        at = 0
+        for entry in pack:
+            sub, n = entry[0], self._seeds_of(entry)
+            mine, at = rows[at : at + n], at + n
+            if error or len(mine) != n:
                 self.inner.on_trial_complete(sub, result=None, error=True)
                 continue
             self.inner.on_trial_complete(sub, result=seeds_mean(mine, {"min_accuracy": self.bar}))

@@ -27,7 +27,14 @@ from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
-from tune_mnist.trainables.trainable import accuracy_shortfall, complete_row, saved_state, trial_device, trial_threads
+from tune_mnist.trainables.trainable import (
+    accuracy_shortfall,
+    complete_row,
+    run_trial,
+    saved_state,
+    trial_device,
+    trial_threads,
+)
 from tune_mnist.training.packed import PackState, train_packed
 
 
@@ -104,6 +111,8 @@ def run_pack(
     whose remaining epochs, at its last epoch's training time, cannot end before it stops at once, as
     the budget would stop it later (``stopped_by_budget``): its work could never become a result, and
     its CPU goes to packs that can finish."""
+    if pack_members(config) is None:  # a config that trains alone in a cost-planned list (tuning.trials)
+        return run_trial(config, data)
     quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
     configs = member_configs(config)
     device, gpu_ids = trial_device()

@@ -13,7 +13,7 @@ from search_spaces import Space, SpaceOptions
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.core.errors import InputError
 from tune_mnist.strategies.budget import sample_limit
-from tune_mnist.tuning.trials import pack_size, run_constants
+from tune_mnist.tuning.trials import AUTO_PACK_CPU, pack_size, run_constants
 from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
 
 #: Tune's "no limit" on trials: the searcher says when it has finished.
@@ -54,13 +54,16 @@ def confirming_tuner(
 
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
+    cost = getattr(args, "pack_cost", None) if points is not None else None  # --pack auto on CPU
     stage = Stage(
         k=args.confirm,
         bar=args.min_accuracy,
-        pack=pack_size(args) if points is not None else 1,
+        pack=(AUTO_PACK_CPU if cost is not None else pack_size(args)) if points is not None else 1,
         packed=packed,
         constants=run_constants(args),
         experiment=f"{storage.rstrip('/')}/{args.name}",
+        cost=cost,
+        n_train=getattr(args, "n_train", 0),
     )
     param_space = run_constants(args)
     if points is None:

@@ -9,7 +9,11 @@ import os
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
+from tune_mnist.training.packed.cost_model import StepCost
 from tune_mnist.tuning.trials import adaptive_packing, pack_size, resolve_pack
+
+#: MNIST's training images (the validation split is held out of them).
+MNIST_TRAIN_IMAGES = 60_000
 
 
 def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -> None:
@@ -18,14 +22,19 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
         size, k = adaptive_packing(args)
         seeds = f", {size} at a time" if size > 1 else ""
         seeds += f", each trained over {k} seeds in one trial" if k > 1 else ""
+        if k > 1 and args.pack == "auto" and args.gpus_per_trial <= 0:
+            seeds += " where they cost at most 1.5x one seed alone (small models), else over one"
         print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
         return
     print_configs(configs)
     import torch
 
-    resolve_pack(args, configs, torch.cuda.device_count())  # as a local run would see it
+    resolve_pack(args, configs, torch.cuda.device_count(), train_images(args))  # as a local run would see it
     if pack_size(args) > 1:
-        print_packs(configs, pack_size(args))
+        print_packs(configs, pack_size(args), getattr(args, "pack_plan", None))
+    cost = getattr(args, "pack_cost", None)
+    if cost is not None:
+        print(speedup_text(configs, args.pack_plan, cost, args.n_train))
     print(disk_text(args, configs, disk_estimate(args, configs)))
 
 
@@ -73,14 +82,38 @@ def print_configs(configs: list[TrialConfig]) -> None:
         )
 
 
-def print_packs(configs: list[TrialConfig], size: int) -> None:
-    """The plan ``trial_points`` turns into trials, and the padding it trains."""
+def print_packs(configs: list[TrialConfig], size: int, plan: list[list[int]] | None = None) -> None:
+    """The plan ``trial_points`` turns into trials (``plan``: the cost model's), and the padding it trains."""
     from tune_mnist.training.packed.plan import own_params, padded_params, plan_packs
 
-    packs = [[configs[i] for i in pack] for pack in plan_packs(configs, size)]
+    packs = [[configs[i] for i in pack] for pack in plan or plan_packs(configs, size)]
     padded = sum(padded_params(pack) for pack in packs) / own_params(configs)
+    grouped = [pack for pack in packs if len(pack) > 1]
+    alone = len(packs) - len(grouped)
     print(
-        f"in {len(packs)} packs (one trial each, heaviest first) of sizes "
-        f"{', '.join(str(len(pack)) for pack in packs)}; padding to each pack's largest shape trains "
-        f"{padded:.2f}x the configs' own parameters"
+        f"in {len(packs)} trials (heaviest first): {len(grouped)} packs of sizes "
+        f"{', '.join(str(len(pack)) for pack in grouped) or '-'}"
+        + (f" and {alone} configs alone" if alone else "")
+        + f"; padding to each pack's largest shape trains {padded:.2f}x the configs' own parameters"
     )
+
+
+def speedup_text(configs: list[TrialConfig], plan: list[list[int]], cost: StepCost, n_train: int) -> str:
+    """What ``--pack auto`` expects of its plan, from the step costs it measured on this machine."""
+    from tune_mnist.training.packed.cost_model import expected_time
+
+    alone = expected_time(configs, [[i] for i in range(len(configs))], cost, n_train)
+    planned = expected_time(configs, plan, cost, n_train)
+    return (
+        f"--pack auto measured this machine's training step: {1e6 * cost.solo_s:.0f} us fixed per model alone, "
+        f"{1e6 * cost.pack_s:.0f} us per pack plus {1e6 * cost.member_s:.0f} us per member, "
+        f"{cost.flops_per_s / 1e9:.1f} GFLOP/s; expected trial time over {n_train:,} images: "
+        f"{alone:,.0f} s one config per trial, {planned:,.0f} s as planned ({alone / planned:.2f}x faster)"
+    )
+
+
+def train_images(args: argparse.Namespace) -> int:
+    """The training images a run would see, for the estimate: MNIST's 60,000 less the validation split,
+    or the subset."""
+    full = MNIST_TRAIN_IMAGES - (args.validation_size or 0)
+    return min(args.subset, full) if args.subset else full

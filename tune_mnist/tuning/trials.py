@@ -12,6 +12,9 @@ from tune_mnist.core.errors import InputError
 
 #: ``--pack auto`` on GPU trials: at most this many configs per trial.
 AUTO_PACK_GPU = 64
+#: ``--pack auto`` on a list space's CPU trials: at most this many configs per pack, where the measured
+#: cost model (``tune_mnist.training.packed.cost_model``) expects packing to pay.
+AUTO_PACK_CPU = 64
 #: ``--pack auto`` in an adaptive space on CPU trials: proposals per pack trial (each over its seeds).
 #: Enough members (8 x 3 seeds) that a tiny model's per-step overhead is shared many ways, few enough
 #: that the sampler sees results often.
@@ -52,34 +55,53 @@ def pack_size(args: argparse.Namespace) -> int:
     return 1 if args.pack == "auto" else int(args.pack)
 
 
-def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float) -> None:
-    """``auto``: no packing on CPU trials; on GPU trials, packs of up to AUTO_PACK_GPU configs, but
-    never fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
+def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float, n_train: int) -> None:
+    """``auto`` on CPU trials: packs of up to AUTO_PACK_CPU configs where this machine's measured step
+    costs say a pack is faster than its members alone (``plan_by_cost``), every other config alone;
+    the plan and the costs are kept on ``args`` (``pack_plan``, ``pack_cost``) for the trials and the
+    confirmation stage. On GPU trials, packs of up to AUTO_PACK_GPU configs, but never fewer trials
+    than the cluster has GPU slots, so that no GPU sits idle."""
+    if isinstance(getattr(args, "pack_cost", None), dict):  # --resume: the plan saved with the run
+        from tune_mnist.training.packed.cost_model import StepCost
+
+        args.pack_cost = StepCost(**args.pack_cost)
     if args.pack != "auto":
         return
     if args.gpus_per_trial <= 0:
-        args.pack = "1"
+        from tune_mnist.training.packed.calibrate import measure_step_cost
+        from tune_mnist.training.packed.cost_model import plan_by_cost
+
+        args.pack_cost, args.n_train = measure_step_cost(int(args.cpus_per_trial)), n_train
+        args.pack_plan = plan_by_cost(configs, AUTO_PACK_CPU, args.pack_cost, n_train)
+        args.pack = str(max(len(pack) for pack in args.pack_plan))
         return
     slots = max(1, int(gpus // args.gpus_per_trial))
     args.pack = str(max(1, min(AUTO_PACK_GPU, math.ceil(len(configs) / slots))))
 
 
+def list_packed(args: argparse.Namespace, points: list[dict[str, Any]]) -> bool:
+    """Whether a list space's trials run on the pack trainable: some point is a pack, or the plan is
+    the cost model's (its confirmation rounds may pack seeds although screening packs nothing)."""
+    return getattr(args, "pack_plan", None) is not None or any(PACK_MEMBERS in p for p in points)
+
+
 def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
     """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
-    the heaviest trials come first (``plan_packs``), so the search does not end on one long trial
+    the heaviest trials come first (``plan_packs``; ``--pack auto`` on CPU: its cost-model plan, whose
+    lone configs are flat), so the search does not end on one long trial
     while the other CPUs or GPUs sit idle. Under ``--time-budget`` a seeded random order instead
     (``tune_mnist.strategies.budget.anytime_order``: what has finished at any moment is a fair sample)."""
     from tune_mnist.strategies.budget import anytime_order
     from tune_mnist.training.packed.plan import plan_packs
 
     k = pack_size(args)
-    if k == 1:
-        points = [{**configs[i].to_dict(), **run_constants(args)} for (i,) in plan_packs(configs, 1)]
-    else:
-        points = [
-            {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
-            for pack in plan_packs(configs, k)
-        ]
+    plan = getattr(args, "pack_plan", None) or plan_packs(configs, k)
+    points = [
+        {**configs[pack[0]].to_dict(), **run_constants(args)}
+        if len(pack) == 1 and (k == 1 or getattr(args, "pack_plan", None) is not None)
+        else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
+        for pack in plan
+    ]
     return anytime_order(points, args.search_seed) if getattr(args, "time_budget", None) else points
 
 

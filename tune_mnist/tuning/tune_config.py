@@ -42,4 +42,17 @@ def packed_searcher(args: argparse.Namespace, search_alg: Any, samples: int) -> 
     from tune_mnist.strategies.pack_searcher import PackingSearcher
 
     size, seeds = adaptive_packing(args)
-    return PackingSearcher(search_alg, size, seeds, args.min_accuracy, limit=samples), UNLIMITED
+    cost = getattr(args, "pack_cost", None)
+    if args.pack == "auto" and args.gpus_per_trial <= 0 and cost is None:  # measured on this machine
+        from tune_mnist.training.packed.calibrate import measure_step_cost
+
+        cost = args.pack_cost = measure_step_cost(int(args.cpus_per_trial))
+    screening_s = getattr(args, "screening_s", None)
+    if cost is not None and screening_s and hasattr(search_alg, "budget_flops"):  # the cheap space
+        from tune_mnist.strategies.budget_cap import budget_flops
+
+        search_alg.budget_flops = budget_flops(cost, getattr(args, "n_train", 0), screening_s, args.epochs)
+    searcher = PackingSearcher(
+        search_alg, size, seeds, args.min_accuracy, limit=samples, cost=cost, n_train=getattr(args, "n_train", 0)
+    )
+    return searcher, UNLIMITED

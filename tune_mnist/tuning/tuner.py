@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from search_spaces import Space, SpaceOptions
-from tune_mnist.core.config import PACK_MEMBERS
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.data.splits import Splits
 from tune_mnist.strategies.budget import sample_limit
-from tune_mnist.tuning.trials import adaptive_packed, run_constants
+from tune_mnist.tuning.trials import adaptive_packed, list_packed, run_constants
 from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
 
 
@@ -30,7 +30,7 @@ def build_tuner(
 ) -> Any:
     """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
     configs or packs), or over the space's adaptive searcher where ``points`` is None."""
-    packed = PACK_MEMBERS in points[0] if points is not None else adaptive_packed(args)
+    packed = list_packed(args, points) if points is not None else adaptive_packed(args)
     trainable = make_trainable(args, splits, packed)
     if args.resume:
         return resume_tuner(args, trainable, storage)
@@ -70,9 +70,11 @@ def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, point
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists.
+    # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists (a
+    # config the cost model trains alone is a pack of one here).
     search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
-    param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search([p[PACK_MEMBERS] for p in points])}
+    lists = [p[PACK_MEMBERS] if PACK_MEMBERS in p else [TrialConfig.from_dict(p).to_dict()] for p in points]
+    param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search(lists)}
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
 
 
