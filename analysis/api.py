@@ -23,7 +23,8 @@ from analysis.result import Analysis, compute, load_finished
 class ExperimentAnalysis:
     """One experiment's analysis: ``configs`` (one row per config, seeds grouped, with ``feasible``,
     ``pareto_rank`` and ``on_front``), ``front`` (its rows on the Pareto front), ``epochs`` (every
-    epoch of the trials behind them), ``picks`` (the printed picks) and ``figures()``."""
+    epoch of the trials behind them), ``picks`` (the printed picks), ``figures()`` (matplotlib) and
+    ``plotly_figures()`` (interactive)."""
 
     result: Analysis  # every number the command's outputs are made from
 
@@ -81,6 +82,14 @@ class ExperimentAnalysis:
                 fig.figimage(image)
                 figures[png.stem] = fig
         return figures
+
+    def plotly_figures(self) -> dict[str, Any]:
+        """Accuracy vs FLOPs and vs latency as interactive plotly figures (name -> Figure), as report.html
+        shows them: hover a point for its config. Needs plotly (``pip install -e ".[plot]"``): without
+        it, ``InputError`` says so."""
+        from analysis.interactive import analysis_figures
+
+        return analysis_figures(self.result)
 
     def write(self, out: str | os.PathLike | None = None) -> list[Path]:
         """Every file the command writes (tables, plots, report.md, report.html) into ``out`` (default:
