@@ -126,3 +126,152 @@ except InputError as error:
     proc = without_plotly(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"InputError: {MISSING_TEXT}"
+
+
+# ---------------------------------------------------------------- a real report, in a real browser
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+NO_BROWSER = (
+    "no headless browser to open report.html in: apt-get install chromium chromium-driver (Debian) installs "
+    "the one this test drives"
+)
+ARTIFACTS = REPO / "test-artifacts"  # ignored by git: the screenshots a CI run leaves behind
+EMBEDDED_PNG = re.compile(r'<img src="data:image/png;base64,')
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory) -> Path:
+    """A real smoke search (3 configs, seeds confirmed near the bar): the experiment the reports are of."""
+    from tune_mnist import search
+
+    storage = tmp_path_factory.mktemp("interactive") / "ray_results"
+    argv = ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"]
+    assert search.main(argv) == 0
+    return storage / "smoke"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through selenium and Debian's chromedriver; skipped, with the reason, without them."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason='selenium is not installed: pip install -e ".[test]"')
+    import shutil
+
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next((path for name in BROWSERS if (path := shutil.which(name))), None)
+    driver_path = shutil.which("chromedriver")
+    if binary is None or driver_path is None:
+        pytest.skip(NO_BROWSER)
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1800"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_window_size(1280, 1800)  # a whole graph in view: an element's screenshot is cut at the viewport
+    yield driver
+    driver.quit()
+
+
+def analyse(experiment: Path, out: Path, blocked: bool = False) -> Path:
+    """``python -m analysis.pareto EXPERIMENT --out OUT`` in a fresh interpreter (without plotly if ``blocked``)."""
+    code = "import sys\nfrom analysis import pareto\nsys.exit(pareto.main(sys.argv[1:]))\n"
+    proc = without_plotly(code, str(experiment), "--out", str(out)) if blocked else None
+    if proc is None:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(experiment), "--out", str(out)], capture_output=True, text=True, env=env
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out / "report.html"
+
+
+def open_page(browser, page: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get_log("browser")  # what an earlier page logged is not this one's
+    browser.get(page.resolve().as_uri())
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+#: Per graph on the page: its id, and per drawn trace (in the SVG) its meta, its labels and the points drawn.
+DRAWN = """
+return Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
+  id: gd.id,
+  traces: Array.from(gd.querySelectorAll('.scatterlayer .trace')).map(g => ({
+    meta: g.__data__[0].trace.meta,
+    labels: (g.__data__[0].trace.customdata || []).map(row => row[0]),
+    points: g.querySelectorAll('.point').length}))}));
+"""
+
+
+def screenshot(browser, element, path: Path) -> Path:
+    """``element`` as a PNG at ``path``, hover included, wherever it lies on the page (Chrome's own capture:
+    an element's screenshot through WebDriver is cut at the viewport, and the hover moves the page)."""
+    import base64
+
+    rect = element.rect
+    clip = {"x": rect["x"], "y": rect["y"], "width": rect["width"], "height": rect["height"], "scale": 1}
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"clip": clip, "captureBeyondViewport": True})
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def page_errors(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def images_decoded(browser) -> list[bool]:
+    return browser.execute_script("return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+
+
+@pytest.mark.slow
+def test_the_report_renders_its_interactive_front_in_a_browser(browser, experiment, tmp_path):
+    """Opened from file:// in headless Chromium: each graph draws one point per config of trials.csv and
+    rings the rows of front.csv, hovering a point names its config, nothing is fetched and no script fails."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    page = analyse(experiment, tmp_path / "analysis")
+    configs = pd.read_csv(tmp_path / "analysis" / "trials.csv")
+    front = pd.read_csv(tmp_path / "analysis" / "front.csv")
+    open_page(browser, page)
+    graphs = browser.execute_script(DRAWN)
+    assert [g["id"] for g in graphs] == ["accuracy_vs_flops", "accuracy_vs_latency"]
+    for graph in graphs:
+        drawn = [t for t in graph["traces"] if t["meta"] == CONFIGS]
+        assert sum(t["points"] for t in drawn) == len(configs)
+        assert sorted(label for t in drawn for label in t["labels"]) == sorted(configs["label"])
+        (ringed,) = [t for t in graph["traces"] if t["meta"] == FRONT]
+        assert ringed["points"] == len(front) and sorted(ringed["labels"]) == sorted(front["label"])
+    graph = browser.find_element("id", "accuracy_vs_flops")
+    browser.execute_script("arguments[0].scrollIntoView()", graph)
+    point = graph.find_elements("css selector", ".scatterlayer .trace .point")[0]
+    ActionChains(browser).move_to_element(point).perform()
+    hover = browser.execute_script("return arguments[0].querySelector('.hoverlayer').textContent", graph)
+    first = next(t for t in graphs[0]["traces"] if t["meta"] == CONFIGS)["labels"][0]
+    assert hover.startswith(first) and "architecture:" in hover and "seeds:" in hover
+    shot = screenshot(browser, graph, ARTIFACTS / "report-interactive.png")
+    assert shot.stat().st_size > 10_000
+    assert all(images_decoded(browser)) and len(images_decoded(browser)) >= 4  # the PNGs are still there
+    fetched = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert [url for url in fetched if not url.startswith(("file:", "data:"))] == []
+    assert page_errors(browser) == []
+
+
+@pytest.mark.slow
+def test_without_plotly_the_report_keeps_its_pngs_and_says_how(experiment, tmp_path, request):
+    """The analysis in an interpreter where ``import plotly`` fails: every PNG report.md names is embedded,
+    the page says how to get the interactive plots and has no script; in a browser (where one is
+    installed) every image decodes and nothing is logged as an error."""
+    page = analyse(experiment, tmp_path / "analysis", blocked=True)
+    html_text = page.read_text()
+    markdown = (tmp_path / "analysis" / "report.md").read_text()
+    pngs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", markdown)
+    assert len(pngs) >= 4 and len(EMBEDDED_PNG.findall(html_text)) == len(pngs)
+    assert MISSING_TEXT in html_text.replace("&quot;", '"') and "<script" not in html_text
+    browser = request.getfixturevalue("browser")  # skips here, after the checks above, without a browser
+    open_page(browser, page)
+    assert images_decoded(browser) == [True] * len(pngs)
+    assert browser.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 0
+    assert page_errors(browser) == []
