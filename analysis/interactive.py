@@ -9,6 +9,7 @@ report keeps its PNGs and says how to get these (``MISSING_TEXT``)."""
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import pandas as pd
@@ -69,6 +70,17 @@ def log_axis(metric: str, values: pd.Series) -> bool:
     values = values.dropna()
     spread = len(values) and values.min() > 0 and values.max() / values.min() > 20
     return metric in LOG_METRICS or bool(metric.startswith("latency") and spread)
+
+
+def log_ticks(values: pd.Series) -> list[float]:
+    """1, 2 and 5 times each power of ten across ``values`` (as the PNGs label a log axis): plotly's own
+    labels every digit between powers, which runs together over a few decades."""
+    values = values[values > 0].dropna()
+    if values.empty:
+        return []
+    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    ticks = [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
+    return [t for t in ticks if values.min() / 2 <= t <= values.max() * 2]
 
 
 def front_figure(
@@ -150,15 +162,15 @@ def front_figure(
         y=bar,
         line={"color": "crimson", "dash": "dot", "width": 1.5},
         annotation_text=f"accuracy bar: {bar_label or accuracy} > {bar:g}",
-        annotation_position="bottom right",
+        annotation_position="bottom left",
         annotation_font={"color": "crimson", "size": 11},
     )
     lowest = float(min(table[accuracy].min(), bar)) - 0.01
     fig.add_hrect(y0=lowest, y1=bar, fillcolor="crimson", opacity=0.06, line_width=0, layer="below")
     log = log_axis(x, table[x])
-    fig.update_xaxes(
-        title_text=axis_label(x) + (" (log scale)" if log else ""), type="log" if log else "linear", tickformat="~s"
-    )
+    fig.update_xaxes(title_text=axis_label(x) + (" (log scale)" if log else ""), type="log" if log else "linear")
+    if log:
+        fig.update_xaxes(tickvals=log_ticks(table[x]), tickformat="~s")
     fig.update_yaxes(title_text=axis_label(accuracy))
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},

@@ -80,7 +80,8 @@ def test_every_config_is_one_point_and_the_front_is_ringed():
         (bar,) = [s for s in fig.layout.shapes if s.type == "line"]
         assert bar.y0 == bar.y1 == 0.9
     fig = drawn["accuracy_vs_flops"]
-    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.xaxis.type == "log"  # FLOPs 600 to 30,000: labelled at 1, 2 and 5 per power of ten
+    assert list(fig.layout.xaxis.tickvals) == [500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000]
     by_name = {t.name: t for t in traces(fig, CONFIGS)}
     unconfirmed = by_name["above the bar, unconfirmed (fewer than 3 seeds)"]
     assert [row[0] for row in unconfirmed.customdata] == ["c"] and unconfirmed.marker.symbol == "circle-open"
