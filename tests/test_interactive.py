@@ -276,3 +276,13 @@ def test_without_plotly_the_report_keeps_its_pngs_and_says_how(experiment, tmp_p
     assert images_decoded(browser) == [True] * len(pngs)
     assert browser.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 0
     assert page_errors(browser) == []
+
+
+def test_where_no_config_clears_the_bar_every_config_is_still_drawn_below_it():
+    table = five_configs()
+    front = compute_front(table, parse_objectives("val_acc:max,flops:min,latency_p50_us:min", table), 0.99)
+    fig = figures(front, "val_acc", "latency_p50_us", 3, "exp")["accuracy_vs_flops"]
+    assert sorted(row[0] for t in traces(fig, CONFIGS) for row in t.customdata) == ["a", "b", "c", "d", "e"]
+    assert all(t.name.startswith("below the bar") for t in traces(fig, CONFIGS))
+    (ringed,) = traces(fig, FRONT)
+    assert len(ringed.x) == 0
