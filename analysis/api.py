@@ -5,6 +5,7 @@ unless ``write`` is called. The command line is the same steps plus printing and
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,13 +18,17 @@ from analysis import report
 from analysis.outputs import output_dir, write_outputs
 from analysis.report_files import epochs_table
 from analysis.result import Analysis, compute, load_finished
+from tune_mnist.core.errors import InputError
+
+EXPORT_FORMATS = ("state_dict", "onnx")
 
 
 @dataclass
 class ExperimentAnalysis:
     """One experiment's analysis: ``configs`` (one row per config, seeds grouped, with ``feasible``,
     ``pareto_rank`` and ``on_front``), ``front`` (its rows on the Pareto front), ``epochs`` (every
-    epoch of the trials behind them), ``picks`` (the printed picks) and ``figures()``."""
+    epoch of the trials behind them), ``picks`` (the printed picks), ``figures()`` (matplotlib) and
+    ``plotly_figures()`` (interactive); ``export()`` writes chosen models as ``--export`` does."""
 
     result: Analysis  # every number the command's outputs are made from
 
@@ -81,6 +86,45 @@ class ExperimentAnalysis:
                 fig.figimage(image)
                 figures[png.stem] = fig
         return figures
+
+    def plotly_figures(self) -> dict[str, Any]:
+        """Accuracy vs FLOPs and vs latency as interactive plotly figures (name -> Figure), as report.html
+        shows them: hover a point for its config. Needs plotly (``pip install -e ".[plot]"``): without
+        it, ``InputError`` says so."""
+        from analysis.interactive import analysis_figures
+
+        return analysis_figures(self.result)
+
+    def export(
+        self, directory: str | os.PathLike, labels: str | list[str] | None = None, format: str = "state_dict"
+    ) -> pd.DataFrame:
+        """Every seed of the configs named by ``labels`` (default: the front) into ``directory``, as
+        ``--export`` writes them (``format="onnx"``: model.onnx checked against PyTorch, as ``--format
+        onnx``); returns the index (index.csv). Load one with ``tune_mnist.model.saved.load_model``."""
+        from analysis.export import export_front
+        from analysis.outputs import Exported, convert_export
+
+        if format not in EXPORT_FORMATS:
+            raise InputError(f"format={format!r} is not an export format: pass one of {', '.join(EXPORT_FORMATS)}.")
+        chosen = self.result.final.front
+        if labels is not None:
+            wanted = [labels] if isinstance(labels, str) else list(labels)
+            unknown = [label for label in wanted if label not in set(self.configs["label"])]
+            if unknown or not wanted:
+                named = (
+                    f"No config labelled {', '.join(map(repr, unknown))}" if unknown else "labels=[] names no config"
+                )
+                raise InputError(
+                    f"{named} in {self.path}: pass labels from .configs['label'] (or None, for the front)."
+                )
+            chosen = self.configs[self.configs["label"].isin(wanted)]
+        index, warnings = export_front(self.result.experiment, chosen, directory, self.result.epoch)
+        exported = Exported(Path(directory).resolve(), len(chosen), index, warnings)
+        if format == "onnx":
+            convert_export(exported, self.result.experiment.run_options)
+        for warning in exported.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return pd.read_csv(index)
 
     def write(self, out: str | os.PathLike | None = None) -> list[Path]:
         """Every file the command writes (tables, plots, report.md, report.html) into ``out`` (default:

@@ -164,13 +164,18 @@ def csv_section(paths: list[Path], max_rows: int = MAX_TABLE_ROWS) -> str:
     return ("<h2>Tables</h2>\n" + "\n".join(parts)) if parts else ""
 
 
-def write_html(markdown_path: Path, tables: list[Path] = (), target: Path | None = None) -> Path:
+def write_html(markdown_path: Path, tables: list[Path] = (), target: Path | None = None, interactive: str = "") -> Path:
     """Write ``report.html`` beside ``markdown_path`` (or to ``target``): the report, its plots embedded,
-    then ``tables`` (CSV files) as HTML tables."""
+    then ``tables`` (CSV files) as HTML tables. ``interactive`` (an HTML section: the plotly figures)
+    goes just above the plots, else at the end of the report."""
     markdown_path = Path(markdown_path)
     text = markdown_path.read_text()
     title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "Report")
-    body = markdown_to_html(text, markdown_path.parent) + "\n" + csv_section([Path(p) for p in tables])
+    body = markdown_to_html(text, markdown_path.parent)
+    if interactive:
+        plots = "<h2>Plots</h2>"
+        body = body.replace(plots, interactive + plots, 1) if plots in body else body + "\n" + interactive
+    body += "\n" + csv_section([Path(p) for p in tables])
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

@@ -91,7 +91,10 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         ),
         files=files,
     )
-    write_html(out / "report.md", [f for f in files if f.suffix == ".csv"])  # one self-contained file
+    from analysis.interactive import analysis_section  # plotly where it is installed, else the sentence
+
+    csvs = [f for f in files if f.suffix == ".csv"]
+    write_html(out / "report.md", csvs, interactive=analysis_section(analysis))  # one self-contained file
     return files
 
 

@@ -68,7 +68,7 @@ def _minor_label(value: float, _position: int | None = None) -> str:
     return _short_number(value) if round(leading, 6) in (2.0, 5.0) else ""
 
 
-def _plane_front(points: pd.DataFrame, x: str, y: str, x_max: bool, y_max: bool) -> pd.DataFrame:
+def plane_front(points: pd.DataFrame, x: str, y: str, x_max: bool, y_max: bool) -> pd.DataFrame:
     """The configs no other beats on these two metrics alone, sorted by x (the front in this plane)."""
     values = points[[x, y]].dropna()
     if values.empty:
@@ -104,7 +104,7 @@ def scatter(
             )
     on_front = table[table["on_front"]]
     ax.scatter(on_front[x], on_front[y], s=170, facecolors="none", edgecolors="black", linewidths=1.6, zorder=4)
-    plane = _plane_front(table[table["feasible"]], x, y, x_max, y_max)
+    plane = plane_front(table[table["feasible"]], x, y, x_max, y_max)
     if len(plane) > 1:
         ax.step(plane[x], plane[y], where="post", color="0.35", linestyle="--", linewidth=1, zorder=1)
     for _, row in on_front.iterrows():

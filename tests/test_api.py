@@ -95,3 +95,25 @@ assert "analysis" not in os.listdir(result.experiment)
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resize14 1x64" in proc.stdout or "crop20-resize8" in proc.stdout
+
+
+def test_export_refuses_an_unknown_config_or_format_and_writes_nothing(tmp_path):
+    """``ExperimentAnalysis.export``'s bad inputs: one sentence naming the input and the fix, no file written."""
+    from test_analysis_front import write_trial
+
+    from analysis import load_analysis
+
+    experiment = tmp_path / "exp"
+    write_trial(experiment, 0, side=8, width=8, val_acc=[0.5, 0.95])
+    write_trial(experiment, 1, side=14, width=8, val_acc=[0.5, 0.93])
+    analysis = load_analysis(experiment, min_accuracy=0.9)
+    out = tmp_path / "models"
+    with pytest.raises(
+        InputError, match=r"No config labelled 'resize8 9x9' in .*pass labels from \.configs\['label'\]"
+    ):
+        analysis.export(out, ["resize8 9x9"])
+    with pytest.raises(InputError, match=r"labels=\[\] names no config"):
+        analysis.export(out, [])
+    with pytest.raises(InputError, match="format='pt' is not an export format: pass one of state_dict, onnx"):
+        analysis.export(out, format="pt")
+    assert not out.exists()

@@ -23,8 +23,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def external_references(page: str) -> list[str]:
     """Every attribute that makes a browser fetch something outside the page, and every http(s) URL
-    in a src/href/url(): what an offline, self-contained file must not have."""
-    refs = [
+    in a src/href/url(): what an offline, self-contained file must not have. An inline script (plotly's,
+    embedded) is part of the page: its code is left out of the search, a script with ``src`` is not."""
+    refs = re.findall(r"<script\b[^>]*\bsrc\s*=[^>]*>", page)
+    page = re.sub(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>.*?</script>", "", page, flags=re.S)
+    refs += [
         m
         for m in re.findall(r"""\b(?:src|href|data|poster)\s*=\s*["']?([^"'\s>]+)""", page)
         if not m.startswith(("data:", "#"))
