@@ -163,31 +163,41 @@ def largest_fit(shape: str, splits: Splits, device: torch.device, start: int, li
     return best
 
 
-def timed_search(label: str, argv: list[str], storage: str) -> str:
-    """One search as a child process, timed from start to exit."""
+def timed_search(label: str, argv: list[str], storage: str) -> tuple[str, list[str]]:
+    """One search as a child process, timed from start to exit; its line and its printed picks."""
     command = [sys.executable, "-m", "tune_mnist.search", "--storage-path", storage, *argv]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - start
     finished = [line for line in done.stdout.splitlines() if " trials finished" in line]
+    picks = [line.split(" latency p50")[0].strip() for line in done.stdout.splitlines() if "  best by " in line]
     status = (
         (finished[-1].strip() if finished else "ok")
         if done.returncode == 0
         else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
     )
-    return f"{label:<28}: {wall:8.1f} s wall ({status})"
+    return f"{label:<28}: {wall:8.1f} s wall ({status})", picks
 
 
 def search_wall_times(args: argparse.Namespace) -> list[str]:
-    """The grid without and with --pack K, and the random space with N configs (--pack auto)."""
+    """The grid with --pack 1 and with --pack K (or auto), side by side, with their picks compared
+    (without latency, which is measured anew); the random space with N configs (--pack auto)."""
     extra = shlex.split(args.search_args)
     lines = []
     with tempfile.TemporaryDirectory() as storage:
         if args.grid_pack:
-            for k in (1, args.grid_pack):
-                argv = ["--space", "grid", "--name", f"packbench-grid-{k}", "--pack", str(k), *extra]
-                lines.append(timed_search(f"grid, --pack {k}", argv, storage))
-                print(lines[-1], flush=True)
+            walls, picks = [], []
+            for k in ("1", args.grid_pack):
+                argv = ["--space", "grid", "--name", f"packbench-grid-{k}", "--pack", k, *extra]
+                line, chosen = timed_search(f"grid, --pack {k}", argv, storage)
+                lines.append(line)
+                walls.append(float(line.split(":")[1].split()[0]))
+                picks.append(chosen)
+                print(line, *chosen, sep="\n  ", flush=True)
+            same = "the same picks" if picks[0] == picks[1] else "DIFFERENT picks"
+            ratio = walls[1] / walls[0]
+            lines.append(f"grid --pack {args.grid_pack} / --pack 1: {ratio:.2f}x the wall time, {same}")
+            print(lines[-1], flush=True)
         if args.random_configs:
             argv = [
                 "--space",
@@ -200,7 +210,7 @@ def search_wall_times(args: argparse.Namespace) -> list[str]:
                 "packbench-random",
                 *extra,
             ]
-            lines.append(timed_search(f"random, {args.random_configs} configs x 2 epochs", argv, storage))
+            lines.append(timed_search(f"random, {args.random_configs} configs x 2 epochs", argv, storage)[0])
             print(lines[-1], flush=True)
     return lines
 
@@ -245,7 +255,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"small run: subset {QUICK['subset']}, {QUICK['epochs']} epoch, sizes {QUICK['sizes']}",
     )
     parser.add_argument(
-        "--grid-pack", type=int, metavar="K", help="also time the whole grid search without packing and with --pack K"
+        "--grid-pack",
+        metavar="K|auto",
+        help="also time the whole grid search (its confirmation included) with --pack 1 and with --pack K or "
+        "auto, and compare their picks (goal for auto on CPU: at most 0.7x, the same picks)",
     )
     parser.add_argument(
         "--random-configs",
