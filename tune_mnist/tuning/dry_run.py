@@ -9,6 +9,7 @@ import os
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
+from tune_mnist.strategies.study_journal import dashboard_line
 from tune_mnist.tuning.trials import adaptive_packing, pack_size, resolve_pack
 
 
@@ -19,6 +20,10 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
         seeds = f", {size} at a time" if size > 1 else ""
         seeds += f", each trained over {k} seeds in one trial" if k > 1 else ""
         print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
+        name = args.name or f"{args.space}-<date>-<time>"
+        dashboard = dashboard_line(f"{args.storage_path.rstrip('/')}/{name}", written=False)
+        if dashboard:
+            print(dashboard)
         return
     print_configs(configs)
     import torch
