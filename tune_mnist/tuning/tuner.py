@@ -165,8 +165,10 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     from tune_mnist.experiment.storage_guard import StorageErrors
     from tune_mnist.trainables.checkpoints import checkpoint_config, policy_callbacks
     from tune_mnist.tuning.live_table import LiveTable, console_options
+    from tune_mnist.tuning.never_started import NameNeverStarted
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
+    callbacks.append(NameNeverStarted())  # Ray's ResultGrid raises for a trial the run ended before it started
     if packed:
         from tune_mnist.trainables.unpack import UnpackMembers
 
