@@ -187,3 +187,53 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
     before = {t.number: t.values for t in complete(interrupted)}
     assert {t.number: t.values for t in complete(resumed) if t.number in before} == before  # the same study
     assert not [t for t in resumed.trials if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damaged", [False, True], ids=["ray-state-kept", "ray-state-rebuilt"])
+def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, tmp_path):
+    """SIGKILL (no last snapshot), then --resume: from Ray's saved state, or, where that state is damaged,
+    a new searcher over the same journal (the rebuild)."""
+    name = "killed"
+    experiment = tmp_path / name
+    argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "10", "--storage-path", str(tmp_path), "--name", name]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tune_mnist.search", *argv],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and driver.poll() is None:
+            if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
+                break
+            time.sleep(0.2)
+        assert driver.poll() is None, "the search ended before it could be killed"
+        os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as kill -9 would
+        driver.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # its local Ray
+        except ProcessLookupError:
+            pass
+    if damaged:
+        for state in experiment.glob("experiment_state-*.json"):
+            state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    done = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    if damaged:
+        assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in done.stdout
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    assert not [t for t in study(experiment).trials if t.state == TrialState.RUNNING]

@@ -117,9 +117,12 @@ class StudyOptunaSearch(OptunaSearch):
 
     def _setup_study(self, mode: Any) -> None:
         """A study loaded from an existing journal (a search whose Ray state was rebuilt) gives up the
-        proposals its earlier driver left RUNNING: this new searcher holds none of them."""
+        proposals its earlier driver left RUNNING (this new searcher holds none of them), and its sampler
+        is reseeded: seeded as the first run's was, it would propose that run's first configs again."""
         super()._setup_study(mode)
-        fail_lost(self)
+        if self._ot_study.get_trials(deepcopy=False):
+            fail_lost(self)
+            self._ot_study.sampler.reseed_rng()
         if self._storage is not None and isinstance(self._metric, list):
             import warnings
 
