@@ -117,3 +117,31 @@ def run_peer(
 def fewest_flops_by(screened: list[Screened], times: list[float], bar: float) -> list[float]:
     """The fewest FLOPs above the bar (one seed) among the configs finished by each moment."""
     return [min((s.flops for s in screened if s.finished_s <= t and s.val_acc > bar), default=math.nan) for t in times]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python benchmarks/optuna_peer.py", description=__doc__)
+    parser.add_argument("--budget-seconds", type=float, default=180, help="the study's budget (default 180)")
+    parser.add_argument("--search-seed", type=int, default=0)
+    parser.add_argument("--min-accuracy", type=float, default=0.9)
+    parser.add_argument("--confirm", type=int, default=3, help="seeds a confirmed config needs (default 3)")
+    parser.add_argument("--subset", type=int, help="train on a seeded subset of N images (default: all)")
+    args = parser.parse_args(argv)
+    run = run_peer(args.search_seed, args.budget_seconds, args.min_accuracy, args.confirm, args.subset)
+    best = run.confirmed
+    picked = (
+        f"{best.config.label()} {best.flops:,} FLOPs val {best.val_acc:.4f} test {best.test_acc:.4f}"
+        if best
+        else "none"
+    )
+    print(
+        f"optuna peer: {len(run.screened)} configs in {run.search_s:.0f} s, confirmation {run.confirm_s:.0f} s, "
+        f"{run.model_epochs} model-epochs; confirmed: {picked}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -44,11 +44,17 @@ class SpaceOptions:
     seeds: int = 1
     search_seed: int = 0
     min_accuracy: float = DEFAULT_MIN_ACCURACY
+    #: Where an adaptive space keeps its Optuna study: an Optuna journal file (None: in memory), and
+    #: the study's name (``tune_mnist.strategies.study_journal``). Not options of the command line.
+    study_journal: str | None = None
+    study_name: str | None = None
 
     @classmethod
-    def from_args(cls, args: Any) -> SpaceOptions:
-        """The options of a parsed search command line (an ``argparse.Namespace``)."""
-        return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+    def from_args(cls, args: Any, **study: Any) -> SpaceOptions:
+        """The options of a parsed search command line (an ``argparse.Namespace``), and ``study_journal``
+        / ``study_name`` where given."""
+        names = [f.name for f in dataclasses.fields(cls) if not f.name.startswith("study_")]
+        return cls(**{name: getattr(args, name) for name in names}, **study)
 
 
 @dataclass

@@ -58,14 +58,17 @@ def define(trial: Any, options: SpaceOptions, max_flops: float = math.inf) -> di
 def searcher(options: SpaceOptions) -> Adaptive:
     def make() -> Any:
         import optuna
-        from ray.tune.search.optuna import OptunaSearch
+
+        from tune_mnist.strategies.study_journal import StudyOptunaSearch, journal_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return OptunaSearch(
+        return StudyOptunaSearch(
             space=functools.partial(define, options=options),
             metric=list(SEARCH_OBJECTIVES),
             mode=["min"] * len(SEARCH_OBJECTIVES),
             sampler=optuna.samplers.TPESampler(seed=options.search_seed, constant_liar=True),
+            storage=journal_storage(options.study_journal),  # the experiment's optuna.journal, for the dashboard
+            study_name=options.study_name,
         )
 
     return Adaptive(

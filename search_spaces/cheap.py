@@ -26,13 +26,18 @@ def searcher(options: SpaceOptions) -> Adaptive:
         import optuna
 
         from tune_mnist.strategies.cost_aware import CostAwareOptunaSearch
+        from tune_mnist.strategies.study_journal import journal_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(
             seed=options.search_seed, multivariate=True, group=True, constant_liar=True
         )
         return CostAwareOptunaSearch(
-            space=functools.partial(define, options=options), sampler=sampler, bar=options.min_accuracy
+            space=functools.partial(define, options=options),
+            sampler=sampler,
+            bar=options.min_accuracy,
+            storage=journal_storage(options.study_journal),  # the experiment's optuna.journal, for the dashboard
+            study_name=options.study_name,
         )
 
     return Adaptive(

@@ -33,10 +33,11 @@ QUICK = {
     "onnx_trial_cost.py": (["--calls", "20"], "p50 ort"),  # no quick flag: fewer timed calls
     "onnx_latency.py": (["--calls", "20", "--rounds", "1"], "ours/bare"),
     "confirm_cost.py": (["--quick"], "goal: the default run's total"),
-    "search_efficiency.py": (  # three 0.75-minute budgeted searches and their confirmation: about 5 minutes
+    "search_efficiency.py": (  # cheap and the plain Optuna peer, 1-minute budgets: about 2.5 minutes
         ["--quick", "--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_quick.png")],
-        "Search efficiency at a 0.75-minute budget",
+        "Search efficiency at a 1-minute budget",
     ),
+    "optuna_peer.py": (["--budget-seconds", "10", "--subset", "1000", "--min-accuracy", "0.5"], "optuna peer:"),
 }
 PRESENT = sorted(p.name for p in BENCHMARKS.glob("*.py"))
 

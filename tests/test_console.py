@@ -221,3 +221,66 @@ def test_the_final_table_reads_a_trial_that_never_got_a_directory(tmp_path, caps
     table.setup(start_time=time.time())
     table._print_heartbeat([trial], force=True)
     assert "PENDING" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- progress under a time budget
+
+
+def test_the_budgets_clock_counts_down_from_the_commands_start():
+    from tune_mnist.strategies.screening_deadline import publish_budget
+    from tune_mnist.tuning.progress_lines import budget_line, clock
+
+    assert [clock(s) for s in (0.2, 12, 247, 3725)] == ["1s", "12s", "4m07s", "1h02m05s"]
+    assert budget_line() is None  # no budget, no clock
+    publish_budget(1000.0 + 300, 300)
+    try:
+        assert budget_line(now=1000.0 + 53) == "Time budget: 4m07s left of 5m00s (counted from the command's start)."
+        assert budget_line(now=1000.0 + 400).startswith("Time budget: 0s left of 5m00s")
+    finally:
+        publish_budget(None)
+    assert budget_line() is None
+
+
+@pytest.mark.slow
+def test_a_budgeted_search_shows_the_time_left_and_the_best_confirmed_config_so_far(tmp_path):
+    argv = ["tune_mnist.search", "--space", "cheap", "--subset", "3000", "--validation-size", "1000", "--epochs", "2"]
+    argv += ["--min-accuracy", "0.6", "--time-budget", "1", "--storage-path", str(tmp_path), "--name", "b"]
+    done = run_module(argv)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    left = re.findall(r"^Time budget: (\d+)s left of 1m00s \(counted from the command's start\)\.$", done.stdout, re.M)
+    assert len(left) >= 2 and [int(s) for s in left] == sorted((int(s) for s in left), reverse=True), left
+    assert int(left[0]) < 60  # the command's start-up already counted
+    best = re.findall(
+        r"^Best confirmed so far \(by val_acc, 3 seeds\): (.+): val_acc (0\.\d{4}), test_acc 0\.\d{4}, FLOPs [\d,]+\.$",
+        done.stdout,
+        re.M,
+    )
+    assert best, done.stdout[-3000:]
+    # The last one, on the final table, is the end summary's pick by val_acc: one rule for both.
+    label, accuracy = best[-1]
+    pick = re.search(
+        r"best by val_acc \(max\) among val_acc > 0\.6 \(seed means\): (.+): val_acc (0\.\d{4}) over 3 seeds",
+        done.stdout,
+    )
+    assert pick is not None and pick.groups() == (label, accuracy), done.stdout[-3000:]
+    # A table (the one before any config finished) said so first.
+    assert done.stdout.index("Best confirmed so far: none yet (3 seeds of a config finished, mean val_acc > 0.6).") < (
+        done.stdout.index("Best confirmed so far (by")
+    )
+
+
+def test_a_trial_that_never_started_is_named_at_the_end_so_that_ray_can_list_it(tmp_path):
+    """Ray's ResultGrid asks every trial its path; one a budget ended before it started had none and
+    crashed the search after its work was saved."""
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.experiment.trial import Trial
+    from ray.tune.registry import register_trainable
+
+    from tune_mnist.tuning.never_started import NameNeverStarted
+
+    register_trainable("never_started", lambda config: None)
+    trial = Trial("never_started", config={}, storage=StorageContext(str(tmp_path), "experiment"))
+    with pytest.raises(RuntimeError):
+        trial.path  # noqa: B018 - what ResultGrid asks
+    NameNeverStarted().on_experiment_end(trials=[trial])
+    assert trial.path.startswith(str(tmp_path / "experiment")) and not Path(trial.path).exists()

@@ -158,8 +158,8 @@ def test_dry_run_lists_configs_without_ray(capsys):
     assert not ray.is_initialized()
     assert search.main(["--space", "grid", "--dry-run", "--pack", "4"]) == 0
     out = capsys.readouterr().out
-    (line,) = [line for line in out.splitlines() if line.startswith("in 10 packs")]
-    assert line.startswith("in 10 packs (one trial each, heaviest first)") and "trains 1.12x" in line
+    (line,) = [line for line in out.splitlines() if line.startswith("in 10 trials")]
+    assert line.startswith("in 10 trials (heaviest first): 8 packs of sizes") and "trains 1.12x" in line
     assert out.strip().splitlines()[-1].startswith("Disk: about ")  # the expected disk use comes last
 
 

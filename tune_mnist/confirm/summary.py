@@ -15,7 +15,7 @@ from typing import Any
 
 from tune_mnist.confirm.log import read_log
 from tune_mnist.confirm.rule import config_key
-from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.objectives import SELECTION_METRIC
 
@@ -62,6 +62,18 @@ def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[G
     return list(groups.values())
 
 
+def trial_rows(config: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """A trial's (config, last row) for each config it trains: a pack's members, or its one config."""
+    configs = pack_members(config) or [config]
+    rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
+    return list(zip(configs, rows))
+
+
+def reached_end(config: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether ``row`` is the config's last epoch: a finished seed (stopped ones have no final result)."""
+    return row.get("epoch") is not None and row.get("epoch") == config.get("epochs")
+
+
 def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:
     """The best config by ``metric`` among those whose mean selection accuracy is above ``bar``."""
     feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and _number(g.mean(metric))]
@@ -69,6 +81,12 @@ def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | Non
         return None
     sign = -1 if mode == "max" else 1
     return min(feasible, key=lambda g: (sign * g.mean(metric), -g.mean(SELECTION_METRIC)))
+
+
+def best_confirmed(groups: list[Group], metric: str, mode: str, bar: float, k: int) -> Group | None:
+    """The best config by ``metric`` among those with ``k`` finished seeds whose mean selection accuracy
+    is above ``bar``: the summary's confirmed pick, and the live table's best so far."""
+    return best([g for g in groups if g.n >= k], metric, mode, bar)
 
 
 #: The seed means a pick carries (the summary's line prints most of them).
@@ -113,11 +131,10 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
     (first seeds alone) differs, a second line with it and what its seeds say now."""
     out: list[str] = []
     screening = [g.first() for g in groups]
-    confirmed = [g for g in groups if g.n >= k]
     for metric, mode in objectives:
         # A confirmed answer where there is one: a stage cut short (a --time-budget's end) may leave a
         # better-looking config on fewer seeds, which is shown beside it, not instead of it.
-        pick = best(confirmed, metric, mode, bar) or best(groups, metric, mode, bar)
+        pick = best_confirmed(groups, metric, mode, bar, k) or best(groups, metric, mode, bar)
         if pick is None:
             continue
         rival = best(groups, metric, mode, bar)

@@ -35,6 +35,8 @@ STOPPED_EARLY_FILE = "stopped_early.json"
 STOPPED_BY_BUDGET_FILE = "stopped_by_budget.json"
 #: Beside Ray's files: the search phase's --time-budget, when it ran out and which trials it stopped.
 BUDGET_FILE = "search_budget.json"
+#: Beside Ray's files: the adaptive spaces' Optuna study, an Optuna journal (tune_mnist.strategies.study_journal).
+STUDY_FILE = "optuna.journal"
 
 
 def default_model_dir(config: TrialConfig) -> str:

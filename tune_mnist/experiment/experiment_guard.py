@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.layout import STUDY_FILE
 from tune_mnist.experiment.driver_lock import DriverLock
 from tune_mnist.experiment.rebuild import (
     check_state,
@@ -19,7 +20,7 @@ from tune_mnist.experiment.rebuild import (
     set_aside,
 )
 from tune_mnist.experiment.rebuild import trial_dirs as _trial_dirs
-from tune_mnist.experiment.storage import Location
+from tune_mnist.experiment.storage import Location, exists
 
 
 def refuse_if_busy(experiment: str) -> None:
@@ -76,8 +77,11 @@ def prepare_resume(
     done = finished_proposals(experiment)
     total = args.num_samples or default_samples
     args.num_samples = max(0, total - done)
+    # The adaptive spaces' Optuna study (strategies.study_journal) survives: only Ray's state is set aside.
+    studied = exists(f"{experiment.rstrip('/')}/{STUDY_FILE}")
+    how = "goes on from its Optuna study (optuna.journal, which holds them)" if studied else "starts learning afresh"
     print(
-        f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher starts learning "
-        f"afresh for the other {args.num_samples}."
+        f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher {how} "
+        f"for the other {args.num_samples}."
     )
     return None, args.num_samples == 0

@@ -11,7 +11,8 @@ starts a fresh Tuner under the same name and storage path over what is left to d
 
 - list spaces: the configs from the saved run options that have no finished trial directory
   (``finished_configs``); a finished config is never trained again, unfinished ones start over;
-- adaptive: a new searcher (its learning restarts) for the samples not yet finished.
+- adaptive: a new searcher for the samples not yet finished (it loads the Optuna study that
+  ``optuna.journal`` keeps, where there is one; else its learning restarts).
 
 Ray writes each run's state under a new session name and gives each new trial a new id, so the new
 trials sit beside the old ones and a later ``--resume`` restores the newest state as usual. The old
@@ -31,7 +32,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
-from tune_mnist.core.layout import EXPERIMENT_STATE_PREFIX, PARAMS_FILE, RESULT_FILE, TRIAL_ID
+from tune_mnist.core.layout import EXPERIMENT_STATE_PREFIX, PARAMS_FILE, RESULT_FILE, STOPPED_EARLY_FILE, TRIAL_ID
 from tune_mnist.experiment.storage import RUN_FILE, Location
 
 EXPERIMENT_STATE = EXPERIMENT_STATE_PREFIX + "{}.json"
@@ -210,7 +211,8 @@ def finished_configs(experiment: str) -> dict[str, str]:
 
 
 def finished_dirs(experiment: str) -> list[tuple[str, str]]:
-    """(config key, directory) of every flat trial directory that finished its config."""
+    """(config key, directory) of every flat trial directory that finished its config: its last epoch,
+    or stopped early by the scheduler (``stopped_early.json``)."""
     loc = Location(experiment)
     done: list[tuple[str, str]] = []
     for info in trial_dirs(loc):
@@ -221,7 +223,9 @@ def finished_dirs(experiment: str) -> list[tuple[str, str]]:
             key, epochs = config_key(params), int(params["epochs"])
         except (KeyError, TypeError, ValueError):
             continue
-        if last_epoch(loc, info.path) >= epochs:
+        # Stopped early by the scheduler: done, as Ray's own resume keeps it (its searcher was told).
+        stopped = loc.kind(loc.join(info.base_name, STOPPED_EARLY_FILE)) == pafs.FileType.File
+        if stopped or last_epoch(loc, info.path) >= epochs:
             done.append((key, info.base_name))
     return done
 

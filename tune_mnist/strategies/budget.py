@@ -52,7 +52,7 @@ from typing import Any
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import BUDGET_FILE
 from tune_mnist.experiment.storage import read_text, write_text
-from tune_mnist.strategies.screening_deadline import Deadline, publish
+from tune_mnist.strategies.screening_deadline import Deadline, publish, publish_budget
 
 #: Configs the random space draws under a budget when --num-samples is not given: more than a small
 #: machine trains in any sensible budget (pass --num-samples for more).
@@ -160,6 +160,7 @@ class SearchBudget:
         if self.seconds is not None:
             logging.getLogger(RAY_RESULTS_LOGGER).addFilter(self._quiet)
             self._arm(max(0.0, origin + self.seconds - self.started))  # the end of the whole command
+            publish_budget(origin + self.seconds, self.seconds)  # the live table's clock
         if self.seconds is not None and not self.interrupt:
             screening = self.seconds if self.screening_s is None else self.screening_s
             self.deadline = Deadline(origin + screening, self.started, self.reopen, end_run=self._end_now)
@@ -205,6 +206,7 @@ class SearchBudget:
             self._timer.cancel()
         if self.deadline is not None:
             publish(None)
+        publish_budget(None)
         if self.seconds is not None:
             record_run(self.experiment, self.entry())
 

@@ -35,11 +35,10 @@ import inspect
 import math
 from typing import Any
 
-from ray.tune.search.optuna import OptunaSearch
-
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.strategies.study_journal import StudyOptunaSearch, already_told
 
 #: Proposals above the incumbent's FLOPs drawn again at most this many times per suggestion.
 MAX_REJECTS = 10
@@ -55,14 +54,23 @@ def config_costs(config: dict[str, Any]) -> tuple[int, int]:
     return mlp_flops(c.in_features, c.depth, c.width), mlp_params(c.in_features, c.depth, c.width)
 
 
-class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
+class CostAwareOptunaSearch(SavedWhenChanged, StudyOptunaSearch):
     """``OptunaSearch`` with FLOPs known at suggestion time, the bar as a constraint and the cheap end
-    pressed for."""
+    pressed for; ``storage`` and ``study_name`` as Ray's (``tune_mnist.strategies.study_journal``)."""
 
     IGNORES_EPOCHS = True  # on_trial_result learns nothing (tune_mnist.confirm.searcher saves less often)
 
-    def __init__(self, space: Any, sampler: Any, bar: float) -> None:
-        super().__init__(space=space, metric=["flops", "val_acc"], mode=["min", "max"], sampler=sampler)
+    def __init__(
+        self, space: Any, sampler: Any, bar: float, storage: Any = None, study_name: str | None = None
+    ) -> None:
+        super().__init__(
+            space=space,
+            metric=["flops", "val_acc"],
+            mode=["min", "max"],
+            sampler=sampler,
+            storage=storage,
+            study_name=study_name,
+        )
         self.bar = bar
         self.base_space = space  # the space unbounded; narrowed to the incumbent where it can be
         self.narrows = "max_flops" in inspect.signature(space).parameters
@@ -106,7 +114,7 @@ class CostAwareOptunaSearch(SavedWhenChanged, OptunaSearch):
         """Nothing to learn per epoch: the scheduler judges learning curves, the sampler final answers."""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials or already_told(self, trial_id):
             return
         self._changed()
         ot_trial = self._ot_trials[trial_id]

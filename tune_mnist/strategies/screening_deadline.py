@@ -60,6 +60,23 @@ def publish(deadline: Deadline | None) -> None:
     _current = deadline
 
 
+#: (ends at, seconds) of the running fit's --time-budget, counted from the command's start: the live table's clock.
+_budget: tuple[float, float] | None = None
+
+
+def publish_budget(ends_at: float | None, seconds: float | None = None) -> None:
+    """Set (or, with None, clear) when the running fit's whole budget ends, and its length."""
+    global _budget
+    _budget = None if ends_at is None or seconds is None else (ends_at, seconds)
+
+
+def budget_left(now: float | None = None) -> tuple[float, float] | None:
+    """(seconds left, seconds in all) of the running fit's budget; None without one."""
+    if _budget is None:
+        return None
+    return max(0.0, _budget[0] - (time.time() if now is None else now)), _budget[1]
+
+
 def current() -> Deadline | None:
     """The running fit's screening deadline; None without a budget (or outside a budgeted fit)."""
     return _current

@@ -43,3 +43,6 @@ class SavedWhenChanged:
         self.__dict__.update(state)
         self.__dict__.pop(_SAVED, None)
         self._changed()
+        from tune_mnist.strategies.study_journal import reconcile
+
+        reconcile(self)  # an Optuna study inside gives up the proposals this state never knew

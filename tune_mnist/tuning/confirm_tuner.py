@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from search_spaces import Space, SpaceOptions
+from search_spaces import Space
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.core.errors import InputError
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import AUTO_PACK_CPU, pack_size, run_constants
-from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
+from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_options, tune_config
 
 #: Tune's "no limit" on trials: the searcher says when it has finished.
 UNLIMITED = -1
@@ -68,7 +68,7 @@ def confirming_tuner(
     param_space = run_constants(args)
     if points is None:
         assert space.searcher is not None
-        adaptive = space.searcher(SpaceOptions.from_args(args))
+        adaptive = space.searcher(space_options(args, storage))
         # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
         # Packs of proposals, each over the K seeds confirmation needs (tune_mnist.strategies.pack_searcher).
         inner, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))

@@ -9,6 +9,7 @@ import os
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
+from tune_mnist.strategies.study_journal import dashboard_line
 from tune_mnist.training.packed.cost_model import StepCost
 from tune_mnist.tuning.trials import adaptive_packing, pack_size, resolve_pack
 
@@ -25,6 +26,10 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
         if k > 1 and args.pack == "auto" and args.gpus_per_trial <= 0:
             seeds += " where they cost at most 1.5x one seed alone (small models), else over one"
         print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
+        name = args.name or f"{args.space}-<date>-<time>"
+        dashboard = dashboard_line(f"{args.storage_path.rstrip('/')}/{name}", written=False)
+        if dashboard:
+            print(dashboard)
         return
     print_configs(configs)
     import torch

@@ -10,6 +10,9 @@ the run's callbacks for the table. Ray still adds its own reporter, which the se
 verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it (and to which it hands
 the run's start time, which Ray gives the table only: ``LiveTable.share_start_time``).
 
+Above the table: under ``--time-budget`` the time left of it, and in a search that confirms the best
+confirmed config so far (``tune_mnist.tuning.progress_lines``).
+
 A pack trial (``--pack``) shows its best member by validation accuracy; a config trained over
 several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' mean, as it reports."""
 
@@ -26,6 +29,7 @@ from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
 from tune_mnist.core.metrics import EPOCH
+from tune_mnist.tuning.progress_lines import progress_lines
 
 HEADER = ["config", "status", "epoch", "val_acc", "test_acc", "FLOPs", "latency p50"]
 #: The widest a config name gets in the table, so that the table fits 120 columns.
@@ -160,6 +164,13 @@ class LiveTable(TuneTerminalReporter):
         super().__init__(AirVerbosity.DEFAULT)
         #: The run's callback list (``share_start_time``): Ray appends its own reporter to it.
         self.run_callbacks: list[Any] | None = None
+        #: The bar and the seeds a confirmed config has (``follow``), for the progress lines.
+        self.bar: float | None = None
+        self.k = 1
+
+    def follow(self, bar: float, k: int) -> None:
+        """Show the best config confirmed on ``k`` seeds above ``bar`` so far (``tuning.progress_lines``)."""
+        self.bar, self.k = bar, k
 
     def share_start_time(self, run_callbacks: list[Any]) -> None:
         """Hand the run's start time to the other output-engine reporters of ``run_callbacks`` too.
@@ -185,6 +196,8 @@ class LiveTable(TuneTerminalReporter):
         print(self._get_overall_trial_progress_str(trials))
         now, running = ray_time_str(self._start_time, time.time())
         print(f"Current time: {now}. Total running time: {running}")
+        for line in progress_lines(trials, self.bar, self.k):  # the budget's clock, the best confirmed config
+            print(line)
         for line in sys_args:
             print(line)
         print(table_text(trials, at_end=force))

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.confirm.rule import marking_k
-from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks
-from tune_mnist.core.config import PACK_MEMBERS, pack_members
+from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks, reached_end, trial_rows
+from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.layout import member_trial_dir
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.strategies.budget import budget_ran_out, limit_lines
 from tune_mnist.strategies.early_stopping import stopped_early
+from tune_mnist.strategies.study_journal import dashboard_line
 from tune_mnist.tuning.trials import pack_size
 
 
@@ -42,13 +43,10 @@ def summarize(
     finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:
-        config, metrics = result.config or {}, result.metrics or {}
-        configs = pack_members(config) or [config]
-        member_rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
-        for i, (member, row) in enumerate(zip(configs, member_rows)):
+        for i, (member, row) in enumerate(trial_rows(result.config or {}, result.metrics or {})):
             if result.error is not None:
                 failed += 1
-            elif row.get("epoch") is not None and row.get("epoch") == member.get("epochs"):
+            elif reached_end(member, row):
                 finished += 1
                 rows.append(row)
                 pairs.append((member, row))
@@ -86,5 +84,8 @@ def summarize(
             f"--storage-path {args.storage_path}"
         )
     print(f"Next: python -m analysis.pareto {experiment}")
+    dashboard = dashboard_line(experiment)  # an adaptive space's Optuna study, for optuna-dashboard
+    if dashboard:
+        print(dashboard)
     status = 0 if not failed and (not unfinished or by_budget) else 1
     return Summary(status, tuple(picks(groups, OBJECTIVES, args.min_accuracy)))

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from search_spaces import SpaceOptions
 from tune_mnist.strategies.budget import UNLIMITED
+from tune_mnist.strategies.study_journal import journal_path
 from tune_mnist.tuning.trials import adaptive_packed, adaptive_packing, trial_dirname, trial_name
 
 
@@ -56,3 +58,10 @@ def packed_searcher(args: argparse.Namespace, search_alg: Any, samples: int) -> 
         search_alg, size, seeds, args.min_accuracy, limit=samples, cost=cost, n_train=getattr(args, "n_train", 0)
     )
     return searcher, UNLIMITED
+
+
+def space_options(args: argparse.Namespace, storage: str) -> SpaceOptions:
+    """What an adaptive space is given: the command's options, and its Optuna study kept in the
+    experiment's journal under the experiment's name (``tune_mnist.strategies.study_journal``)."""
+    experiment = f"{storage.rstrip('/')}/{args.name}"
+    return SpaceOptions.from_args(args, study_journal=journal_path(experiment), study_name=args.name)

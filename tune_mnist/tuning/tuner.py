@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from search_spaces import Space, SpaceOptions
+from search_spaces import Space
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.data.splits import Splits
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import adaptive_packed, list_packed, run_constants
-from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, tune_config
+from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_options, tune_config
 
 
 def build_tuner(
@@ -40,7 +40,7 @@ def build_tuner(
 
         return confirming_tuner(args, trainable, run_config, points, space, storage, packed)
     if points is None:
-        return adaptive_tuner(args, trainable, run_config, space)
+        return adaptive_tuner(args, trainable, run_config, space, storage)
     if packed:
         return packs_tuner(args, trainable, run_config, points)
     return configs_tuner(args, trainable, run_config, points)
@@ -78,14 +78,14 @@ def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, point
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
 
 
-def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space) -> Any:
+def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space, storage: str) -> Any:
     """Up to the searcher's ``num_samples`` trials, each a config it proposes (with ``--seeds``, the
     config trained over every seed in one trial)."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
     assert space.searcher is not None
-    adaptive = space.searcher(SpaceOptions.from_args(args))
+    adaptive = space.searcher(space_options(args, storage))
     search_alg, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
     if args.max_concurrent:
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
@@ -167,8 +167,10 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     from tune_mnist.experiment.storage_guard import StorageErrors
     from tune_mnist.trainables.checkpoints import checkpoint_config, policy_callbacks
     from tune_mnist.tuning.live_table import LiveTable, console_options
+    from tune_mnist.tuning.never_started import NameNeverStarted
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
+    callbacks.append(NameNeverStarted())  # Ray's ResultGrid raises for a trial the run ended before it started
     if packed:
         from tune_mnist.trainables.unpack import UnpackMembers
 
@@ -184,6 +186,7 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     for callback in callbacks:
         if isinstance(callback, LiveTable):
             callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
+            callback.follow(args.min_accuracy, getattr(args, "confirm", 1))  # the best confirmed config so far
     return tune.RunConfig(
         name=args.name,
         storage_path=storage,

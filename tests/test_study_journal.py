@@ -1,0 +1,239 @@
+"""The adaptive spaces' Optuna study in the experiment's ``optuna.journal``, on real Optuna, Ray Tune,
+PyTorch and MNIST subsets: the study's trials are the experiment's configs with their seed means, a
+journal from an interrupted search opens and holds every finished config, ``--resume`` goes on with the
+same study and no trial is told twice, also after a hard kill between two saved states."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import ray
+import ray.cloudpickle as cloudpickle
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from search_spaces import SpaceOptions, load
+from tune_mnist import search
+from tune_mnist.core.config import PACK_MEMBERS
+from tune_mnist.core.layout import STOPPED_EARLY_FILE
+from tune_mnist.core.objectives import SEARCH_OBJECTIVES
+from tune_mnist.strategies.pack_searcher import PackingSearcher
+from tune_mnist.strategies.study_journal import LOST
+
+REPO = Path(__file__).resolve().parents[1]
+#: What a study trial's params are: the sampled ones (epochs is fixed by --epochs in these searches).
+SAMPLED = ("crop", "side", "scaling", "depth", "width", "lr", "batch_size")
+
+
+def study(experiment: Path, journal: Path | None = None) -> optuna.Study:
+    """The study as a user loads it: the experiment's journal, the study named after the experiment."""
+    storage = JournalStorage(JournalFileBackend(str(journal or experiment / "optuna.journal")))
+    return optuna.load_study(study_name=experiment.name, storage=storage)
+
+
+def last_rows(experiment: Path) -> dict[str, list[dict]]:
+    """Each config (its sampled params as a key) -> the last rows of its seeds that have a result for the
+    searcher: the last epoch, or the epoch at which the scheduler stopped it (``stopped_early.json``)."""
+    out: dict[str, list[dict]] = {}
+    for trial in experiment.iterdir():
+        if not (trial / "params.json").is_file() or not (trial / "result.json").is_file():
+            continue
+        params = json.loads((trial / "params.json").read_text())
+        lines = (trial / "result.json").read_text().splitlines()
+        if PACK_MEMBERS in params or not lines:
+            continue  # a pack's own trial directory: its members have their own
+        last = json.loads(lines[-1])  # json, not pandas: the floats exactly as written
+        if last["epoch"] == params["epochs"] or (trial / STOPPED_EARLY_FILE).exists():
+            out.setdefault(key(params), []).append(last)
+    return out
+
+
+def key(params: dict) -> str:
+    """The sampled params (a linear model's width is fixed, not sampled)."""
+    sampled = [k for k in SAMPLED if not (k == "width" and params.get("depth") == 0)]
+    return json.dumps({k: params[k] for k in sampled if k in params}, sort_keys=True)
+
+
+def complete(st: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in st.trials if t.state == TrialState.COMPLETE]
+
+
+def seed_mean(rows: list[dict], name: str, bar: float) -> float:
+    """A config's value as the searcher is told it: the seeds' mean (the shortfall of the mean accuracy)."""
+    if name == "accuracy_shortfall":
+        return max(0.0, bar - seed_mean(rows, "val_acc", bar))
+    return sum(float(r[name]) for r in rows) / len(rows)
+
+
+def assert_study_is_the_experiment(experiment: Path, seeds: int, values: tuple[str, ...], bar: float) -> None:
+    """Every config whose ``seeds`` seeds have a result is one COMPLETE study trial with the seed means of
+    ``values`` as its values, and the study has no other COMPLETE trial."""
+    configs = {k: rows for k, rows in last_rows(experiment).items() if len(rows) == seeds}
+    trials = complete(study(experiment))
+    assert configs and sorted(key(t.params) for t in trials) == sorted(configs)  # each config once
+    for trial in trials:
+        expected = [seed_mean(configs[key(trial.params)], v, bar) for v in values]
+        assert trial.values == pytest.approx(expected, rel=1e-12, abs=1e-15), trial.params
+
+
+# ---------------------------------------------------------------- resume, no trial told twice (no Ray)
+
+
+def rows_of(accuracy: float, seeds: int) -> list[dict]:
+    return [
+        {"epoch": 1, "val_acc": accuracy + s / 100, "test_acc": accuracy, "flops": 1000.0, "latency_p50_us": 9.0 + s}
+        for s in range(seeds)
+    ]
+
+
+@pytest.mark.parametrize("space, packed", [("adaptive", False), ("cheap", True)])
+def test_a_restored_searcher_and_its_journal_never_count_a_trial_twice(space, packed, tmp_path):
+    """Ray pickles the searcher into its tuner file when the search starts and saves its state at each
+    snapshot; after a hard kill past a snapshot the restored searcher must neither tell a trial again
+    nor leave a proposal it never made RUNNING in the study."""
+    journal = str(tmp_path / "optuna.journal")
+    options = SpaceOptions(epochs=1, min_accuracy=0.5, study_journal=journal, study_name="e")
+    searcher = load(space).searcher(options).make_search_alg()
+    seeds = 2 if packed else 1
+    if packed:
+        searcher = PackingSearcher(searcher, size=1, seeds=seeds, bar=0.5)
+    tuner_file = cloudpickle.dumps(searcher)  # what Tuner.restore unpickles before restoring the state
+
+    def told(trial_id: str, accuracy: float) -> None:
+        rows = rows_of(accuracy, seeds)
+        if packed:
+            searcher.on_trial_complete(trial_id, {PACK_MEMBERS: rows})
+        else:
+            searcher.on_trial_complete(trial_id, {**rows[0], "accuracy_shortfall": max(0.0, 0.5 - accuracy)})
+
+    searcher.suggest("t0"), searcher.suggest("t1")
+    searcher.save(str(tmp_path / "snapshot.pkl"))  # the last saved state
+    told("t0", 0.7)
+    searcher.suggest("t2")  # proposed after it, then the driver is killed
+    first = {t.number: t.values for t in complete(study(tmp_path / "e", tmp_path / "optuna.journal"))}
+    assert list(first) == [0]
+
+    searcher = cloudpickle.loads(tuner_file)
+    searcher.restore(str(tmp_path / "snapshot.pkl"))
+    trials = study(tmp_path / "e", tmp_path / "optuna.journal").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL]
+    assert LOST in trials[2].user_attrs  # the lost proposal, which no experiment trial will report
+    told("t0", 0.9)  # Ray runs t0 again (it finished after the snapshot) and reports it again
+    told("t1", 0.8)
+    searcher.suggest("t3")
+    trials = study(tmp_path / "e", tmp_path / "optuna.journal").trials
+    assert [t.state for t in trials[:3]] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[0].values == first[0]  # told once: the journal keeps the first result
+    assert trials[3].state == TrialState.RUNNING and len(trials) == 4
+
+
+# ---------------------------------------------------------------- real searches
+
+
+@pytest.mark.slow
+def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path):
+    """A packed adaptive search (each proposal over 2 seeds), then a resumed one that proposes more."""
+    ray.shutdown()
+    argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
+    argv += ["--min-accuracy", "0.5", "--storage-path", str(tmp_path), "--name", "ad", "--pack", "2", "--confirm", "2"]
+    assert search.main([*argv, "--num-samples", "4"]) == 0
+    experiment = tmp_path / "ad"
+    assert_study_is_the_experiment(experiment, seeds=2, values=SEARCH_OBJECTIVES, bar=0.5)
+    assert len(complete(study(experiment))) == 4
+    assert study(experiment).directions == [optuna.study.StudyDirection.MINIMIZE] * len(SEARCH_OBJECTIVES)
+
+
+@pytest.mark.slow
+def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_continues_it(tmp_path):
+    name = "cut"
+    experiment = tmp_path / name
+    argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "12", "--storage-path", str(tmp_path), "--name", name]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tune_mnist.search", *argv], cwd=REPO, env=env)
+    journal = experiment / "optuna.journal"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if journal.exists() and len(complete(study(experiment))) >= 2:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the search ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=180)
+    interrupted = study(experiment)
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    assert len(complete(interrupted)) < 12  # interrupted midway
+    done = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"optuna-dashboard {journal}" in done.stdout
+    resumed = study(experiment)
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    before = {t.number: t.values for t in complete(interrupted)}
+    assert {t.number: t.values for t in complete(resumed) if t.number in before} == before  # the same study
+    assert not [t for t in resumed.trials if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damaged", [False, True], ids=["ray-state-kept", "ray-state-rebuilt"])
+def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, tmp_path):
+    """SIGKILL (no last snapshot), then --resume: from Ray's saved state, or, where that state is damaged,
+    a new searcher over the same journal (the rebuild)."""
+    name = "killed"
+    experiment = tmp_path / name
+    argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "10", "--storage-path", str(tmp_path), "--name", name]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tune_mnist.search", *argv],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and driver.poll() is None:
+            if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
+                break
+            time.sleep(0.2)
+        assert driver.poll() is None, "the search ended before it could be killed"
+        os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as kill -9 would
+        driver.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # its local Ray
+        except ProcessLookupError:
+            pass
+    if damaged:
+        for state in experiment.glob("experiment_state-*.json"):
+            state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    done = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    if damaged:
+        assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in done.stdout
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    assert not [t for t in study(experiment).trials if t.state == TrialState.RUNNING]
