@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -116,8 +117,11 @@ def main() -> None:
             rows.append(json.loads(lines[-1]))
     cpus = os.cpu_count() or 1
     concurrency = max(1, min(len(rows), int(cpus // args.cpus_per_trial)))
-    train = sum(r["train_time_s"] for r in rows)
-    trial_total = sum(r["time_total_s"] for r in rows)
+    # A pack's own row has no train_time_s (its members' rows share it out); its members' rows carry the
+    # pack's clock, so Ray's time_total_s counts once per Ray trial: the pack's or a solo trial's.
+    train = sum(r["train_time_s"] for r in rows if "train_time_s" in r)
+    trial_total = sum(r["time_total_s"] for r in rows if not re.search(r"_m\d+$", str(r.get("trial_id", ""))))
+    rows = [r for r in rows if "train_time_s" in r]  # one per config
     print(
         f"{args.space}: {len(rows)} trials on {cpus} CPUs, {args.cpus_per_trial:g} per trial "
         f"(concurrency {concurrency}), subset {args.subset or 'the space default'}"

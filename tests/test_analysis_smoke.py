@@ -45,7 +45,7 @@ def smoke(tmp_path_factory) -> Path:
     assert (
         search.main(
             ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"]
-            + ["--confirm", "1"]  # one trial per config here; tests/test_confirm.py covers confirmation
+            + ["--confirm", "1", "--pack", "1"]  # one trial per config here; tests/test_confirm.py covers confirmation
         )
         == 0
     )

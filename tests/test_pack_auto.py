@@ -1,4 +1,5 @@
-"""``--pack auto`` on CPU trials: the cost model measured on this machine packs the configs whose steps
+"""``--pack cost`` on CPU trials (and ``auto`` in the adaptive spaces): the cost model measured on this
+machine packs the configs whose steps
 are overhead-bound and leaves the arithmetic-bound ones alone; ``--dry-run`` shows the plan and its
 expected speed-up; a real list-space search on that plan gives every config its own trial and the
 same numbers as one config per trial."""
@@ -52,7 +53,7 @@ def test_the_machine_is_measured_with_positive_costs_and_a_wide_model_costs_more
 
 
 def test_dry_run_shows_the_plan_and_its_expected_speedup(capsys):
-    assert search.main(["--space", "grid", "--dry-run"]) == 0
+    assert search.main(["--space", "grid", "--dry-run", "--pack", "cost"]) == 0
     out = capsys.readouterr().out
     assert "--pack auto measured this machine's training step" in out and "x faster)" in out
     assert "configs alone" in out  # the grid's large configs stay one per trial
@@ -75,7 +76,7 @@ def member_rows(experiment: Path) -> dict[tuple, list[float]]:
 def test_a_cost_planned_search_gives_every_config_its_trial_and_the_numbers_of_one_per_trial(tmp_path):
     common = ["--space", "smoke", "--subset", "1000", "--validation-size", "500", "--epochs", "1"]
     common += ["--confirm", "1", "--storage-path", str(tmp_path), "--min-accuracy", "0.5"]
-    assert search.main([*common, "--name", "auto"]) == 0
+    assert search.main([*common, "--name", "auto", "--pack", "cost"]) == 0
     assert search.main([*common, "--name", "solo", "--pack", "1"]) == 0
     auto, solo = member_rows(tmp_path / "auto"), member_rows(tmp_path / "solo")
     assert set(auto) == set(solo)

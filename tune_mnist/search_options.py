@@ -207,13 +207,14 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     res.add_argument(
         "--pack",
         default="auto",
-        metavar="K|auto",
+        metavar="K|auto|cost",
         help="train up to K configs of a list space together in one trial, as one packed ensemble "
         "with stacked weights (configs of the same depth, batch size and epochs pack together). "
         f"auto: on GPU trials up to {AUTO_PACK_GPU} configs a pack, but never fewer trials than "
-        f"GPU slots; on CPU trials up to {AUTO_PACK_CPU} configs a pack where a cost model measured on "
-        "this machine says packing is faster, every other config alone (--dry-run shows the plan). In "
-        "the adaptive and cheap spaces: K proposals a trial, each over its --confirm seeds (auto: "
+        "GPU slots; on CPU trials one config per trial. cost: on CPU trials up to "
+        f"{AUTO_PACK_CPU} configs a pack where a cost model measured on this machine says packing is "
+        "faster, every other config alone (--dry-run shows the plan and its expected speed-up). In "
+        "the adaptive and cheap spaces: K proposals a trial, each over its --confirm seeds (auto or cost: "
         f"{AUTO_PACK_ADAPTIVE_CPU} on CPU trials, over all seeds only where they are nearly free); "
         "--pack 1 --confirm 1 trains one config per trial (default auto)",
     )
@@ -257,8 +258,8 @@ def check_options(args: argparse.Namespace) -> None:
             f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
             f"{DEFAULT_MIN_ACCURACY:.2f}."
         )
-    if args.pack != "auto" and not (args.pack.isdigit() and int(args.pack) >= 1):
-        raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, or auto.")
+    if args.pack not in ("auto", "cost") and not (args.pack.isdigit() and int(args.pack) >= 1):
+        raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, auto or cost.")
     if args.resume and not args.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
     check_confirm(args)

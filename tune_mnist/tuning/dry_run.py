@@ -23,7 +23,7 @@ def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -
         size, k = adaptive_packing(args)
         seeds = f", {size} at a time" if size > 1 else ""
         seeds += f", each trained over {k} seeds in one trial" if k > 1 else ""
-        if k > 1 and args.pack == "auto" and args.gpus_per_trial <= 0:
+        if k > 1 and args.pack in ("auto", "cost") and args.gpus_per_trial <= 0:
             seeds += " where they cost at most 1.5x one seed alone (small models), else over one"
         print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
         name = args.name or f"{args.space}-<date>-<time>"

@@ -12,7 +12,9 @@ from tune_mnist.core.errors import InputError
 
 #: ``--pack auto`` on GPU trials: at most this many configs per trial.
 AUTO_PACK_GPU = 64
-#: ``--pack auto`` on a list space's CPU trials: at most this many configs per pack, where the measured
+#: The --pack values the run resolves itself: ``auto``, and ``cost`` (the measured cost model's plan).
+PLANNED = ("auto", "cost")
+#: ``--pack cost`` on a list space's CPU trials: at most this many configs per pack, where the measured
 #: cost model (``tune_mnist.training.packed.cost_model``) expects packing to pay.
 AUTO_PACK_CPU = 64
 #: ``--pack auto`` in an adaptive space on CPU trials: proposals per pack trial (each over its seeds).
@@ -27,7 +29,7 @@ def adaptive_packing(args: argparse.Namespace) -> tuple[int, int]:
     trial (auto: AUTO_PACK_ADAPTIVE_CPU on CPU trials, AUTO_PACK_GPU members on GPU trials)."""
     confirm = getattr(args, "confirm", 1)
     seeds = max(args.seeds, confirm if isinstance(confirm, int) else 1)
-    if args.pack != "auto":
+    if args.pack not in PLANNED:
         return int(args.pack), seeds
     if args.gpus_per_trial > 0:
         return max(1, AUTO_PACK_GPU // seeds), seeds
@@ -42,7 +44,7 @@ def adaptive_packed(args: argparse.Namespace) -> bool:
 
 def check_adaptive_pack(args: argparse.Namespace) -> None:
     """Refuse (one sentence, before Ray starts) a ``--pack N`` that an adaptive search cannot fill."""
-    if args.pack == "auto" or args.num_samples is None or int(args.pack) <= args.num_samples:
+    if args.pack in PLANNED or args.num_samples is None or int(args.pack) <= args.num_samples:
         return
     raise InputError(
         f"--pack {args.pack} cannot apply to a search of --num-samples {args.num_samples} configs, which "
@@ -52,20 +54,24 @@ def check_adaptive_pack(args: argparse.Namespace) -> None:
 
 def pack_size(args: argparse.Namespace) -> int:
     """Configs per trial; ``resolve_pack`` has turned ``auto`` into a number by the time trials start."""
-    return 1 if args.pack == "auto" else int(args.pack)
+    return 1 if args.pack in PLANNED else int(args.pack)
 
 
 def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float, n_train: int) -> None:
-    """``auto`` on CPU trials: packs of up to AUTO_PACK_CPU configs where this machine's measured step
+    """``cost`` on CPU trials: packs of up to AUTO_PACK_CPU configs where this machine's measured step
     costs say a pack is faster than its members alone (``plan_by_cost``), every other config alone;
     the plan and the costs are kept on ``args`` (``pack_plan``, ``pack_cost``) for the trials and the
-    confirmation stage. On GPU trials, packs of up to AUTO_PACK_GPU configs, but never fewer trials
+    confirmation stage; ``auto`` on CPU trials: one config per trial. On GPU trials (either), packs of up
+    to AUTO_PACK_GPU configs, but never fewer trials
     than the cluster has GPU slots, so that no GPU sits idle."""
     if isinstance(getattr(args, "pack_cost", None), dict):  # --resume: the plan saved with the run
         from tune_mnist.training.packed.cost_model import StepCost
 
         args.pack_cost = StepCost(**args.pack_cost)
-    if args.pack != "auto":
+    if args.pack not in PLANNED:
+        return
+    if args.gpus_per_trial <= 0 and args.pack == "auto":  # one config per trial, as before
+        args.pack = "1"
         return
     if args.gpus_per_trial <= 0:
         from tune_mnist.training.packed.calibrate import measure_step_cost

@@ -45,7 +45,7 @@ def packed_searcher(args: argparse.Namespace, search_alg: Any, samples: int) -> 
 
     size, seeds = adaptive_packing(args)
     cost = getattr(args, "pack_cost", None)
-    if args.pack == "auto" and args.gpus_per_trial <= 0 and cost is None:  # measured on this machine
+    if args.pack in ("auto", "cost") and args.gpus_per_trial <= 0 and cost is None:  # measured on this machine
         from tune_mnist.training.packed.calibrate import measure_step_cost
 
         cost = args.pack_cost = measure_step_cost(int(args.cpus_per_trial))
