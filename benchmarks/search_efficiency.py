@@ -36,7 +36,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from analysis.load import STOPPED_BY_BUDGET, STOPPED_EARLY, USABLE, Experiment, 
 from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE
+from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE, pack_trial_of
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
 
@@ -67,8 +66,6 @@ METHODS = {
 PEER = "optuna"
 #: How far past its --time-budget a whole command may end.
 GRACE_S = 30
-#: A pack member's trial id, ``<pack trial id>_m0003``.
-MEMBER_ID = re.compile(r"_m\d+$")
 #: Points of each anytime curve over the budget.
 CURVE_POINTS = 40
 
@@ -228,7 +225,8 @@ def ray_trial_time(experiment: Path) -> float:
         if not lines:
             continue
         last = json.loads(lines[-1])
-        if MEMBER_ID.search(str(last.get("trial_id", ""))):
+        trial_id = str(last.get("trial_id", ""))
+        if pack_trial_of(trial_id) != trial_id:  # a member: its pack's own row counts
             continue
         total += float(last.get("time_total_s", 0.0))
     return total

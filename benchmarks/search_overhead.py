@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from tune_mnist.core.layout import RESULT_FILE
+from tune_mnist.core.layout import RESULT_FILE, pack_trial_of
 
 
 def descendants(root: int) -> list[int]:
@@ -120,7 +119,7 @@ def main() -> None:
     # A pack's own row has no train_time_s (its members' rows share it out); its members' rows carry the
     # pack's clock, so Ray's time_total_s counts once per Ray trial: the pack's or a solo trial's.
     train = sum(r["train_time_s"] for r in rows if "train_time_s" in r)
-    trial_total = sum(r["time_total_s"] for r in rows if not re.search(r"_m\d+$", str(r.get("trial_id", ""))))
+    trial_total = sum(r["time_total_s"] for r in rows if pack_trial_of(str(r.get("trial_id", ""))) == r.get("trial_id"))
     rows = [r for r in rows if "train_time_s" in r]  # one per config
     print(
         f"{args.space}: {len(rows)} trials on {cpus} CPUs, {args.cpus_per_trial:g} per trial "

@@ -88,6 +88,29 @@ def assert_study_is_the_experiment(experiment: Path, seeds: int, values: tuple[s
 # ---------------------------------------------------------------- resume, no trial told twice (no Ray)
 
 
+def wait_for_two_finished(proc: subprocess.Popen, experiment: Path) -> None:
+    """Until the running search's journal holds two finished configs (or it ends, or 300 s pass)."""
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
+            return
+        time.sleep(0.2)
+
+
+def resume(name: str, storage: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``--resume`` of experiment ``name`` as a child process, which must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(storage)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
 def rows_of(accuracy: float, seeds: int) -> list[dict]:
     return [
         {"epoch": 1, "val_acc": accuracy + s / 100, "test_acc": accuracy, "flops": 1000.0, "latency_p50_us": 9.0 + s}
@@ -161,26 +184,14 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "tune_mnist.search", *argv], cwd=REPO, env=env)
     journal = experiment / "optuna.journal"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if journal.exists() and len(complete(study(experiment))) >= 2:
-            break
-        time.sleep(0.5)
+    wait_for_two_finished(proc, experiment)
     assert proc.poll() is None, "the search ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=180)
     interrupted = study(experiment)
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
     assert len(complete(interrupted)) < 12  # interrupted midway
-    done = subprocess.run(
-        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = resume(name, tmp_path, env)
     assert f"optuna-dashboard {journal}" in done.stdout
     resumed = study(experiment)
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
@@ -208,11 +219,7 @@ def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, t
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline and driver.poll() is None:
-            if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
-                break
-            time.sleep(0.2)
+        wait_for_two_finished(driver, experiment)
         assert driver.poll() is None, "the search ended before it could be killed"
         os.kill(driver.pid, signal.SIGKILL)  # the driver alone, as kill -9 would
         driver.wait(timeout=30)
@@ -224,15 +231,7 @@ def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, t
     if damaged:
         for state in experiment.glob("experiment_state-*.json"):
             state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    done = subprocess.run(
-        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = resume(name, tmp_path, env)
     if damaged:
         assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in done.stdout
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)

@@ -6,6 +6,8 @@ arithmetic rate), and packs of 2 and 16 tiny models (a pack's fixed cost and eac
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -36,9 +38,9 @@ def solo_step_s(config: TrialConfig, splits: Splits, repeat: int = 3) -> float:
     steps = -(-len(tensors.train_y) // config.batch_size)
     best = float("inf")
     for _ in range(repeat):
-        start = _now()
+        start = time.perf_counter()
         train_epoch(state, tensors.train_x, tensors.train_y, config.batch_size)
-        best = min(best, (_now() - start) / steps)
+        best = min(best, (time.perf_counter() - start) / steps)
     return best
 
 
@@ -70,9 +72,3 @@ def measure_step_cost(threads: int) -> StepCost:
         return StepCost(solo_s=solo, pack_s=max(two - 2 * member, 0.0), member_s=member, flops_per_s=rate)
     finally:
         torch.set_num_threads(before)
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
