@@ -121,8 +121,7 @@ def seeds_text(group: Group, k: int) -> str:
     """``over 3 seeds (s0 0.9008, ...)`` or ``on 1 seed, unconfirmed (fewer than 3)``."""
     if group.n >= k:
         return f"over {group.n} seeds ({group.per_seed()})"
-    noun = "seed" if group.n == 1 else "seeds"
-    return f"on {group.n} {noun} ({group.per_seed()}), unconfirmed (fewer than {k})"
+    return f"on {_seeds(group.n)} ({group.per_seed()}), unconfirmed (fewer than {k})"
 
 
 def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float, k: int) -> list[str]:
@@ -154,7 +153,7 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
             now = next(g for g in groups if g.key == before.key)
             out.append(
                 f"    confirmation changed this pick: on its first seed alone it was {before.label} "
-                f"({SELECTION_METRIC} {before.mean(SELECTION_METRIC):.4f}); over {now.n} seeds that config has "
+                f"({SELECTION_METRIC} {before.mean(SELECTION_METRIC):.4f}); over {_seeds(now.n)} that config has "
                 f"{now.mean(SELECTION_METRIC):.4f} ({now.per_seed()})"
             )
     return out
@@ -216,3 +215,7 @@ def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
