@@ -11,7 +11,7 @@ ONNX model takes transformed features, not raw images: see ``tune_mnist.extras.o
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import torch
 from tune_mnist.core.config import NUM_CLASSES, TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.inputs import transform_images
-from tune_mnist.data.options import load_data
+from tune_mnist.data.options import DataSource, load_data
 from tune_mnist.data.sources import MnistArrays, load_mnist
 from tune_mnist.extras.optional import require
 from tune_mnist.model.saved import CONFIG_FILE, MODEL_FILE, load_model
@@ -46,9 +46,9 @@ def mlp_inputs(config: TrialConfig, mean: float, std: float, images: np.ndarray)
 def experiment_data(run_options: dict[str, Any]) -> tuple[MnistArrays, str | None]:
     """The data source the search used (its run options), or the shipped MNIST with a warning when
     that source cannot be read here (e.g. a --data-dir on a cluster node)."""
-    args = argparse.Namespace(**{k: run_options.get(k) for k in ("data_dir", "train_csv", "test_csv", "download")})
+    source = DataSource(**{f.name: run_options.get(f.name) for f in dataclasses.fields(DataSource)})
     try:
-        return load_data(args), None
+        return load_data(source), None
     except InputError as exc:
         return load_mnist(), (
             f"the experiment's data source cannot be read here ({exc}); the ONNX models were "

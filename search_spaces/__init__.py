@@ -30,12 +30,13 @@ from typing import Any, Protocol
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.options import SearchOptions
 
 
 @dataclass(frozen=True)
 class SpaceOptions:
     """What the CLI passes to a space; None means "the space's own default". The field names are
-    those of the search CLI's options (``SpaceOptions.from_args``)."""
+    those of the search's options (``SpaceOptions.of``)."""
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -50,11 +51,10 @@ class SpaceOptions:
     study_name: str | None = None
 
     @classmethod
-    def from_args(cls, args: Any, **study: Any) -> SpaceOptions:
-        """The options of a parsed search command line (an ``argparse.Namespace``), and ``study_journal``
-        / ``study_name`` where given."""
+    def of(cls, options: SearchOptions, **study: Any) -> SpaceOptions:
+        """What a space takes of the search's options, and ``study_journal`` / ``study_name`` where given."""
         names = [f.name for f in dataclasses.fields(cls) if not f.name.startswith("study_")]
-        return cls(**{name: getattr(args, name) for name in names}, **study)
+        return cls(**{name: getattr(options, name) for name in names}, **study)
 
 
 @dataclass

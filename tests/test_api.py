@@ -3,16 +3,21 @@ README's example runs as written (a real search on a subset, then its analysis a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 
 from tune_mnist import SearchOptions, run_search
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.options import COMMAND_OPTIONS, RUN_STATE
+from tune_mnist.search_keywords import options_from
+from tune_mnist.search_options import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,11 +56,21 @@ def test_an_unknown_keyword_names_the_right_one():
         run_search(epoch=2)
 
 
-def test_the_options_are_the_commands_with_its_defaults():
-    options = SearchOptions()
+def test_the_options_are_the_commands_typed_and_frozen_with_its_defaults():
+    options = options_from()
+    assert isinstance(options, SearchOptions)
     assert options.space == "grid" and options.confirm == 3 and options.pack == "auto"
-    with pytest.raises(AttributeError):
-        options.space = "smoke"  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.space = "smoke"  # frozen: a stage that works something out returns a new record
+    assert options.replace(space="smoke").space == "smoke" and options.space == "grid"
+    # One field per option of the command, typed, beside what the run works out (never on the command line).
+    dests = {a.dest for a in build_parser()._actions if a.option_strings and a.dest != "help"}
+    assert set(COMMAND_OPTIONS) == dests and not set(RUN_STATE) & dests
+    hints = typing.get_type_hints(SearchOptions)
+    assert all(hints[name] is not typing.Any for name in COMMAND_OPTIONS)
+    assert options_from(epochs=3, time_budget=2.5, pack="cost") == options.replace(
+        epochs=3, time_budget=2.5, pack="cost"
+    )
 
 
 def test_a_dry_run_trains_nothing(tmp_path, capsys):

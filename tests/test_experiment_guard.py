@@ -395,12 +395,11 @@ def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) ->
 
 
 def test_rebuild_plan_from_trial_directories(tmp_path):
-    import argparse
-
     from search_spaces.random import DEFAULT_SAMPLES
     from tune_mnist.core.config import TrialConfig
     from tune_mnist.experiment.experiment_guard import prepare_resume
     from tune_mnist.experiment.storage import RUN_FILE
+    from tune_mnist.search_keywords import options_from
 
     experiment = tmp_path / "exp"
     configs = [TrialConfig(side=8, depth=1, width=w, epochs=2) for w in (4, 8, 16)]
@@ -412,10 +411,10 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     (experiment / "basic-variant-state-2026-01-01_00-00-00.json").write_bytes(b"")
     (experiment / "tuner.pkl").write_bytes(b"\x80\x04N.")  # a whole pickle (None)
 
-    args = argparse.Namespace(resume=True, num_samples=None)
-    left, nothing_left = prepare_resume(args, str(experiment), configs, default_samples=DEFAULT_SAMPLES)
+    options = options_from(resume=True, name="exp")
+    options, left, nothing_left = prepare_resume(options, str(experiment), configs, default_samples=DEFAULT_SAMPLES)
     assert left == configs[1:] and not nothing_left  # the finished config is not trained again
-    assert args.rebuilt and not args.resume
+    assert options.rebuilt and not options.resume
     names = sorted(p.name for p in experiment.iterdir() if p.is_file())
     assert names == [
         "basic-variant-state-2026-01-01_00-00-00.json.damaged",
@@ -425,7 +424,10 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     ]
     # Adaptive: finished proposals count toward --num-samples; pack members and packs are not proposals.
     write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
-    args = argparse.Namespace(resume=True, num_samples=5)
+    options = options_from(resume=True, name="exp", num_samples=5)
     (experiment / "experiment_state-2026-01-02_00-00-00.json").write_bytes(b"")
-    assert prepare_resume(args, str(experiment), None, default_samples=DEFAULT_SAMPLES) == (None, False)
-    assert args.num_samples == 4
+    options, configs_left, nothing_left = prepare_resume(
+        options, str(experiment), None, default_samples=DEFAULT_SAMPLES
+    )
+    assert (configs_left, nothing_left) == (None, False)
+    assert options.num_samples == 4 and options.rebuilt and not options.resume

@@ -22,6 +22,7 @@ from tune_mnist.core.metrics import EPOCH_ROW, PACK, PLACEMENT
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
+from tune_mnist.search_keywords import options_from
 from tune_mnist.training.loop import evaluate
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import summarize
@@ -84,18 +85,17 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 @pytest.mark.slow
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     ray.shutdown()
-    args = search.parse_args(
-        ["--space", "smoke", "--storage-path", str(tmp_path), "--name", "broken", "--max-failures", "2"]
-    )
+    options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=2)
     space = search_spaces.load("smoke")
-    configs = search.space_configs(args, space)
-    splits = search.prepare_data(args, space)
-    points = trial_points(configs[:2], args)
+    configs = search.space_configs(options, space)
+    options = search.with_subset(options, space)
+    splits = search.prepare_data(options)
+    points = trial_points(configs[:2], options)
     points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
     start_ray(None, 1, 0, str(tmp_path), False)
     try:
-        results = build_tuner(args, splits, points, space, str(tmp_path)).fit()
-        rc = summarize(results, args, str(tmp_path / "broken"), len(points)).status
+        results = build_tuner(options, splits, points, space, str(tmp_path)).fit()
+        rc = summarize(results, options, str(tmp_path / "broken"), len(points)).status
     finally:
         ray.shutdown()
     out = capsys.readouterr().out

@@ -29,7 +29,7 @@ _legacy.install()
 __version__ = "0.1.0"
 
 #: The Python API, imported on first use so that ``import tune_mnist`` stays cheap (no Ray, no torch).
-_API = {"run_search": "tune_mnist.api", "SearchResult": "tune_mnist.api", "SearchOptions": "tune_mnist.search_keywords"}
+_API = {"run_search": "tune_mnist.api", "SearchResult": "tune_mnist.api", "SearchOptions": "tune_mnist.core.options"}
 
 
 def __getattr__(name: str) -> object:

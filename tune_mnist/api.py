@@ -12,7 +12,7 @@ from typing import Any
 
 from tune_mnist.confirm.summary import Pick
 from tune_mnist.search import execute
-from tune_mnist.search_keywords import options_from, working_args
+from tune_mnist.search_keywords import options_from
 
 
 @dataclass(frozen=True)
@@ -32,5 +32,5 @@ class SearchResult:
 def run_search(**options: Any) -> SearchResult:
     """Run a search; the keywords are the command's options with ``_`` for ``-`` (``time_budget=5``,
     ``storage_path="/shared/ray_results"``, ``resume=True``, ``pack=8``, ``confirm=3``)."""
-    outcome = execute(working_args(options_from(**options)))
+    outcome = execute(options_from(**options))
     return SearchResult(outcome.experiment, outcome.status, outcome.picks)

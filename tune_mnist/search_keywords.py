@@ -1,15 +1,17 @@
-"""The search's options as keyword arguments (the Python API): a frozen ``SearchOptions`` with one field
-per command-line option, built from keywords by the command's own parser, so that a bad value is
+"""The search's options as keyword arguments (the Python API): the frozen ``SearchOptions``
+(``tune_mnist.core.options``) built from keywords by the command's own parser, so that a bad value is
 refused with the very sentence the command prints (as an ``InputError``) and no default is written twice."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.search_options import build_parser
+
+__all__ = ["SearchOptions", "argv_of", "options_from", "options_of"]
 
 
 class _Refusing(argparse.ArgumentParser):
@@ -25,15 +27,6 @@ def _options() -> dict[str, argparse.Action]:
 
 
 ACTIONS = _options()
-
-#: One field per option of ``python -m tune_mnist.search``, with the command's default.
-SearchOptions = dataclasses.make_dataclass(
-    "SearchOptions",
-    [(dest, Any, dataclasses.field(default=action.default)) for dest, action in ACTIONS.items()],
-    frozen=True,
-    namespace={"__doc__": "The options of one search, as the command line gives them (frozen)."},
-)
-SearchOptions.__module__ = __name__
 
 
 def argv_of(**keywords: Any) -> list[str]:
@@ -60,18 +53,12 @@ def argv_of(**keywords: Any) -> list[str]:
     return argv
 
 
-def options_from(**keywords: Any) -> Any:
-    """A ``SearchOptions`` from keywords named as the options are (``time_budget`` for ``--time-budget``)."""
-    args = build_parser(_Refusing).parse_args(argv_of(**keywords))
+def options_from(**keywords: Any) -> SearchOptions:
+    """A ``SearchOptions`` from keywords named as the options are (``time_budget`` for ``--time-budget``);
+    no keyword: the command's defaults."""
+    return options_of(build_parser(_Refusing).parse_args(argv_of(**keywords)))
+
+
+def options_of(args: argparse.Namespace) -> SearchOptions:
+    """The command line's parsed options, typed and frozen: all that goes below the CLI."""
     return SearchOptions(**vars(args))
-
-
-def options_of(args: argparse.Namespace) -> Any:
-    """The command line's parsed options, frozen."""
-    return SearchOptions(**vars(args))
-
-
-def working_args(options: Any) -> argparse.Namespace:
-    """The run's own copy of the options, which the run completes as it goes (the name it picks, the
-    options a --resume reads back, the pack size ``auto`` resolves to)."""
-    return argparse.Namespace(**dataclasses.asdict(options))

@@ -12,6 +12,7 @@ import search_spaces
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.data.options import add_data_options, nonnegative_int, positive_float, positive_int
 from tune_mnist.experiment.storage import RUN_FILE
 from tune_mnist.extras.mlflow_store import BESIDE, check_uri
@@ -249,20 +250,21 @@ def spaces_text() -> str:
     return "\n".join(lines)
 
 
-def check_options(args: argparse.Namespace) -> None:
-    g = args.gpus_per_trial
+def check_options(options: SearchOptions) -> None:
+    """Each bad value refused in one sentence naming the option and the fix, before anything runs."""
+    g = options.gpus_per_trial
     if not (g >= 0 and math.isfinite(g)) or (g > 1 and g != int(g)):
         raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
-    if not 0 < args.min_accuracy < 1:
+    if not 0 < options.min_accuracy < 1:
         raise InputError(
-            f"--min-accuracy {args.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
+            f"--min-accuracy {options.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
             f"{DEFAULT_MIN_ACCURACY:.2f}."
         )
-    if args.pack not in ("auto", "cost") and not (args.pack.isdigit() and int(args.pack) >= 1):
-        raise InputError(f"--pack {args.pack} is invalid: use a positive number of configs per trial, auto or cost.")
-    if args.resume and not args.name:
+    if options.pack not in ("auto", "cost") and not (options.pack.isdigit() and int(options.pack) >= 1):
+        raise InputError(f"--pack {options.pack} is invalid: use a positive number of configs per trial, auto or cost.")
+    if options.resume and not options.name:
         raise InputError("--resume needs --name: pass the name of the experiment to continue.")
-    check_confirm(args)
-    if args.mlflow:
-        check_uri(args.mlflow)
+    check_confirm(options)
+    if options.mlflow:
+        check_uri(options.mlflow)
         require("mlflow", "--mlflow")

@@ -13,7 +13,7 @@ from tune_mnist._legacy import hand_on
 from tune_mnist.core.config import SCALINGS
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.options import add_data_options, nonnegative_int, positive_float, positive_int
-from tune_mnist.training.single_run import DEFAULTS, run
+from tune_mnist.training.single_run import DEFAULTS, SingleRun, run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        run(args)
+        run(SingleRun.of(args))  # an impossible config is refused here, in one sentence
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

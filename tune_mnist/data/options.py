@@ -4,6 +4,8 @@ and the number parsers their options use."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from dataclasses import dataclass
 
 from tune_mnist.data.sources import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE, MnistArrays, load_mnist
 
@@ -46,8 +48,23 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_data(args: argparse.Namespace) -> MnistArrays:
-    return load_mnist(args.data_dir, args.train_csv, args.test_csv, args.download)
+@dataclass(frozen=True)
+class DataSource:
+    """Where the images come from, as both CLIs' data options give it (all None: the shipped MNIST)."""
+
+    data_dir: str | None = None
+    train_csv: str | None = None
+    test_csv: str | None = None
+    download: str | None = None
+
+    @classmethod
+    def of(cls, options: object) -> DataSource:
+        """The source named by a command's options (any record with these four fields)."""
+        return cls(**{f.name: getattr(options, f.name) for f in dataclasses.fields(cls)})
+
+
+def load_data(source: DataSource) -> MnistArrays:
+    return load_mnist(source.data_dir, source.train_csv, source.test_csv, source.download)
 
 
 def positive_int(text: str) -> int:

@@ -5,10 +5,9 @@ from the trial directories (``tune_mnist.experiment.rebuild``). Storage failures
 
 from __future__ import annotations
 
-import argparse
-
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.layout import STUDY_FILE
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.driver_lock import DriverLock
 from tune_mnist.experiment.rebuild import (
     check_state,
@@ -39,22 +38,22 @@ def rebuildable(experiment: str) -> bool:
 
 
 def prepare_resume(
-    args: argparse.Namespace, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
-) -> tuple[list[TrialConfig] | None, bool]:
+    options: SearchOptions, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
+) -> tuple[SearchOptions, list[TrialConfig] | None, bool]:
     """Before ``--resume`` (with the lock held): set damaged Ray state files aside and, when Ray's state
-    cannot be restored, turn the resume into a rebuild: ``args.resume`` becomes False, ``args.rebuilt``
-    True, and the configs (list spaces) or ``args.num_samples`` (adaptive; ``default_samples``, the
+    cannot be restored, turn the resume into a rebuild: the options' ``resume`` becomes False, ``rebuilt``
+    True, and the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples``, the
     space's, where it is unset) become what is left to train.
-    Returns (configs, nothing_left)."""
-    args.rebuilt = False
+    Returns (options, configs, nothing_left)."""
+    options = options.replace(rebuilt=False)
     check = check_state(experiment)
     if not check.damaged and not check.rebuild:
-        return configs, False
+        return options, configs, False
     moved = set_aside(experiment, check)
     if not check.rebuild:
         print(f"Set aside damaged Ray state files of older runs: {', '.join(moved)}.")
-        return configs, False
-    args.resume, args.rebuilt = False, True
+        return options, configs, False
+    options = options.replace(resume=False, rebuilt=True)
     print(
         f"Ray's state of {experiment} cannot be restored ({check.rebuild_reason}): set aside as "
         f"{', '.join(moved) or 'nothing'}; rebuilding from the trial directories."
@@ -73,15 +72,15 @@ def prepare_resume(
         )
         if not left:
             print("Every config has finished: nothing to train.")
-        return left, not left
+        return options, left, not left
     done = finished_proposals(experiment)
-    total = args.num_samples or default_samples
-    args.num_samples = max(0, total - done)
+    total = options.num_samples or default_samples
+    options = options.replace(num_samples=max(0, total - done))
     # The adaptive spaces' Optuna study (strategies.study_journal) survives: only Ray's state is set aside.
     studied = exists(f"{experiment.rstrip('/')}/{STUDY_FILE}")
     how = "goes on from its Optuna study (optuna.journal, which holds them)" if studied else "starts learning afresh"
     print(
         f"Rebuild: {done} of {total} samples had finished and are kept; the adaptive searcher {how} "
-        f"for the other {args.num_samples}."
+        f"for the other {options.num_samples}."
     )
-    return None, args.num_samples == 0
+    return options, None, options.num_samples == 0

@@ -3,12 +3,12 @@ so that ``--resume`` rebuilds the same data and trials (and the analysis knows t
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from typing import Any
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.storage import RUN_FILE, exists, read_text, write_text
 
 #: The options ``--resume`` takes from the file instead of the command line.
@@ -45,12 +45,12 @@ RESUMED_OPTIONS = (
 PACK_PLAN_OPTIONS = ("pack_plan", "pack_cost", "n_train")
 
 
-def save_run_options(experiment: str, args: argparse.Namespace) -> None:
-    options = {key: getattr(args, key) for key in RESUMED_OPTIONS}
-    if getattr(args, "pack_plan", None) is not None:
-        options.update({key: getattr(args, key) for key in PACK_PLAN_OPTIONS})
-        options["pack_cost"] = dataclasses.asdict(args.pack_cost)
-    write_text(f"{experiment}/{RUN_FILE}", json.dumps(options, indent=2) + "\n")
+def save_run_options(experiment: str, options: SearchOptions) -> None:
+    saved = {key: getattr(options, key) for key in RESUMED_OPTIONS}
+    if options.pack_plan is not None:
+        saved.update({key: getattr(options, key) for key in PACK_PLAN_OPTIONS})
+        saved["pack_cost"] = dataclasses.asdict(options.pack_cost)
+    write_text(f"{experiment}/{RUN_FILE}", json.dumps(saved, indent=2) + "\n")
 
 
 def resume_options(experiment: str) -> dict[str, Any]:

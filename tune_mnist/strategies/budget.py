@@ -37,7 +37,6 @@ interrupt is the only end."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -51,6 +50,7 @@ from typing import Any
 
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import BUDGET_FILE
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.storage import read_text, write_text
 from tune_mnist.strategies.screening_deadline import Deadline, publish, publish_budget
 
@@ -69,15 +69,16 @@ def check_budget(minutes: float | None) -> None:
         raise InputError(f"--time-budget {minutes:g} is invalid: use a positive number of minutes, such as 10.")
 
 
-def apply_defaults(args: argparse.Namespace) -> None:
+def apply_defaults(options: SearchOptions) -> SearchOptions:
     """Under a budget the sample count stops being the limit: the random space draws BUDGET_SAMPLES."""
-    if getattr(args, "time_budget", None) and args.num_samples is None and args.space == "random":
-        args.num_samples = BUDGET_SAMPLES
+    if options.time_budget and options.num_samples is None and options.space == "random":
+        return options.replace(num_samples=BUDGET_SAMPLES)
+    return options
 
 
-def sample_limit(args: argparse.Namespace, default: int) -> int:
+def sample_limit(options: SearchOptions, default: int) -> int:
     """An adaptive search's num_samples: unlimited under a budget unless --num-samples is given."""
-    if getattr(args, "time_budget", None) and args.num_samples is None:
+    if options.time_budget and options.num_samples is None:
         return UNLIMITED
     return default
 

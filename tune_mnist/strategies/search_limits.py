@@ -7,15 +7,13 @@ stops a confirmation trial (docs/search.md, "Budget and early stopping with the 
 
 from __future__ import annotations
 
-import argparse
-
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.strategies.budget import apply_defaults, check_budget
 from tune_mnist.strategies.early_stopping import resolve_scheduler
 
 
-def check_limits(args: argparse.Namespace) -> None:
-    """Resolve ``args.scheduler`` for ``args.space`` and check ``args.time_budget``; InputError (one
-    sentence) for a bad value. Sets the budget's sample defaults."""
-    check_budget(args.time_budget)
-    args.scheduler = resolve_scheduler(args.scheduler, args.space)
-    apply_defaults(args)
+def check_limits(options: SearchOptions) -> SearchOptions:
+    """Check ``time_budget`` (InputError, one sentence, for a bad value) and return the options with the
+    ``scheduler`` resolved for the space and the budget's sample defaults."""
+    check_budget(options.time_budget)
+    return apply_defaults(options.replace(scheduler=resolve_scheduler(options.scheduler, options.space)))

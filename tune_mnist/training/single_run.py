@@ -3,12 +3,12 @@ trained and measured in this process, as the notebook did, and its model saved."
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,7 +17,7 @@ from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, default_model_dir
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.options import load_data
+from tune_mnist.data.options import DataSource, load_data
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import save_model
 from tune_mnist.training.loop import new_state, train
@@ -79,19 +79,40 @@ class EpochProgress:
         self.last = time.monotonic()
 
 
-def run(args: argparse.Namespace) -> Path:
-    config = TrialConfig(**{name: getattr(args, name) for name in CONFIG_KEYS})
-    device = pick_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+@dataclass(frozen=True)
+class SingleRun:
+    """What ``python -m tune_mnist.train`` trains, on which data and device, and where its model goes."""
+
+    config: TrialConfig
+    data: DataSource
+    validation_size: int
+    split_seed: int
+    subset: int | None
+    device: str  # auto, cpu, cuda or cuda:N
+    threads: int | None  # None: torch's own choice
+    out: Path | None  # None: models/<config label>
+
+    @classmethod
+    def of(cls, options: object) -> SingleRun:
+        """From the command's parsed options (any record with its fields)."""
+        config = TrialConfig(**{name: getattr(options, name) for name in CONFIG_KEYS})
+        fields = ("validation_size", "split_seed", "subset", "device", "threads", "out")
+        return cls(config, DataSource.of(options), **{name: getattr(options, name) for name in fields})
+
+
+def run(job: SingleRun) -> Path:
+    config = job.config
+    device = pick_device(job.device)
+    if job.threads:
+        torch.set_num_threads(job.threads)
     threads = torch.get_num_threads()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     print(
         f"Environment: device {device}{gpu}, Python {platform.python_version()}, torch {torch.__version__}, "
         f"CPU {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
     )
-    arrays = load_data(args)
-    splits = subset(split_validation(arrays, args.validation_size, args.split_seed), args.subset, args.split_seed)
+    arrays = load_data(job.data)
+    splits = subset(split_validation(arrays, job.validation_size, job.split_seed), job.subset, job.split_seed)
     tensors = build_tensors(splits, config, device)
     print(
         f"Data: {arrays.source}: train {len(splits.train_labels)}, validation {len(splits.val_labels)}, "
@@ -126,7 +147,7 @@ def run(args: argparse.Namespace) -> Path:
     )
     print(f"  epoch time mean {statistics.mean(times):.2f} s, variance {spread:.4f} s^2 over {len(times)} epochs")
     print(f"  accuracy: train {last['train_acc']:.2%}, validation {last['val_acc']:.2%}, test {last['test_acc']:.2%}")
-    out = args.out or Path(default_model_dir(config))
+    out = job.out or Path(default_model_dir(config))
     save_model(out, state.model, config, tensors.mean, tensors.std, last)
     print(f"Saved model to {out}/ ({MODEL_FILE} state_dict, {CONFIG_FILE})")
     return out

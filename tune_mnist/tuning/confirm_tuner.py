@@ -6,12 +6,12 @@ then the confirmation rounds, both proposed by one ``ConfirmingSearcher`` (see
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from search_spaces import Space
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import AUTO_PACK_CPU, pack_size, run_constants
 from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_options, tune_config
@@ -20,9 +20,9 @@ from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_o
 UNLIMITED = -1
 
 
-def check_confirm(args: argparse.Namespace) -> None:
+def check_confirm(options: SearchOptions) -> None:
     """``--confirm`` is a whole number of seeds, at least 1 (1: no confirmation stage)."""
-    k = args.confirm
+    k = options.confirm
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(
             f"--confirm {k} is invalid: use the number of seeds each answer-deciding config needs, "
@@ -39,7 +39,7 @@ def confirm_int(text: str) -> int | str:
 
 
 def confirming_tuner(
-    args: argparse.Namespace,
+    options: SearchOptions,
     trainable: Any,
     run_config: Any,
     points: list[dict[str, Any]] | None,
@@ -54,34 +54,36 @@ def confirming_tuner(
 
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
-    cost = getattr(args, "pack_cost", None) if points is not None else None  # --pack auto on CPU
+    cost = options.pack_cost if points is not None else None  # --pack auto on CPU
     stage = Stage(
-        k=args.confirm,
-        bar=args.min_accuracy,
-        pack=(AUTO_PACK_CPU if cost is not None else pack_size(args)) if points is not None else 1,
+        k=options.confirm,
+        bar=options.min_accuracy,
+        pack=(AUTO_PACK_CPU if cost is not None else pack_size(options)) if points is not None else 1,
         packed=packed,
-        constants=run_constants(args),
-        experiment=f"{storage.rstrip('/')}/{args.name}",
+        constants=run_constants(options),
+        experiment=f"{storage.rstrip('/')}/{options.name}",
         cost=cost,
-        n_train=getattr(args, "n_train", 0),
+        n_train=options.n_train,
     )
-    param_space = run_constants(args)
+    param_space = run_constants(options)
     if points is None:
         assert space.searcher is not None
-        adaptive = space.searcher(space_options(args, storage))
+        adaptive = space.searcher(space_options(options, storage))
         # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
         # Packs of proposals, each over the K seeds confirmation needs (tune_mnist.strategies.pack_searcher).
-        inner, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
+        inner, samples = packed_searcher(
+            options, adaptive.make_search_alg(), sample_limit(options, adaptive.num_samples)
+        )
         searcher = ConfirmingSearcher(stage, inner=inner, num_samples=samples)
         param_space = {**adaptive.param_space, **param_space}
     else:
         searcher = ConfirmingSearcher(stage, screening=points)
     search_alg: Any = searcher
-    if args.max_concurrent:
-        search_alg = ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent)
+    if options.max_concurrent:
+        search_alg = ConcurrencyLimiter(searcher, max_concurrent=options.max_concurrent)
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, UNLIMITED, scheduler_of(args)),
+        tune_config=tune_config(search_alg, UNLIMITED, scheduler_of(options)),
         run_config=run_config,
     )

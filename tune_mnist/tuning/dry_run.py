@@ -3,10 +3,10 @@ they would train in, and the disk the experiment will take (``tune_mnist.experim
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.footprint import Estimate, estimate, megabytes, trial_bytes
 from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.strategies.study_journal import dashboard_line
@@ -17,49 +17,50 @@ from tune_mnist.tuning.trials import adaptive_packing, pack_size, resolve_pack
 MNIST_TRAIN_IMAGES = 60_000
 
 
-def print_dry_run(args: argparse.Namespace, configs: list[TrialConfig] | None) -> None:
+def print_dry_run(options: SearchOptions, configs: list[TrialConfig] | None) -> None:
     """``configs``: the list space's configs, None for an adaptive space (nothing to list before it runs)."""
     if configs is None:
-        size, k = adaptive_packing(args)
+        size, k = adaptive_packing(options)
         seeds = f", {size} at a time" if size > 1 else ""
         seeds += f", each trained over {k} seeds in one trial" if k > 1 else ""
-        if k > 1 and args.pack in ("auto", "cost") and args.gpus_per_trial <= 0:
+        if k > 1 and options.pack in ("auto", "cost") and options.gpus_per_trial <= 0:
             seeds += " where they cost at most 1.5x one seed alone (small models), else over one"
-        print(f"The {args.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
-        name = args.name or f"{args.space}-<date>-<time>"
-        dashboard = dashboard_line(f"{args.storage_path.rstrip('/')}/{name}", written=False)
+        print(f"The {options.space} space proposes configs as it learns{seeds}; nothing to list before it runs.")
+        name = options.name or f"{options.space}-<date>-<time>"
+        dashboard = dashboard_line(f"{options.storage_path.rstrip('/')}/{name}", written=False)
         if dashboard:
             print(dashboard)
         return
     print_configs(configs)
     import torch
 
-    resolve_pack(args, configs, torch.cuda.device_count(), train_images(args))  # as a local run would see it
-    if pack_size(args) > 1:
-        print_packs(configs, pack_size(args), getattr(args, "pack_plan", None))
-    cost = getattr(args, "pack_cost", None)
+    # as a local run would see it
+    options = resolve_pack(options.replace(n_train=train_images(options)), configs, torch.cuda.device_count())
+    if pack_size(options) > 1:
+        print_packs(configs, pack_size(options), options.pack_plan)
+    cost = options.pack_cost
     if cost is not None:
-        print(speedup_text(configs, args.pack_plan, cost, args.n_train))
-    print(disk_text(args, configs, disk_estimate(args, configs)))
+        print(speedup_text(configs, options.pack_plan, cost, options.n_train))
+    print(disk_text(options, configs, disk_estimate(options, configs)))
 
 
-def local_slots(args: argparse.Namespace) -> int:
+def local_slots(options: SearchOptions) -> int:
     """Trials at once on this machine (``--max-concurrent``, else its CPUs per ``--cpus-per-trial``)."""
-    return args.max_concurrent or max(1, int((os.cpu_count() or 1) // args.cpus_per_trial))
+    return options.max_concurrent or max(1, int((os.cpu_count() or 1) // options.cpus_per_trial))
 
 
-def disk_estimate(args: argparse.Namespace, configs: list[TrialConfig]) -> Estimate:
-    return estimate(configs, local_slots(args))
+def disk_estimate(options: SearchOptions, configs: list[TrialConfig]) -> Estimate:
+    return estimate(configs, local_slots(options))
 
 
-def disk_text(args: argparse.Namespace, configs: list[TrialConfig], est: Estimate) -> str:
+def disk_text(options: SearchOptions, configs: list[TrialConfig], est: Estimate) -> str:
     """The expected disk use in a sentence or two."""
     text = (
         f"Disk: about {megabytes(est.finished)} once its {est.trials} trials have finished "
         f"({megabytes(est.weights)} of it the models' float32 weights), and up to {megabytes(est.running)} more "
-        f"while {local_slots(args)} run at once (their resumable checkpoints)."
+        f"while {local_slots(options)} run at once (their resumable checkpoints)."
     )
-    confirm, seeds = getattr(args, "confirm", 1), max(1, getattr(args, "seeds", 1))
+    confirm, seeds = options.confirm, max(1, options.seeds)
     if confirm > seeds:
         most = sum(trial_bytes(c) for c in configs) * (confirm - seeds) // seeds
         text += (
@@ -117,8 +118,8 @@ def speedup_text(configs: list[TrialConfig], plan: list[list[int]], cost: StepCo
     )
 
 
-def train_images(args: argparse.Namespace) -> int:
+def train_images(options: SearchOptions) -> int:
     """The training images a run would see, for the estimate: MNIST's 60,000 less the validation split,
     or the subset."""
-    full = MNIST_TRAIN_IMAGES - (args.validation_size or 0)
-    return min(args.subset, full) if args.subset else full
+    full = MNIST_TRAIN_IMAGES - (options.validation_size or 0)
+    return min(options.subset, full) if options.subset else full

@@ -3,7 +3,6 @@ by each objective, where the results are and what to run next."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines,
 from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.layout import member_trial_dir
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.strategies.budget import budget_ran_out, limit_lines
 from tune_mnist.strategies.early_stopping import stopped_early
 from tune_mnist.strategies.study_journal import dashboard_line
@@ -35,7 +35,7 @@ def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
 
 
 def summarize(
-    results: Any, args: argparse.Namespace, experiment: str, expected: int | None, stage: StageTimes | None = None
+    results: Any, options: SearchOptions, experiment: str, expected: int | None, stage: StageTimes | None = None
 ) -> Summary:
     """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
     train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
@@ -59,10 +59,10 @@ def summarize(
     print(
         f"\n{finished} trials finished, {failed} failed, {unfinished} not finished"
         + (
-            f" (configs, trained in packs of up to {pack_size(args)})."
-            if pack_size(args) > 1
-            else f" (configs: each proposal's {args.seeds} seeds trained together)."
-            if expected is None and args.seeds > 1
+            f" (configs, trained in packs of up to {pack_size(options)})."
+            if pack_size(options) > 1
+            else f" (configs: each proposal's {options.seeds} seeds trained together)."
+            if expected is None and options.seeds > 1
             else "."
         )
     )
@@ -72,20 +72,20 @@ def summarize(
     for line in stage.lines() if stage is not None else []:
         print(line)
     groups = group_rows(pairs)  # seeds of a config together: picks on seed means, seeds shown
-    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > args.min_accuracy]
-    for line in pick_lines(groups, OBJECTIVES, args.min_accuracy, marking_k(getattr(args, "confirm", 1))):
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > options.min_accuracy]
+    for line in pick_lines(groups, OBJECTIVES, options.min_accuracy, marking_k(options.confirm)):
         print(line)
     if rows and not feasible:
-        print(f"  no finished trial reached {SELECTION_METRIC} > {args.min_accuracy:g}.")
+        print(f"  no finished trial reached {SELECTION_METRIC} > {options.min_accuracy:g}.")
     print(f"Results: {experiment}")
     if failed or unfinished:
         print(
-            f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {args.name} "
-            f"--storage-path {args.storage_path}"
+            f"Continue it (finished trials are kept): python -m tune_mnist.search --resume --name {options.name} "
+            f"--storage-path {options.storage_path}"
         )
     print(f"Next: python -m analysis.pareto {experiment}")
     dashboard = dashboard_line(experiment)  # an adaptive space's Optuna study, for optuna-dashboard
     if dashboard:
         print(dashboard)
     status = 0 if not failed and (not unfinished or by_budget) else 1
-    return Summary(status, tuple(picks(groups, OBJECTIVES, args.min_accuracy)))
+    return Summary(status, tuple(picks(groups, OBJECTIVES, options.min_accuracy)))

@@ -3,12 +3,12 @@ one Tune config per trial, and the trial directory names."""
 
 from __future__ import annotations
 
-import argparse
 import math
 from typing import Any
 
 from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_label, pack_members
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.options import SearchOptions
 
 #: ``--pack auto`` on GPU trials: at most this many configs per trial.
 AUTO_PACK_GPU = 64
@@ -23,75 +23,73 @@ AUTO_PACK_CPU = 64
 AUTO_PACK_ADAPTIVE_CPU = 8
 
 
-def adaptive_packing(args: argparse.Namespace) -> tuple[int, int]:
+def adaptive_packing(options: SearchOptions) -> tuple[int, int]:
     """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the
     seeds the answer needs (``--confirm`` K, or ``--seeds`` if more) and ``--pack`` proposals share a
     trial (auto: AUTO_PACK_ADAPTIVE_CPU on CPU trials, AUTO_PACK_GPU members on GPU trials)."""
-    confirm = getattr(args, "confirm", 1)
-    seeds = max(args.seeds, confirm if isinstance(confirm, int) else 1)
-    if args.pack not in PLANNED:
-        return int(args.pack), seeds
-    if args.gpus_per_trial > 0:
+    confirm = options.confirm
+    seeds = max(options.seeds, confirm if isinstance(confirm, int) else 1)
+    if options.pack not in PLANNED:
+        return int(options.pack), seeds
+    if options.gpus_per_trial > 0:
         return max(1, AUTO_PACK_GPU // seeds), seeds
     return AUTO_PACK_ADAPTIVE_CPU, seeds
 
 
-def adaptive_packed(args: argparse.Namespace) -> bool:
+def adaptive_packed(options: SearchOptions) -> bool:
     """Whether an adaptive space's trials are packs (more than one config or seed per trial)."""
-    size, seeds = adaptive_packing(args)
+    size, seeds = adaptive_packing(options)
     return size * seeds > 1
 
 
-def check_adaptive_pack(args: argparse.Namespace) -> None:
+def check_adaptive_pack(options: SearchOptions) -> None:
     """Refuse (one sentence, before Ray starts) a ``--pack N`` that an adaptive search cannot fill."""
-    if args.pack in PLANNED or args.num_samples is None or int(args.pack) <= args.num_samples:
+    if options.pack in PLANNED or options.num_samples is None or int(options.pack) <= options.num_samples:
         return
     raise InputError(
-        f"--pack {args.pack} cannot apply to a search of --num-samples {args.num_samples} configs, which "
-        f"never proposes {args.pack} at once: use --pack {args.num_samples} or less, or auto."
+        f"--pack {options.pack} cannot apply to a search of --num-samples {options.num_samples} configs, which "
+        f"never proposes {options.pack} at once: use --pack {options.num_samples} or less, or auto."
     )
 
 
-def pack_size(args: argparse.Namespace) -> int:
+def pack_size(options: SearchOptions) -> int:
     """Configs per trial; ``resolve_pack`` has turned ``auto`` into a number by the time trials start."""
-    return 1 if args.pack in PLANNED else int(args.pack)
+    return 1 if options.pack in PLANNED else int(options.pack)
 
 
-def resolve_pack(args: argparse.Namespace, configs: list[TrialConfig], gpus: float, n_train: int) -> None:
-    """``cost`` on CPU trials: packs of up to AUTO_PACK_CPU configs where this machine's measured step
-    costs say a pack is faster than its members alone (``plan_by_cost``), every other config alone;
-    the plan and the costs are kept on ``args`` (``pack_plan``, ``pack_cost``) for the trials and the
-    confirmation stage; ``auto`` on CPU trials: one config per trial. On GPU trials (either), packs of up
-    to AUTO_PACK_GPU configs, but never fewer trials
-    than the cluster has GPU slots, so that no GPU sits idle."""
-    if isinstance(getattr(args, "pack_cost", None), dict):  # --resume: the plan saved with the run
+def resolve_pack(options: SearchOptions, configs: list[TrialConfig], gpus: float) -> SearchOptions:
+    """The options with ``pack`` a number. ``cost`` on CPU trials: packs of up to AUTO_PACK_CPU configs
+    where this machine's measured step costs say a pack is faster than its members alone
+    (``plan_by_cost``, for ``n_train`` images), every other config alone; the plan and the costs go on
+    the options (``pack_plan``, ``pack_cost``) for the trials and the confirmation stage; ``auto`` on CPU
+    trials: one config per trial. On GPU trials (either), packs of up to AUTO_PACK_GPU configs, but never
+    fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
+    if isinstance(options.pack_cost, dict):  # --resume: the plan saved with the run
         from tune_mnist.training.packed.cost_model import StepCost
 
-        args.pack_cost = StepCost(**args.pack_cost)
-    if args.pack not in PLANNED:
-        return
-    if args.gpus_per_trial <= 0 and args.pack == "auto":  # one config per trial, as before
-        args.pack = "1"
-        return
-    if args.gpus_per_trial <= 0:
+        options = options.replace(pack_cost=StepCost(**options.pack_cost))
+    if options.pack not in PLANNED:
+        return options
+    if options.gpus_per_trial <= 0 and options.pack == "auto":  # one config per trial, as before
+        return options.replace(pack="1")
+    if options.gpus_per_trial <= 0:
         from tune_mnist.training.packed.calibrate import measure_step_cost
         from tune_mnist.training.packed.cost_model import plan_by_cost
 
-        args.pack_cost, args.n_train = measure_step_cost(int(args.cpus_per_trial)), n_train
-        args.pack_plan = plan_by_cost(configs, AUTO_PACK_CPU, args.pack_cost, n_train)
-        args.pack = str(max(len(pack) for pack in args.pack_plan))
-        return
-    slots = max(1, int(gpus // args.gpus_per_trial))
-    args.pack = str(max(1, min(AUTO_PACK_GPU, math.ceil(len(configs) / slots))))
+        cost = measure_step_cost(int(options.cpus_per_trial))
+        plan = plan_by_cost(configs, AUTO_PACK_CPU, cost, options.n_train)
+        return options.replace(pack_cost=cost, pack_plan=plan, pack=str(max(len(pack) for pack in plan)))
+    slots = max(1, int(gpus // options.gpus_per_trial))
+    return options.replace(pack=str(max(1, min(AUTO_PACK_GPU, math.ceil(len(configs) / slots)))))
 
 
-def list_packed(args: argparse.Namespace, points: list[dict[str, Any]]) -> bool:
+def list_packed(options: SearchOptions, points: list[dict[str, Any]]) -> bool:
     """Whether a list space's trials run on the pack trainable: some point is a pack, or the plan is
     the cost model's (its confirmation rounds may pack seeds although screening packs nothing)."""
-    return getattr(args, "pack_plan", None) is not None or any(PACK_MEMBERS in p for p in points)
+    return options.pack_plan is not None or any(PACK_MEMBERS in p for p in points)
 
 
-def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[dict[str, Any]]:
+def trial_points(configs: list[TrialConfig], options: SearchOptions) -> list[dict[str, Any]]:
     """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
     the heaviest trials come first (``plan_packs``; ``--pack auto`` on CPU: its cost-model plan, whose
     lone configs are flat), so the search does not end on one long trial
@@ -100,15 +98,15 @@ def trial_points(configs: list[TrialConfig], args: argparse.Namespace) -> list[d
     from tune_mnist.strategies.budget import anytime_order
     from tune_mnist.training.packed.plan import plan_packs
 
-    k = pack_size(args)
-    plan = getattr(args, "pack_plan", None) or plan_packs(configs, k)
+    k = pack_size(options)
+    plan = options.pack_plan or plan_packs(configs, k)
     points = [
-        {**configs[pack[0]].to_dict(), **run_constants(args)}
-        if len(pack) == 1 and (k == 1 or getattr(args, "pack_plan", None) is not None)
-        else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(args)}
+        {**configs[pack[0]].to_dict(), **run_constants(options)}
+        if len(pack) == 1 and (k == 1 or options.pack_plan is not None)
+        else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(options)}
         for pack in plan
     ]
-    return anytime_order(points, args.search_seed) if getattr(args, "time_budget", None) else points
+    return anytime_order(points, options.search_seed) if options.time_budget else points
 
 
 def configs_in(points: list[dict[str, Any]]) -> int:
@@ -116,13 +114,13 @@ def configs_in(points: list[dict[str, Any]]) -> int:
     return sum(len(p.get(PACK_MEMBERS, [p])) for p in points)
 
 
-def run_constants(args: argparse.Namespace) -> dict[str, Any]:
+def run_constants(options: SearchOptions) -> dict[str, Any]:
     """Recorded in every trial's params.json beside the config, so a trial says what data it saw."""
     return {
-        "validation_size": args.validation_size,
-        "split_seed": args.split_seed,
-        "subset": args.subset,
-        "min_accuracy": args.min_accuracy,
+        "validation_size": options.validation_size,
+        "split_seed": options.split_seed,
+        "subset": options.subset,
+        "min_accuracy": options.min_accuracy,
     }
 
 

@@ -10,7 +10,6 @@ where a trial scheduler (such as early stopping) goes."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 from search_spaces import Space
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.data.splits import Splits
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import adaptive_packed, list_packed, run_constants
@@ -26,85 +26,87 @@ from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_o
 
 
 def build_tuner(
-    args: argparse.Namespace, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
+    options: SearchOptions, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
 ) -> Any:
     """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
     configs or packs), or over the space's adaptive searcher where ``points`` is None."""
-    packed = list_packed(args, points) if points is not None else adaptive_packed(args)
-    trainable = make_trainable(args, splits, packed)
-    if args.resume:
-        return resume_tuner(args, trainable, storage)
-    run_config = make_run_config(args, storage, packed)
-    if getattr(args, "confirm", 1) > 1:  # screening, then confirmation rounds: tune_mnist.tuning.confirm_tuner
+    packed = list_packed(options, points) if points is not None else adaptive_packed(options)
+    trainable = make_trainable(options, splits, packed)
+    if options.resume:
+        return resume_tuner(options, trainable, storage)
+    run_config = make_run_config(options, storage, packed)
+    if options.confirm > 1:  # screening, then confirmation rounds: tune_mnist.tuning.confirm_tuner
         from tune_mnist.tuning.confirm_tuner import confirming_tuner
 
-        return confirming_tuner(args, trainable, run_config, points, space, storage, packed)
+        return confirming_tuner(options, trainable, run_config, points, space, storage, packed)
     if points is None:
-        return adaptive_tuner(args, trainable, run_config, space, storage)
+        return adaptive_tuner(options, trainable, run_config, space, storage)
     if packed:
-        return packs_tuner(args, trainable, run_config, points)
-    return configs_tuner(args, trainable, run_config, points)
+        return packs_tuner(options, trainable, run_config, points)
+    return configs_tuner(options, trainable, run_config, points)
 
 
 # ---------------------------------------------------------------- one function per mode
 
 
-def configs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+def configs_tuner(options: SearchOptions, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
     """One trial per point, in the given order."""
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=args.max_concurrent or 0)
+    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=options.max_concurrent or 0)
     # Every key a point sets must exist in the param space; the points fill in the values.
     param_space = dict.fromkeys(points[0])
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, len(points), scheduler_of(args)),
+        tune_config=tune_config(search_alg, len(points), scheduler_of(options)),
         run_config=run_config,
     )
 
 
-def packs_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
+def packs_tuner(options: SearchOptions, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
     """One trial per pack, in the given order."""
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists (a
     # config the cost model trains alone is a pack of one here).
-    search_alg = BasicVariantGenerator(max_concurrent=args.max_concurrent or 0)
+    search_alg = BasicVariantGenerator(max_concurrent=options.max_concurrent or 0)
     lists = [p[PACK_MEMBERS] if PACK_MEMBERS in p else [TrialConfig.from_dict(p).to_dict()] for p in points]
-    param_space = {**run_constants(args), PACK_MEMBERS: tune.grid_search(lists)}
+    param_space = {**run_constants(options), PACK_MEMBERS: tune.grid_search(lists)}
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
 
 
-def adaptive_tuner(args: argparse.Namespace, trainable: Any, run_config: Any, space: Space, storage: str) -> Any:
+def adaptive_tuner(options: SearchOptions, trainable: Any, run_config: Any, space: Space, storage: str) -> Any:
     """Up to the searcher's ``num_samples`` trials, each a config it proposes (with ``--seeds``, the
     config trained over every seed in one trial)."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
     assert space.searcher is not None
-    adaptive = space.searcher(space_options(args, storage))
-    search_alg, samples = packed_searcher(args, adaptive.make_search_alg(), sample_limit(args, adaptive.num_samples))
-    if args.max_concurrent:
-        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=args.max_concurrent)
-    param_space = {**adaptive.param_space, **run_constants(args)}
+    adaptive = space.searcher(space_options(options, storage))
+    search_alg, samples = packed_searcher(
+        options, adaptive.make_search_alg(), sample_limit(options, adaptive.num_samples)
+    )
+    if options.max_concurrent:
+        search_alg = ConcurrencyLimiter(search_alg, max_concurrent=options.max_concurrent)
+    param_space = {**adaptive.param_space, **run_constants(options)}
     return tune.Tuner(
         trainable,
         param_space=param_space,
-        tune_config=tune_config(search_alg, samples, scheduler_of(args)),
+        tune_config=tune_config(search_alg, samples, scheduler_of(options)),
         run_config=run_config,
     )
 
 
-def resume_tuner(args: argparse.Namespace, trainable: Any, storage: str) -> Any:
+def resume_tuner(options: SearchOptions, trainable: Any, storage: str) -> Any:
     """The experiment ``--name`` as Ray saved it: finished trials are kept, the others continue from
     their checkpoints, errored ones are retried."""
     from ray import tune
 
-    experiment = storage.rstrip("/") + "/" + args.name
-    if getattr(args, "reopen_screening", False):
+    experiment = storage.rstrip("/") + "/" + options.name
+    if options.reopen_screening:
         reopen_search(experiment)
     return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
 
@@ -129,7 +131,7 @@ def reopen_search(experiment: str) -> None:
 # ---------------------------------------------------------------- what the modes share
 
 
-def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> Any:
+def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
     """The trial function with the data and ``--cpus-per-trial`` / ``--gpus-per-trial`` attached:
     ``run_pack`` where a trial trains several configs, else ``run_trial``."""
     from ray import tune
@@ -144,8 +146,8 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
         # pack that cannot finish before the screening deadline gives its CPU back (trainables.pack_trainable).
         trial_function = functools.partial(
             run_pack,
-            stopping_rule=MemberStopping if getattr(args, "scheduler", None) == "bar" else None,
-            screening_deadline=getattr(args, "screening_deadline", None),
+            stopping_rule=MemberStopping if options.scheduler == "bar" else None,
+            screening_deadline=options.screening_deadline,
         )
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
         logging.getLogger("ray.tune.logger.tensorboardx").setLevel(logging.ERROR)
@@ -153,13 +155,13 @@ def make_trainable(args: argparse.Namespace, splits: Splits, packed: bool) -> An
         from tune_mnist.trainables.trainable import run_trial
 
         trial_function = run_trial
-    resources = {"cpu": args.cpus_per_trial}
-    if args.gpus_per_trial:
-        resources["gpu"] = args.gpus_per_trial
+    resources = {"cpu": options.cpus_per_trial}
+    if options.gpus_per_trial:
+        resources["gpu"] = options.gpus_per_trial
     return tune.with_resources(tune.with_parameters(trial_function, data=splits), resources)
 
 
-def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any:
+def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
     """Where the experiment lives, a checkpoint per epoch (one kept per running trial), ``--max-failures``
     restarts; a pack trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
@@ -175,10 +177,10 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
         from tune_mnist.trainables.unpack import UnpackMembers
 
         callbacks.append(UnpackMembers())
-    if getattr(args, "mlflow", None):  # every trial as an MLflow run (a resumed search keeps the first run's)
+    if options.mlflow:  # every trial as an MLflow run (a resumed search keeps the first run's)
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
-        callbacks.append(trial_callback(args.mlflow, f"{storage.rstrip('/')}/{args.name}", args.name))
+        callbacks.append(trial_callback(options.mlflow, f"{storage.rstrip('/')}/{options.name}", options.name))
     # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it, rows
     # kept across a trial's restarts (tune_mnist.trainables.checkpoints)
     console = console_options()
@@ -186,12 +188,12 @@ def make_run_config(args: argparse.Namespace, storage: str, packed: bool) -> Any
     for callback in callbacks:
         if isinstance(callback, LiveTable):
             callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
-            callback.follow(args.min_accuracy, getattr(args, "confirm", 1))  # the best confirmed config so far
+            callback.follow(options.min_accuracy, options.confirm)  # the best confirmed config so far
     return tune.RunConfig(
-        name=args.name,
+        name=options.name,
         storage_path=storage,
         checkpoint_config=checkpoint_config(),
-        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        failure_config=tune.FailureConfig(max_failures=options.max_failures),
         callbacks=callbacks,
         **console,
     )
@@ -210,7 +212,7 @@ def trial_slots(resources: dict[str, float], cpus_per_trial: float, gpus_per_tri
 
 
 @contextmanager
-def pending_trials(args: argparse.Namespace, list_space: bool) -> Iterator[None]:
+def pending_trials(options: SearchOptions, list_space: bool) -> Iterator[None]:
     """While a confirming search over a list space runs: let Ray create as many trials ahead as the
     cluster runs at once.
 
@@ -220,12 +222,12 @@ def pending_trials(args: argparse.Namespace, list_space: bool) -> Iterator[None]
     trials ran one after another on one worker (one GPU of two). The list's trials are known in advance,
     so handing out a round of them together costs nothing; an adaptive searcher keeps Ray's one (each
     proposal then sees the results so far), and ``--max-concurrent`` keeps its own limit."""
-    if getattr(args, "confirm", 1) <= 1 or not list_space or args.max_concurrent or PENDING_TRIALS_ENV in os.environ:
+    if options.confirm <= 1 or not list_space or options.max_concurrent or PENDING_TRIALS_ENV in os.environ:
         yield
         return
     import ray
 
-    slots = trial_slots(ray.cluster_resources(), args.cpus_per_trial, args.gpus_per_trial)
+    slots = trial_slots(ray.cluster_resources(), options.cpus_per_trial, options.gpus_per_trial)
     os.environ[PENDING_TRIALS_ENV] = str(slots)
     try:
         yield
