@@ -94,7 +94,12 @@ def test_the_searcher_is_told_each_configs_own_seed_mean(mnist, one_thread):
 def test_a_member_stopped_inside_a_pack_stops_while_the_others_train_on_exactly(tmp_path, mnist, one_thread):
     """A hopeless config (a 1-unit model at a tiny learning rate) stops after its first epoch; the two
     others train on to their last in the rebuilt pack. Each matches the same config trained alone,
-    to float32 rounding, up to the epoch it stopped at."""
+    to float32 rounding, up to the epoch it stopped at.
+
+    The learning rates keep float32 rounding from growing: at lr 3e-3 the 14x14 1x64 model's val_loss
+    moves by 1.4e-4 in epoch 4 between two runs of the single path itself, at one thread and at two
+    (a rounding order alone), and the packed member followed one of them, so whether it matched the
+    solo run here depended on the machine's kernels, not on the pack."""
     from ray import tune
 
     from tune_mnist.trainables.pack_trainable import run_pack
@@ -105,7 +110,7 @@ def test_a_member_stopped_inside_a_pack_stops_while_the_others_train_on_exactly(
     bar = 0.8
     configs = [
         TrialConfig(side=8, depth=1, width=1, lr=1e-4, batch_size=32, epochs=4, seed=0),
-        TrialConfig(side=14, depth=1, width=64, lr=3e-3, batch_size=32, epochs=4, seed=0),
+        TrialConfig(side=14, depth=1, width=64, lr=1e-3, batch_size=32, epochs=4, seed=0),
         TrialConfig(side=14, depth=1, width=32, lr=2e-3, batch_size=32, epochs=4, seed=1),
     ]
     trainable = tune.with_parameters(functools.partial(run_pack, stopping_rule=MemberStopping), data=splits)
@@ -193,10 +198,11 @@ def test_a_budgeted_packed_search_ends_within_its_budget_with_confirmation_and_r
     out = capsys.readouterr().out
     assert "the time budget ran out" in out
     # Every answer printed is confirmed (K = 3 seeds). A config the budget left on fewer seeds may be
-    # named beside a pick ("not yet confirmed ... --resume confirms it"), never as the pick itself.
+    # named beside a pick ("not yet confirmed ... --resume confirms it"), never as the pick itself. (In
+    # 30 s a slow machine may finish no config at all: then there is no pick, and the summary says so.)
     picks = [line for line in out.splitlines() if line.lstrip().startswith("best by ")]
-    assert picks and all(re.search(r" over [3-9] seeds \(", line) for line in picks), picks
-    assert not any("unconfirmed" in line for line in picks)
+    assert all(re.search(r" over [3-9] seeds \(", line) and "unconfirmed" not in line for line in picks), picks
+    assert picks or "no finished trial reached val_acc > 0.8" in out or "0 trials finished" in out, out[-3000:]
     (run,) = json.loads((tmp_path / "b" / "search_budget.json").read_text())["runs"]
     assert run["ends"] == "screening" and run["ended"] - run["command_started"] <= 30 + GRACE_S
     before = len(members(tmp_path / "b"))
