@@ -113,12 +113,13 @@ def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
     """``--resume``: the options the experiment was started with (``tune_mnist.experiment.run_options``),
     but for the command line's own consent (``--allow-low-space``) and a new ``--time-budget``, which
     reopens screening for that many minutes."""
-    saved.pop("allow_low_space", None)  # the command line's own consent, not the first run's
     reopen = options.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
-    if reopen:
-        saved["time_budget"] = options.time_budget
-    saved.setdefault("confirm", 1)  # an experiment from before the confirmation stage ran without it
-    known = {key: value for key, value in saved.items() if key in FIELDS}  # an older file's retired options
+    known = {
+        "confirm": 1,  # an experiment from before the confirmation stage ran without it
+        # an older file's retired options are left out; --allow-low-space is this command line's consent
+        **{key: value for key, value in saved.items() if key in FIELDS and key != "allow_low_space"},
+        **({"time_budget": options.time_budget} if reopen else {}),
+    }
     return options.replace(**known, resume=True, reopen_screening=reopen)
 
 
