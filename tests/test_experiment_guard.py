@@ -284,7 +284,7 @@ def test_damaged_ray_state_is_rebuilt_and_the_analysis_counts_each_config_once(k
     # One config loses its last epoch (as if interrupted), and Ray's state files are cut short and emptied.
     unfinished = trials[0]
     lines = (unfinished / "result.json").read_text().splitlines(keepends=True)
-    (unfinished / "result.json").write_text("".join(lines[:-1]))
+    (unfinished / "result.json").write_text("".join(line for line in lines if json.loads(line)["epoch"] < EPOCHS))
     before = {t.name: (t / "result.json").read_text() for t in trials[1:]}
     for state in experiment.glob("experiment_state-*.json"):
         state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
@@ -307,6 +307,101 @@ def test_damaged_ray_state_is_rebuilt_and_the_analysis_counts_each_config_once(k
     assert len(usable) == 3 and len({t.label for t in usable}) == 3
     failures = [t for t in analysed.trials if t.status not in (USABLE, "superseded")]
     assert not failures, [(t.name, t.status, t.reason) for t in failures]
+
+
+def test_a_trial_finished_on_the_storage_after_rays_last_snapshot_restores_from_its_last_checkpoint(tmp_path):
+    """After a kill -9, Ray restores from the checkpoint its last snapshot named; the storage's newer
+    checkpoint of the last epoch is used only when the storage's rows hold that epoch."""
+    from ray import tune
+
+    from tune_mnist.core.config import TrialConfig
+    from tune_mnist.model.mlp import build_mlp
+    from tune_mnist.model.saved import save_model
+    from tune_mnist.trainables.stored_final import copy_to, stored_final
+
+    config = TrialConfig(side=14, depth=1, width=8, epochs=3)
+    trial = tmp_path / "trial"
+    for index in range(3):  # checkpoint_00000i holds epoch i + 1
+        row = {"epoch": index + 1, "val_acc": float("nan"), "test_acc": 0.5 + index / 10}
+        save_model(trial / f"checkpoint_{index:06d}", build_mlp(196, 1, 8), config, metrics=row)
+    rows = trial / "result.json"
+
+    def given(index: int):
+        return tune.Checkpoint.from_directory(str(trial / f"checkpoint_{index:06d}"))
+
+    rows.write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2)))
+    assert stored_final(given(1), 3) is None  # epoch 3's row never reached the storage: Ray trains it
+    rows.write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
+    stored = stored_final(given(1), 3)
+    assert stored is not None and stored.path.endswith("checkpoint_000002")
+    assert stored.row["epoch"] == 3 and stored.row["test_acc"] == 0.7 and stored.row["val_acc"] != stored.row["val_acc"]
+    assert stored_final(given(2), 3) is None  # Ray's own checkpoint is the newest
+    assert stored_final(given(0), 4) is None  # the newest is not the last epoch's (4 epochs)
+    (trial / "checkpoint_000002" / "model.pt").unlink()  # a checkpoint cut short is never used
+    assert stored_final(given(1), 3) is None
+    save_model(trial / "checkpoint_000002", build_mlp(196, 1, 8), config, metrics={"epoch": 3})
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    copy_to(stored_final(given(0), 3), str(copied))
+    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in (trial / "checkpoint_000002").iterdir())
+
+
+@pytest.mark.slow
+def test_resume_from_a_snapshot_older_than_the_storages_rows_trains_no_finished_epoch_again(tmp_path):
+    """The kill -9 race made certain: one trial runs to its end while every experiment-state snapshot and
+    every checkpoint is kept as it appears; then the newest snapshot that still has the trial running
+    (as a driver killed between two snapshots leaves it) replaces the final one, and --resume finishes
+    the trial from the storage's last checkpoint without a second row for any epoch."""
+    epochs, name = 8, "raced"
+    experiment, kept = tmp_path / name, tmp_path / "kept"
+    kept.mkdir()
+    driver = start_search(
+        *("--space", "random", "--num-samples", "1", "--subset", "20000", "--batch-size", "16", "--lr", "1e-2"),
+        *("--epochs", str(epochs), "--confirm", "1", "--scheduler", "fifo"),
+        *("--storage-path", str(tmp_path), "--name", name),
+        env={"TUNE_GLOBAL_CHECKPOINT_S": "2"},  # snapshots while the one trial runs
+    )
+    snapshots: list[dict[str, bytes]] = []
+    try:
+        while driver.poll() is None:
+            for state in experiment.glob("experiment_state-*.json"):
+                data = state.read_bytes()
+                try:
+                    trial_data = json.loads(data)["trial_data"]
+                except (ValueError, KeyError):
+                    continue  # caught mid-write
+                if trial_data and b"RUNNING" in data and (not snapshots or snapshots[-1].get(state.name) != data):
+                    searcher = {p.name: p.read_bytes() for p in experiment.glob("*-state-*.json")}
+                    snapshots.append({state.name: data, **searcher})
+            for checkpoint in experiment.glob("*/checkpoint_*"):
+                if (checkpoint / "model.pt").is_file() and not (kept / checkpoint.name).exists():
+                    time.sleep(0.3)  # let Ray finish writing it
+                    shutil.copytree(checkpoint, kept / checkpoint.name)
+            time.sleep(0.05)
+        out, err = driver.communicate()
+    finally:
+        kill_group(driver)
+    assert driver.returncode == 0, out[-2000:] + err[-2000:]
+    (trial,) = trial_dirs(experiment)
+    rows = (trial / "result.json").read_text()
+    assert epochs_of(trial) == list(range(1, epochs + 1))
+    assert snapshots, "no snapshot was written while the trial ran"
+    stale = snapshots[-1]
+    for file_name, data in stale.items():
+        (experiment / file_name).write_bytes(data)
+    state_name = next(n for n in stale if n.startswith("experiment_state-"))
+    last_result = json.loads(json.loads(stale[state_name])["trial_data"][0][1])["last_result"]
+    assert last_result["epoch"] < epochs  # the snapshot is older than the storage's rows
+    for checkpoint in kept.iterdir():  # what a killed driver leaves: no checkpoint pruned yet
+        shutil.copytree(checkpoint, trial / checkpoint.name, dirs_exist_ok=True)
+
+    resumed = search("--resume", "--name", name, "--storage-path", str(tmp_path), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stdout + resumed.stderr
+    assert (trial / "result.json").read_text() == rows  # no epoch trained or written twice
+    (final,) = trial.glob("checkpoint_*")
+    saved = json.loads((final / "config.json").read_text())["metrics"]
+    assert saved["epoch"] == epochs and saved["val_acc"] == json.loads(rows.splitlines()[-1])["val_acc"]
 
 
 # ---------------------------------------------------------------- a storage that fills up

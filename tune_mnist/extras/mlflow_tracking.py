@@ -21,6 +21,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import member_trial_dir, member_trial_id
+from tune_mnist.core.metrics import REPLAYED
 from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
 
 TRIAL_ID_TAG, TRIAL_DIR_TAG, PARENT_TAG = "tune_mnist.trial_id", "tune_mnist.trial_dir", "mlflow.parentRunId"
@@ -146,6 +147,8 @@ class TrialRuns(MLflowLoggerCallback):
             ]
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
+        if result.get(REPLAYED):
+            return  # logged before a hard kill (tune_mnist.trainables.stored_final)
         if trial not in self._trial_runs:
             self.log_trial_start(trial)
         step = int(result.get("epoch") or result.get("training_iteration") or iteration)

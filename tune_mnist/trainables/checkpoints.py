@@ -14,8 +14,9 @@ after it was superseded (the state on the storage then names a newer one). When 
 checkpoints lose ``training_state.pt`` at once (most of their size), and two snapshots later its older
 checkpoints go (a pack trial's own checkpoints go entirely: its members' directories hold their models);
 when the search ends every other trial keeps only its latest checkpoint. A finished trial is restored
-only if the driver was killed before the storage's state said it finished; ``tune_mnist.trainables.trainable``
-then carries its model's weights and epoch on with a fresh optimizer (``saved_state``).
+only if the driver was killed before the storage's state said it finished; a one-config trial then
+restores from the storage's checkpoint of its last epoch (``tune_mnist.trainables.stored_final``), and one
+whose state names that checkpoint carries its weights and epoch on (``saved_state``).
 
 Periodic snapshots alone used to lose rows: Ray writes a trial's ``result.json`` and ``progress.csv``
 in the driver's staging directory, uploads them with the snapshots, and when it restarts a trial (a
@@ -44,6 +45,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from tune_mnist.core.config import pack_members
 from tune_mnist.core.layout import CHECKPOINT_PREFIX, TRAINING_STATE_FILE
+from tune_mnist.core.metrics import REPLAYED
 
 #: The logger of Ray's "Checkpoint successfully created at" line (ray.train._internal.storage, Ray 2.60).
 RAY_CHECKPOINT_LOGGER = "ray.train._internal.storage"
@@ -76,6 +78,11 @@ class KeepStagedRows:
         if Path(trial.local_path, file_name).is_file():
             return  # this driver wrote every row of it: the storage's copy can only be older
         super()._restore_from_remote(file_name, trial)  # type: ignore[misc]
+
+    def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
+        if result.get(REPLAYED):
+            return  # a row the storage's file already holds (tune_mnist.trainables.stored_final)
+        super().log_trial_result(iteration, trial, result)  # type: ignore[misc]
 
 
 class StagedJsonLogger(KeepStagedRows, JsonLoggerCallback):

@@ -17,12 +17,13 @@ from ray import tune
 
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, TRAINING_STATE_FILE
-from tune_mnist.core.metrics import EPOCH, PACK_SIZE, PLACEMENT
+from tune_mnist.core.metrics import EPOCH, PACK_SIZE, PLACEMENT, REPLAYED
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
+from tune_mnist.trainables.stored_final import copy_to, stored_final
 from tune_mnist.training.loop import new_state, train
 
 
@@ -101,6 +102,12 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     tensors = build_tensors(data, cfg, device)
     state = new_state(cfg, device)
     checkpoint = tune.get_checkpoint()
+    stored = stored_final(checkpoint, cfg.epochs) if checkpoint is not None else None
+    if stored is not None:  # finished on the storage after Ray's last snapshot (a hard kill): nothing to train
+        with tempfile.TemporaryDirectory() as directory:
+            copy_to(stored, directory)
+            tune.report({**stored.row, REPLAYED: True}, checkpoint=tune.Checkpoint.from_directory(directory))
+        return
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             load_saved(state, saved_state(Path(directory), device, cfg.seed))
