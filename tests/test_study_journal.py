@@ -137,8 +137,11 @@ def wait_for_two_finished(proc: subprocess.Popen, experiment: Path) -> None:
     """Until the running search's journal holds two finished configs (or it ends, or 300 s pass)."""
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
-            return
+        try:
+            if (experiment / "optuna.journal").exists() and len(complete(study(experiment))) >= 2:
+                return
+        except KeyError:  # the journal file exists, the study's creation is not in it yet
+            pass
         time.sleep(0.2)
 
 

@@ -11,7 +11,7 @@ state snapshotting has been triggered multiple times". Here Ray keeps every chec
 (``num_to_keep=None``), its snapshots stay periodic (``TUNE_GLOBAL_CHECKPOINT_S``, 'auto': at least
 10 s apart), and ``PruneCheckpoints`` deletes a superseded checkpoint once two snapshots were written
 after it was superseded (the state on the storage then names a newer one). When a trial finishes, its
-checkpoints lose ``training_state.pt`` at once (most of their size), and two snapshots later its older
+last checkpoint loses ``training_state.pt`` at once (most of its size), and two snapshots later its older
 checkpoints go (a pack trial's own checkpoints go entirely: its members' directories hold their models);
 when the search ends every other trial keeps only its latest checkpoint. A finished trial is restored
 only if the driver was killed before the storage's state said it finished; a one-config trial then
@@ -130,8 +130,9 @@ class PruneCheckpoints(tune.Callback):
         self._prune(self._snapshots - SNAPSHOTS_BEFORE_DELETE)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """A finished trial keeps its models only: its optimizer state goes at once, its older checkpoints
-        two snapshots on, as superseded ones do (the storage's state may still name one)."""
+        """A finished trial keeps its models only: its last checkpoint's optimizer state goes at once, its
+        older checkpoints (whole) two snapshots on, as superseded ones do (the storage's state may still
+        name one, and a resume from it must train as the first run did)."""
         self._latest.pop(trial.trial_id, None)
         latest = getattr(trial, "checkpoint", None)
         if latest is None:
@@ -189,15 +190,17 @@ def keep_only(filesystem: Any, latest: str, keep_latest: bool = True) -> None:
 
 
 def drop_training_state(filesystem: Any, latest: str) -> None:
-    """Delete ``training_state.pt`` from every checkpoint of ``latest``'s trial (a pack's: of each member)."""
-    trial_dir = posixpath.dirname(latest.rstrip("/"))
+    """Delete ``training_state.pt`` from ``latest`` (a pack's: of each member in it). The trial's older
+    checkpoints keep theirs until they go, two snapshots later: a driver killed before then leaves a
+    state that may name one of them, and ``--resume`` then trains the last epoch again from the whole
+    state (optimizer and shuffle order), so exactly as before, rows and the searcher's values alike."""
     try:
-        files = filesystem.get_file_info(pafs.FileSelector(trial_dir, allow_not_found=True, recursive=True))
+        files = filesystem.get_file_info(pafs.FileSelector(latest.rstrip("/"), allow_not_found=True, recursive=True))
     except OSError as exc:
-        log.warning("Could not list the checkpoints in %s: %s", trial_dir, exc)
+        log.warning("Could not list the checkpoint %s: %s", latest, exc)
         return
     for info in files:
-        if info.base_name == TRAINING_STATE_FILE and f"/{CHECKPOINT_PREFIX}" in info.path:
+        if info.base_name == TRAINING_STATE_FILE:
             _delete(filesystem, info.path, directory=False)
 
 
