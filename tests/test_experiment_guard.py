@@ -471,12 +471,56 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     assert f"--resume --name {name}" in sentence
     assert before and len(before) < 3, "every trial finished before the disk filled: nothing was tested"
     assert not (experiment / LOCK_FILE).exists() or DriverLock(str(experiment)).live_holder() is None
+    # Ray rewrites every trial's files at each snapshot, so the full disk may have cut a finished one's
+    # result.json: made certain here, and --resume puts it back from the driver's staged copy.
+    cut = experiment / sorted(before)[0] / "result.json"
+    cut.write_text(before[cut.parent.name][: len(before[cut.parent.name]) // 2])
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
     resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"{cut.parent.name}/result.json" in resumed.stdout and "full storage had cut short" in resumed.stdout
     assert_each_config_once(experiment, before)
     assert len(finished_configs(str(experiment))) == 3
+
+
+def test_files_cut_by_a_full_storage_are_put_back_from_the_drivers_staged_copies_only(tmp_path):
+    from tune_mnist.experiment.staged_copies import restore_cut_files
+
+    experiment = tmp_path / "storage" / "exp"
+    rows = "".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3))
+
+    def staging(session: str, storage: Path) -> Path:
+        staged = tmp_path / "ray" / session / "artifacts" / "t" / "exp" / "driver_artifacts"
+        staged.mkdir(parents=True)
+        pickled = f"80059500{str(storage).encode().hex()}94"  # a storage context names its path
+        (staged / "experiment_state-t.json").write_text(json.dumps({"trial_data": [[pickled]]}))
+        return staged
+
+    mine, other = staging("session_1", experiment.parent), staging("session_2", tmp_path / "elsewhere")
+    for trial, stored in (("aaaaa_00000_a", rows[:9]), ("aaaaa_00001_b", ""), ("aaaaa_00002_c", '{"epoch": 9}\n')):
+        (experiment / trial).mkdir(parents=True)
+        (experiment / trial / "result.json").write_text(stored)
+        (mine / trial).mkdir()
+        (mine / trial / "result.json").write_text(rows)
+        (mine / trial / "params.json").write_text("{}")
+    (experiment / "aaaaa_00000_a" / "params.json").write_text("{}")
+    (other / "aaaaa_00002_c").mkdir()
+    (other / "aaaaa_00002_c" / "result.json").write_text('{"epoch": 9}\n{"epoch": 10}\n')  # the same name elsewhere
+
+    restored = restore_cut_files(str(experiment), root=tmp_path / "ray")
+    assert sorted(restored) == [
+        "aaaaa_00000_a/result.json",
+        "aaaaa_00001_b/params.json",
+        "aaaaa_00001_b/result.json",
+        "aaaaa_00002_c/params.json",
+    ]
+    assert (experiment / "aaaaa_00000_a" / "result.json").read_text() == rows  # cut short: put back
+    assert (experiment / "aaaaa_00001_b" / "result.json").read_text() == rows  # cut to nothing: put back
+    assert (experiment / "aaaaa_00002_c" / "result.json").read_text() == '{"epoch": 9}\n'  # not a prefix: kept
+    assert (experiment / "aaaaa_00002_c" / "params.json").read_text() == "{}"  # never uploaded: put back
+    assert restore_cut_files(str(experiment), root=tmp_path / "ray") == []  # nothing left to put back
+    assert restore_cut_files("s3://bucket/exp", root=tmp_path / "ray") == []
 
 
 # ---------------------------------------------------------------- rebuild planning (synthetic experiment)

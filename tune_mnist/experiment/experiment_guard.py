@@ -19,6 +19,7 @@ from tune_mnist.experiment.rebuild import (
     set_aside,
 )
 from tune_mnist.experiment.rebuild import trial_dirs as _trial_dirs
+from tune_mnist.experiment.staged_copies import restore_cut_files
 from tune_mnist.experiment.storage import Location, exists
 
 
@@ -46,6 +47,14 @@ def prepare_resume(
     space's, where it is unset) become what is left to train.
     Returns (options, configs, nothing_left)."""
     options = options.replace(rebuilt=False)
+    restored = restore_cut_files(experiment)
+    if restored:
+        shown = ", ".join(restored[:3]) + (", ..." if len(restored) > 3 else "")
+        print(
+            f"Put back {len(restored)} trial file{'s' if len(restored) != 1 else ''} that the full storage had "
+            "cut short, from this machine's "
+            f"copies in Ray's staging directory: {shown}."
+        )
     check = check_state(experiment)
     if not check.damaged and not check.rebuild:
         return options, configs, False
