@@ -23,6 +23,7 @@ import pyarrow.fs as pafs
 
 from tune_mnist.core.layout import CHECKPOINT_PREFIX, CONFIG_FILE, MODEL_FILE, RESULT_FILE
 from tune_mnist.core.metrics import EPOCH
+from tune_mnist.trainables.unpack import read_rows
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,10 @@ def _read(filesystem: Any, path: str) -> str:
 def logged_epochs(filesystem: Any, trial_dir: str) -> set[int]:
     """The epochs of the rows in the storage's ``result.json`` (none when it cannot be read)."""
     try:
-        text = _read(filesystem, posixpath.join(trial_dir, RESULT_FILE))
+        rows = read_rows(filesystem, posixpath.join(trial_dir, RESULT_FILE))
     except (OSError, UnicodeDecodeError):
         return set()
-    epochs = set()
-    for line in text.splitlines():
-        try:
-            epochs.add(int(json.loads(line)[EPOCH]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return epochs
+    return {int(row[EPOCH]) for row in rows if isinstance(row, dict) and isinstance(row.get(EPOCH), int)}
 
 
 def stored_final(checkpoint: Any, epochs: int) -> StoredFinal | None:

@@ -99,8 +99,6 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     device, gpu_ids = trial_device()
     threads = trial_threads()
     torch.set_num_threads(threads)
-    tensors = build_tensors(data, cfg, device)
-    state = new_state(cfg, device)
     checkpoint = tune.get_checkpoint()
     stored = stored_final(checkpoint, cfg.epochs) if checkpoint is not None else None
     if stored is not None:  # finished on the storage after Ray's last snapshot (a hard kill): nothing to train
@@ -108,6 +106,8 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
             copy_to(stored, directory)
             tune.report({**stored.row, REPLAYED: True}, checkpoint=tune.Checkpoint.from_directory(directory))
         return
+    tensors = build_tensors(data, cfg, device)
+    state = new_state(cfg, device)
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             load_saved(state, saved_state(Path(directory), device, cfg.seed))

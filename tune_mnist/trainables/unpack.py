@@ -72,7 +72,7 @@ class UnpackMembers(tune.Callback):
             _write_params(fs, path, config)
             if fs.get_file_info(f"{path}/{ERROR_FILE}").type != pafs.FileType.NotFound:
                 fs.delete_file(f"{path}/{ERROR_FILE}")  # an errored pack that --resume now runs again
-            rows = self._read_rows(fs, f"{path}/{RESULT_FILE}")
+            rows = read_rows(fs, f"{path}/{RESULT_FILE}")
             # A restarted pack reports again from its checkpoint's epoch on: keep one row per epoch.
             rows = [r for r in rows if r.get(EPOCH, 0) < row[EPOCH]]
             rows.append(
@@ -92,20 +92,6 @@ class UnpackMembers(tune.Callback):
             if str(i) in stopped_now:  # what the scheduler writes for a single trial it stops
                 with fs.open_output_stream(f"{path}/{STOPPED_EARLY_FILE}") as out:
                     out.write((json.dumps(stopped_now[str(i)], indent=2) + "\n").encode())
-
-    @staticmethod
-    def _read_rows(fs: pafs.FileSystem, path: str) -> list[dict[str, Any]]:
-        if fs.get_file_info(path).type == pafs.FileType.NotFound:
-            return []
-        with fs.open_input_stream(path) as stream:
-            text = stream.read().decode()
-        rows = []
-        for line in text.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return rows
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:
@@ -138,3 +124,18 @@ class UnpackMembers(tune.Callback):
             _write_params(fs, path, config)
             with fs.open_output_stream(f"{path}/{ERROR_FILE}") as out:
                 out.write(f"{message}\n{error or ''}\n".encode())
+
+
+def read_rows(fs: pafs.FileSystem, path: str) -> list[dict[str, Any]]:
+    """The rows of a ``result.json`` on ``fs`` (none where it is missing; a half-written line is skipped)."""
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return []
+    with fs.open_input_stream(path) as stream:
+        text = stream.read().decode()
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
