@@ -16,8 +16,8 @@ import pytest
 from tune_mnist import SearchOptions, run_search
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import COMMAND_OPTIONS, RUN_STATE
-from tune_mnist.search_keywords import options_from
-from tune_mnist.search_options import build_parser
+from tune_mnist.search_keywords import flag, options_from
+from tune_mnist.search_options import build_parser, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,27 +33,40 @@ def cli_error(*argv: str) -> str:
     "keywords, argv",
     [
         ({"confirm": 0}, ["--confirm", "0"]),
+        ({"confirm": "x"}, ["--confirm", "x"]),
         ({"pack": "x"}, ["--pack", "x"]),
         ({"min_accuracy": 1.5}, ["--min-accuracy", "1.5"]),
+        ({"epochs": 0}, ["--epochs", "0"]),
+        ({"time_budget": -2}, ["--time-budget", "-2"]),
+        ({"gpus_per_trial": 1.5}, ["--gpus-per-trial", "1.5"]),
         ({"resume": True}, ["--resume"]),
+        ({"mlflow": "x"}, ["--mlflow", "x"]),
     ],
 )
 def test_a_bad_value_is_the_commands_sentence(keywords, argv):
+    """Both paths check the value once (``options_from``): the same sentence, naming the option by its flag."""
     with pytest.raises(InputError) as raised:
         run_search(**keywords)
     assert str(raised.value) == cli_error(*argv)
+    assert str(raised.value).startswith(f"{argv[0]} ")
 
 
-def test_a_bad_type_names_the_option():
-    with pytest.raises(InputError, match="--epochs: 0 is not a positive integer"):
-        run_search(epochs=0)
-    with pytest.raises(InputError, match="dry_run='yes' is invalid: it is a switch"):
+def test_a_wrong_type_names_the_option_and_the_fix():
+    with pytest.raises(InputError, match=r"^--epochs '3' is invalid: use a positive whole number of epochs\.$"):
+        run_search(epochs="3")
+    with pytest.raises(InputError, match=r"^--seeds True is invalid: use a positive whole number of seeds\.$"):
+        run_search(seeds=True)
+    with pytest.raises(InputError, match=r"^--dry-run 'yes' is invalid: use True or False \(it is a switch\)\.$"):
         run_search(dry_run="yes")
+    with pytest.raises(InputError, match=r"^--lr nan is invalid: use a positive learning rate"):
+        run_search(lr=float("nan"))
 
 
 def test_an_unknown_keyword_names_the_right_one():
     with pytest.raises(InputError, match="no option 'epoch'.*such as epochs for --epochs"):
         run_search(epoch=2)
+    with pytest.raises(InputError, match="no option 'time_budgett'.*such as time_budget for --time-budget"):
+        run_search(time_budgett=2)
 
 
 def test_the_options_are_the_commands_typed_and_frozen_with_its_defaults():
@@ -63,14 +76,20 @@ def test_the_options_are_the_commands_typed_and_frozen_with_its_defaults():
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.space = "smoke"  # frozen: a stage that works something out returns a new record
     assert options.replace(space="smoke").space == "smoke" and options.space == "grid"
-    # One field per option of the command, typed, beside what the run works out (never on the command line).
-    dests = {a.dest for a in build_parser()._actions if a.option_strings and a.dest != "help"}
-    assert set(COMMAND_OPTIONS) == dests and not set(RUN_STATE) & dests
+    # One field per option of the command (every flag --help lists), typed, beside what the run works out.
+    flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", build_parser().format_help())) - {"--help"}
+    assert flags == {flag(name) for name in COMMAND_OPTIONS} and not {flag(name) for name in RUN_STATE} & flags
     hints = typing.get_type_hints(SearchOptions)
     assert all(hints[name] is not typing.Any for name in COMMAND_OPTIONS)
-    assert options_from(epochs=3, time_budget=2.5, pack="cost") == options.replace(
-        epochs=3, time_budget=2.5, pack="cost"
-    )
+    # The command parses argv into the same record: the same defaults, the same values.
+    assert parse_args([]) == options
+    given = options.replace(epochs=3, time_budget=2.5, pack="cost", lr=0.01, shared_storage=True)
+    assert options_from(epochs=3, time_budget=2.5, pack="cost", lr=0.01, shared_storage=True) == given
+    argv = ["--epochs", "3", "--time-budget", "2.5", "--pack", "cost", "--lr", "1e-2", "--shared-storage"]
+    assert parse_args(argv) == given
+    # From Python: None is the default, a number of configs per trial and a Path are taken as the command reads them.
+    assert options_from(seeds=None, pack=8, storage_path=REPO) == options.replace(pack="8", storage_path=str(REPO))
+    assert parse_args(["--pack", "8", "--storage-path", str(REPO)]) == options_from(pack=8, storage_path=REPO)
 
 
 def test_a_dry_run_trains_nothing(tmp_path, capsys):

@@ -167,9 +167,13 @@ def test_dry_run_lists_configs_without_ray(capsys):
     "argv, message",
     [
         (["--space", "nope"], "Unknown search space 'nope': use one of adaptive ("),
-        (["--gpus-per-trial", "-1"], "--gpus-per-trial -1.0 is invalid"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial -1 is invalid"),
         (["--gpus-per-trial", "1.5"], "--gpus-per-trial 1.5 is invalid"),
-        (["--min-accuracy", "90"], "--min-accuracy 90.0 is invalid"),
+        (["--min-accuracy", "90"], "--min-accuracy 90 is invalid"),
+        (["--epochs", "0"], "--epochs 0 is invalid: use a positive whole number of epochs."),
+        (["--cpus-per-trial", "-2"], "--cpus-per-trial -2 is invalid: use a positive number of CPUs"),
+        (["--num-samples", "x"], "--num-samples 'x' is invalid: use a positive whole number"),
+        (["--max-failures", "1.5"], "--max-failures 1.5 is invalid: use a whole number of restarts, 0 or more."),
         (["--resume"], "--resume needs --name"),
         (["--resume", "--name", "never-ran"], "There is no experiment"),
         (
@@ -188,12 +192,15 @@ def test_bad_inputs_fail_before_ray_with_one_sentence(argv, message, tmp_path, c
     assert not ray.is_initialized()
 
 
-def test_bad_numbers_are_argparse_errors(capsys):
-    for argv in (["--epochs", "0"], ["--cpus-per-trial", "-2"], ["--num-samples", "x"]):
+def test_argv_argparse_cannot_read_is_a_usage_error(capsys):
+    """An unknown flag or a flag without its value: argparse's usage and error, exit status 2. A value it
+    can read but the option does not take is one sentence instead (above), the one ``run_search`` raises."""
+    for argv in (["--epochs"], ["--nope", "2"]):
         with pytest.raises(SystemExit) as exc:
             search.parse_args(argv)
         assert exc.value.code == 2
-    assert "invalid" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage: python -m tune_mnist.search" in err and "--epochs: expected one argument" in err
 
 
 def test_unwritable_storage_path_is_refused(tmp_path, capsys):

@@ -1,8 +1,10 @@
 """The Python API of the search: ``run_search(space="smoke", subset=2000, epochs=1)`` runs what
 ``python -m tune_mnist.search --space smoke --subset 2000 --epochs 1`` runs and returns a
-``SearchResult`` (the experiment's path, the exit status, the picks). A bad value raises the
-``InputError`` whose sentence the command prints. ``SearchResult.analysis()`` loads the analysis
-(``analysis.load_analysis``), imported only then: the search never imports the analysis otherwise."""
+``SearchResult`` (the experiment's path, the exit status, the picks). Both build the same ``SearchOptions``
+with the same defaults and checks (``tune_mnist.search_keywords``): a bad value raises the ``InputError``
+whose sentence the command prints, naming the option by its flag (``--time-budget``).
+``SearchResult.analysis()`` loads the analysis (``analysis.load_analysis``), imported only then: the search
+never imports the analysis otherwise."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class SearchResult:
 
 def run_search(**options: Any) -> SearchResult:
     """Run a search; the keywords are the command's options with ``_`` for ``-`` (``time_budget=5``,
-    ``storage_path="/shared/ray_results"``, ``resume=True``, ``pack=8``, ``confirm=3``)."""
+    ``storage_path="/shared/ray_results"``, ``resume=True``, ``pack=8``, ``mlflow=True`` for ``--mlflow``
+    alone); a keyword of None is left to its default."""
     outcome = execute(options_from(**options))
     return SearchResult(outcome.experiment, outcome.status, outcome.picks)

@@ -26,8 +26,7 @@ from tune_mnist.experiment.rebuild import finished_configs, remaining
 from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
-from tune_mnist.search_keywords import options_of
-from tune_mnist.search_options import check_options, parse_args
+from tune_mnist.search_options import parse_args
 from tune_mnist.strategies.budget import SearchBudget, screening_share
 from tune_mnist.strategies.search_limits import check_limits
 from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
@@ -76,7 +75,6 @@ def run(options: SearchOptions) -> int:
 
 
 def execute(options: SearchOptions) -> Outcome:
-    check_options(options)
     storage = storage_root(options.storage_path)
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())
     experiment = f"{storage.rstrip('/')}/{options.name}" if options.name else None
@@ -205,8 +203,8 @@ def with_screening_deadline(options: SearchOptions, adaptive: bool) -> SearchOpt
 def main(argv: list[str] | None = None, started: float | None = None) -> int:
     """argv -> the frozen options -> the run (``tune_mnist.api.run_search`` is the same from Python).
     ``started``: when the command began (default now); ``--time-budget`` counts from it."""
-    options = options_of(parse_args(argv)).replace(command_started=started or time.time())
-    return exit_status(lambda: run(options))
+    started = started or time.time()
+    return exit_status(lambda: run(parse_args(argv).replace(command_started=started)))
 
 
 def process_started() -> float:

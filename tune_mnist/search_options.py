@@ -1,24 +1,23 @@
-"""The options of ``python -m tune_mnist.search``: the parser (with every space listed in ``--help``) and
-the checks an option needs before Ray starts, each bad value one sentence naming the option and the fix."""
+"""The command line of ``python -m tune_mnist.search``: its flags and their help, with every space listed at
+the end of ``--help``. The parser only reads argv: what an option may be and its default are
+``tune_mnist.search_keywords``, which ``run_search`` uses too, so that the command and the API build the same
+record with the same checks."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import textwrap
 
 import search_spaces
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
-from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.core.options import SearchOptions
-from tune_mnist.data.options import add_data_options, nonnegative_int, positive_float, positive_int
+from tune_mnist.data.options import add_data_options
 from tune_mnist.experiment.storage import RUN_FILE
-from tune_mnist.extras.mlflow_store import BESIDE, check_uri
-from tune_mnist.extras.optional import require
+from tune_mnist.extras.mlflow_store import BESIDE
+from tune_mnist.search_keywords import options_from
 from tune_mnist.strategies.early_stopping import schedulers_text
-from tune_mnist.tuning.confirm_tuner import check_confirm, confirm_int
 from tune_mnist.tuning.trials import AUTO_PACK_ADAPTIVE_CPU, AUTO_PACK_CPU, AUTO_PACK_GPU
 
 #: The top of ``--help``: what the command does and where its files land.
@@ -28,33 +27,44 @@ Every trial's per-epoch rows, params and final checkpoint land in Ray's standard
 ``<storage>/<name>/``; ``python -m analysis.pareto`` reads them from there."""
 
 
-def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Every option of the command, once: the CLI parses argv with it, ``options_from`` keywords."""
-    parser = parser_class(
+def number(text: str) -> int | float | str:
+    """argparse type of a numeric option: the number the text spells, else the text, which the option's check
+    (``tune_mnist.search_keywords``) refuses in one sentence naming the option and the fix."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every flag of the command and its help; an option left out is left out of the parsed namespace
+    (``SUPPRESS``), so that its default is ``options_from``'s."""
+    parser = argparse.ArgumentParser(
         prog="python -m tune_mnist.search",
         description=SEARCH_DOC,
         epilog=spaces_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
     space = parser.add_argument_group("search space")
     space.add_argument(
         "--space",
-        default="grid",
         metavar="NAME",
         help="the search space to run, one of those listed at the end of this help; each is a file "
         "search_spaces/NAME.py (default grid)",
     )
     space.add_argument(
         "--num-samples",
-        type=positive_int,
+        type=number,
         metavar="N",
         help="configs the random space draws, trials the adaptive and cheap spaces run; the other spaces ignore it "
         "(default 50; with --time-budget 2,000 in random, unlimited in adaptive and cheap)",
     )
     space.add_argument(
         "--seeds",
-        type=positive_int,
-        default=1,
+        type=number,
         metavar="K",
         help="train every config K times, with seeds 0 to K-1, so that the analysis reports means "
         "and spreads over seeds (default 1). In the adaptive space each proposed config's K "
@@ -62,8 +72,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     )
     space.add_argument(
         "--confirm",
-        type=confirm_int,
-        default=DEFAULT_CONFIRM,
+        type=number,
         metavar="K",
         help="after the search, train the configs that decide the answer again until each has K seeds: "
         "the Pareto front above the bar on seed means, then every config within 2 pooled seed standard "
@@ -73,37 +82,35 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     )
     space.add_argument(
         "--search-seed",
-        type=nonnegative_int,
-        default=0,
+        type=number,
         metavar="N",
         help="seed of the random space's draws and of the adaptive space's sampler, so that a search "
         "can be repeated (default 0)",
     )
     space.add_argument(
         "--epochs",
-        type=positive_int,
+        type=number,
         metavar="E",
         help="train every config for E epochs (default: the space's own, 2 in grid, small and smoke, "
         "drawn from 1-10 in random and adaptive)",
     )
     space.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=number,
         metavar="B",
         help="training images per step for every config (default: the space's own, 64 in grid, "
         "small and smoke, drawn from 32-256 in random and adaptive)",
     )
     space.add_argument(
         "--lr",
-        type=positive_float,
+        type=number,
         metavar="LR",
         help="Adam learning rate for every config (default: the space's own, 1e-3 in grid and "
         "small, 1e-2 in smoke, drawn from 1e-4 to 1e-2 in random and adaptive)",
     )
     space.add_argument(
         "--min-accuracy",
-        type=float,
-        default=DEFAULT_MIN_ACCURACY,
+        type=number,
         metavar="A",
         help="the accuracy bar, a fraction between 0 and 1: a config is good enough when its "
         "validation accuracy is above it. The end summary picks the best configs above it, the "
@@ -113,7 +120,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     space.add_argument("--scheduler", metavar="NAME", help=f"the trial scheduler: {schedulers_text()}")
     space.add_argument(
         "--time-budget",
-        type=float,
+        type=number,
         metavar="MINUTES",
         help="end the whole command, confirmation included, within seconds of MINUTES of wall time from its start, "
         "in every space: screening gets all but 10 s where it trains every config's --confirm seeds (adaptive, "
@@ -132,7 +139,6 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     )
     run.add_argument(
         "--storage-path",
-        default="ray_results",
         metavar="PATH",
         help="where experiments live: a directory, created if missing and made absolute, or a URI such "
         "as s3://bucket/path or gs://bucket/path (default ./ray_results)",
@@ -178,36 +184,32 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     res = parser.add_argument_group("resources")
     res.add_argument(
         "--cpus-per-trial",
-        type=positive_float,
-        default=1,
+        type=number,
         metavar="C",
         help="CPUs Ray reserves for each trial; the trial also runs that many torch threads, at least one (default 1)",
     )
     res.add_argument(
         "--gpus-per-trial",
-        type=float,
-        default=0,
+        type=number,
         metavar="G",
         help="GPUs Ray reserves for each trial: 0 trains on the CPU, a fraction such as 0.25 shares one "
         "GPU between four trials, a whole number reserves that many GPUs (default 0)",
     )
     res.add_argument(
         "--max-concurrent",
-        type=positive_int,
+        type=number,
         metavar="N",
         help="run at most N trials at once (default: as many as the cluster's CPUs and GPUs allow)",
     )
     res.add_argument(
         "--max-failures",
-        type=nonnegative_int,
-        default=1,
+        type=number,
         metavar="N",
         help="restart a failed trial from its last checkpoint up to N times, e.g. after a lost (spot) "
         "node; 0 gives up on it at once (default 1)",
     )
     res.add_argument(
         "--pack",
-        default="auto",
         metavar="K|auto|cost",
         help="train up to K configs of a list space together in one trial, as one packed ensemble "
         "with stacked weights (configs of the same depth, batch size and epochs pack together). "
@@ -229,8 +231,9 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     return parser
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+def parse_args(argv: list[str] | None = None) -> SearchOptions:
+    """argv -> the frozen options: the parser reads the flags, ``options_from`` adds the defaults and checks."""
+    return options_from(**vars(build_parser().parse_args(argv)))
 
 
 def spaces_text() -> str:
@@ -248,23 +251,3 @@ def spaces_text() -> str:
             break_on_hyphens=False,
         )
     return "\n".join(lines)
-
-
-def check_options(options: SearchOptions) -> None:
-    """Each bad value refused in one sentence naming the option and the fix, before anything runs."""
-    g = options.gpus_per_trial
-    if not (g >= 0 and math.isfinite(g)) or (g > 1 and g != int(g)):
-        raise InputError(f"--gpus-per-trial {g} is invalid: use 0, a fraction such as 0.25, or a whole number of GPUs.")
-    if not 0 < options.min_accuracy < 1:
-        raise InputError(
-            f"--min-accuracy {options.min_accuracy} is invalid: use a fraction between 0 and 1, such as "
-            f"{DEFAULT_MIN_ACCURACY:.2f}."
-        )
-    if options.pack not in ("auto", "cost") and not (options.pack.isdigit() and int(options.pack) >= 1):
-        raise InputError(f"--pack {options.pack} is invalid: use a positive number of configs per trial, auto or cost.")
-    if options.resume and not options.name:
-        raise InputError("--resume needs --name: pass the name of the experiment to continue.")
-    check_confirm(options)
-    if options.mlflow:
-        check_uri(options.mlflow)
-        require("mlflow", "--mlflow")

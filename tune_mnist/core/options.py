@@ -2,9 +2,9 @@
 
 Why one record: a search's options pass through the resume, the data, the packing plan, the budget and
 the Tuner; a mutable namespace that each stage completes in place hides who set what. Here the
-command-line options (built only by the command's parser, ``tune_mnist.search_keywords.options_from``,
-which holds their defaults and their checks, so no default is written twice) sit beside what the run
-works out as it goes (the fields with defaults); a stage that works something out returns a new record
+command-line options (built only by ``tune_mnist.search_keywords.options_from``, which holds their
+defaults and checks for the command and ``run_search`` alike, so none is written twice) sit beside what
+the run works out as it goes (the fields with defaults); a stage that works something out returns a new record
 (``dataclasses.replace``), so every value has one author."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class SearchOptions:
     space: str
     num_samples: int | None
     seeds: int
-    confirm: int  # the parser keeps a non-number's text, which check_confirm refuses before anything runs
+    confirm: int
     search_seed: int
     epochs: int | None
     batch_size: int | None

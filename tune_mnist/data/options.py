@@ -1,5 +1,6 @@
-"""Command-line options shared by the single-run and search CLIs: the data source and validation split,
-and the number parsers their options use."""
+"""Command-line options shared by the single-run and search CLIs: the data source and validation split;
+and the number parsers of the single-run CLI's options (the search checks its values in
+``tune_mnist.search_keywords``, with ``run_search``)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import signal
@@ -48,7 +47,6 @@ import time
 from types import TracebackType
 from typing import Any
 
-from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import BUDGET_FILE
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.storage import read_text, write_text
@@ -61,12 +59,6 @@ BUDGET_SAMPLES = 2000
 UNLIMITED = -1
 #: If the budget signal comes before Ray Tune has installed its handler, try again this often.
 RETRY_S = 1.0
-
-
-def check_budget(minutes: float | None) -> None:
-    """Refuse a non-positive or non-finite budget in one sentence (before Ray starts)."""
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise InputError(f"--time-budget {minutes:g} is invalid: use a positive number of minutes, such as 10.")
 
 
 def apply_defaults(options: SearchOptions) -> SearchOptions:

@@ -8,12 +8,12 @@ stops a confirmation trial (docs/search.md, "Budget and early stopping with the 
 from __future__ import annotations
 
 from tune_mnist.core.options import SearchOptions
-from tune_mnist.strategies.budget import apply_defaults, check_budget
+from tune_mnist.strategies.budget import apply_defaults
 from tune_mnist.strategies.early_stopping import resolve_scheduler
 
 
 def check_limits(options: SearchOptions) -> SearchOptions:
-    """Check ``time_budget`` (InputError, one sentence, for a bad value) and return the options with the
-    ``scheduler`` resolved for the space and the budget's sample defaults."""
-    check_budget(options.time_budget)
+    """The options with the ``scheduler`` resolved for the space (InputError, one sentence, for an unknown
+    one) and the budget's sample defaults; ``--time-budget``'s value is checked with the other options
+    (``tune_mnist.search_keywords``)."""
     return apply_defaults(options.replace(scheduler=resolve_scheduler(options.scheduler, options.space)))

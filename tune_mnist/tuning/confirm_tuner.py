@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import Space
-from tune_mnist.confirm.rule import DEFAULT_CONFIRM
-from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.strategies.budget import sample_limit
 from tune_mnist.tuning.trials import AUTO_PACK_CPU, pack_size, run_constants
@@ -18,24 +16,6 @@ from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_o
 
 #: Tune's "no limit" on trials: the searcher says when it has finished.
 UNLIMITED = -1
-
-
-def check_confirm(options: SearchOptions) -> None:
-    """``--confirm`` is a whole number of seeds, at least 1 (1: no confirmation stage)."""
-    k = options.confirm
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InputError(
-            f"--confirm {k} is invalid: use the number of seeds each answer-deciding config needs, "
-            f"such as {DEFAULT_CONFIRM} (the default), or 1 for no confirmation stage."
-        )
-
-
-def confirm_int(text: str) -> int | str:
-    """argparse type: an int where the text is one, else the text, which ``check_confirm`` refuses in one sentence."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def confirming_tuner(
