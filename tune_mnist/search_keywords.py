@@ -24,8 +24,6 @@ from tune_mnist.data.sources import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE
 from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
 
-__all__ = ["OPTIONS", "SearchOptions", "flag", "options_from"]
-
 # ---------------------------------------------------------------- what a value may be
 # Each check returns the record's value for a given one, or raises ValueError, which names the option's fix.
 
