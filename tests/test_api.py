@@ -16,7 +16,7 @@ import pytest
 from tune_mnist import SearchOptions, run_search
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import COMMAND_OPTIONS, RUN_STATE
-from tune_mnist.search_keywords import flag, options_from
+from tune_mnist.search_keywords import OPTIONS, flag, options_from
 from tune_mnist.search_options import build_parser, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +79,7 @@ def test_the_options_are_the_commands_typed_and_frozen_with_its_defaults():
     # One field per option of the command (every flag --help lists), typed, beside what the run works out.
     flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", build_parser().format_help())) - {"--help"}
     assert flags == {flag(name) for name in COMMAND_OPTIONS} and not {flag(name) for name in RUN_STATE} & flags
+    assert set(OPTIONS) == set(COMMAND_OPTIONS)  # each with its default and check
     hints = typing.get_type_hints(SearchOptions)
     assert all(hints[name] is not typing.Any for name in COMMAND_OPTIONS)
     # The command parses argv into the same record: the same defaults, the same values.
