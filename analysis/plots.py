@@ -270,18 +270,11 @@ def learning_curves(
 
 def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us") -> Path:
     """Trial-time latency against the re-measured one (median and range over rounds), y = x dotted."""
-    fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110, constrained_layout=True)
     x, y = table[f"trial_{metric}"], table[metric]
     yerr = np.vstack([y - table[f"{metric}_min"], table[f"{metric}_max"] - y])
-    ax.errorbar(x, y, yerr=yerr, fmt="o", color="tab:blue", ecolor="0.5", capsize=3)
-    for _, row in table.iterrows():
-        ax.annotate(
-            str(row["label"]),
-            (row[f"trial_{metric}"], row[metric]),
-            xytext=(5, 4),
-            textcoords="offset points",
-            fontsize=7,
-        )
+    ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor="0.5", capsize=3)
+    ax.scatter(x, y, color="tab:blue", zorder=3)  # a marker the labels keep clear of
     both = pd.concat([x, y, table[f"{metric}_max"]]).dropna()
     if len(both):
         lo, hi = float(both.min()) * 0.9, float(both.max()) * 1.1
@@ -291,7 +284,8 @@ def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us
     ax.set_title("latency: during the search vs re-measured alone", fontsize=10)
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=8)
+    plot_labels.place_labels(ax, table.dropna(subset=[f"trial_{metric}", metric]), f"trial_{metric}", metric)
     path = out / "remeasure.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path)
     plt.close(fig)
     return path

@@ -24,7 +24,7 @@ from matplotlib.transforms import Bbox
 
 from analysis import plot_labels
 from analysis.front import compute_front, parse_objectives
-from analysis.plots import scatter_figure
+from analysis.plots import remeasure_plot, scatter_figure
 from analysis.report import notebook_matches
 from search_spaces.grid import notebook_configs
 from tune_mnist.model.counts import mlp_flops
@@ -249,3 +249,24 @@ def test_without_adjusttext_the_plot_is_drawn_with_the_picks_and_the_ends_labell
     assert int(size) > 0
     assert labels == "['full28 2x1024', 'full28 2x8', 'resize14 1x64']"
     assert last_legend_line == plot_labels.REST_TEXT.format(n=int(front.table["on_front"].sum()) - 3)
+
+
+def test_the_remeasure_plots_labels_do_not_overlap(monkeypatch, tmp_path):
+    """remeasure.png labels the front and the layer behind it, latency during the search against alone, on
+    linear axes: there the four fastest configs' markers overlap one another, so a label may touch a
+    neighbour's marker, but no label covers another label."""
+    front = front_of(grid_table()).table
+    table = front[front["pareto_rank"] <= 2].copy()
+    table["trial_latency_p50_us"] = table["latency_p50_us"] * [1.1 + 0.05 * (i % 4) for i in range(len(table))]
+    table["latency_p50_us_min"], table["latency_p50_us_max"] = (
+        table["latency_p50_us"] * 0.97,
+        table["latency_p50_us"] * 1.04,
+    )
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)  # keep the figure remeasure_plot would close
+    remeasure_plot(table, tmp_path)
+    (fig,) = kept
+    assert sorted(label_boxes(fig)) == sorted(table["label"])
+    assert [c for c in collisions(fig, table, "trial_latency_p50_us", "latency_p50_us") if " overlaps " in c] == []
+    monkeypatch.undo()
+    plt.close(fig)
