@@ -178,7 +178,7 @@ def scatter_figure(
     ax.legend(
         handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec", title_fontsize=8
     )
-    if not plot_labels.place_labels(ax, labelled, x, y) and every_label:
+    if not plot_labels.place_labels(ax, labelled, x, y) and every_label and not unlabelled:
         plt.close(fig)
         return scatter_figure(front, x, y, title, notebook, accuracy_metric, bar_on, every_label=False)
     return fig

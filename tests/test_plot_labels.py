@@ -270,3 +270,16 @@ def test_the_remeasure_plots_labels_do_not_overlap(monkeypatch, tmp_path):
     assert [c for c in collisions(fig, table, "trial_latency_p50_us", "latency_p50_us") if " overlaps " in c] == []
     monkeypatch.undo()
     plt.close(fig)
+
+
+def test_where_the_labels_cannot_all_be_placed_clear_the_plot_is_drawn_again_with_the_picks_and_the_ends(
+    monkeypatch,
+):
+    monkeypatch.setattr(plot_labels, "ITERATIONS", 1)  # one push each: the top-right four stay on top of each other
+    fig, front = draw(grid_table(), "flops", "val_acc")
+    try:
+        assert sorted(label_boxes(fig)) == ["full28 2x1024", "full28 2x8", "resize14 1x64"]
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert legend[-1] == plot_labels.REST_TEXT.format(n=int(front.table["on_front"].sum()) - 3)
+    finally:
+        plt.close(fig)
