@@ -26,7 +26,7 @@ from analysis.front import Front
 #: More front labels than this crowd a 9x6 inch plot even when placed apart.
 MAX_LABELS = 10
 FONT_SIZE = 7
-REST_TEXT = "{n} more front configs, unlabelled: see front.csv, the report's front table, report.html (hover)"
+REST_TEXT = "{n} front configs unlabelled: see front.csv, report.html"
 #: adjustText stops after this many steps, not after a time, so every machine draws the same plot.
 ITERATIONS = 500
 #: adjustText's settings, tried in turn until one leaves no label covered. Front configs often sit in a
@@ -37,7 +37,8 @@ ATTEMPTS: tuple[dict, ...] = (
     {"expand": (1.1, 1.5)},
     {},
 )
-LEADER = {"arrowstyle": "-", "color": "0.35", "linewidth": 0.6, "shrinkB": 3}
+#: A thin grey line from a moved label to its point, drawn over the markers so that it shows in a cluster.
+LEADER = {"arrowstyle": "-", "color": "0.25", "linewidth": 0.7, "shrinkB": 2, "zorder": 6}
 
 
 def essential(front: Front, x: str, drawn: pd.DataFrame) -> pd.Index:
