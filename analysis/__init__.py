@@ -13,6 +13,7 @@ measurements; it never imports the search, the trainable or Ray.
   (``export``: state_dict + config.json)
 - ``console``: an ``Analysis`` as the printed summary
 - ``plots``, ``report``, ``report_files``: the PNGs; the sentences both outputs share; the tables and report.md
+- ``plot_labels``: the PNGs' front labels, placed clear of each other and of the markers (adjustText, optional)
 - ``interactive``: the front as plotly figures (optional), for report.html and ``plotly_figures()``
 - ``pareto``: the command line: compute, write, print
 - ``api``: ``from analysis import load_analysis``: the same from Python, as DataFrames and figures"""

@@ -13,9 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from analysis import plot_labels  # noqa: E402
 from analysis.front import Front, nondominated  # noqa: E402
 from analysis.load import Experiment  # noqa: E402
 from tune_mnist.core.metrics import UNITS  # noqa: E402
@@ -77,22 +79,32 @@ def plane_front(points: pd.DataFrame, x: str, y: str, x_max: bool, y_max: bool) 
     return values[mask].sort_values([x, y])
 
 
-def scatter(
+def scatter(front: Front, x: str, y: str, path: Path, *args, **kwargs) -> Path:
+    """``scatter_figure`` saved to ``path``."""
+    fig = scatter_figure(front, x, y, *args, **kwargs)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def scatter_figure(
     front: Front,
     x: str,
     y: str,
-    path: Path,
     title: str,
     notebook: pd.DataFrame | None = None,
     accuracy_metric: str = "val_acc",
     bar_on: str = "mean",
-) -> Path:
+    every_label: bool = True,
+) -> Figure:
+    """One scatter plot, its labels placed in the pixels it is saved with (its own dpi); drawn again with
+    fewer labels where the front's labels cannot all be placed clear of each other and of the markers."""
     table = front.table
     senses = {o.name: o.maximise for o in front.objectives}
     x_max = senses.get(x, x.endswith("_acc"))
     y_max = senses.get(y, y.endswith("_acc"))
     colours = spec_colours(table)
-    fig, ax = plt.subplots(figsize=(9, 6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=120, constrained_layout=True)
     for spec, group in table.groupby(table["input_spec"].astype(str), sort=False):
         ok, low = group[group["feasible"]], group[~group["feasible"]]
         ax.scatter(ok[x], ok[y], s=40, color=colours[spec], alpha=0.9, zorder=3)
@@ -107,11 +119,7 @@ def scatter(
     plane = plane_front(table[table["feasible"]], x, y, x_max, y_max)
     if len(plane) > 1:
         ax.step(plane[x], plane[y], where="post", color="0.35", linestyle="--", linewidth=1, zorder=1)
-    for _, row in on_front.iterrows():
-        if pd.notna(row[x]) and pd.notna(row[y]):
-            ax.annotate(
-                str(row["label"]), (row[x], row[y]), xytext=(6, 6), textcoords="offset points", fontsize=7, zorder=5
-            )
+    labelled, unlabelled = plot_labels.chosen(front, x, y, every_label and plot_labels.placed_apart())
     if notebook is not None and not notebook.empty:
         ax.scatter(notebook[x], notebook[y], marker="*", s=260, color="gold", edgecolors="black", zorder=6)
     bar_text = f"accuracy bar: {accuracy_metric} ({bar_on} over seeds) > {front.min_accuracy:g}"
@@ -166,12 +174,14 @@ def scatter(
                 label="the notebook's pick (resize8 1x256)",
             )
         )
+    handles += plot_labels.rest_handle(unlabelled)
     ax.legend(
         handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec", title_fontsize=8
     )
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    if not plot_labels.place_labels(ax, labelled, x, y) and every_label and not unlabelled:
+        plt.close(fig)
+        return scatter_figure(front, x, y, title, notebook, accuracy_metric, bar_on, every_label=False)
+    return fig
 
 
 def scatter_plots(
@@ -260,18 +270,11 @@ def learning_curves(
 
 def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us") -> Path:
     """Trial-time latency against the re-measured one (median and range over rounds), y = x dotted."""
-    fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110, constrained_layout=True)
     x, y = table[f"trial_{metric}"], table[metric]
     yerr = np.vstack([y - table[f"{metric}_min"], table[f"{metric}_max"] - y])
-    ax.errorbar(x, y, yerr=yerr, fmt="o", color="tab:blue", ecolor="0.5", capsize=3)
-    for _, row in table.iterrows():
-        ax.annotate(
-            str(row["label"]),
-            (row[f"trial_{metric}"], row[metric]),
-            xytext=(5, 4),
-            textcoords="offset points",
-            fontsize=7,
-        )
+    ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor="0.5", capsize=3)
+    ax.scatter(x, y, color="tab:blue", zorder=3)  # a marker the labels keep clear of
     both = pd.concat([x, y, table[f"{metric}_max"]]).dropna()
     if len(both):
         lo, hi = float(both.min()) * 0.9, float(both.max()) * 1.1
@@ -281,7 +284,8 @@ def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us
     ax.set_title("latency: during the search vs re-measured alone", fontsize=10)
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=8)
+    plot_labels.place_labels(ax, table.dropna(subset=[f"trial_{metric}", metric]), f"trial_{metric}", metric)
     path = out / "remeasure.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path)
     plt.close(fig)
     return path
