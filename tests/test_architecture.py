@@ -13,8 +13,7 @@ PACKAGES = ("tune_mnist", "search_spaces", "analysis")
 
 #: Each stage's rank: a module imports only stages of its own rank or lower (the data flows down this list).
 RANKS = {
-    "tune_mnist": 0,  # the package itself: its docstring and the old-path finder
-    "tune_mnist._legacy": 0,
+    "tune_mnist": 0,  # the package itself: its docstring and the lazy Python API
     "tune_mnist.core": 1,
     "tune_mnist.data": 2,
     "tune_mnist.model": 3,

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tune_mnist.experiment.driver_lock import LOCK_FILE, DriverLock, ExperimentBusy
-from tune_mnist.experiment.lock_holder import Holder, is_stale, process_start
+from tune_mnist.experiment.driver_lock import LOCK_FILE, MACHINE_LOCKS, DriverLock, ExperimentBusy, Holder
 from tune_mnist.experiment.rebuild import check_state, config_key, finished_configs, pickle_problem
-from tune_mnist.experiment.storage import Location
 from tune_mnist.experiment.storage_guard import storage_errno
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,13 +130,14 @@ def one_sentence(stderr: str) -> str:
 def test_lock_refuses_a_second_holder_in_one_sentence_naming_it(tmp_path):
     experiment = str(tmp_path / "exp")
     with DriverLock(experiment):
-        assert (tmp_path / "exp" / LOCK_FILE).is_file()
-        with pytest.raises(ExperimentBusy) as exc:
-            DriverLock(experiment).acquire()
-        message = str(exc.value)
-        assert f"host {socket.gethostname()}, process {os.getpid()}, since " in message
-        assert "--resume --name exp" in message and "\n" not in message and message.count(". ") == 0
-    assert not (tmp_path / "exp" / LOCK_FILE).exists()  # released
+        assert Holder.parse((tmp_path / "exp" / LOCK_FILE).read_text()).pid == os.getpid()
+        for refused in (DriverLock(experiment).acquire, DriverLock(experiment).check_free):
+            with pytest.raises(ExperimentBusy) as exc:
+                refused()
+            message = str(exc.value)
+            assert f"host {socket.gethostname()}, process {os.getpid()}, since " in message
+            assert "--resume --name exp" in message and "\n" not in message and message.count(". ") == 0
+    assert not (tmp_path / "exp").exists()  # released: a new experiment the lock alone made leaves no trace
 
 
 def test_a_dead_holder_does_not_block(tmp_path):
@@ -157,43 +156,37 @@ def test_a_dead_holder_does_not_block(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     lock = DriverLock(str(experiment))
-    lock.acquire()  # the killed holder's lock is stale: taken over
-    assert lock.holder()[0].token == lock.token
+    assert lock.holder().pid == holder.pid  # the killed driver's file is still there...
+    lock.check_free()
+    lock.acquire()  # ...and blocks nobody: the kernel dropped its lock with the process
+    assert lock.holder().pid == os.getpid()
     lock.release()
+    assert not (experiment / LOCK_FILE).exists()
 
 
-def test_stale_rules(tmp_path):
-    now = time.time()
-    me = Holder(
-        host="here", pid=os.getpid(), pid_start=process_start(os.getpid()), started_at=now, token="t", heartbeat=now
-    )
-    assert not is_stale(me, None, now, host="here")
-    reused = Holder(**{**me.__dict__, "pid_start": "1"})  # same pid, another process start: pid reuse
-    assert is_stale(reused, None, now, host="here")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    assert is_stale(Holder(**{**me.__dict__, "pid": dead.pid}), None, now, host="here")
-    away = Holder(**{**me.__dict__, "host": "elsewhere", "heartbeat": now - 300})
-    assert is_stale(away, now - 300, now, host="here")
-    assert not is_stale(away, now - 5, now, host="here")  # its heartbeat (the file's mtime) is recent
+def test_a_lock_file_that_no_process_holds_does_not_block_whoever_it_names(tmp_path):
+    """Only the OS lock counts, never what the file says: a pid reused by a live process, another host."""
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for named in (Holder(socket.gethostname(), alive.pid, time.time()), Holder("elsewhere", 1, time.time())):
+            (experiment / LOCK_FILE).write_bytes(named.dumps())
+            with DriverLock(str(experiment)) as lock:
+                assert lock.holder().pid == os.getpid()
+    finally:
+        alive.kill()
+        alive.wait()
 
 
-def through_pyarrow(lock: DriverLock) -> DriverLock:
-    """Reach the lock as behind an s3:// or gs:// URI: through a pyarrow file system, no O_EXCL."""
-    lock.local_path, lock.location = None, Location(lock.experiment)
-    return lock
-
-
-def test_lock_behind_a_uri_is_write_then_read_back(tmp_path):
-    experiment = f"file://{tmp_path}/exp"
-    lock = through_pyarrow(DriverLock(experiment, read_back_s=0))
-    lock.acquire()
-    assert lock.holder()[0].token == lock.token
-    assert DriverLock(experiment).holder()[0].token == lock.token  # one file, whichever way it is reached
-    with pytest.raises(ExperimentBusy):
-        through_pyarrow(DriverLock(experiment, read_back_s=0)).acquire()
-    lock.release()
-    assert not (tmp_path / "exp" / LOCK_FILE).exists()
+def test_a_uri_experiment_is_held_on_this_machine(tmp_path):
+    """s3:// has no file to lock: the lock is a file on this machine, and the storage is never reached."""
+    experiment = f"s3://tune-mnist-no-such-bucket-{uuid.uuid4().hex}/results/exp"
+    with DriverLock(experiment) as lock:
+        assert lock.path.parent == MACHINE_LOCKS and lock.holder().pid == os.getpid()
+        with pytest.raises(ExperimentBusy, match=f"Experiment {experiment} is being driven by another search"):
+            DriverLock(experiment).check_free()
+    assert not lock.path.exists()
 
 
 def test_storage_errors_are_recognised():
@@ -470,7 +463,7 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     assert f"The storage {storage} failed a write (no space left" in sentence, sentence
     assert f"--resume --name {name}" in sentence
     assert before and len(before) < 3, "every trial finished before the disk filled: nothing was tested"
-    assert not (experiment / LOCK_FILE).exists() or DriverLock(str(experiment)).live_holder() is None
+    DriverLock(str(experiment)).check_free()  # the stopped driver holds nothing
     # Ray rewrites every trial's files at each snapshot, so the full disk may have cut a finished one's
     # result.json: made certain here, and --resume puts it back from the driver's staged copy.
     cut = experiment / sorted(before)[0] / "result.json"

@@ -22,10 +22,6 @@ Ray or the search). docs/architecture.md draws the same picture with every modul
 
 import importlib
 
-from tune_mnist import _legacy
-
-_legacy.install()
-
 __version__ = "0.1.0"
 
 #: The Python API, imported on first use so that ``import tune_mnist`` stays cheap (no Ray, no torch).

@@ -9,7 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tune_mnist._legacy import hand_on
 from tune_mnist.core.config import SCALINGS
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.options import add_data_options, nonnegative_int, positive_float, positive_int
@@ -80,11 +79,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("\nInterrupted: no model was saved.", file=sys.stderr)
         raise SystemExit(130) from None
-
-
-def __getattr__(name: str) -> object:
-    """The loop's names, which lived here before the regrouping (``tune_mnist.training.loop``), for old pickles."""
-    return hand_on(__name__, name)
 
 
 if __name__ == "__main__":

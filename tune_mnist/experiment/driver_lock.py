@@ -1,81 +1,95 @@
-"""One driver per experiment: a lock file in the experiment directory, held while a search drives it.
+"""One driver per experiment: filelock's OS lock (``flock``) on ``tune_mnist_driver.lock`` in the
+experiment directory, held while a search drives it.
 
 Two drivers on one experiment (a run and a ``--resume`` of it from another shell) would train the same
-trials into the same directories at once. A driver therefore creates ``tune_mnist_driver.lock`` (JSON:
-host, pid, the process's start time, started_at, a random token, heartbeat) before Ray starts, refreshes
-it from a heartbeat thread and removes it when it ends (with the experiment directory, where the lock
-created it and nothing else was written: a search refused before it began leaves no trace). A second
-driver is refused with one sentence naming the live holder; a holder that died does not block anyone:
+trials into the same directories at once. A driver takes the lock before Ray starts, without waiting,
+and writes who it is (host, pid, since when, its command) into the lock file through the locked
+descriptor; a second driver cannot take it and is refused in one sentence naming that holder. The
+kernel drops the lock when its process ends, however it ends (``kill -9`` too), so a dead driver's
+file blocks nobody: there is no staleness rule, no heartbeat and no pid to compare. The holder removes
+the file when it ends (with the experiment directory, where the lock created it and nothing else was
+written: a search refused before it began leaves no trace).
 
-- same host: stale when its pid is gone, or the pid now belongs to a process started at another time
-  (pid reuse);
-- another host: stale when its heartbeat (the file's mtime, or the ``heartbeat`` field) is older than
-  ``STALE_S``, which assumes the hosts' clocks agree to well within that (NTP).
-
-Local paths and NFS get an atomic create-if-absent (``O_CREAT | O_EXCL``; atomic on NFSv3+ servers).
-URIs (s3://, gs://) reached through pyarrow have no such operation: there the lock is best effort,
-write then read back after a pause, so two drivers starting within that pause can both believe they
-won; the later write wins and the other driver's heartbeat notices that it lost the lock."""
+An experiment behind a URI (s3://, gs://) has no file to lock: its lock is a file on this machine
+(``MACHINE_LOCKS``, named by the URI), and so is that of an experiment on a file system without
+``flock``. docs/robustness.md says what each storage guarantees."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
+import socket
 import sys
-import threading
+import tempfile
 import time
-import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.fs as pafs
+from filelock import FileLock, Timeout
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.experiment.lock_holder import (
-    STALE_S,
-    Holder,
-    is_stale,
-    this_process,
-    with_beat,
-)
-from tune_mnist.experiment.storage import Location, is_uri
+from tune_mnist.experiment.storage import is_uri
 
 LOCK_FILE = "tune_mnist_driver.lock"
-HEARTBEAT_S = 10.0
-READ_BACK_S = 2.0  # URIs: how long to wait before reading our write back
-YOUNG_S = 5.0  # an unreadable lock younger than this is being written by its creator right now
+#: This machine's locks of experiments that have no lockable file of their own (URIs, no flock).
+MACHINE_LOCKS = Path(tempfile.gettempdir()) / f"tune_mnist-driver-locks-{os.getuid()}"
+#: Tries, this far apart, while a lock file is being taken or removed by another driver at this moment.
+READ_TRIES, READ_PAUSE_S = 5, 0.2
 
 
 class ExperimentBusy(InputError):
     """Another live driver holds the experiment."""
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds an experiment: the JSON in its lock file."""
+
+    host: str
+    pid: int
+    started_at: float  # wall clock (seconds since the epoch)
+    command: str = ""
+
+    @classmethod
+    def this_process(cls) -> Holder:
+        return cls(socket.gethostname(), os.getpid(), time.time(), " ".join(sys.argv)[:500])
+
+    @classmethod
+    def parse(cls, text: str) -> Holder | None:
+        try:
+            data = json.loads(text)
+            return cls(str(data["host"]), int(data["pid"]), float(data["started_at"]), str(data.get("command", "")))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def dumps(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2) + "\n").encode()
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.started_at))
+        return f"host {self.host}, process {self.pid}, since {since}"
+
+
+def machine_lock_path(experiment: str) -> Path:
+    """The lock file on this machine for an experiment that has none of its own."""
+    return MACHINE_LOCKS / f"{hashlib.sha256(experiment.rstrip('/').encode()).hexdigest()[:24]}.lock"
+
+
 class DriverLock:
     """Hold ``experiment`` for this process: ``with DriverLock(path, name):`` or acquire()/release()."""
 
-    def __init__(
-        self,
-        experiment: str,
-        name: str | None = None,
-        *,
-        heartbeat_s: float = HEARTBEAT_S,
-        stale_s: float = STALE_S,
-        read_back_s: float = READ_BACK_S,
-    ) -> None:
+    def __init__(self, experiment: str, name: str | None = None) -> None:
         self.experiment = experiment
         self.name = name or experiment.rstrip("/").rsplit("/", 1)[-1]
-        self.heartbeat_s, self.stale_s, self.read_back_s = heartbeat_s, stale_s, read_back_s
-        self.token = uuid.uuid4().hex
-        self.lost: Holder | None = None  # set by the heartbeat when another driver took the lock over
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._held = False
+        local = not is_uri(experiment) or experiment.startswith("file://")
+        self.directory = Path(experiment.removeprefix("file://")) if local else None
+        self.path = self.directory / LOCK_FILE if self.directory is not None else machine_lock_path(experiment)
+        self._lock: FileLock | None = None
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file we locked
         self._created_experiment = False  # the lock made the experiment directory (a new experiment)
-        uri = is_uri(experiment) and not experiment.startswith("file://")
-        self.local_path = None if uri else Path(experiment.removeprefix("file://")) / LOCK_FILE
-        self.location = Location(experiment) if uri else None
-
-    # ------------------------------------------------------------ public
 
     def __enter__(self) -> DriverLock:
         self.acquire()
@@ -84,199 +98,87 @@ class DriverLock:
     def __exit__(self, *exc: Any) -> None:
         self.release()
 
-    def holder(self) -> tuple[Holder | None, float | None, bool]:
-        """(the holder, the lock's mtime, whether a lock file exists) as the storage shows them now."""
-        text, mtime = self._read()
-        if text is None:
-            return None, None, False
-        return Holder.parse(text), mtime, True
-
-    def live_holder(self) -> Holder | None:
-        """The live driver holding the experiment, if any (a dead one's lock is left for acquire to take)."""
-        holder, mtime, present = self.holder()
-        if not present or holder is None or is_stale(holder, mtime, stale_s=self.stale_s):
+    def holder(self) -> Holder | None:
+        """Who the lock file names (the live holder while the lock is taken; a dead one's leftover otherwise)."""
+        try:
+            return Holder.parse(self.path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
             return None
-        return None if holder.token == self.token else with_beat(holder, mtime)
 
     def check_free(self) -> None:
         """Raise ExperimentBusy when a live driver holds the experiment; writes nothing."""
-        holder = self.live_holder()
-        if holder is not None:
-            raise self._busy(holder)
+        if not self.path.exists():
+            return
+        try:
+            with FileLock(self.path, timeout=0).acquire():
+                return  # free: at most a dead driver's file, left as it is
+        except Timeout:
+            raise self._busy() from None
+        except OSError:
+            return  # no flock here, or the file just went: acquire decides
 
     def acquire(self) -> None:
-        """Take the lock or raise ExperimentBusy naming the live holder; starts the heartbeat."""
-        me = this_process(self.token)
-        self._created_experiment = not self._experiment_exists()
-        for _ in range(5):
-            if self._create(me):
-                break
-            holder, mtime, present = self.holder()
-            if not present:
-                continue  # released in between: try again
-            if holder is None:
-                if mtime is not None and time.time() - mtime < YOUNG_S:
-                    time.sleep(0.5)  # its creator is writing it right now
+        """Take the lock or raise ExperimentBusy naming the live holder."""
+        me = Holder.this_process()
+        if self.directory is not None:
+            self._created_experiment = not self.directory.exists()
+        for _ in range(READ_TRIES):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(self.path, timeout=0, on_acquired=lambda fd: self._describe(fd, me))
+            try:
+                lock.acquire()
+            except Timeout:
+                if self.path.exists():
+                    raise self._busy() from None
+                continue  # its holder ended and removed it just now: try again
+            except OSError as exc:
+                if exc.errno == errno.ENOSYS and self.path.parent != MACHINE_LOCKS:
+                    self.path = machine_lock_path(self.experiment)  # no flock on this file system
                     continue
-                self._take_over(None)
-                continue
-            if holder.token == self.token:
-                break
-            if not is_stale(holder, mtime, stale_s=self.stale_s):
-                raise self._busy(with_beat(holder, mtime))
-            self._take_over(holder)
-        else:
-            holder = self.live_holder()
-            if holder is not None:
-                raise self._busy(holder)
-            raise ExperimentBusy(
-                f"Cannot take the driver lock {self._where()}: other drivers keep changing it; "
-                f"stop them, then run the search again with --resume --name {self.name}."
-            )
-        self._held = True
-        self._thread = threading.Thread(target=self._beat, name="tune-mnist-driver-lock", daemon=True)
-        self._thread.start()
+                raise InputError(
+                    f"Cannot write the driver lock {self.path} ({exc.strerror or exc}): free space on the storage "
+                    "or make it writable, then run the search again."
+                ) from None
+            self._lock = lock
+            return
+        raise self._busy()
 
     def release(self) -> None:
-        """Stop the heartbeat and remove the lock if it is still ours."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if not self._held:
+        """Remove the lock file, then let the lock go (waiters that opened the removed file try again)."""
+        if self._lock is None:
             return
-        self._held = False
-        holder, _, present = self.holder()
-        if present and holder is not None and holder.token == self.token:
-            self._delete()
-            if self._created_experiment:
-                self._remove_if_empty()
-
-    def _experiment_exists(self) -> bool:
-        if self.local_path is not None:
-            return self.local_path.parent.exists()
-        assert self.location is not None
-        return self.location.kind() != pafs.FileType.NotFound
-
-    def _remove_if_empty(self) -> None:
-        """A new experiment's directory, made only to hold the lock, goes with it when nothing else was
-        written there (a search refused before Ray started, a cluster check failed): the storage is
-        left as it was found and the same ``--name`` can be run again. Locally ``rmdir`` is atomic (it
-        fails on anything written meanwhile); behind a URI an empty listing is checked first."""
+        lock, self._lock = self._lock, None
         try:
-            if self.local_path is not None:
-                self.local_path.parent.rmdir()
-                return
-            assert self.location is not None
-            if not self.location.children():
-                self.location.fs.delete_dir(self.location.root)
+            now = os.stat(self.path)
+            if (now.st_dev, now.st_ino) == self._file_id:
+                self.path.unlink()
         except OSError:
-            pass  # not empty (the search wrote something) or gone: leave it
-
-    # ------------------------------------------------------------ internals
-
-    def _busy(self, holder: Holder) -> ExperimentBusy:
-        ago = max(0, int(time.time() - holder.heartbeat))
-        return ExperimentBusy(
-            f"Experiment {self.experiment} is being driven by another search ({holder.describe()}, last heartbeat "
-            f"{ago} s ago): wait for it to end or stop it (kill {holder.pid} on {holder.host}), then continue it "
-            f"with --resume --name {self.name}."
-        )
-
-    def _where(self) -> str:
-        return str(self.local_path) if self.local_path is not None else f"{self.experiment}/{LOCK_FILE}"
-
-    def _read(self) -> tuple[str | None, float | None]:
-        if self.local_path is not None:
-            try:
-                with open(self.local_path, encoding="utf-8", errors="replace") as f:
-                    return f.read(), os.fstat(f.fileno()).st_mtime
-            except FileNotFoundError:
-                return None, None
-        assert self.location is not None
-        path = self.location.join(LOCK_FILE)
-        info = self.location.fs.get_file_info(path)
-        if info.type == pafs.FileType.NotFound:
-            return None, None
-        try:
-            text = self.location.read_text(path)
-        except (FileNotFoundError, OSError):
-            return None, None
-        return text, info.mtime.timestamp() if info.mtime is not None else None
-
-    def _create(self, me: Holder) -> bool:
-        """Create the lock if absent: atomically on a file system, by write-and-read-back behind a URI."""
-        if self.local_path is not None:
-            self.local_path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.local_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                return False
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(me.dumps())
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as exc:
-                self.local_path.unlink(missing_ok=True)
-                raise InputError(
-                    f"Cannot write the driver lock {self.local_path} ({exc.strerror}): free space on "
-                    f"the storage or make it writable, then run the search again."
-                ) from None
-            return True
-        assert self.location is not None
-        if self.holder()[2]:
-            return False
-        self.location.write_text(me.dumps(), self.location.join(LOCK_FILE))
-        time.sleep(self.read_back_s)
-        holder, _, _ = self.holder()
-        return holder is not None and holder.token == self.token
-
-    def _take_over(self, stale: Holder | None) -> None:
-        """Move a dead holder's lock away so that _create can make ours; a lock renewed meanwhile is put back."""
-        if self.local_path is None:
-            assert self.location is not None
-            self.location.fs.delete_file(self.location.join(LOCK_FILE))  # best effort, see the module docstring
-            return
-        moved = self.local_path.with_name(f"{LOCK_FILE}.stale-{uuid.uuid4().hex[:8]}")
-        try:
-            os.rename(self.local_path, moved)
-        except FileNotFoundError:
-            return
-        again = Holder.parse(moved.read_text(errors="replace"))
-        if stale is not None and (again is None or again.token != stale.token):
-            try:  # we moved a lock another driver had just created: give it back
-                os.link(moved, self.local_path)
-            except FileExistsError:
-                pass
-        moved.unlink(missing_ok=True)
-
-    def _delete(self) -> None:
-        try:
-            if self.local_path is not None:
-                self.local_path.unlink(missing_ok=True)
-            else:
-                assert self.location is not None
-                self.location.fs.delete_file(self.location.join(LOCK_FILE))
-        except OSError:
-            pass  # a lock we cannot remove (storage gone) is judged stale later by the rules above
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.heartbeat_s):
-            try:
-                holder, _, _ = self.holder()
-                if holder is not None and holder.token != self.token:
-                    self.lost = holder
-                    print(
-                        f"warning: another driver took over {self.experiment} ({holder.describe()}); this "
-                        "search no longer holds it.",
-                        file=sys.stderr,
-                    )
-                    return
-                if self.local_path is not None:
-                    os.utime(self.local_path)  # the heartbeat other hosts read: a rewrite could be read half-done
-                elif holder is not None:
-                    now = time.time()
-                    fresh = Holder(**{**asdict(holder), "heartbeat": now})
-                    self.location.write_text(fresh.dumps(), self.location.join(LOCK_FILE))  # objects replace whole
+            pass  # gone, or a storage we cannot write: the kernel still drops the lock
+        lock.release()
+        if self._created_experiment and self.directory is not None:
+            try:  # rmdir is atomic: it fails on anything the search wrote meanwhile
+                self.directory.rmdir()
             except OSError:
-                continue  # a full or unreachable storage: keep trying; the search reports the storage itself
+                pass
+
+    def _describe(self, fd: int, me: Holder) -> None:
+        """filelock's ``on_acquired``: write the holder into the file we just locked."""
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me.dumps(), 0)
+        os.fsync(fd)
+        stat = os.fstat(fd)
+        self._file_id = (stat.st_dev, stat.st_ino)
+
+    def _busy(self) -> ExperimentBusy:
+        holder = self.holder()
+        for _ in range(READ_TRIES):
+            if holder is not None:
+                break
+            time.sleep(READ_PAUSE_S)  # taken a moment ago: its holder is writing its name
+            holder = self.holder()
+        who = holder.describe() if holder is not None else f"its lock {self.path} names no holder"
+        stop = f" (kill {holder.pid} on {holder.host})" if holder is not None else ""
+        return ExperimentBusy(
+            f"Experiment {self.experiment} is being driven by another search ({who}): wait for it to end or stop "
+            f"it{stop}, then continue it with --resume --name {self.name}."
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import SearchOptions
+from tune_mnist.experiment.old_layout import refuse_old_layout
 from tune_mnist.experiment.storage import RUN_FILE, exists, read_text, write_text
 
 #: The options ``--resume`` takes from the file instead of the command line.
@@ -59,6 +60,7 @@ def resume_options(experiment: str) -> dict[str, Any]:
 
     if not exists(experiment):
         raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
+    refuse_old_layout(experiment)  # before anything is written: Ray could not load its state
     from tune_mnist.experiment.experiment_guard import rebuildable
 
     if not tune.Tuner.can_restore(experiment) and not rebuildable(experiment):  # else rebuilt from trial dirs

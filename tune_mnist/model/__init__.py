@@ -2,10 +2,3 @@
 
 May import: core, data.
 """
-
-from tune_mnist._legacy import hand_on
-
-
-def __getattr__(name: str) -> object:
-    """The names of the old ``tune_mnist.model`` module (now ``mlp``), for pickles written before."""
-    return hand_on(__name__, name)
