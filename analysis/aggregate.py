@@ -3,7 +3,6 @@ with its seeds grouped (accuracy as mean, standard deviation and minimum over se
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,15 +10,15 @@ import pandas as pd
 
 from analysis.confirmation import experiment_sigma, lcb_values
 from analysis.load import Experiment, Trial
-from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.core.config import CONFIG_KEYS, DATA_KEYS, TrialConfig, config_key
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
 from tune_mnist.core.metrics import ACCURACY
 from tune_mnist.model.measure import mlp_flops, mlp_params
 
-RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
-GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
+#: A config's seeds are grouped by ``config_key(row, data=True)``: its fields but the seed, and the data it saw.
+GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + DATA_KEYS
 BAR_ON = ("mean", "min", "lcb")  # lcb: mean - 1.645 * pooled seed std / sqrt(n) (analysis.confirmation)
 FIRST = (
     "label",
@@ -68,7 +67,7 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
             continue
         record: dict[str, Any] = {k: v for k, v in row.items() if not _is_missing(v)}
         record.update(config.to_dict())
-        record.update({k: trial.params.get(k) for k in RUN_CONSTANTS})
+        record.update({k: trial.params.get(k) for k in DATA_KEYS})
         # Descriptions and costs follow from the config; fill them in for results that lack them.
         record.setdefault("input_spec", config.input_spec)
         record.setdefault("architecture", config.architecture)
@@ -90,10 +89,6 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _key(row: pd.Series, keys: list[str]) -> str:
-    return json.dumps([None if _is_missing(row.get(k)) else row.get(k) for k in keys], default=str)
-
-
 def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: str = "mean") -> pd.DataFrame:
     """One row per config (all seeds of it together). Numeric metrics are seed means; for every
     accuracy metric ``<m>_std`` and ``<m>_min`` are added; ``bar_value`` is the ``bar_on`` statistic
@@ -111,8 +106,8 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         )
         raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
     keys = [k for k in GROUP_KEYS if k in trials.columns]
-    sigma = experiment_sigma(trials, keys, accuracy_metric) if bar_on == "lcb" else None
-    groups = trials.assign(_key=trials.apply(_key, axis=1, keys=keys)).groupby("_key", sort=False)
+    sigma = experiment_sigma(trials, accuracy_metric) if bar_on == "lcb" else None
+    groups = trials.assign(_key=trials.apply(config_key, axis=1, data=True)).groupby("_key", sort=False)
     rows = []
     for _, group in groups:
         group = group.sort_values("seed")

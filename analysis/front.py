@@ -1,8 +1,8 @@
 """Feasibility (the accuracy bar), the Pareto front over named objectives, and its hypervolume.
 
-Dominance and hypervolume come from moocore: ``is_nondominated(..., keep_weakly=True)`` keeps exact
-ties on the front, ``pareto_rank`` gives the layers behind it, ``hypervolume`` is computed against a
-fixed reference point that is reported beside it."""
+Dominance is ``tune_mnist.core.pareto``'s (moocore, exact ties kept on the front, the layers behind it),
+the one the confirmation stage uses too; the hypervolume is moocore's, computed against a fixed
+reference point that is reported beside it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass, field
 
 import moocore
-import numpy as np
 import pandas as pd
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.pareto import nondominated, pareto_layers
 from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
 
 SENSES = ("max", "min")
@@ -96,20 +96,6 @@ def parse_reference(text: str | None, objectives: list[Objective]) -> dict[str, 
         except ValueError:
             raise InputError(f"--reference item {item!r} needs a number: write {name}=VALUE.") from None
     return out
-
-
-def nondominated(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
-    """True for every point no other point dominates; exact ties are all kept."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(points, maximise=maximise, keep_weakly=True), dtype=bool)
-
-
-def pareto_layers(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
-    """1 for the front, 2 for the front of what is left, and so on."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=int)
-    return np.asarray(moocore.pareto_rank(points, maximise=maximise), dtype=int) + 1
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pandas as pd
 from analysis.confirmation import seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
+from tune_mnist.core.pareto import dominates
 
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
 NOTEBOOK_TEXT = "the notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256)"
@@ -228,13 +229,11 @@ def notebook_matches(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _dominates(a: pd.Series, b: pd.Series, front: Front) -> bool:
-    better = False
-    for o in front.objectives:
-        x, y = a[o.name], b[o.name]
-        if (x < y) if o.maximise else (x > y):
-            return False
-        better |= (x > y) if o.maximise else (x < y)
-    return better
+    """Whether config ``a`` dominates config ``b`` on the front's objectives."""
+    names = [o.name for o in front.objectives]
+    return dominates(
+        a[names].astype(float).tolist(), b[names].astype(float).tolist(), [o.maximise for o in front.objectives]
+    )
 
 
 def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: Front | None = None) -> list[str]:

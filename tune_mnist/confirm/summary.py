@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tune_mnist.confirm.log import read_log
-from tune_mnist.confirm.rule import config_key
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
+from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
 
 
@@ -33,7 +33,7 @@ class Group:
         return len(self.rows)
 
     def mean(self, metric: str) -> float:
-        values = [r[metric] for r in self.rows.values() if _number(r.get(metric))]
+        values = [r[metric] for r in self.rows.values() if finite(r.get(metric))]
         return sum(values) / len(values) if values else math.nan
 
     def first(self) -> Group:
@@ -76,7 +76,7 @@ def reached_end(config: dict[str, Any], row: dict[str, Any]) -> bool:
 
 def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:
     """The best config by ``metric`` among those whose mean selection accuracy is above ``bar``."""
-    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and _number(g.mean(metric))]
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and finite(g.mean(metric))]
     if not feasible:
         return None
     sign = -1 if mode == "max" else 1
@@ -211,10 +211,6 @@ def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 
         resumed_in_stage=started is not None and float(started) < fit_started,
         k=k,
     )
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seeds(n: int) -> str:

@@ -3,6 +3,8 @@ trainable, the analysis, its CSV files and its plots. ``tune_mnist.training.rows
 
 from __future__ import annotations
 
+import math
+
 EPOCH = "epoch"
 ACCURACY = ("train_acc", "val_acc", "test_acc")
 LOSS = ("train_loss", "val_loss", "test_loss")
@@ -54,3 +56,9 @@ UNITS = {
     "latency_p99_us": "us/sample",
     "latency_batch_us": "us/sample",
 }
+
+
+def finite(value: object) -> bool:
+    """Whether a reported value is a number to count: an int or a float, finite, and not a bool
+    (a missing split's accuracy is NaN; a flag such as ``done`` is no measurement)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

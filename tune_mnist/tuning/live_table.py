@@ -18,7 +18,6 @@ several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' m
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any
@@ -28,7 +27,7 @@ from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
 from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
-from tune_mnist.core.metrics import EPOCH
+from tune_mnist.core.metrics import EPOCH, finite
 from tune_mnist.tuning.progress_lines import progress_lines
 
 HEADER = ["config", "status", "epoch", "val_acc", "test_acc", "FLOPs", "latency p50"]
@@ -55,14 +54,14 @@ def shown_result(trial: Any) -> tuple[dict[str, Any], str | None]:
 def _accuracy(row: dict[str, Any]) -> float:
     for key in ("val_acc", "test_acc"):  # no validation split: test accuracy
         value = row.get(key)
-        if isinstance(value, (int, float)) and not math.isnan(value):
+        if finite(value):
             return float(value)
     return -1.0
 
 
 def count_text(value: Any) -> str:
     """FLOPs in a few characters: 1,280, 26.4k, 3.72M."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+    if not finite(value):
         return "-"
     if abs(value) < 1e4:
         return f"{int(value):,}"
@@ -73,11 +72,11 @@ def count_text(value: Any) -> str:
 
 
 def fraction_text(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) and not math.isnan(value) else "-"
+    return f"{value:.4f}" if finite(value) else "-"
 
 
 def latency_text(value: Any) -> str:
-    if not isinstance(value, (int, float)) or math.isnan(value):
+    if not finite(value):
         return "-"
     return f"{value:,.0f} us" if value >= 1000 else f"{value:.3g} us"
 
