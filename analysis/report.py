@@ -13,6 +13,7 @@ import pandas as pd
 from analysis.confirmation import seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
+from tune_mnist.core import metrics
 from tune_mnist.core.pareto import dominates
 
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
@@ -54,8 +55,8 @@ def table_rows(
         "architecture",
         f"{accuracy_metric} (mean ± std)",
         *others,
-        "FLOPs",
-        "params",
+        metrics.metric("flops").heading,
+        metrics.metric("params").heading,
         f"{latency_metric}",
         *extra,
         "seeds",

@@ -3,23 +3,29 @@ result.json with one rule for a bad line, one config key and one finite-number c
 
 from __future__ import annotations
 
+import json
 import math
 
+import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 from test_analysis_front import write_trial
 
+from analysis import pareto, plots
 from analysis.aggregate import aggregate, trial_table
 from analysis.front import Objective, compute_front
 from analysis.load import UNREADABLE, load_experiment
 from analysis.trial_files import read_results
 from tune_mnist.confirm.rule import Seeds, front_keys
-from tune_mnist.core.config import config_key
-from tune_mnist.core.metrics import finite
+from tune_mnist.core import metrics
+from tune_mnist.core.config import TrialConfig, config_key
+from tune_mnist.core.metrics import ENVIRONMENT, LATENCY, Metric, finite
 from tune_mnist.core.objectives import OBJECTIVES
 from tune_mnist.core.pareto import dominates
 from tune_mnist.core.result_rows import CorruptResultFile, parse_result_rows
+from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
 from tune_mnist.trainables.unpack import read_rows
+from tune_mnist.training.rows import epoch_row, split_sizes, static_fields
 
 BAR = 0.9
 
@@ -111,6 +117,70 @@ def test_one_key_per_config_whatever_its_spelling():
     assert config_key({"depth": -1, "width": 8}) == '{"depth": -1, "width": 8}'  # invalid: named, never raised
 
 
+def test_the_fixed_references_are_the_notebooks_model():
+    """The metric table holds the baseline's counts as numbers (core imports no model code)."""
+    baseline = (784, 2, 1024)
+    expected = {"flops": mlp_flops(*baseline), "params": mlp_params(*baseline)}
+    expected["flops_bias_relu"] = mlp_bias_relu_ops(*baseline)
+    assert {name: metrics.metric(name).reference for name in expected} == expected
+
+
 def test_finite_counts_numbers_only():
     assert finite(1) and finite(0.5)
     assert not any(finite(v) for v in (math.nan, math.inf, True, None, "1"))
+
+
+# ---------------------------------------------------------------- a new metric, walked through
+
+
+def write_rows_trial(experiment, number: int, width: int, accuracy: float, latency: float) -> None:
+    """A finished trial whose one row the row builder made, with ``weight_bytes`` computed beside it."""
+    config = TrialConfig(side=8, depth=1, width=width, epochs=1)
+    static = static_fields(config, split_sizes(100, 50, 50))
+    measured = {
+        **dict(zip(LATENCY, (latency, latency * 1.2, latency * 1.5, latency / 50, 1024))),
+        **dict(zip(ENVIRONMENT, ("cpu", "cpu", 1, "x"))),
+        "weight_bytes": 4 * static["params"],  # the code that computes the new metric
+    }
+    row = epoch_row(1, (0.5, 0.5, 0.5), (accuracy, accuracy, accuracy - 0.01), 0.1, 0.1, static, measured)
+    directory = experiment / f"abcde_{number:05d}_{config.label('_')}"
+    directory.mkdir(parents=True)
+    params = {**config.to_dict(), "validation_size": 50, "split_seed": 0, "subset": None}
+    (directory / "params.json").write_text(json.dumps(params))
+    (directory / "result.json").write_text(json.dumps(row) + "\n")
+
+
+def test_a_new_metric_needs_its_row_in_the_table_and_its_value_in_the_row(tmp_path, monkeypatch, capsys):
+    """``weight_bytes`` (the float32 weights' size) is added as the Extending table says: a row in
+    ``core.metrics.METRICS`` and its value where the row is built. The analysis then takes it as an
+    objective, with the table's hypervolume reference and ideal, and its plots name it in the table's words."""
+    with pytest.raises(ValueError, match=r"unknown \['weight_bytes'\] \(add a row to that table\)"):
+        write_rows_trial(tmp_path / "refused", 0, 8, 0.9, 10.0)
+    weight_bytes = Metric(
+        "weight_bytes",
+        metrics.COST_GROUP,
+        unit="bytes",
+        label="weights in float32",
+        direction="min",
+        log_axis=metrics.LOG,
+        reference=4 * 1863690.0,
+        reference_source=metrics.BASELINE,
+        ideal=0.0,
+    )
+    monkeypatch.setattr(metrics, "METRICS", (*metrics.METRICS, weight_bytes))
+    experiment = tmp_path / "exp"
+    for number, (width, accuracy, latency) in enumerate([(8, 0.90, 10.0), (64, 0.95, 12.0), (256, 0.93, 30.0)]):
+        write_rows_trial(experiment, number, width, accuracy, latency)
+
+    assert pareto.main([str(experiment), "--min-accuracy", "0.5", "--objectives", "val_acc:max,weight_bytes:min"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("config "))  # the front table's
+    assert header.split()[-2:] == ["weight_bytes", "seeds"]
+    assert "weight_bytes 7,454,760 (the notebook's 784-1024-1024-10 baseline)" in out
+    assert "ideal point (val_acc 1, weight_bytes 0)" in out
+    front = pd.read_csv(experiment / "analysis" / "front.csv")
+    assert set(front["width"]) == {8, 64}  # 256 is costlier and less accurate than 64
+    trials = pd.read_csv(experiment / "analysis" / "trials.csv").sort_values("width")
+    assert list(trials["weight_bytes"]) == [4 * mlp_params(64, 1, w) for w in (8, 64, 256)]
+    assert plots.axis_label("weight_bytes") == "weights in float32 [weight_bytes] (bytes)"
+    assert metrics.log_axis("weight_bytes", trials["weight_bytes"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tune_mnist.confirm.log import read_log
+from tune_mnist.core import metrics
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.metrics import finite
@@ -91,6 +92,8 @@ def best_confirmed(groups: list[Group], metric: str, mode: str, bar: float, k: i
 
 #: The seed means a pick carries (the summary's line prints most of them).
 PICK_METRICS = (SELECTION_METRIC, "test_acc", "flops", "params", "latency_p50_us")
+#: The costs a pick's line names, in the metric table's words.
+FLOPS, LATENCY = metrics.metric("flops"), metrics.metric("latency_p50_us")
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
             f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {bar:g} (seed means): {pick.label} "
             f"{pick.rows[min(pick.rows)].get('architecture', '')}: {SELECTION_METRIC} "
             f"{pick.mean(SELECTION_METRIC):.4f} {seeds_text(pick, k)}, test_acc {pick.mean('test_acc'):.4f}, "
-            f"FLOPs {pick.mean('flops'):,.0f}, latency p50 {pick.mean('latency_p50_us'):.1f} us"
+            f"{FLOPS.heading} {pick.mean(FLOPS.name):,.0f}, {LATENCY.heading} {pick.mean(LATENCY.name):.1f} us"
         )
         if rival is not None and rival.key != pick.key and pick.n >= k:
             out.append(
