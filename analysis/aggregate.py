@@ -14,7 +14,7 @@ from tune_mnist.core.config import CONFIG_KEYS, DATA_KEYS, TrialConfig, config_k
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
-from tune_mnist.core.metrics import ACCURACY
+from tune_mnist.core.metrics import ACCURACY, missing
 from tune_mnist.model.measure import mlp_flops, mlp_params
 
 #: A config's seeds are grouped by ``config_key(row, data=True)``: its fields but the seed, and the data it saw.
@@ -65,7 +65,7 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
         except (InputError, TypeError, ValueError) as exc:
             skipped.append((trial, f"has an invalid config in params.json ({exc})"))
             continue
-        record: dict[str, Any] = {k: v for k, v in row.items() if not _is_missing(v)}
+        record: dict[str, Any] = {k: v for k, v in row.items() if not missing(v)}
         record.update(config.to_dict())
         record.update({k: trial.params.get(k) for k in DATA_KEYS})
         # Descriptions and costs follow from the config; fill them in for results that lack them.
@@ -83,10 +83,6 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
             "or leave --epoch out to use each trial's last epoch."
         )
     return pd.DataFrame(rows), skipped
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: str = "mean") -> pd.DataFrame:
@@ -126,7 +122,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
                     row[f"{column}_std"] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
                     row[f"{column}_min"] = values.min()
             else:
-                distinct = [str(v) for v in dict.fromkeys(values) if not _is_missing(v)]
+                distinct = [str(v) for v in dict.fromkeys(values) if not missing(v)]
                 row[column] = ";".join(distinct) if distinct else None
         row["n_seeds"] = len(group)
         row["seeds"] = ";".join(str(int(s)) for s in group["seed"])
@@ -152,5 +148,5 @@ def config_labels(table: pd.DataFrame) -> list[str]:
 
 
 def _config(row: pd.Series) -> TrialConfig:
-    values = {k: row[k] for k in CONFIG_KEYS if k in row and not _is_missing(row[k])}
+    values = {k: row[k] for k in CONFIG_KEYS if k in row and not missing(row[k])}
     return TrialConfig.from_dict(values)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import label_parts
+from tune_mnist.core.metrics import missing
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
@@ -175,7 +175,7 @@ def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = Fa
     them so); with ``data`` the ``DATA_KEYS`` are part of it (the analysis, whose trials may come from
     runs on other data). An invalid config (``depth=-1``, ...) still gets a key, from its raw config
     fields: such a trial fails when it runs, and naming it must never crash the search's driver."""
-    given = {k: v for k, v in values.items() if not _missing(v)}
+    given = {k: v for k, v in values.items() if not missing(v)}
     try:
         fields = TrialConfig.from_dict(given).to_dict()
     except (InputError, TypeError, ValueError):
@@ -185,8 +185,3 @@ def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = Fa
     if data:
         fields.update({k: given.get(k) for k in DATA_KEYS})
     return json.dumps(fields, sort_keys=True, default=str)
-
-
-def _missing(value: Any) -> bool:
-    """None, or a table's empty cell (NaN)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))

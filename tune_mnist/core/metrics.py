@@ -173,6 +173,11 @@ def log_axis(name: str, values: Iterable[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > WIDE
 
 
+def missing(value: object) -> bool:
+    """Whether a value is absent: None, or NaN (a table's empty cell, a split the run did not hold out)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def finite(value: object) -> bool:
     """Whether a reported value is a number to count: an int or a float, finite, and not a bool
     (a missing split's accuracy is NaN; a flag such as ``done`` is no measurement)."""
