@@ -14,6 +14,7 @@ from analysis.confirmation import seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
 from tune_mnist.core import metrics
+from tune_mnist.core.metrics import latency_text
 from tune_mnist.core.pareto import dominates
 
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
@@ -29,13 +30,6 @@ def _num(value: Any, digits: int = 1) -> str:
     if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
         return f"{int(value):,}"
     return f"{value:,.{digits}f}"
-
-
-def latency(value: Any) -> str:
-    """Microseconds with three significant digits (0.266, 23.4, 812), whole above 1000 (1,234)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def accuracy_text(row: pd.Series, metric: str) -> str:
@@ -72,7 +66,7 @@ def table_rows(
                 *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
                 _num(r.get("flops")),
                 _num(r.get("params")),
-                latency(r.get(latency_metric)),
+                latency_text(r.get(latency_metric)),
                 *[_num(r.get(m), 4) for m in extra],
                 seeds_cell(r),
             ]
@@ -120,7 +114,7 @@ def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
             bits.append(f"{m} {100 * row[m]:.2f}%")
     bits.append(f"{_num(row['flops'])} FLOPs per sample")
     if pd.notna(row.get(latency_metric)):
-        bits.append(f"{latency_metric} {latency(row[latency_metric])} us")
+        bits.append(f"{latency_metric} {latency_text(row[latency_metric])} us")
     return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits) + seeds_phrase(row)
 
 
@@ -174,9 +168,9 @@ def remeasure_text(
     rows = [
         [
             str(r["label"]),
-            latency(r[f"trial_{latency_metric}"]),
-            latency(r[latency_metric]),
-            f"{latency(r[f'{latency_metric}_min'])}-{latency(r[f'{latency_metric}_max'])}",
+            latency_text(r[f"trial_{latency_metric}"]),
+            latency_text(r[latency_metric]),
+            f"{latency_text(r[f'{latency_metric}_min'])}-{latency_text(r[f'{latency_metric}_max'])}",
         ]
         for _, r in t.iterrows()
     ]

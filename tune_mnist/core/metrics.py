@@ -184,6 +184,14 @@ def finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def latency_text(value: object) -> str:
+    """A latency in microseconds with three significant digits (0.266, 23.4, 812), whole from 1000 on
+    (1,234), as the live table and the analysis write it; "-" where there is none."""
+    if not finite(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 ACCURACY = names(ACCURACY_GROUP)
 LOSS = names(LOSS_GROUP)
 TIMING = names(TIMING_GROUP)

@@ -27,7 +27,7 @@ from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
 from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
-from tune_mnist.core.metrics import EPOCH, US_PER_SAMPLE, finite, metric
+from tune_mnist.core.metrics import EPOCH, US_PER_SAMPLE, finite, latency_text, metric
 from tune_mnist.tuning.progress_lines import progress_lines
 
 #: The metrics a row shows, headed and formatted by the metric table (``tune_mnist.core.metrics``).
@@ -77,10 +77,8 @@ def fraction_text(value: Any) -> str:
     return f"{value:.4f}" if finite(value) else "-"
 
 
-def latency_text(value: Any) -> str:
-    if not finite(value):
-        return "-"
-    return f"{value:,.0f} us" if value >= 1000 else f"{value:.3g} us"
+def latency_cell(value: Any) -> str:
+    return f"{latency_text(value)} us" if finite(value) else "-"
 
 
 def cell(name: str, value: Any) -> str:
@@ -89,7 +87,7 @@ def cell(name: str, value: Any) -> str:
     if unit == "fraction":
         return fraction_text(value)
     if unit == US_PER_SAMPLE:
-        return latency_text(value)
+        return latency_cell(value)
     return count_text(value)
 
 
