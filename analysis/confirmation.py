@@ -124,7 +124,7 @@ def changed_pick_lines(
     """Where the pick on first seeds alone differs from the pick on seed means, both, in words."""
     out = []
     for metric, what in (("flops", "Fewest FLOPs"), (latency, "Lowest latency")):
-        before, after = _pick(screening_feasible, metric, accuracy), _pick(final_feasible, metric, accuracy)
+        before, after = lowest(screening_feasible, metric, accuracy), lowest(final_feasible, metric, accuracy)
         if before is None or (after is not None and before["label"] == after["label"]):
             continue
         now = final_feasible[final_feasible["label"] == before["label"]]
@@ -141,7 +141,8 @@ def changed_pick_lines(
     return out
 
 
-def _pick(feasible: pd.DataFrame, metric: str, accuracy: str) -> pd.Series | None:
+def lowest(feasible: pd.DataFrame, metric: str, accuracy: str) -> pd.Series | None:
+    """The config with the lowest ``metric`` (the most accurate among ties): a pick; None where none has it."""
     have = feasible[feasible[metric].notna()] if metric in feasible else feasible.iloc[0:0]
     if have.empty:
         return None

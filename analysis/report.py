@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.confirmation import seeds_cell, seeds_phrase
+from analysis.confirmation import lowest, seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
 from tune_mnist.core import metrics
@@ -137,11 +137,10 @@ def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: b
     ok = front.feasible
     out = []
     for metric, what in (("flops", "Fewest FLOPs"), (latency_metric, "Lowest latency")):
-        have = ok[ok[metric].notna()] if metric in ok else ok.iloc[0:0]
-        if have.empty:
+        best = lowest(ok, metric, accuracy_metric)
+        if best is None:
             out.append(f"{what}: no config above the bar reported {metric}.")
             continue
-        best = have.sort_values([metric, accuracy_metric], ascending=[True, False]).iloc[0]
         out.append(
             f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
             f"{' (latency re-measured alone)' if remeasured else ''}."
