@@ -3,7 +3,6 @@ with its seeds grouped (accuracy as mean, standard deviation and minimum over se
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,15 +10,15 @@ import pandas as pd
 
 from analysis.confirmation import experiment_sigma, lcb_values
 from analysis.load import Experiment, Trial
-from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.core.config import CONFIG_KEYS, DATA_KEYS, TrialConfig, config_key
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
-from tune_mnist.core.metrics import ACCURACY
+from tune_mnist.core.metrics import ACCURACY, missing
 from tune_mnist.model.measure import mlp_flops, mlp_params
 
-RUN_CONSTANTS = ("validation_size", "split_seed", "subset")  # what data a trial saw: part of a config's identity
-GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + RUN_CONSTANTS
+#: A config's seeds are grouped by ``config_key(row, data=True)``: its fields but the seed, and the data it saw.
+GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + DATA_KEYS
 BAR_ON = ("mean", "min", "lcb")  # lcb: mean - 1.645 * pooled seed std / sqrt(n) (analysis.confirmation)
 FIRST = (
     "label",
@@ -66,9 +65,9 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
         except (InputError, TypeError, ValueError) as exc:
             skipped.append((trial, f"has an invalid config in params.json ({exc})"))
             continue
-        record: dict[str, Any] = {k: v for k, v in row.items() if not _is_missing(v)}
+        record: dict[str, Any] = {k: v for k, v in row.items() if not missing(v)}
         record.update(config.to_dict())
-        record.update({k: trial.params.get(k) for k in RUN_CONSTANTS})
+        record.update({k: trial.params.get(k) for k in DATA_KEYS})
         # Descriptions and costs follow from the config; fill them in for results that lack them.
         record.setdefault("input_spec", config.input_spec)
         record.setdefault("architecture", config.architecture)
@@ -84,14 +83,6 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
             "or leave --epoch out to use each trial's last epoch."
         )
     return pd.DataFrame(rows), skipped
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _key(row: pd.Series, keys: list[str]) -> str:
-    return json.dumps([None if _is_missing(row.get(k)) else row.get(k) for k in keys], default=str)
 
 
 def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: str = "mean") -> pd.DataFrame:
@@ -111,8 +102,8 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         )
         raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
     keys = [k for k in GROUP_KEYS if k in trials.columns]
-    sigma = experiment_sigma(trials, keys, accuracy_metric) if bar_on == "lcb" else None
-    groups = trials.assign(_key=trials.apply(_key, axis=1, keys=keys)).groupby("_key", sort=False)
+    sigma = experiment_sigma(trials, accuracy_metric) if bar_on == "lcb" else None
+    groups = trials.assign(_key=trials.apply(config_key, axis=1, data=True)).groupby("_key", sort=False)
     rows = []
     for _, group in groups:
         group = group.sort_values("seed")
@@ -131,7 +122,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
                     row[f"{column}_std"] = values.std(ddof=1) if values.notna().sum() > 1 else np.nan
                     row[f"{column}_min"] = values.min()
             else:
-                distinct = [str(v) for v in dict.fromkeys(values) if not _is_missing(v)]
+                distinct = [str(v) for v in dict.fromkeys(values) if not missing(v)]
                 row[column] = ";".join(distinct) if distinct else None
         row["n_seeds"] = len(group)
         row["seeds"] = ";".join(str(int(s)) for s in group["seed"])
@@ -157,5 +148,5 @@ def config_labels(table: pd.DataFrame) -> list[str]:
 
 
 def _config(row: pd.Series) -> TrialConfig:
-    values = {k: row[k] for k in CONFIG_KEYS if k in row and not _is_missing(row[k])}
+    values = {k: row[k] for k in CONFIG_KEYS if k in row and not missing(row[k])}
     return TrialConfig.from_dict(values)

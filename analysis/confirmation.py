@@ -13,13 +13,11 @@ config with one seed has a bound too (``mean - 1.645 * sigma``)."""
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 import pandas as pd
 
 from tune_mnist.confirm.rule import LCB_Z, marking_k, pooled_sigma
+from tune_mnist.core.config import config_key
 from tune_mnist.core.errors import InputError
 
 #: The lucky-seed plot (analysis.confirm_plot).
@@ -37,12 +35,11 @@ def trial_groups(trials: pd.DataFrame, table: pd.DataFrame) -> list[pd.DataFrame
     return [by_id.loc[str(ids).split(";")] for ids in table["trial_ids"]]
 
 
-def experiment_sigma(trials: pd.DataFrame, group_keys: list[str], metric: str) -> float | None:
+def experiment_sigma(trials: pd.DataFrame, metric: str) -> float | None:
     """The pooled within-config seed standard deviation of ``metric`` (None: no config has two seeds)."""
-    keys = [k for k in group_keys if k in trials.columns]
     groups: dict[str, list[float]] = {}
     for _, row in trials.iterrows():
-        groups.setdefault(json.dumps([str(row[k]) for k in keys]), []).append(row[metric])
+        groups.setdefault(config_key(row, data=True), []).append(row[metric])
     return pooled_sigma(groups.values())
 
 
@@ -127,7 +124,7 @@ def changed_pick_lines(
     """Where the pick on first seeds alone differs from the pick on seed means, both, in words."""
     out = []
     for metric, what in (("flops", "Fewest FLOPs"), (latency, "Lowest latency")):
-        before, after = _pick(screening_feasible, metric, accuracy), _pick(final_feasible, metric, accuracy)
+        before, after = lowest(screening_feasible, metric, accuracy), lowest(final_feasible, metric, accuracy)
         if before is None or (after is not None and before["label"] == after["label"]):
             continue
         now = final_feasible[final_feasible["label"] == before["label"]]
@@ -144,12 +141,9 @@ def changed_pick_lines(
     return out
 
 
-def _pick(feasible: pd.DataFrame, metric: str, accuracy: str) -> pd.Series | None:
+def lowest(feasible: pd.DataFrame, metric: str, accuracy: str) -> pd.Series | None:
+    """The config with the lowest ``metric`` (the most accurate among ties): a pick; None where none has it."""
     have = feasible[feasible[metric].notna()] if metric in feasible else feasible.iloc[0:0]
     if have.empty:
         return None
     return have.sort_values([metric, accuracy], ascending=[True, False]).iloc[0]
-
-
-def finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

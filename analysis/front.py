@@ -1,8 +1,8 @@
 """Feasibility (the accuracy bar), the Pareto front over named objectives, and its hypervolume.
 
-Dominance and hypervolume come from moocore: ``is_nondominated(..., keep_weakly=True)`` keeps exact
-ties on the front, ``pareto_rank`` gives the layers behind it, ``hypervolume`` is computed against a
-fixed reference point that is reported beside it."""
+Dominance is ``tune_mnist.core.pareto``'s (moocore, exact ties kept on the front, the layers behind it),
+the one the confirmation stage uses too; the hypervolume is moocore's, computed against a fixed
+reference point that is reported beside it."""
 
 from __future__ import annotations
 
@@ -10,38 +10,13 @@ import math
 from dataclasses import dataclass, field
 
 import moocore
-import numpy as np
 import pandas as pd
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
+from tune_mnist.core.metrics import THE_BAR, metric
+from tune_mnist.core.pareto import nondominated, pareto_layers
 
 SENSES = ("max", "min")
-# The notebook's baseline, 784-1024-1024-10: the fixed reference for cost objectives, so
-# hypervolumes of different experiments compare.
-BASELINE = (784, 2, 1024)
-FIXED_REFERENCE = {
-    "flops": float(mlp_flops(*BASELINE)),
-    "params": float(mlp_params(*BASELINE)),
-    "flops_bias_relu": float(mlp_bias_relu_ops(*BASELINE)),
-    "latency_p50_us": 1000.0,
-    "latency_p90_us": 1000.0,
-    "latency_p99_us": 1000.0,
-    "latency_batch_us": 1000.0,
-}
-NONNEGATIVE = (
-    "flops",
-    "params",
-    "flops_bias_relu",
-    "in_features",
-    "epoch_time_s",
-    "train_time_s",
-    "accuracy_shortfall",
-    "latency_p50_us",
-    "latency_p90_us",
-    "latency_p99_us",
-    "latency_batch_us",
-)
 
 
 @dataclass(frozen=True)
@@ -96,20 +71,6 @@ def parse_reference(text: str | None, objectives: list[Objective]) -> dict[str, 
         except ValueError:
             raise InputError(f"--reference item {item!r} needs a number: write {name}=VALUE.") from None
     return out
-
-
-def nondominated(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
-    """True for every point no other point dominates; exact ties are all kept."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(moocore.is_nondominated(points, maximise=maximise, keep_weakly=True), dtype=bool)
-
-
-def pareto_layers(points: np.ndarray, maximise: list[bool]) -> np.ndarray:
-    """1 for the front, 2 for the front of what is left, and so on."""
-    if len(points) == 0:
-        return np.zeros(0, dtype=int)
-    return np.asarray(moocore.pareto_rank(points, maximise=maximise), dtype=int) + 1
 
 
 @dataclass
@@ -201,19 +162,21 @@ def nothing_clears(
 def reference_point(
     objectives: list[Objective], min_accuracy: float, ranked: pd.DataFrame, given: dict[str, float]
 ) -> tuple[list[float], list[str]]:
-    """A fixed point every front point should beat: the bar for accuracies, the notebook's baseline
-    model for FLOPs and params, 1 ms for latencies; else this experiment's worst value (not fixed)."""
+    """A fixed point every front point should beat, from the metric table (``tune_mnist.core.metrics``):
+    the bar for accuracies, the notebook's baseline model for FLOPs and params, 1 ms for latencies; else
+    this experiment's worst value (not fixed)."""
     ref, source = [], []
     for o in objectives:
+        m = metric(o.name)
         if o.name in given:
             ref.append(given[o.name])
             source.append("--reference")
-        elif o.maximise and o.name.endswith("_acc"):
+        elif o.sense == m.direction and m.reference == THE_BAR:
             ref.append(float(min_accuracy))
-            source.append("the accuracy bar")
-        elif not o.maximise and o.name in FIXED_REFERENCE:
-            ref.append(FIXED_REFERENCE[o.name])
-            source.append("1 ms" if o.name.startswith("latency") else "the notebook's 784-1024-1024-10 baseline")
+            source.append(THE_BAR)
+        elif o.sense == m.direction and isinstance(m.reference, float):
+            ref.append(m.reference)
+            source.append(m.reference_source)
         else:
             values = ranked[o.name].astype(float)
             worst = values.min() if o.maximise else values.max()
@@ -224,13 +187,11 @@ def reference_point(
 
 
 def ideal_point(objectives: list[Objective]) -> list[float] | None:
-    """1 for accuracies, 0 for costs; None when an objective has no natural best value."""
+    """Each objective's best possible value (1 for accuracies, 0 for costs); None when one has none."""
     out = []
     for o in objectives:
-        if o.maximise and o.name.endswith("_acc"):
-            out.append(1.0)
-        elif not o.maximise and (o.name in NONNEGATIVE or o.name.endswith("_loss")):
-            out.append(0.0)
-        else:
+        m = metric(o.name)
+        if o.sense != m.direction or m.ideal is None:
             return None
+        out.append(m.ideal)
     return out

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from analysis.front import Front
-from analysis.plots import LOG_METRICS, NAMES, axis_label, plane_front
+from analysis.plots import axis_label, plane_front
 from analysis.result import Analysis
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.metrics import log_axis, metric
 
 INSTALL = 'pip install -e ".[plot]"'
 MISSING_TEXT = (
@@ -60,16 +61,9 @@ def hover_rows(table: pd.DataFrame, accuracy: str, latency: str) -> list[list[st
 
 
 def hover_template(accuracy: str, latency: str) -> str:
-    names = ["architecture", accuracy, "FLOPs", latency, "seeds"]
+    names = ["architecture", accuracy, metric("flops").heading, latency, "seeds"]
     lines = [f"{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(names)]
     return "<b>%{customdata[0]}</b><br>" + "<br>".join(lines) + "<extra></extra>"
-
-
-def log_axis(metric: str, values: pd.Series) -> bool:
-    """As the PNGs: FLOPs and params on a log axis, latency where it spans more than 20x."""
-    values = values.dropna()
-    spread = len(values) and values.min() > 0 and values.max() / values.min() > 20
-    return metric in LOG_METRICS or bool(metric.startswith("latency") and spread)
 
 
 def log_ticks(values: pd.Series) -> list[float]:
@@ -167,7 +161,7 @@ def front_figure(
     )
     lowest = float(min(table[accuracy].min(), bar)) - 0.01
     fig.add_hrect(y0=lowest, y1=bar, fillcolor="crimson", opacity=0.06, line_width=0, layer="below")
-    log = log_axis(x, table[x])
+    log = log_axis(x, table[x].dropna())  # as the PNGs: the metric table's axis
     fig.update_xaxes(title_text=axis_label(x) + (" (log scale)" if log else ""), type="log" if log else "linear")
     if log:
         fig.update_xaxes(tickvals=log_ticks(table[x]), tickformat="~s")
@@ -196,7 +190,7 @@ def figures(
             accuracy,
             latency,
             confirm_k,
-            f"{NAMES.get(accuracy, accuracy)} vs {NAMES.get(x, x)}<br><sup>{html.escape(what)}</sup>",
+            f"{metric(accuracy).words} vs {metric(x).words}<br><sup>{html.escape(what)}</sup>",
             bar_label,
         )
         for name, x in (("flops", "flops"), ("latency", latency))

@@ -43,6 +43,7 @@ from tune_mnist.core.layout import (
     TRIAL_ID,
     pack_trial_of,
 )
+from tune_mnist.core.result_rows import CorruptResultFile
 from tune_mnist.experiment.storage import Location
 from tune_mnist.strategies.budget import budget_ran_out
 
@@ -201,8 +202,9 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
     if loc.kind(f"{path}/{RESULT_FILE}") == pafs.FileType.File:
         try:
             history = read_results(loc.read_text(f"{path}/{RESULT_FILE}"), f"{name}/{RESULT_FILE}", warnings)
-        except ValueError as exc:
-            return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{exc} (the file is corrupt)")
+        except CorruptResultFile as exc:
+            reason = f"line {exc.line} of {RESULT_FILE} is not JSON (the file is corrupt)"
+            return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, reason)
     checkpoint = latest_checkpoint(loc, path)
     epochs = params.get("epochs")
     ray_status = state.get("status")

@@ -20,27 +20,17 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from analysis import plot_labels  # noqa: E402
 from analysis.front import Front, nondominated  # noqa: E402
 from analysis.load import Experiment  # noqa: E402
-from tune_mnist.core.metrics import UNITS  # noqa: E402
+from tune_mnist.core import metrics  # noqa: E402
 
-NAMES = {
-    "val_acc": "validation accuracy",
-    "test_acc": "test accuracy",
-    "train_acc": "training accuracy",
-    "flops": "FLOPs per sample (multiply-add = 2)",
-    "params": "parameters",
-    "latency_p50_us": "latency, batch 1, median",
-    "latency_p90_us": "latency, batch 1, p90",
-    "latency_p99_us": "latency, batch 1, p99",
-    "latency_batch_us": "latency per sample at a large batch",
-}
-LOG_METRICS = ("flops", "params", "flops_bias_relu")
+#: Units an axis label leaves out: its words already say them.
+UNITS_IN_WORDS = ("fraction", "FLOPs/sample", "parameters")
 
 
-def axis_label(metric: str) -> str:
-    name = NAMES.get(metric, metric)
-    unit = UNITS.get(metric)
-    text = f"{name} [{metric}]" if name != metric else metric
-    return f"{text} ({unit})" if unit and unit not in ("fraction", "FLOPs/sample", "parameters") else text
+def axis_label(name: str) -> str:
+    """``words [name] (unit)`` from the metric table (``tune_mnist.core.metrics``)."""
+    m = metrics.metric(name)
+    text = f"{m.words} [{name}]" if m.words != name else name
+    return f"{text} ({m.unit})" if m.unit and m.unit not in UNITS_IN_WORDS else text
 
 
 def spec_colours(table: pd.DataFrame) -> dict[str, tuple]:
@@ -101,8 +91,8 @@ def scatter_figure(
     fewer labels where the front's labels cannot all be placed clear of each other and of the markers."""
     table = front.table
     senses = {o.name: o.maximise for o in front.objectives}
-    x_max = senses.get(x, x.endswith("_acc"))
-    y_max = senses.get(y, y.endswith("_acc"))
+    x_max = senses.get(x, metrics.metric(x).direction == "max")
+    y_max = senses.get(y, metrics.metric(y).direction == "max")
     colours = spec_colours(table)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=120, constrained_layout=True)
     for spec, group in table.groupby(table["input_spec"].astype(str), sort=False):
@@ -132,10 +122,7 @@ def scatter_figure(
             span(min(limits[0], front.min_accuracy - 0.01), front.min_accuracy, color="crimson", alpha=0.06, zorder=0)
             (ax.set_ylim if axis == "y" else ax.set_xlim)(min(limits[0], front.min_accuracy - 0.01), limits[1])
     for axis, metric in (("x", x), ("y", y)):
-        values = table[metric].dropna()
-        if metric in LOG_METRICS or (
-            metric.startswith("latency") and len(values) and values.min() > 0 and values.max() / values.min() > 20
-        ):
+        if metrics.log_axis(metric, table[metric].dropna()):
             (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
             scale_axis = ax.xaxis if axis == "x" else ax.yaxis
             scale_axis.set_major_formatter(FuncFormatter(_short_number))
@@ -206,7 +193,7 @@ def scatter_plots(
             x,
             y,
             out / name,
-            f"{NAMES.get(y, y)} vs {NAMES.get(x, x)}\n{what}",
+            f"{metrics.metric(y).words} vs {metrics.metric(x).words}\n{what}",
             notebook,
             accuracy_metric,
             bar_on,
@@ -244,9 +231,7 @@ def learning_curves(
     left.axhline(min_accuracy, color="crimson", linestyle=":", linewidth=1.5)
     left.set_xlabel("epoch")
     left.set_ylabel(axis_label(accuracy_metric))
-    left.set_title(
-        f"{NAMES.get(accuracy_metric, accuracy_metric)} per epoch (bar {min_accuracy:g} dotted)", fontsize=10
-    )
+    left.set_title(f"{metrics.metric(accuracy_metric).words} per epoch (bar {min_accuracy:g} dotted)", fontsize=10)
     right.set_xlabel("epoch")
     right.set_ylabel("mean training loss over the epoch [train_loss]")
     right.set_title("training loss per epoch", fontsize=10)

@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.confirmation import seeds_cell, seeds_phrase
+from analysis.confirmation import lowest, seeds_cell, seeds_phrase
 from analysis.front import Front
 from analysis.load import Experiment, Trial
+from tune_mnist.core import metrics
+from tune_mnist.core.metrics import latency_text
+from tune_mnist.core.pareto import dominates
 
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
 NOTEBOOK_TEXT = "the notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256)"
@@ -27,13 +30,6 @@ def _num(value: Any, digits: int = 1) -> str:
     if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer() and abs(value) >= 100):
         return f"{int(value):,}"
     return f"{value:,.{digits}f}"
-
-
-def latency(value: Any) -> str:
-    """Microseconds with three significant digits (0.266, 23.4, 812), whole above 1000 (1,234)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def accuracy_text(row: pd.Series, metric: str) -> str:
@@ -53,8 +49,8 @@ def table_rows(
         "architecture",
         f"{accuracy_metric} (mean ± std)",
         *others,
-        "FLOPs",
-        "params",
+        metrics.metric("flops").heading,
+        metrics.metric("params").heading,
         f"{latency_metric}",
         *extra,
         "seeds",
@@ -70,7 +66,7 @@ def table_rows(
                 *[f"{r[m]:.4f}" if pd.notna(r[m]) else "-" for m in others],
                 _num(r.get("flops")),
                 _num(r.get("params")),
-                latency(r.get(latency_metric)),
+                latency_text(r.get(latency_metric)),
                 *[_num(r.get(m), 4) for m in extra],
                 seeds_cell(r),
             ]
@@ -118,7 +114,7 @@ def describe(row: pd.Series, accuracy_metric: str, latency_metric: str) -> str:
             bits.append(f"{m} {100 * row[m]:.2f}%")
     bits.append(f"{_num(row['flops'])} FLOPs per sample")
     if pd.notna(row.get(latency_metric)):
-        bits.append(f"{latency_metric} {latency(row[latency_metric])} us")
+        bits.append(f"{latency_metric} {latency_text(row[latency_metric])} us")
     return f"{row['label']} ({row.get('architecture', '?')}): " + ", ".join(bits) + seeds_phrase(row)
 
 
@@ -141,11 +137,10 @@ def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: b
     ok = front.feasible
     out = []
     for metric, what in (("flops", "Fewest FLOPs"), (latency_metric, "Lowest latency")):
-        have = ok[ok[metric].notna()] if metric in ok else ok.iloc[0:0]
-        if have.empty:
+        best = lowest(ok, metric, accuracy_metric)
+        if best is None:
             out.append(f"{what}: no config above the bar reported {metric}.")
             continue
-        best = have.sort_values([metric, accuracy_metric], ascending=[True, False]).iloc[0]
         out.append(
             f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
             f"{' (latency re-measured alone)' if remeasured else ''}."
@@ -172,9 +167,9 @@ def remeasure_text(
     rows = [
         [
             str(r["label"]),
-            latency(r[f"trial_{latency_metric}"]),
-            latency(r[latency_metric]),
-            f"{latency(r[f'{latency_metric}_min'])}-{latency(r[f'{latency_metric}_max'])}",
+            latency_text(r[f"trial_{latency_metric}"]),
+            latency_text(r[latency_metric]),
+            f"{latency_text(r[f'{latency_metric}_min'])}-{latency_text(r[f'{latency_metric}_max'])}",
         ]
         for _, r in t.iterrows()
     ]
@@ -228,13 +223,11 @@ def notebook_matches(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _dominates(a: pd.Series, b: pd.Series, front: Front) -> bool:
-    better = False
-    for o in front.objectives:
-        x, y = a[o.name], b[o.name]
-        if (x < y) if o.maximise else (x > y):
-            return False
-        better |= (x > y) if o.maximise else (x < y)
-    return better
+    """Whether config ``a`` dominates config ``b`` on the front's objectives."""
+    names = [o.name for o in front.objectives]
+    return dominates(
+        a[names].astype(float).tolist(), b[names].astype(float).tolist(), [o.maximise for o in front.objectives]
+    )
 
 
 def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: Front | None = None) -> list[str]:

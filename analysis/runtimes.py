@@ -63,7 +63,8 @@ def comparison_text(
     eager: Any, other: Any, runtime: str, accuracy_metric: str, latency_metric: str, markdown: bool = False
 ) -> list[str]:
     """Eager against ``runtime`` per config, whether the front changes, and ``runtime``'s front."""
-    from analysis.report import format_table, hypervolume_text, latency, table_rows
+    from analysis.report import format_table, hypervolume_text, table_rows
+    from tune_mnist.core.metrics import latency_text
 
     env = other.environment
     lines = [
@@ -82,7 +83,7 @@ def comparison_text(
     for label, r in both.iterrows():
         cells = [str(label)]
         for key in keys:
-            cells += [latency(r[key]), latency(r[f"{key}_{runtime}"])]
+            cells += [latency_text(r[key]), latency_text(r[f"{key}_{runtime}"])]
         cells.append(f"{r[f'latency_p50_us_{runtime}'] / r['latency_p50_us']:.2f}")
         rows.append(cells)
     lines += [format_table(header, rows, markdown), ""]

@@ -16,10 +16,10 @@ from tune_mnist.core.layout import (
     MODEL_FILE,
     PARAMS_FILE,
     RAY_FIELDS_DROPPED_ON_READ,
-    RESULT_FILE,
     STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
 )
+from tune_mnist.core.result_rows import parse_result_rows
 from tune_mnist.experiment.storage import RUN_FILE, Location
 from tune_mnist.strategies.early_stopping import read_marker
 
@@ -68,28 +68,12 @@ def read_params(loc: Location, path: str) -> dict[str, Any] | None:
 def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
     """Ray's result.json (one JSON object per line) as a DataFrame, one row per epoch.
 
-    A half-written last line (a trial killed mid-write) is skipped with a warning; a bad line
-    anywhere else means the file is corrupt and raises ValueError."""
-    lines = text.split("\n")
-    complete_last = text.endswith("\n")
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise json.JSONDecodeError("not an object", line, 0)
-        except json.JSONDecodeError:
-            is_last = all(not rest.strip() for rest in lines[number:])
-            if is_last:
-                warnings.append(
-                    f"{where}: skipped a half-written last line (line {number}, "
-                    f"{len(line)} characters{'' if complete_last else ', no newline'})."
-                )
-                continue
-            raise ValueError(f"line {number} of {RESULT_FILE} is not JSON") from None
-        rows.append({k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ})
+    ``tune_mnist.core.result_rows``' rule for a bad line: a half-written last line (a trial killed
+    mid-write) is skipped with a warning; a bad line anywhere else raises ``CorruptResultFile``."""
+    parsed = parse_result_rows(text, where)
+    if parsed.skipped:
+        warnings.append(parsed.skipped)
+    rows = [{k: v for k, v in row.items() if k not in RAY_FIELDS_DROPPED_ON_READ} for row in parsed.rows]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame

@@ -12,9 +12,8 @@ import re
 import pandas as pd
 import pytest
 
-from tune_mnist.confirm.rule import config_key
 from tune_mnist.confirm.summary import group_rows
-from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
+from tune_mnist.core.config import CONFIG_KEYS, TrialConfig, config_key
 from tune_mnist.core.labels import distinct_labels
 
 MIN_ACCURACY = "0.5"  # the smoke models are tiny; a low bar gives picks, a front and exports

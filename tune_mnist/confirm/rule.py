@@ -16,19 +16,21 @@ The rule, applied in rounds (each round waits for the trials of the one before):
    cost objective already dominates it;
 4. repeat until the front on seed means is confirmed and no config is left in the band.
 
-Nothing here imports Ray or torch, so the analysis (``--bar-on lcb``) shares ``pooled_sigma``."""
+Dominance is ``tune_mnist.core.pareto``'s, the analysis's own, so both agree on the front. Nothing here
+imports Ray or torch, so the analysis (``--bar-on lcb``) shares ``pooled_sigma``."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
-from tune_mnist.core.errors import InputError
+import numpy as np
+
+from tune_mnist.core.config import config_key as config_key  # the confirmation searcher imports it from here
+from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
+from tune_mnist.core.pareto import dominates, nondominated
 
 #: Seeds per config after confirmation, unless ``--confirm`` says otherwise (1 turns the stage off).
 DEFAULT_CONFIRM = 3
@@ -38,20 +40,8 @@ Z_BAND = 2.0
 LCB_Z = 1.645
 #: The cost objectives (everything but the selection accuracy), minimised.
 COSTS: tuple[str, ...] = tuple(name for name, _ in OBJECTIVES if name != SELECTION_METRIC)
-
-
-def config_key(config: dict[str, Any]) -> str:
-    """A config without its seed: the seeds of one config share this key (as the analysis groups them).
-
-    An invalid config (``depth=-1``, ...) still gets a key, from its raw config fields: such a trial
-    fails when it runs and is recorded as errored, so naming it must never crash the search's driver.
-    It never finishes, so it never has a seed to confirm."""
-    try:
-        values = TrialConfig.from_dict(config).to_dict()
-    except (InputError, TypeError, ValueError):
-        values = {k: config[k] for k in CONFIG_KEYS if k in config}
-    values.pop("seed", None)
-    return json.dumps(values, sort_keys=True, default=repr)
+#: Which way each of ``OBJECTIVES`` is better, in their order (the order of a config's point).
+MAXIMISE: tuple[bool, ...] = tuple(sense == "max" for _, sense in OBJECTIVES)
 
 
 def marking_k(confirm: object) -> int:
@@ -78,7 +68,7 @@ class Seeds:
         return sum(self.accuracy.values()) / self.n
 
     def cost(self, name: str) -> float:
-        values = [c[name] for c in self.costs.values() if _number(c.get(name))]
+        values = [c[name] for c in self.costs.values() if finite(c.get(name))]
         return sum(values) / len(values) if values else math.inf
 
 
@@ -96,7 +86,7 @@ def pooled_sigma(samples: Iterable[Iterable[float]]) -> float | None:
     """sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1)) over the groups with two or more values; None if none."""
     squares, dof = 0.0, 0
     for group in samples:
-        values = [float(v) for v in group if _number(v)]
+        values = [float(v) for v in group if finite(v)]
         if len(values) < 2:
             continue
         mean = sum(values) / len(values)
@@ -108,8 +98,8 @@ def pooled_sigma(samples: Iterable[Iterable[float]]) -> float | None:
 def front_keys(seeds: Mapping[str, Seeds], bar: float) -> set[str]:
     """The configs above the bar that no other config above the bar dominates, on seed means."""
     feasible = [key for key, s in seeds.items() if s.n and s.mean > bar]
-    points = {key: _point(seeds[key]) for key in feasible}
-    return {key for key in feasible if not any(_dominates(points[o], points[key]) for o in feasible if o != key)}
+    points = np.array([_point(seeds[key], seeds[key].mean) for key in feasible], dtype=float)
+    return {key for key, kept in zip(feasible, nondominated(points, MAXIMISE)) if kept}
 
 
 def plan_round(
@@ -128,8 +118,8 @@ def plan_round(
             half = z * sigma / math.sqrt(s.n)
             if abs(s.mean - bar) > half:
                 continue
-            best_case = (s.mean + half, *(s.cost(c) for c in COSTS))
-            if not any(_dominates(_point(d), best_case) for d in confirmed_feasible):
+            best_case = _point(s, s.mean + half)
+            if not any(dominates(_point(d, d.mean), best_case, MAXIMISE) for d in confirmed_feasible):
                 chosen[key] = "band"
     decisions = [
         Decision(key, reason, abs(seeds[key].mean - bar), seeds[key].cost("flops")) for key, reason in chosen.items()
@@ -147,16 +137,6 @@ def missing_seeds(taken: Iterable[int], have: int, k: int) -> list[int]:
     return out
 
 
-def _point(s: Seeds) -> tuple[float, ...]:
-    return (s.mean, *(s.cost(c) for c in COSTS))
-
-
-def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    """``a`` at least as good as ``b`` everywhere (accuracy first, up; costs down) and better somewhere."""
-    better = [a[0] > b[0], *(x < y for x, y in zip(a[1:], b[1:]))]
-    worse = [a[0] < b[0], *(x > y for x, y in zip(a[1:], b[1:]))]
-    return any(better) and not any(worse)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _point(s: Seeds, accuracy: float) -> tuple[float, ...]:
+    """A config on ``OBJECTIVES``: ``accuracy`` for the selection accuracy, its seed-mean costs for the rest."""
+    return tuple(accuracy if name == SELECTION_METRIC else s.cost(name) for name, _ in OBJECTIVES)

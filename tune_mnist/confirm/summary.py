@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tune_mnist.confirm.log import read_log
-from tune_mnist.confirm.rule import config_key
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
+from tune_mnist.core import metrics
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
+from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
 
 
@@ -33,7 +34,7 @@ class Group:
         return len(self.rows)
 
     def mean(self, metric: str) -> float:
-        values = [r[metric] for r in self.rows.values() if _number(r.get(metric))]
+        values = [r[metric] for r in self.rows.values() if finite(r.get(metric))]
         return sum(values) / len(values) if values else math.nan
 
     def first(self) -> Group:
@@ -76,7 +77,7 @@ def reached_end(config: dict[str, Any], row: dict[str, Any]) -> bool:
 
 def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:
     """The best config by ``metric`` among those whose mean selection accuracy is above ``bar``."""
-    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and _number(g.mean(metric))]
+    feasible = [g for g in groups if g.mean(SELECTION_METRIC) > bar and finite(g.mean(metric))]
     if not feasible:
         return None
     sign = -1 if mode == "max" else 1
@@ -91,6 +92,8 @@ def best_confirmed(groups: list[Group], metric: str, mode: str, bar: float, k: i
 
 #: The seed means a pick carries (the summary's line prints most of them).
 PICK_METRICS = (SELECTION_METRIC, "test_acc", "flops", "params", "latency_p50_us")
+#: The costs a pick's line names, in the metric table's words.
+FLOPS, LATENCY = metrics.metric("flops"), metrics.metric("latency_p50_us")
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
             f"  best by {metric} ({mode}) among {SELECTION_METRIC} > {bar:g} (seed means): {pick.label} "
             f"{pick.rows[min(pick.rows)].get('architecture', '')}: {SELECTION_METRIC} "
             f"{pick.mean(SELECTION_METRIC):.4f} {seeds_text(pick, k)}, test_acc {pick.mean('test_acc'):.4f}, "
-            f"FLOPs {pick.mean('flops'):,.0f}, latency p50 {pick.mean('latency_p50_us'):.1f} us"
+            f"{FLOPS.heading} {pick.mean(FLOPS.name):,.0f}, {LATENCY.heading} {pick.mean(LATENCY.name):.1f} us"
         )
         if rival is not None and rival.key != pick.key and pick.n >= k:
             out.append(
@@ -211,10 +214,6 @@ def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 
         resumed_in_stage=started is not None and float(started) < fit_started,
         k=k,
     )
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _seeds(n: int) -> str:

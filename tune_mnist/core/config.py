@@ -4,11 +4,14 @@ spaces and the analysis (params.json holds exactly these keys)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import label_parts
+from tune_mnist.core.metrics import missing
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
@@ -143,6 +146,8 @@ def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config
 
 
 CONFIG_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialConfig))
+#: The run's data options every trial's params.json records beside its config: what data it saw.
+DATA_KEYS = ("validation_size", "split_seed", "subset")
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(TrialConfig)}
 #: Settings a label names where they differ from the defaults; epochs are left to the table's epoch column.
 LABEL_SETTINGS = ("lr", "batch_size")
@@ -160,3 +165,23 @@ def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:
         shared = {k: v for k, v in config.items() if k != PACK_SEEDS}
         return [{**shared, "seed": seed} for seed in range(seeds)]
     return None
+
+
+def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = False) -> str:
+    """One config as one string (a JSON object), so that every spelling of a config (``8`` or ``8.0``,
+    ``side`` equal to its crop or left out, a table's empty cell for None) has one key.
+
+    Without ``seed`` the seeds of a config share the key (the confirmation stage and the analysis group
+    them so); with ``data`` the ``DATA_KEYS`` are part of it (the analysis, whose trials may come from
+    runs on other data). An invalid config (``depth=-1``, ...) still gets a key, from its raw config
+    fields: such a trial fails when it runs, and naming it must never crash the search's driver."""
+    given = {k: v for k, v in values.items() if not missing(v)}
+    try:
+        fields = TrialConfig.from_dict(given).to_dict()
+    except (InputError, TypeError, ValueError):
+        fields = {k: given[k] for k in CONFIG_KEYS if k in given}
+    if not seed:
+        fields.pop("seed", None)
+    if data:
+        fields.update({k: given.get(k) for k in DATA_KEYS})
+    return json.dumps(fields, sort_keys=True, default=str)

@@ -9,8 +9,9 @@ changes; the analysis adds more settings only where two configs would otherwise 
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from tune_mnist.core.metrics import missing
 
 #: Label prefixes of the settings a label may show, in the order it shows them.
 SETTING_PREFIX = {
@@ -27,7 +28,7 @@ SETTING_PREFIX = {
 def short_number(value: Any) -> str:
     """A number in few characters: whole numbers as they are, other floats with two significant
     digits, in scientific form (``2.1e-4``) below 0.1 or from 1000 on (``0.5``, ``12``, ``1e-2``)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if missing(value):
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         try:
@@ -87,7 +88,7 @@ def distinct_labels(labels: list[str], settings: list[dict[str, Any]]) -> list[s
 
         def value(i: int, key: str) -> Any:
             v = settings[i].get(key)
-            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+            return None if missing(v) else v
 
         differing = [k for k in DISTINGUISHING if len({str(value(i, k)) for i in members}) > 1]
         for i in members:

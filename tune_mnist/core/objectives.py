@@ -5,12 +5,16 @@ analysis all read these, so changing the default bar or objectives is a one-line
 
 from __future__ import annotations
 
+from tune_mnist.core.metrics import metric
+
 #: The accuracy bar: a model counts as good enough when its selection accuracy is above it.
 DEFAULT_MIN_ACCURACY = 0.90
 #: The accuracy the search selects on (a validation split held out from the training set).
 SELECTION_METRIC = "val_acc"
-#: The front's objectives (name, sense) in the summary and the analysis.
-OBJECTIVES: tuple[tuple[str, str], ...] = ((SELECTION_METRIC, "max"), ("flops", "min"), ("latency_p50_us", "min"))
+#: The front's objectives (name, sense: the metric's direction) in the summary and the analysis.
+OBJECTIVES: tuple[tuple[str, str], ...] = tuple(
+    (name, metric(name).direction) for name in (SELECTION_METRIC, "flops", "latency_p50_us")
+)
 #: What the adaptive searcher minimises: the shortfall below the bar instead of the accuracy itself,
 #: so every model above the bar counts as equally accurate and cost decides between them.
 SEARCH_OBJECTIVES: tuple[str, ...] = ("accuracy_shortfall", "flops", "latency_p50_us")

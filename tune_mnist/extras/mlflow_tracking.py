@@ -21,7 +21,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import member_trial_dir, member_trial_id
-from tune_mnist.core.metrics import REPLAYED
+from tune_mnist.core.metrics import REPLAYED, finite
 from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
 
 TRIAL_ID_TAG, TRIAL_DIR_TAG, PARENT_TAG = "tune_mnist.trial_id", "tune_mnist.trial_dir", "mlflow.parentRunId"
@@ -48,9 +48,7 @@ TAGGED = ("input_spec", "architecture", "device", "device_name", "torch_version"
 def _numbers(row: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in row.items():
-        if key in SKIPPED or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if value == value and abs(value) != float("inf"):  # MLflow stores NaN, but a missing point reads better
+        if key not in SKIPPED and finite(value):  # MLflow stores NaN, but a missing point reads better
             out[key] = float(value)
     return out
 

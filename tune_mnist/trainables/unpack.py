@@ -34,6 +34,7 @@ from tune_mnist.core.layout import (
     member_trial_id,
 )
 from tune_mnist.core.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
+from tune_mnist.core.result_rows import parse_result_rows
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -127,15 +128,10 @@ class UnpackMembers(tune.Callback):
 
 
 def read_rows(fs: pafs.FileSystem, path: str) -> list[dict[str, Any]]:
-    """The rows of a ``result.json`` on ``fs`` (none where it is missing; a half-written line is skipped)."""
+    """The rows of a ``result.json`` on ``fs`` (none where it is missing), by ``tune_mnist.core.result_rows``'
+    rule: a half-written last line is skipped, a bad line before it raises ``CorruptResultFile``."""
     if fs.get_file_info(path).type == pafs.FileType.NotFound:
         return []
     with fs.open_input_stream(path) as stream:
         text = stream.read().decode()
-    rows = []
-    for line in text.splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return parse_result_rows(text, path).rows

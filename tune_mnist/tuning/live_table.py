@@ -18,7 +18,6 @@ several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' m
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import Any
@@ -28,10 +27,12 @@ from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
 from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
-from tune_mnist.core.metrics import EPOCH
+from tune_mnist.core.metrics import EPOCH, US_PER_SAMPLE, finite, latency_text, metric
 from tune_mnist.tuning.progress_lines import progress_lines
 
-HEADER = ["config", "status", "epoch", "val_acc", "test_acc", "FLOPs", "latency p50"]
+#: The metrics a row shows, headed and formatted by the metric table (``tune_mnist.core.metrics``).
+COLUMNS = ("val_acc", "test_acc", "flops", "latency_p50_us")
+HEADER = ["config", "status", "epoch", *(metric(name).heading for name in COLUMNS)]
 #: The widest a config name gets in the table, so that the table fits 120 columns.
 NAME_WIDTH = 45
 #: Statuses in the order the table lists them (Ray's order).
@@ -55,14 +56,14 @@ def shown_result(trial: Any) -> tuple[dict[str, Any], str | None]:
 def _accuracy(row: dict[str, Any]) -> float:
     for key in ("val_acc", "test_acc"):  # no validation split: test accuracy
         value = row.get(key)
-        if isinstance(value, (int, float)) and not math.isnan(value):
+        if finite(value):
             return float(value)
     return -1.0
 
 
 def count_text(value: Any) -> str:
     """FLOPs in a few characters: 1,280, 26.4k, 3.72M."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+    if not finite(value):
         return "-"
     if abs(value) < 1e4:
         return f"{int(value):,}"
@@ -73,13 +74,21 @@ def count_text(value: Any) -> str:
 
 
 def fraction_text(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) and not math.isnan(value) else "-"
+    return f"{value:.4f}" if finite(value) else "-"
 
 
-def latency_text(value: Any) -> str:
-    if not isinstance(value, (int, float)) or math.isnan(value):
-        return "-"
-    return f"{value:,.0f} us" if value >= 1000 else f"{value:.3g} us"
+def latency_cell(value: Any) -> str:
+    return f"{latency_text(value)} us" if finite(value) else "-"
+
+
+def cell(name: str, value: Any) -> str:
+    """A metric's value as its unit reads: a fraction to 4 places, a latency in us, a count in a few characters."""
+    unit = metric(name).unit
+    if unit == "fraction":
+        return fraction_text(value)
+    if unit == US_PER_SAMPLE:
+        return latency_cell(value)
+    return count_text(value)
 
 
 def name_text(trial: Any) -> str:
@@ -94,10 +103,7 @@ def row(trial: Any) -> list[str]:
         name_text(trial),
         trial.status,
         "-" if epoch is None else str(int(epoch)),
-        fraction_text(shown.get("val_acc")),
-        fraction_text(shown.get("test_acc")),
-        count_text(shown.get("flops")),
-        latency_text(shown.get("latency_p50_us")),
+        *(cell(name, shown.get(name)) for name in COLUMNS),
     ]
 
 
@@ -150,11 +156,8 @@ def finished_line(trial: Any) -> str:
     """One line when a trial ends: what it reached."""
     shown, member = shown_result(trial)
     what = f" (best member: {member})" if member else ""
-    return (
-        f"Finished {trial}{what}: epoch {shown.get(EPOCH, '-')}, val_acc {fraction_text(shown.get('val_acc'))}, "
-        f"test_acc {fraction_text(shown.get('test_acc'))}, FLOPs {count_text(shown.get('flops'))}, "
-        f"latency p50 {latency_text(shown.get('latency_p50_us'))}"
-    )
+    numbers = ", ".join(f"{metric(name).heading} {cell(name, shown.get(name))}" for name in COLUMNS)
+    return f"Finished {trial}{what}: epoch {shown.get(EPOCH, '-')}, {numbers}"
 
 
 class LiveTable(TuneTerminalReporter):
@@ -261,8 +264,8 @@ def console_options() -> dict[str, Any]:
         return {"verbose": 0, "callbacks": [LiveTable()]}
     from ray.tune import CLIReporter
 
-    columns = {EPOCH: "epoch", "val_acc": "val_acc", "test_acc": "test_acc", "flops": "FLOPs"}
-    columns["latency_p50_us"] = "latency p50 (us)"
+    columns = {EPOCH: "epoch", **{name: metric(name).heading for name in COLUMNS}}
+    columns["latency_p50_us"] += " (us)"
     reporter = CLIReporter(metric_columns=columns, parameter_columns=["seed"], max_column_length=NAME_WIDTH)
     return {"verbose": 1, "callbacks": [], "progress_reporter": reporter}
 
