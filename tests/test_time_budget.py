@@ -48,7 +48,7 @@ def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_
     adaptive = load("cheap").searcher(SpaceOptions(epochs=1, search_seed=0, min_accuracy=0.9))
     searcher = adaptive.make_search_alg()
     config = searcher.suggest("t0")
-    study = searcher._ot_study
+    study = searcher.study
     (trial,) = study.trials
     c = TrialConfig.from_dict(config)
     assert trial.state.name == "RUNNING" and trial.user_attrs["flops"] == mlp_flops(c.in_features, c.depth, c.width)
@@ -186,10 +186,12 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
 
 def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_change(tmp_path):
     """Tune saves the searcher at every snapshot: unchanged, the same bytes; changed, the new state,
-    which a restore gets back whole (the cost-aware searcher inside the confirming one)."""
+    which a restore gets back whole (the cost-aware searcher inside the confirming one, which reopens
+    its study from the journal)."""
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
-    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    options = SpaceOptions(search_seed=0, min_accuracy=0.9, study_journal=str(tmp_path / "j"), study_name="e")
+    inner = load("cheap").searcher(options).make_search_alg()
     stage = Stage(k=3, bar=0.9, pack=1, packed=False, constants={}, experiment=str(tmp_path))
     searcher = ConfirmingSearcher(stage, inner=inner, num_samples=-1)
     searcher.set_search_properties(None, None, {})

@@ -88,11 +88,7 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         self.space = dict(config or {})
         self._changed()
         if self.inner is not None:
-            from ray.tune.search.util import _set_search_properties_backwards_compatible
-
-            return _set_search_properties_backwards_compatible(
-                self.inner.set_search_properties, metric, mode, config, **spec
-            )
+            return self.inner.set_search_properties(metric, mode, config, **spec)
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:

@@ -1,10 +1,11 @@
 """A searcher's saved state, pickled again only when it has changed.
 
-Tune saves the searcher with every experiment snapshot, and a search forces one after every
-checkpoint (``tune_mnist.trainables.checkpoints``): several times a second with small models. Pickling an Optuna
-study each time took a sixth of the driver's time in a cost-aware search on 2 cores, time the trials
-sharing those cores lose. A searcher using this mixin calls ``_changed()`` wherever its state moves;
-``save`` writes the bytes of the last pickling when nothing has."""
+Tune saves the searcher with every experiment snapshot. When a search forced one after every
+checkpoint, pickling the searchers (an Optuna study inside them then) took a sixth of the driver's
+time in a cost-aware search on 2 cores; snapshots are periodic now and the study searcher pickles
+only its settings (``tune_mnist.strategies.study_searcher``), so what remains is the plain ``save`` /
+``restore`` of the packing and confirming searchers. A searcher using this mixin calls ``_changed()``
+wherever its state moves; ``save`` writes the bytes of the last pickling when nothing has."""
 
 from __future__ import annotations
 
@@ -43,6 +44,3 @@ class SavedWhenChanged:
         self.__dict__.update(state)
         self.__dict__.pop(_SAVED, None)
         self._changed()
-        from tune_mnist.strategies.study_journal import reconcile
-
-        reconcile(self)  # an Optuna study inside gives up the proposals this state never knew
