@@ -29,7 +29,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
-from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.strategies.searcher_state import PickledState
 from tune_mnist.strategies.study_searcher import StudySearcher
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
@@ -38,10 +38,8 @@ from tune_mnist.training.packed.plan import plan_packs
 SHAPE = ("depth", "batch_size", "epochs")
 
 
-class PackingSearcher(SavedWhenChanged, Searcher):
+class PackingSearcher(PickledState, Searcher):
     """Proposes packs of ``size`` configs x ``seeds`` seeds from ``inner``'s proposals."""
-
-    IGNORES_EPOCHS = True  # the inner searchers learn from final results only
 
     def __init__(
         self,
@@ -67,11 +65,9 @@ class PackingSearcher(SavedWhenChanged, Searcher):
         self.packs: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # trial id -> (inner id, config)
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
-        self._changed()
         return self.inner.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        self._changed()
         if not self.ready:
             if self.left == 0:
                 return Searcher.FINISHED
@@ -121,7 +117,6 @@ class PackingSearcher(SavedWhenChanged, Searcher):
         pack = self.packs.pop(trial_id, None)
         if pack is None:
             return
-        self._changed()
         rows = (result or {}).get(PACK_MEMBERS) or []
         at = 0
         for entry in pack:

@@ -14,32 +14,30 @@ Resume. The study lives in the experiment's journal (``tune_mnist.strategies.stu
 the searcher: a searcher built, or unpickled, over an existing journal loads the study of the same
 name and goes on from it. The study's trials still RUNNING there were proposed by a driver that is
 gone (no trial of this run will report them), so they are told FAIL; the sampler is reseeded, since,
-seeded as the first run's was, it would propose that run's first configs again. ``save`` and
-``restore`` keep only the searcher's own settings for Ray's experiment snapshots. On a storage URI
+seeded as the first run's was, it would propose that run's first configs again. Ray's snapshots of
+the searcher (``tune_mnist.strategies.searcher_state``) keep only its settings. On a storage URI
 (``storage`` None) the study is in memory, and a resumed search starts its learning afresh."""
 
 from __future__ import annotations
 
 import math
-import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
-from ray import cloudpickle
 from ray.tune.search import Searcher
+
+from tune_mnist.strategies.searcher_state import PickledState
 
 #: The define-by-run space: suggests the sampled parameters on the trial, returns the fixed ones.
 Space = Callable[..., dict[str, Any] | None]
 
 
-class StudySearcher(Searcher):
+class StudySearcher(PickledState, Searcher):
     """Proposes configs from ``space`` with ``sampler`` and tells the study each one's ``metric``
     values, in ``mode`` (``"min"``/``"max"`` per metric); ``storage``: an Optuna storage (None: memory)."""
-
-    IGNORES_EPOCHS = True  # learns from final results only (tune_mnist.confirm.searcher saves less often)
 
     def __init__(
         self,
@@ -118,11 +116,3 @@ class StudySearcher(Searcher):
         values = [result.get(name) for name in self.metric]
         finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
         return [float(v) for v in values] if finite else None
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            cloudpickle.dump(self.__getstate__(), f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__setstate__(pickle.load(f))
