@@ -1,5 +1,5 @@
-"""Multi-objective search for the front itself: Optuna (via Ray Tune's OptunaSearch) proposes configs
-from the ``random`` space's ranges and learns from validation accuracy, FLOPs and latency.
+"""Multi-objective search for the front itself: an Optuna study (``tune_mnist.strategies.study_searcher``)
+proposes configs from the ``random`` space's ranges and learns from validation accuracy, FLOPs and latency.
 
 Accuracy enters as ``accuracy_shortfall`` = max(0, bar - val_acc): every model above the bar is equally
 good on that objective, so the search spends its trials on cheaper models that still clear the bar
@@ -23,8 +23,8 @@ DESCRIPTION = (
 
 
 def define(trial: Any, options: SpaceOptions, max_flops: float = math.inf) -> dict[str, Any]:
-    """Optuna's define-by-run space. A module-level function (bound with functools.partial), because
-    Ray pickles the searcher into the experiment's state for --resume.
+    """Optuna's define-by-run space, run on each asked study trial. A module-level function (bound with
+    functools.partial), because Ray pickles the searcher into the experiment's state.
 
     ``max_flops`` (the cost-aware search's incumbent) narrows each range to the configs that cost at
     most that many FLOPs, given the values drawn before it: input side, then depth, then width. A
@@ -59,10 +59,11 @@ def searcher(options: SpaceOptions) -> Adaptive:
     def make() -> Any:
         import optuna
 
-        from tune_mnist.strategies.study_journal import StudyOptunaSearch, journal_storage
+        from tune_mnist.strategies.study_journal import journal_storage
+        from tune_mnist.strategies.study_searcher import StudySearcher
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return StudyOptunaSearch(
+        return StudySearcher(
             space=functools.partial(define, options=options),
             metric=list(SEARCH_OBJECTIVES),
             mode=["min"] * len(SEARCH_OBJECTIVES),

@@ -119,7 +119,7 @@ def test_the_packing_searcher_gives_small_proposals_their_seeds_and_large_ones_o
         want = 3 if seeds_are_cheap(members[0], 3, COST, N_TRAIN) else 1
         assert [c.seed for c in members] == list(range(want))
     assert {len(m) for m in seen.values()} == {1, 3}  # this seed's proposals include both kinds
-    assert all(t.state.name == "COMPLETE" for t in inner._ot_study.trials)
+    assert all(t.state.name == "COMPLETE" for t in inner.study.trials)
 
 
 def test_under_a_budget_the_cheap_search_never_proposes_what_it_cannot_afford():

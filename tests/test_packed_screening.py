@@ -75,12 +75,12 @@ def test_the_searcher_is_told_each_configs_own_seed_mean(mnist, one_thread):
         configs = [TrialConfig.from_dict(m) for m in pack]
         assert len({(c.depth, c.batch_size, c.epochs) for c in configs}) == 1  # one shape per pack
         assert [c.seed for c in configs] == [0, 1] * (len(configs) // 2)  # each config over 2 seeds
-        numbers = [inner._ot_trials[entry[0]].number for entry in searcher.packs[f"t{n}"]]
+        numbers = [inner.trials[entry[0]].number for entry in searcher.packs[f"t{n}"]]
         (rows,) = list(train_packed(configs, splits, CPU, latency=False))
         searcher.on_trial_complete(f"t{n}", {PACK_MEMBERS: rows})
         told += [(number, rows[2 * j : 2 * j + 2]) for j, number in enumerate(numbers)]
     assert len(told) == 3
-    trials = inner._ot_study.trials
+    trials = inner.study.trials
     for number, mine in told:  # each config is told the mean of its own two seeds, nobody else's
         assert trials[number].state.name == "COMPLETE"
         assert trials[number].values == [mine[0]["flops"], pytest.approx((mine[0]["val_acc"] + mine[1]["val_acc"]) / 2)]

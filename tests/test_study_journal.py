@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -27,7 +28,6 @@ from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.layout import STOPPED_EARLY_FILE
 from tune_mnist.core.objectives import SEARCH_OBJECTIVES
 from tune_mnist.strategies.pack_searcher import PackingSearcher
-from tune_mnist.strategies.study_journal import LOST
 
 REPO = Path(__file__).resolve().parents[1]
 #: What a study trial's params are: the sampled ones (epochs is fixed by --epochs in these searches).
@@ -112,10 +112,13 @@ def told_rows(experiment: Path) -> dict[str, dict[int, dict]]:
     return out
 
 
-def assert_study_is_the_experiment(experiment: Path, seeds: int, values: tuple[str, ...], bar: float) -> None:
+def assert_study_is_the_experiment(
+    experiment: Path, seeds: int, values: tuple[str, ...], bar: float, resumed: bool = False
+) -> None:
     """Every config whose screening seeds (``seeds``, or one where those are not nearly free) all have a
     result is one COMPLETE study trial with those seeds' means of ``values`` as its values, and the study
-    has no other COMPLETE trial."""
+    has no other COMPLETE trial. ``resumed``: a config still training when its driver stopped may have
+    finished after the resume, which no searcher of the new run proposed; the study holds it as FAIL."""
     screened, told = screened_seeds(experiment), told_rows(experiment)
     configs = {}
     for k, by_seed in last_rows(experiment).items():
@@ -124,7 +127,9 @@ def assert_study_is_the_experiment(experiment: Path, seeds: int, values: tuple[s
         if n in (1, seeds) and all(s in by_seed for s in range(n)):
             configs[k] = [by_seed[s] for s in range(n)]
     trials = complete(study(experiment))
-    assert configs and sorted(key(t.params) for t in trials) == sorted(configs)  # each config once
+    told = sorted(key(t.params) for t in trials)
+    assert configs and len(told) == len(set(told))  # each config once
+    assert set(told) <= set(configs) if resumed else told == sorted(configs)
     for trial in trials:
         expected = [seed_mean(configs[key(trial.params)], v, bar) for v in values]
         assert trial.values == pytest.approx(expected, rel=1e-12, abs=1e-15), trial.params
@@ -167,44 +172,48 @@ def rows_of(accuracy: float, seeds: int) -> list[dict]:
 
 
 @pytest.mark.parametrize("space, packed", [("adaptive", False), ("cheap", True)])
-def test_a_restored_searcher_and_its_journal_never_count_a_trial_twice(space, packed, tmp_path):
-    """Ray pickles the searcher into its tuner file when the search starts and saves its state at each
-    snapshot; after a hard kill past a snapshot the restored searcher must neither tell a trial again
-    nor leave a proposal it never made RUNNING in the study."""
-    journal = str(tmp_path / "optuna.journal")
-    options = SpaceOptions(epochs=1, min_accuracy=0.5, study_journal=journal, study_name="e")
-    searcher = load(space).searcher(options).make_search_alg()
+def test_a_searcher_over_an_existing_journal_goes_on_from_it_and_never_tells_a_trial_twice(space, packed, tmp_path):
+    """--resume builds a new searcher over the experiment's journal, where the driver that stopped left
+    its last proposals RUNNING; Ray's snapshot of a searcher, unpickled, is such a new searcher too."""
+    journal = tmp_path / "optuna.journal"
+    options = SpaceOptions(epochs=1, min_accuracy=0.5, study_journal=str(journal), study_name="e")
     seeds = 2 if packed else 1
-    if packed:
-        searcher = PackingSearcher(searcher, size=1, seeds=seeds, bar=0.5)
-    tuner_file = cloudpickle.dumps(searcher)  # what Tuner.restore unpickles before restoring the state
 
-    def told(trial_id: str, accuracy: float) -> None:
+    def new_searcher() -> Any:
+        searcher = load(space).searcher(options).make_search_alg()
+        return PackingSearcher(searcher, size=1, seeds=seeds, bar=0.5) if packed else searcher
+
+    def told(searcher: Any, trial_id: str, accuracy: float) -> None:
         rows = rows_of(accuracy, seeds)
         if packed:
             searcher.on_trial_complete(trial_id, {PACK_MEMBERS: rows})
         else:
             searcher.on_trial_complete(trial_id, {**rows[0], "accuracy_shortfall": max(0.0, 0.5 - accuracy)})
 
-    searcher.suggest("t0"), searcher.suggest("t1")
-    searcher.save(str(tmp_path / "snapshot.pkl"))  # the last saved state
-    told("t0", 0.7)
-    searcher.suggest("t2")  # proposed after it, then the driver is killed
-    first = {t.number: t.values for t in complete(study(tmp_path / "e", tmp_path / "optuna.journal"))}
-    assert list(first) == [0]
+    def states() -> list[TrialState]:
+        return [t.state for t in study(tmp_path / "e", journal).trials]
 
-    searcher = cloudpickle.loads(tuner_file)
-    searcher.restore(str(tmp_path / "snapshot.pkl"))
-    trials = study(tmp_path / "e", tmp_path / "optuna.journal").trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL]
-    assert LOST in trials[2].user_attrs  # the lost proposal, which no experiment trial will report
-    told("t0", 0.9)  # Ray runs t0 again (it finished after the snapshot) and reports it again
-    told("t1", 0.8)
-    searcher.suggest("t3")
-    trials = study(tmp_path / "e", tmp_path / "optuna.journal").trials
-    assert [t.state for t in trials[:3]] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
-    assert trials[0].values == first[0]  # told once: the journal keeps the first result
-    assert trials[3].state == TrialState.RUNNING and len(trials) == 4
+    first = new_searcher()
+    proposals = [first.suggest("t0"), first.suggest("t1")]
+    told(first, "t0", 0.7)
+    told(first, "t0", 0.9)  # reported again (a trial Ray ran again): the study keeps the first result
+    told(first, "t9", 0.9)  # a trial this searcher never proposed
+    values = study(tmp_path / "e", journal).trials[0].values
+    assert states() == [TrialState.COMPLETE, TrialState.RUNNING]  # then the driver stops, t1 unfinished
+
+    resumed = new_searcher()
+    assert states() == [TrialState.COMPLETE, TrialState.FAIL]  # no trial of this run will report t1
+    told(resumed, "t1", 0.8)  # the earlier driver's trial, finished after all: not this searcher's
+    assert resumed.suggest("t2") not in proposals  # reseeded: not the first run's first config again
+    trials = study(tmp_path / "e", journal).trials
+    assert states() == [TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING] and trials[0].values == values
+    inner = resumed.inner if packed else resumed
+    if space == "cheap":  # the cheapest model above the bar, found in the journal: the next proposals narrow
+        assert inner.incumbent == values[0]
+    assert inner.study.metric_names == list(inner.metric)  # what the dashboard names the objectives
+
+    cloudpickle.loads(cloudpickle.dumps(resumed))  # Ray's snapshot, restored: its own proposal is lost too
+    assert states() == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
 
 
 # ---------------------------------------------------------------- real searches
@@ -242,7 +251,7 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
     done = resume(name, tmp_path, env)
     assert f"optuna-dashboard {journal}" in done.stdout
     resumed = study(experiment)
-    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5, resumed=True)
     before = {t.number: t.values for t in complete(interrupted)}
     assert {t.number: t.values for t in complete(resumed) if t.number in before} == before  # the same study
     assert not [t for t in resumed.trials if t.state == TrialState.RUNNING]
@@ -282,5 +291,5 @@ def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, t
     done = resume(name, tmp_path, env)
     if damaged:
         assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in done.stdout
-    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
+    assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5, resumed=True)
     assert not [t for t in study(experiment).trials if t.state == TrialState.RUNNING]

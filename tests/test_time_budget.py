@@ -48,7 +48,7 @@ def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_
     adaptive = load("cheap").searcher(SpaceOptions(epochs=1, search_seed=0, min_accuracy=0.9))
     searcher = adaptive.make_search_alg()
     config = searcher.suggest("t0")
-    study = searcher._ot_study
+    study = searcher.study
     (trial,) = study.trials
     c = TrialConfig.from_dict(config)
     assert trial.state.name == "RUNNING" and trial.user_attrs["flops"] == mlp_flops(c.in_features, c.depth, c.width)
@@ -184,29 +184,26 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
     assert (tmp_path / "run" / STOPPED_BY_BUDGET_FILE).is_file() and not (tmp_path / "wait").exists()
 
 
-def test_searchers_save_their_latest_state_and_pickle_it_again_only_after_a_change(tmp_path):
-    """Tune saves the searcher at every snapshot: unchanged, the same bytes; changed, the new state,
-    which a restore gets back whole (the cost-aware searcher inside the confirming one)."""
+def test_a_restored_searcher_gets_its_state_back_and_its_study_from_the_journal(tmp_path):
+    """Tune saves the searcher at every snapshot; a restore gets the confirming searcher's state back
+    whole, and the cost-aware searcher inside it reopens its study from the journal."""
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
-    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    options = SpaceOptions(search_seed=0, min_accuracy=0.9, study_journal=str(tmp_path / "j"), study_name="e")
+    inner = load("cheap").searcher(options).make_search_alg()
     stage = Stage(k=3, bar=0.9, pack=1, packed=False, constants={}, experiment=str(tmp_path))
     searcher = ConfirmingSearcher(stage, inner=inner, num_samples=-1)
     searcher.set_search_properties(None, None, {})
     path = tmp_path / "searcher.pkl"
     config = searcher.suggest("t0")
-    searcher.save(str(path))
-    first = path.read_bytes()
-    searcher.save(str(path))
-    assert path.read_bytes() == first
     searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": config["epochs"]})
     searcher.save(str(path))
-    assert path.read_bytes() != first
     restored = ConfirmingSearcher(stage)
     restored.restore(str(path))
     assert restored.inner.incumbent == inner.incumbent < float("inf")
-    assert restored.trials["t0"]["done"] and not any("saved" in k for k in vars(restored.inner))
-    assert restored.suggest("t1") is not None  # the restored study goes on proposing
+    assert restored.trials["t0"]["done"] and restored.inner_left == -1
+    assert [t.state.name for t in restored.inner.study.trials] == ["COMPLETE"]
+    assert restored.suggest("t1") is not None  # the reopened study goes on proposing
 
 
 def test_under_a_budget_rays_list_of_trials_never_started_is_not_printed(tmp_path):

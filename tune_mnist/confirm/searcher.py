@@ -34,7 +34,7 @@ from tune_mnist.confirm.rule import Seeds, config_key, missing_seeds, plan_round
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.objectives import SELECTION_METRIC
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
-from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.strategies.searcher_state import PickledState
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 from tune_mnist.training.packed.plan import plan_packs
 
@@ -56,7 +56,7 @@ class Stage:
     n_train: int = 0  # training images, so the rounds pack only where packing pays (cost_model)
 
 
-class ConfirmingSearcher(SavedWhenChanged, Searcher):
+class ConfirmingSearcher(PickledState, Searcher):
     """Screening first (``screening`` points, or ``inner``'s first ``num_samples`` proposals), then the
     confirmation rounds."""
 
@@ -86,28 +86,15 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         self.space = dict(config or {})
-        self._changed()
         if self.inner is not None:
-            from ray.tune.search.util import _set_search_properties_backwards_compatible
-
-            return _set_search_properties_backwards_compatible(
-                self.inner.set_search_properties, metric, mode, config, **spec
-            )
+            return self.inner.set_search_properties(metric, mode, config, **spec)
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        before = self._fingerprint()
-        proposal = self._suggest(trial_id)
-        if proposal is not None or self._fingerprint() != before:
-            self._changed()
-        return proposal
-
-    def _suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._screening_open():
             if self.screening:
                 return self._hand_out(trial_id, self.screening.pop(0), "screen")
             if self.inner is not None and self.inner_left != 0:
-                self._changed()  # the inner searcher's state moves with every call
                 proposal = self.inner.suggest(trial_id)
                 if proposal is None:
                     return None
@@ -146,14 +133,11 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         trial = self.trials.get(trial_id)
         if trial is not None and trial["inner"] and self.inner is not None:
             self.inner.on_trial_result(trial_id, result)
-            if not _ignores_epochs(self.inner):
-                self._changed()
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         trial = self.trials.get(trial_id)
         if trial is None:
             return
-        self._changed()
         if trial["inner"] and self.inner is not None:
             self.inner.on_trial_complete(trial_id, result=result, error=error)
         trial["done"] = True
@@ -178,20 +162,6 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
         super().save_to_dir(checkpoint_dir, session_str)
         if self.rounds or self.finished_at is not None:
             write_log(checkpoint_dir, self._log())
-
-    def _fingerprint(self) -> tuple[Any, ...]:
-        """What a ``suggest`` that hands nothing out may still change (a deadline passing, a round
-        planned, the stage finishing)."""
-        return (
-            len(self.screening),
-            self.inner_left,
-            len(self.queue),
-            len(self.rounds),
-            len(self.trials),
-            self.confirm_started,
-            self.finished_at,
-            getattr(self, "screening_closed_at", None),
-        )
 
     # ------------------------------------------------------------ the stage
 
@@ -262,12 +232,6 @@ class ConfirmingSearcher(SavedWhenChanged, Searcher):
 
     def _write_log(self) -> None:
         write_log(self.stage.experiment, self._log())
-
-
-def _ignores_epochs(searcher: Searcher) -> bool:
-    """Whether ``searcher`` learns nothing from a trial's per-epoch results: Ray's multi-objective
-    ``OptunaSearch`` drops them, and a searcher can say so with ``IGNORES_EPOCHS = True``."""
-    return bool(getattr(searcher, "IGNORES_EPOCHS", False)) or isinstance(getattr(searcher, "metric", None), list)
 
 
 def _final(config: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """A cost-aware Optuna searcher for the front above the bar, cheap end first, with FLOPs known up front.
 
-Ray's ``OptunaSearch`` hands Optuna every objective as a black-box result of training and passes no
-constraints. Here FLOPs and params are exact functions of the config (``tune_mnist.model.counts``), so:
+The plain study searcher (``tune_mnist.strategies.study_searcher``) tells Optuna every objective as a
+black-box result of training, with no constraints. Here FLOPs and params are exact functions of the
+config (``tune_mnist.model.counts``), so:
 
 - the objectives are FLOPs (down) and validation accuracy (up). FLOPs are computed from the proposed
   config when it is suggested (recorded on the Optuna trial as the user attributes ``flops`` and
@@ -12,12 +13,12 @@ constraints. Here FLOPs and params are exact functions of the config (``tune_mni
   then spreads along their front;
 - the cheap end is pressed for: two proposals in three (``NARROWED``) come from the space narrowed to
   the FLOPs of the cheapest model already above the bar (its ``max_flops`` argument: each range given
-  the values drawn before it), because a costlier model cannot be the cheapest answer. The third
-  proposal is free, so the front's accurate end (what its hypervolume rewards) is searched too. One
-  sampler call gives a proposal that fits: redrawing whole proposals until one fits was tried first
-  and, once the incumbent was small, took half the driver's time. A narrowed proposal that still does
-  not fit (a space without ``max_flops``) is told to Optuna as failed (TPE ignores failed trials) and
-  drawn again, up to ``MAX_REJECTS`` times;
+  the values drawn before it; a resumed search finds that model in the journal), because a costlier
+  model cannot be the cheapest answer. The third proposal is free, so the front's accurate end (what
+  its hypervolume rewards) is searched too. One sampler call gives a proposal that fits: redrawing
+  whole proposals until one fits was tried first and, once the incumbent was small, took half the
+  driver's time. A narrowed proposal that still does not fit (a space without ``max_flops``) is told
+  to Optuna as failed (TPE ignores failed trials) and drawn again, up to ``MAX_REJECTS`` times;
 - under ``--time-budget`` every proposal is narrowed to ``budget_flops`` (``strategies.budget_cap``):
   a model that alone would take more than a quarter of the screening time is never proposed, since
   it would hold a CPU for much of the budget and could not be the cheap answer anyway;
@@ -35,10 +36,11 @@ import inspect
 import math
 from typing import Any
 
+import optuna
+
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.model.counts import mlp_flops, mlp_params
-from tune_mnist.strategies.searcher_state import SavedWhenChanged
-from tune_mnist.strategies.study_journal import StudyOptunaSearch, already_told
+from tune_mnist.strategies.study_searcher import Space, StudySearcher
 
 #: Proposals above the incumbent's FLOPs drawn again at most this many times per suggestion.
 MAX_REJECTS = 10
@@ -54,99 +56,76 @@ def config_costs(config: dict[str, Any]) -> tuple[int, int]:
     return mlp_flops(c.in_features, c.depth, c.width), mlp_params(c.in_features, c.depth, c.width)
 
 
-class CostAwareOptunaSearch(SavedWhenChanged, StudyOptunaSearch):
-    """``OptunaSearch`` with FLOPs known at suggestion time, the bar as a constraint and the cheap end
-    pressed for; ``storage`` and ``study_name`` as Ray's (``tune_mnist.strategies.study_journal``)."""
-
-    IGNORES_EPOCHS = True  # on_trial_result learns nothing (tune_mnist.confirm.searcher saves less often)
+class CostAwareOptunaSearch(StudySearcher):
+    """The study searcher with FLOPs known at suggestion time, the bar as a constraint and the cheap
+    end pressed for; ``storage`` and ``study_name`` as ``StudySearcher``'s."""
 
     def __init__(
-        self, space: Any, sampler: Any, bar: float, storage: Any = None, study_name: str | None = None
+        self,
+        space: Space,
+        sampler: optuna.samplers.BaseSampler,
+        bar: float,
+        storage: optuna.storages.BaseStorage | None = None,
+        study_name: str | None = None,
     ) -> None:
-        super().__init__(
-            space=space,
-            metric=["flops", "val_acc"],
-            mode=["min", "max"],
-            sampler=sampler,
-            storage=storage,
-            study_name=study_name,
-        )
         self.bar = bar
-        self.base_space = space  # the space unbounded; narrowed to the incumbent where it can be
         self.narrows = "max_flops" in inspect.signature(space).parameters
         self.incumbent: float = math.inf  # FLOPs of the cheapest trial above the bar so far
         self.budget_flops: float = math.inf  # under --time-budget: what one proposal may cost (budget_cap)
         self.rejected = 0  # proposals never trained: dominated before training
         self.proposed = 0
+        super().__init__(space, ["flops", "val_acc"], ["min", "max"], sampler, storage, study_name)
 
-    def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
-        self._changed()
-        return super().set_search_properties(metric, mode, config, **spec)
+    def _open(self) -> optuna.Study:
+        """The study, and the incumbent among its finished trials (a resumed search narrows at once)."""
+        study = super()._open()
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        self.incumbent = min((t.values[0] for t in done if t.values[1] > self.bar), default=math.inf)
+        return study
 
-    def suggest(self, trial_id: str) -> dict | None:
-        self._changed()
-        self.proposed = getattr(self, "proposed", 0) + 1
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        self.proposed += 1
         narrowed = math.isfinite(self.incumbent) and self.proposed % CYCLE < NARROWED
-        cap = min(self.incumbent if narrowed else math.inf, getattr(self, "budget_flops", math.inf))
-        if getattr(self, "narrows", False):
-            self._space = functools.partial(self.base_space, max_flops=cap) if math.isfinite(cap) else self.base_space
+        cap = min(self.incumbent if narrowed else math.inf, self.budget_flops)
+        space = functools.partial(self.space, max_flops=cap) if self.narrows and math.isfinite(cap) else self.space
         for attempt in range(MAX_REJECTS + 1):
-            config = super().suggest(trial_id)
-            if config is None:
-                return None
+            config = self.propose(trial_id, space)
             flops, params = config_costs(config)
-            ot_trial = self._ot_trials[trial_id]
-            ot_trial.set_user_attr("flops", flops)  # known before the trial trains
-            ot_trial.set_user_attr("params", params)
-            ot_trial.set_user_attr("epochs", config.get("epochs"))
-            ot_trial.set_user_attr("narrowed", narrowed)
+            trial = self.trials[trial_id]
+            trial.set_user_attr("flops", flops)  # known before the trial trains
+            trial.set_user_attr("params", params)
+            trial.set_user_attr("epochs", config.get("epochs"))
+            trial.set_user_attr("narrowed", narrowed)
             if flops <= cap or attempt == MAX_REJECTS:
                 return config
             # Dominated before training: more FLOPs than a model already above the bar.
             why = "the cheapest above the bar" if cap == self.incumbent else "what the time budget can train"
-            ot_trial.set_user_attr("rejected", f"{flops:,} FLOPs > {cap:,.0f}, {why}")
-            self._ot_study.tell(ot_trial, state=_fail_state())
-            del self._ot_trials[trial_id]
+            trial.set_user_attr("rejected", f"{flops:,} FLOPs > {cap:,.0f}, {why}")
+            self.on_trial_complete(trial_id, error=True)  # told FAIL: TPE learns nothing from it
             self.rejected += 1
         return None
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Nothing to learn per epoch: the scheduler judges learning curves, the sampler final answers."""
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials or already_told(self, trial_id):
-            return
-        self._changed()
-        ot_trial = self._ot_trials[trial_id]
-        flops = ot_trial.user_attrs.get("flops")
+    def values(self, trial: optuna.trial.Trial, result: dict) -> list[float] | None:
+        """FLOPs and the selection accuracy, with the bar's constraint and what the dashboard shows."""
+        flops = trial.user_attrs.get("flops")
         accuracy = _accuracy(result, self.bar)
-        if error or result is None or flops is None or math.isnan(accuracy):
-            self._ot_study.tell(ot_trial, state=_fail_state())
-        else:
-            epochs = ot_trial.user_attrs.get("epochs")
-            ot_trial.set_user_attr("val_acc", accuracy)
-            ot_trial.set_user_attr("epoch", result.get("epoch"))
-            if epochs is not None and result.get("epoch") is not None and result["epoch"] < epochs:
-                ot_trial.set_user_attr("stopped_before_end", True)
-            ot_trial.set_constraint(BAR, self.bar - accuracy)
-            self._ot_study.tell(ot_trial, [float(flops), accuracy])
-            if accuracy > self.bar:
-                self.incumbent = min(self.incumbent, float(flops))
-        self._completed_trials.add(trial_id)
+        if flops is None or math.isnan(accuracy):
+            return None
+        epochs = trial.user_attrs.get("epochs")
+        trial.set_user_attr("val_acc", accuracy)
+        trial.set_user_attr("epoch", result.get("epoch"))
+        if epochs is not None and result.get("epoch") is not None and result["epoch"] < epochs:
+            trial.set_user_attr("stopped_before_end", True)
+        trial.set_constraint(BAR, self.bar - accuracy)
+        if accuracy > self.bar:
+            self.incumbent = min(self.incumbent, float(flops))
+        return [float(flops), accuracy]
 
 
-def _accuracy(result: dict | None, bar: float) -> float:
+def _accuracy(result: dict, bar: float) -> float:
     """The selection accuracy of a result: val_acc, or bar - shortfall where test_acc stands in."""
-    if not result:
-        return math.nan
     value = result.get("val_acc")
     if isinstance(value, (int, float)) and value == value:
         return float(value)
     shortfall = result.get("accuracy_shortfall")
     return bar - float(shortfall) if isinstance(shortfall, (int, float)) and shortfall > 0 else math.nan
-
-
-def _fail_state() -> Any:
-    from optuna.trial import TrialState
-
-    return TrialState.FAIL

@@ -7,14 +7,15 @@ about 1.5 ms of arithmetic in a 0.33 s epoch); stacked with others into one batc
 proposal is screened on K seeds (K = ``--confirm``): the searcher learns from the seed mean, and a pick
 is confirmed the moment it is found.
 
-How. ``suggest`` asks the inner searcher (Ray's ``OptunaSearch``, or the cost-aware subclass) for
-``size`` proposals one after another, under ids of their own (``<trial id>_c<j>``); TPE's constant
-liar (``constant_liar=True`` on the spaces' samplers) keeps the proposals of one batch apart while
-none has finished. A pack's members must share depth, batch size and epochs, so the first proposal's
-values of those are enqueued for the next ones (Optuna's ``enqueue_trial`` with partial parameters:
-the sampler draws the rest). The batch is cut into packs by ``plan_packs`` (which also keeps a small
-model out of a pack padded to a big one); the first is this trial, the others the next trials.
-Each member is one config at one seed, so ``tune_mnist.trainables.unpack`` gives it its own trial directory.
+How. ``suggest`` asks the inner searcher (``tune_mnist.strategies.study_searcher``) for ``size``
+proposals one after another, under ids of their own (``<trial id>_c<j>``); TPE's constant liar
+(``constant_liar=True`` on the spaces' samplers) keeps the proposals of one batch apart while none
+has finished. A pack's members must share depth, batch size and epochs, so the first proposal's
+values of those are enqueued for the next ones (``StudySearcher.share``: Optuna's ``enqueue_trial``
+with partial parameters, the sampler draws the rest). The batch is cut into packs by ``plan_packs``
+(which also keeps a small model out of a pack padded to a big one); the first is this trial, the
+others the next trials. Each member is one config at one seed, so ``tune_mnist.trainables.unpack``
+gives it its own trial directory.
 
 When a pack ends, each config's seed rows are averaged (``pack_trainable.seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
@@ -28,7 +29,8 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
-from tune_mnist.strategies.searcher_state import SavedWhenChanged
+from tune_mnist.strategies.searcher_state import PickledState
+from tune_mnist.strategies.study_searcher import StudySearcher
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
 
@@ -36,10 +38,8 @@ from tune_mnist.training.packed.plan import plan_packs
 SHAPE = ("depth", "batch_size", "epochs")
 
 
-class PackingSearcher(SavedWhenChanged, Searcher):
+class PackingSearcher(PickledState, Searcher):
     """Proposes packs of ``size`` configs x ``seeds`` seeds from ``inner``'s proposals."""
-
-    IGNORES_EPOCHS = True  # the inner searchers learn from final results only
 
     def __init__(
         self,
@@ -65,15 +65,9 @@ class PackingSearcher(SavedWhenChanged, Searcher):
         self.packs: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # trial id -> (inner id, config)
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
-        from ray.tune.search.util import _set_search_properties_backwards_compatible
-
-        self._changed()
-        return _set_search_properties_backwards_compatible(
-            self.inner.set_search_properties, metric, mode, config, **spec
-        )
+        return self.inner.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        self._changed()
         if not self.ready:
             if self.left == 0:
                 return Searcher.FINISHED
@@ -100,12 +94,10 @@ class PackingSearcher(SavedWhenChanged, Searcher):
     def _draw(self, trial_id: str) -> list[tuple[str, dict[str, Any]]] | str | None:
         """Up to ``size`` proposals, the later ones enqueued with the first one's shape."""
         drawn: list[tuple[str, dict[str, Any]]] = []
-        study = getattr(self.inner, "_ot_study", None)
         for j in range(self.size if self.left < 0 else min(self.size, self.left)):
             sub = f"{trial_id}_c{j}"
-            if drawn and study is not None:
-                first = self.inner._ot_trials[drawn[0][0]].params
-                study.enqueue_trial({k: first[k] for k in SHAPE if k in first}, skip_if_exists=False)
+            if drawn and isinstance(self.inner, StudySearcher):
+                self.inner.share(drawn[0][0], SHAPE)
             with warnings.catch_warnings():
                 # A shape outside a range the cost-aware space narrowed: Optuna warns and uses it.
                 warnings.filterwarnings("ignore", message="Fixed parameter")
@@ -125,7 +117,6 @@ class PackingSearcher(SavedWhenChanged, Searcher):
         pack = self.packs.pop(trial_id, None)
         if pack is None:
             return
-        self._changed()
         rows = (result or {}).get(PACK_MEMBERS) or []
         at = 0
         for entry in pack:

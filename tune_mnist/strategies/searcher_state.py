@@ -1,48 +1,27 @@
-"""A searcher's saved state, pickled again only when it has changed.
+"""``save`` and ``restore`` for our Ray Tune searchers: their state is what they pickle.
 
-Tune saves the searcher with every experiment snapshot, and a search forces one after every
-checkpoint (``tune_mnist.trainables.checkpoints``): several times a second with small models. Pickling an Optuna
-study each time took a sixth of the driver's time in a cost-aware search on 2 cores, time the trials
-sharing those cores lose. A searcher using this mixin calls ``_changed()`` wherever its state moves;
-``save`` writes the bytes of the last pickling when nothing has."""
+Ray's ``Searcher`` has neither, and Tune saves the search algorithm with every experiment snapshot
+(periodic, at least 10 s apart). A searcher pickles its ``__dict__`` unless it says otherwise with
+``__getstate__``/``__setstate__``, as the study searcher does (``tune_mnist.strategies.study_searcher``:
+its settings only, the study being the journal's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-#: The attribute holding (changes, bytes) of the last pickling; never pickled itself.
-_SAVED = "_saved_state"
+from ray import cloudpickle
 
 
-class SavedWhenChanged:
-    """``save``/``restore`` for a Ray Tune ``Searcher`` whose whole state is its ``__dict__``."""
+class PickledState:
+    """``save``/``restore`` of a ``Searcher`` through its pickled state."""
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Also when pickled inside another searcher's state: never the cached bytes."""
-        return {k: v for k, v in self.__dict__.items() if k != _SAVED}
-
-    def _changed(self) -> None:
-        self._changes = getattr(self, "_changes", 0) + 1
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def save(self, checkpoint_path: str) -> None:
-        import ray.cloudpickle as cloudpickle
-
-        changes = getattr(self, "_changes", 0)
-        saved = self.__dict__.get(_SAVED)
-        if saved is None or saved[0] != changes:
-            saved = (changes, cloudpickle.dumps(self.__getstate__()))
-            self.__dict__[_SAVED] = saved
         with open(checkpoint_path, "wb") as f:
-            f.write(saved[1])
+            cloudpickle.dump(self.__getstate__(), f)
 
     def restore(self, checkpoint_path: str) -> None:
-        import ray.cloudpickle as cloudpickle
-
         with open(checkpoint_path, "rb") as f:
-            state: dict[str, Any] = cloudpickle.load(f)
-        self.__dict__.update(state)
-        self.__dict__.pop(_SAVED, None)
-        self._changed()
-        from tune_mnist.strategies.study_journal import reconcile
-
-        reconcile(self)  # an Optuna study inside gives up the proposals this state never knew
+            self.__setstate__(cloudpickle.load(f))
