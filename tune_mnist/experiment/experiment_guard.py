@@ -58,7 +58,10 @@ def prepare_resume(
         f"Resume: {done} of {total} samples had finished and are kept; the adaptive searcher {how} "
         f"for the other {options.num_samples}."
     )
-    return options, None, options.num_samples == 0 and stage_done
+    nothing_left = options.num_samples == 0 and stage_done
+    if nothing_left:
+        print("Every sample has finished: nothing to train.")
+    return options, None, nothing_left
 
 
 def confirmation_finished(experiment: str) -> bool:
