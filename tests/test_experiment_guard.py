@@ -443,8 +443,8 @@ def test_resume_plan_from_trial_directories(tmp_path):
     assert not prepare_resume(confirming, str(experiment), configs[:1], default_samples=DEFAULT_SAMPLES)[2]
     (experiment / "confirmation.json").write_text(json.dumps({"finished_at": 1.0, "rounds": []}))
     assert prepare_resume(confirming, str(experiment), configs[:1], default_samples=DEFAULT_SAMPLES)[2]
-    # Adaptive: finished proposals count toward --num-samples; pack members, packs and confirmation
-    # trials are not proposals.
+    # Adaptive: finished proposals count toward --num-samples, a config's seeds once (here configs[0], alone
+    # and as a pack member); confirmation trials are not proposals.
     write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
     write_trial(experiment, "0123abce_resize8_1x4_s1", {**configs[0].to_dict(), "seed": 1, "confirm_round": 1}, [1, 2])
     options = options_from(resume=True, name="exp", num_samples=5, confirm=1)

@@ -49,12 +49,6 @@ def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
     ]
 
 
-def is_member_dir(name: str) -> bool:
-    """A pack member's trial directory (``tune_mnist.trainables.unpack``), by the ``_m<index>`` after its trial id."""
-    match = TRIAL_ID.match(name)
-    return bool(match and match.group(2))
-
-
 def _read_json(loc: Location, path: str) -> Any:
     try:
         return json.loads(loc.read_text(path))
@@ -115,20 +109,15 @@ def finished_configs(experiment: str) -> dict[str, str]:
 
 
 def finished_proposals(experiment: str) -> int:
-    """Finished proposals of an adaptive search: a seed pack counts once (its member directories do not),
-    a confirmation trial not at all."""
-    loc = Location(experiment)
-    count = 0
-    for info in trial_dirs(loc):
-        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if not isinstance(params, dict) or PACK_MEMBERS in params or is_member_dir(info.base_name):
-            continue
-        if params.get(CONFIRM_ROUND) is not None:
-            continue
-        epochs = params.get("epochs")
-        if isinstance(epochs, (int, float)) and int(last_row(loc, info.path).get("epoch") or 0) >= int(epochs):
-            count += 1
-    return count
+    """Finished proposals of an adaptive search: the distinct configs, seeds aside, of the finished trial
+    directories (a proposal trained over K seeds in a pack counts once), confirmation trials aside."""
+    proposals = set()
+    for trial in finished_trials(experiment):
+        if trial.params.get(CONFIRM_ROUND) is None:
+            config = TrialConfig.from_dict(trial.params).to_dict()
+            config.pop("seed", None)
+            proposals.add(json.dumps(config, sort_keys=True))
+    return len(proposals)
 
 
 def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[TrialConfig]:
