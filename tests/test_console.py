@@ -276,7 +276,7 @@ def test_a_trial_that_never_started_is_named_at_the_end_so_that_ray_can_list_it(
     from ray.tune.experiment.trial import Trial
     from ray.tune.registry import register_trainable
 
-    from tune_mnist.tuning.never_started import NameNeverStarted
+    from tune_mnist.tuning.ray_private import NameNeverStarted
 
     register_trainable("never_started", lambda config: None)
     trial = Trial("never_started", config={}, storage=StorageContext(str(tmp_path), "experiment"))

@@ -1,6 +1,6 @@
-"""One driver per experiment, a full disk loses nothing, damaged Ray state is rebuilt from the trial
-directories (real Ray, real MNIST subsets, drivers in subprocesses where a second driver or SIGKILL
-is needed).
+"""One driver per experiment, a full disk loses nothing, --resume continues from the trial directories
+whatever Ray's own state files say (real Ray, real MNIST subsets, drivers in subprocesses where a second
+driver or SIGKILL is needed).
 
 "No finished trial trained twice" means: every config of the space has exactly one trial directory
 whose result.json holds epochs 1..E (E = the config's epochs), and the result.json of every config
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tune_mnist.experiment.driver_lock import LOCK_FILE, MACHINE_LOCKS, DriverLock, ExperimentBusy, Holder
-from tune_mnist.experiment.rebuild import check_state, config_key, finished_configs, pickle_problem
+from tune_mnist.experiment.rebuild import config_key, finished_configs
 from tune_mnist.experiment.storage_guard import storage_errno
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,15 +203,6 @@ def test_storage_errors_are_recognised():
     assert storage_errno(ValueError("depth -1")) is None
 
 
-def test_pickle_and_state_damage_is_detected():
-    import pickle
-
-    whole = pickle.dumps({"a": list(range(100))})
-    assert pickle_problem(whole) is None
-    assert pickle_problem(b"") == "empty"
-    assert pickle_problem(whole[: len(whole) // 2])
-
-
 # ---------------------------------------------------------------- drivers (real searches)
 
 
@@ -267,134 +258,54 @@ def test_resume_after_sigkill_finishes_without_training_a_finished_trial_again(k
 
 
 @pytest.mark.slow
-def test_damaged_ray_state_is_rebuilt_and_the_analysis_counts_each_config_once(killed_and_resumed, tmp_path):
+def test_damaged_ray_state_is_never_read_and_the_analysis_counts_each_config_once(killed_and_resumed, tmp_path):
+    """Ray's state files cut short and emptied, one config's last epoch lost: --resume trains that config
+    again (from scratch, in a new directory), keeps every finished one byte for byte with its model, and
+    Ray's ExperimentAnalysis reads the experiment afterwards (its newest session: the retrained trial)."""
+    from ray import tune
+
     from analysis.load import USABLE, load_experiment
 
     assert killed_and_resumed["resumed"].returncode == 0
     experiment = tmp_path / "damaged"
     shutil.copytree(killed_and_resumed["experiment"], experiment)
-    trials = trial_dirs(experiment)
+    trials = [t for t in trial_dirs(experiment) if EPOCHS in epochs_of(t)]
     # One config loses its last epoch (as if interrupted), and Ray's state files are cut short and emptied.
     unfinished = trials[0]
     lines = (unfinished / "result.json").read_text().splitlines(keepends=True)
     (unfinished / "result.json").write_text("".join(line for line in lines if json.loads(line)["epoch"] < EPOCHS))
     before = {t.name: (t / "result.json").read_text() for t in trials[1:]}
+    ray_files = {}
     for state in experiment.glob("experiment_state-*.json"):
         state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+        ray_files[state.name] = state.read_bytes()
     for state in experiment.glob("basic-variant-state-*.json"):
         state.write_bytes(b"")
-    check = check_state(str(experiment))
-    assert check.rebuild and check.damaged
+        ray_files[state.name] = b""
     analysed = load_experiment(str(experiment))  # the analysis reads it, damaged state and all
     assert sum(t.status == USABLE for t in analysed.trials) == 2
     assert any("could not be read as JSON" in w for w in analysed.warnings)
 
     resumed = search("--resume", "--name", "damaged", "--storage-path", str(tmp_path), timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "rebuil" in resumed.stdout.lower()
-    assert list(experiment.glob("experiment_state-*.json.damaged")) and list(experiment.glob("*.json.damaged"))
+    assert "Resume: 2 of 3 configs had finished and are kept; 1 to train." in resumed.stdout
+    assert not unfinished.exists()  # the unfinished directory went: its config started over
+    for name, data in ray_files.items():  # Ray's old state files are neither read nor edited
+        assert (experiment / name).read_bytes() == data, name
     assert_each_config_once(experiment, before)
+    for name in before:  # a finished trial keeps its model of the last epoch
+        (checkpoint,) = (experiment / name).glob("checkpoint_*")
+        assert json.loads((checkpoint / "config.json").read_text())["metrics"]["epoch"] == EPOCHS
     assert len(finished_configs(str(experiment))) == 3
     analysed = load_experiment(str(experiment))
     usable = [t for t in analysed.trials if t.status == USABLE]
     assert len(usable) == 3 and len({t.label for t in usable}) == 3
     failures = [t for t in analysed.trials if t.status not in (USABLE, "superseded")]
     assert not failures, [(t.name, t.status, t.reason) for t in failures]
-
-
-def test_a_trial_finished_on_the_storage_after_rays_last_snapshot_restores_from_its_last_checkpoint(tmp_path):
-    """After a kill -9, Ray restores from the checkpoint its last snapshot named; the storage's newer
-    checkpoint of the last epoch is used only when the storage's rows hold that epoch."""
-    from ray import tune
-
-    from tune_mnist.core.config import TrialConfig
-    from tune_mnist.model.mlp import build_mlp
-    from tune_mnist.model.saved import save_model
-    from tune_mnist.trainables.stored_final import copy_to, stored_final
-
-    config = TrialConfig(side=14, depth=1, width=8, epochs=3)
-    trial = tmp_path / "trial"
-    for index in range(3):  # checkpoint_00000i holds epoch i + 1
-        row = {"epoch": index + 1, "val_acc": float("nan"), "test_acc": 0.5 + index / 10}
-        save_model(trial / f"checkpoint_{index:06d}", build_mlp(196, 1, 8), config, metrics=row)
-    rows = trial / "result.json"
-
-    def given(index: int):
-        return tune.Checkpoint.from_directory(str(trial / f"checkpoint_{index:06d}"))
-
-    rows.write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2)))
-    assert stored_final(given(1), 3) is None  # epoch 3's row never reached the storage: Ray trains it
-    rows.write_text("".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3)))
-    stored = stored_final(given(1), 3)
-    assert stored is not None and stored.path.endswith("checkpoint_000002")
-    assert stored.row["epoch"] == 3 and stored.row["test_acc"] == 0.7 and stored.row["val_acc"] != stored.row["val_acc"]
-    assert stored_final(given(2), 3) is None  # Ray's own checkpoint is the newest
-    assert stored_final(given(0), 4) is None  # the newest is not the last epoch's (4 epochs)
-    (trial / "checkpoint_000002" / "model.pt").unlink()  # a checkpoint cut short is never used
-    assert stored_final(given(1), 3) is None
-    save_model(trial / "checkpoint_000002", build_mlp(196, 1, 8), config, metrics={"epoch": 3})
-    copied = tmp_path / "copied"
-    copied.mkdir()
-    copy_to(stored_final(given(0), 3), str(copied))
-    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in (trial / "checkpoint_000002").iterdir())
-
-
-@pytest.mark.slow
-def test_resume_from_a_snapshot_older_than_the_storages_rows_trains_no_finished_epoch_again(tmp_path):
-    """The kill -9 race made certain: one trial runs to its end while every experiment-state snapshot and
-    every checkpoint is kept as it appears; then the newest snapshot that still has the trial running
-    (as a driver killed between two snapshots leaves it) replaces the final one, and --resume finishes
-    the trial from the storage's last checkpoint without a second row for any epoch."""
-    epochs, name = 8, "raced"
-    experiment, kept = tmp_path / name, tmp_path / "kept"
-    kept.mkdir()
-    driver = start_search(
-        *("--space", "random", "--num-samples", "1", "--subset", "20000", "--batch-size", "16", "--lr", "1e-2"),
-        *("--epochs", str(epochs), "--confirm", "1", "--scheduler", "fifo"),
-        *("--storage-path", str(tmp_path), "--name", name),
-        env={"TUNE_GLOBAL_CHECKPOINT_S": "2"},  # snapshots while the one trial runs
-    )
-    snapshots: list[dict[str, bytes]] = []
-    try:
-        while driver.poll() is None:
-            for state in experiment.glob("experiment_state-*.json"):
-                data = state.read_bytes()
-                try:
-                    trial_data = json.loads(data)["trial_data"]
-                except (ValueError, KeyError):
-                    continue  # caught mid-write
-                if trial_data and b"RUNNING" in data and (not snapshots or snapshots[-1].get(state.name) != data):
-                    searcher = {p.name: p.read_bytes() for p in experiment.glob("*-state-*.json")}
-                    snapshots.append({state.name: data, **searcher})
-            for checkpoint in experiment.glob("*/checkpoint_*"):
-                if (checkpoint / "model.pt").is_file() and not (kept / checkpoint.name).exists():
-                    time.sleep(0.3)  # let Ray finish writing it
-                    shutil.copytree(checkpoint, kept / checkpoint.name)
-            time.sleep(0.05)
-        out, err = driver.communicate()
-    finally:
-        kill_group(driver)
-    assert driver.returncode == 0, out[-2000:] + err[-2000:]
-    (trial,) = trial_dirs(experiment)
-    rows = (trial / "result.json").read_text()
-    assert epochs_of(trial) == list(range(1, epochs + 1))
-    assert snapshots, "no snapshot was written while the trial ran"
-    stale = snapshots[-1]
-    for file_name, data in stale.items():
-        (experiment / file_name).write_bytes(data)
-    state_name = next(n for n in stale if n.startswith("experiment_state-"))
-    last_result = json.loads(json.loads(stale[state_name])["trial_data"][0][1])["last_result"]
-    assert last_result["epoch"] < epochs  # the snapshot is older than the storage's rows
-    for checkpoint in kept.iterdir():  # what a killed driver leaves: no checkpoint pruned yet
-        shutil.copytree(checkpoint, trial / checkpoint.name, dirs_exist_ok=True)
-
-    resumed = search("--resume", "--name", name, "--storage-path", str(tmp_path), timeout=300)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert "Traceback" not in resumed.stdout + resumed.stderr
-    assert (trial / "result.json").read_text() == rows  # no epoch trained or written twice
-    (final,) = trial.glob("checkpoint_*")
-    saved = json.loads((final / "config.json").read_text())["metrics"]
-    assert saved["epoch"] == epochs and saved["val_acc"] == json.loads(rows.splitlines()[-1])["val_acc"]
+    ray_view = tune.ExperimentAnalysis(str(experiment))  # Ray's newest session: the one retrained trial
+    (retrained,) = ray_view.trials
+    assert Path(retrained.path).parent == experiment and EPOCHS in epochs_of(Path(retrained.path))
+    assert ray_view.dataframe()["epoch"].tolist() == [EPOCHS]
 
 
 # ---------------------------------------------------------------- a storage that fills up
@@ -465,55 +376,19 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     assert before and len(before) < 3, "every trial finished before the disk filled: nothing was tested"
     DriverLock(str(experiment)).check_free()  # the stopped driver holds nothing
     # Ray rewrites every trial's files at each snapshot, so the full disk may have cut a finished one's
-    # result.json: made certain here, and --resume puts it back from the driver's staged copy.
+    # result.json: made certain here. That config no longer reads as finished, so --resume trains it
+    # again from scratch; every other finished trial is kept byte for byte.
     cut = experiment / sorted(before)[0] / "result.json"
     cut.write_text(before[cut.parent.name][: len(before[cut.parent.name]) // 2])
+    del before[cut.parent.name]
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
     resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert f"{cut.parent.name}/result.json" in resumed.stdout and "full storage had cut short" in resumed.stdout
+    assert f"Resume: {len(before)} of 3 configs had finished and are kept" in resumed.stdout
+    assert not cut.parent.exists()  # its cut directory went with the other unfinished ones
     assert_each_config_once(experiment, before)
     assert len(finished_configs(str(experiment))) == 3
-
-
-def test_files_cut_by_a_full_storage_are_put_back_from_the_drivers_staged_copies_only(tmp_path):
-    from tune_mnist.experiment.staged_copies import restore_cut_files
-
-    experiment = tmp_path / "storage" / "exp"
-    rows = "".join(json.dumps({"epoch": e}) + "\n" for e in (1, 2, 3))
-
-    def staging(session: str, storage: Path) -> Path:
-        staged = tmp_path / "ray" / session / "artifacts" / "t" / "exp" / "driver_artifacts"
-        staged.mkdir(parents=True)
-        pickled = f"80059500{str(storage).encode().hex()}94"  # a storage context names its path
-        (staged / "experiment_state-t.json").write_text(json.dumps({"trial_data": [[pickled]]}))
-        return staged
-
-    mine, other = staging("session_1", experiment.parent), staging("session_2", tmp_path / "elsewhere")
-    for trial, stored in (("aaaaa_00000_a", rows[:9]), ("aaaaa_00001_b", ""), ("aaaaa_00002_c", '{"epoch": 9}\n')):
-        (experiment / trial).mkdir(parents=True)
-        (experiment / trial / "result.json").write_text(stored)
-        (mine / trial).mkdir()
-        (mine / trial / "result.json").write_text(rows)
-        (mine / trial / "params.json").write_text("{}")
-    (experiment / "aaaaa_00000_a" / "params.json").write_text("{}")
-    (other / "aaaaa_00002_c").mkdir()
-    (other / "aaaaa_00002_c" / "result.json").write_text('{"epoch": 9}\n{"epoch": 10}\n')  # the same name elsewhere
-
-    restored = restore_cut_files(str(experiment), root=tmp_path / "ray")
-    assert sorted(restored) == [
-        "aaaaa_00000_a/result.json",
-        "aaaaa_00001_b/params.json",
-        "aaaaa_00001_b/result.json",
-        "aaaaa_00002_c/params.json",
-    ]
-    assert (experiment / "aaaaa_00000_a" / "result.json").read_text() == rows  # cut short: put back
-    assert (experiment / "aaaaa_00001_b" / "result.json").read_text() == rows  # cut to nothing: put back
-    assert (experiment / "aaaaa_00002_c" / "result.json").read_text() == '{"epoch": 9}\n'  # not a prefix: kept
-    assert (experiment / "aaaaa_00002_c" / "params.json").read_text() == "{}"  # never uploaded: put back
-    assert restore_cut_files(str(experiment), root=tmp_path / "ray") == []  # nothing left to put back
-    assert restore_cut_files("s3://bucket/exp", root=tmp_path / "ray") == []
 
 
 # ---------------------------------------------------------------- rebuild planning (synthetic experiment)
@@ -526,7 +401,9 @@ def write_trial(experiment: Path, name: str, params: dict, epochs: list[int]) ->
     (trial / "result.json").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in epochs))
 
 
-def test_rebuild_plan_from_trial_directories(tmp_path):
+def test_resume_plan_from_trial_directories(tmp_path):
+    """What --resume trains comes from the trial directories alone: Ray's state files, whole or damaged,
+    are neither read nor changed; an unfinished config's directory goes and the config starts over."""
     from search_spaces.random import DEFAULT_SAMPLES
     from tune_mnist.core.config import TrialConfig
     from tune_mnist.experiment.experiment_guard import prepare_resume
@@ -539,27 +416,36 @@ def test_rebuild_plan_from_trial_directories(tmp_path):
     write_trial(experiment, "aaaaa_00001_resize8_1x8_s0", configs[1].to_dict(), [1])  # unfinished
     write_trial(experiment, "aaaaa_00002_pack2", {"members": [c.to_dict() for c in configs]}, [1, 2])  # a pack
     (experiment / RUN_FILE).write_text("{}")
-    (experiment / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": [')  # cut short
-    (experiment / "basic-variant-state-2026-01-01_00-00-00.json").write_bytes(b"")
-    (experiment / "tuner.pkl").write_bytes(b"\x80\x04N.")  # a whole pickle (None)
+    ray_files = {
+        "experiment_state-2026-01-01_00-00-00.json": b'{"trial_data": [',  # cut short
+        "basic-variant-state-2026-01-01_00-00-00.json": b"",
+        "tuner.pkl": b"\x80\x04N.",
+    }
+    for name, data in ray_files.items():
+        (experiment / name).write_bytes(data)
 
-    options = options_from(resume=True, name="exp")
+    options = options_from(resume=True, name="exp", confirm=1)
     options, left, nothing_left = prepare_resume(options, str(experiment), configs, default_samples=DEFAULT_SAMPLES)
-    assert left == configs[1:] and not nothing_left  # the finished config is not trained again
-    assert options.rebuilt and not options.resume
-    names = sorted(p.name for p in experiment.iterdir() if p.is_file())
-    assert names == [
-        "basic-variant-state-2026-01-01_00-00-00.json.damaged",
-        "experiment_state-2026-01-01_00-00-00.json.damaged",
-        RUN_FILE,
-        "tuner.pkl.replaced",
-    ]
-    # Adaptive: finished proposals count toward --num-samples; pack members and packs are not proposals.
+    assert left == configs[1:] and not nothing_left and options.resume  # the finished config is not trained again
+    assert sorted(p.name for p in experiment.iterdir() if p.is_dir()) == ["aaaaa_00000_resize8_1x4_s0"]
+    assert {p.name: p.read_bytes() for p in experiment.iterdir() if p.name in ray_files} == ray_files
+    # Every config finished: nothing to train, unless the confirmation stage has not finished.
+    _, left, nothing_left = prepare_resume(options, str(experiment), configs[:1], default_samples=DEFAULT_SAMPLES)
+    assert (left, nothing_left) == ([], True)
+    confirming = options_from(resume=True, name="exp", confirm=3)
+    assert not prepare_resume(confirming, str(experiment), configs[:1], default_samples=DEFAULT_SAMPLES)[2]
+    (experiment / "confirmation.json").write_text(json.dumps({"finished_at": 1.0, "rounds": []}))
+    assert prepare_resume(confirming, str(experiment), configs[:1], default_samples=DEFAULT_SAMPLES)[2]
+    # Adaptive: finished proposals count toward --num-samples, a config's seeds once (here configs[0], alone
+    # and as a pack member); confirmation trials are not proposals.
     write_trial(experiment, "0123abcd_m0000_resize8_1x4_s0", configs[0].to_dict(), [1, 2])
-    options = options_from(resume=True, name="exp", num_samples=5)
-    (experiment / "experiment_state-2026-01-02_00-00-00.json").write_bytes(b"")
+    write_trial(experiment, "0123abce_resize8_1x4_s1", {**configs[0].to_dict(), "seed": 1, "confirm_round": 1}, [1, 2])
+    options = options_from(resume=True, name="exp", num_samples=5, confirm=1)
     options, configs_left, nothing_left = prepare_resume(
         options, str(experiment), None, default_samples=DEFAULT_SAMPLES
     )
     assert (configs_left, nothing_left) == (None, False)
-    assert options.num_samples == 4 and options.rebuilt and not options.resume
+    assert options.num_samples == 4 and options.resume
+    # Under a --time-budget without --num-samples the proposals stay unlimited: the budget ends them.
+    budgeted = options_from(resume=True, name="exp", time_budget=5.0, confirm=1)
+    assert prepare_resume(budgeted, str(experiment), None, default_samples=DEFAULT_SAMPLES)[0].num_samples is None

@@ -114,7 +114,7 @@ def test_dry_run_prints_the_disk_figure():
     assert "confirmation stage (--confirm 3)" in done.stdout
 
 
-# ---------------------------------------------------------------- after a rebuild
+# ---------------------------------------------------------------- before a resume
 
 
 def write_trial(experiment: Path, name: str, params: dict, epochs: list[int], checkpoint: bool = True) -> None:
@@ -126,7 +126,7 @@ def write_trial(experiment: Path, name: str, params: dict, epochs: list[int], ch
     (trial / "result.json").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in epochs))
 
 
-def test_rebuild_removes_the_directories_it_replaces_and_counts_them(tmp_path):
+def test_resume_removes_the_directories_it_trains_again_and_counts_them(tmp_path):
     from tune_mnist.core.config import TrialConfig
 
     experiment = tmp_path / "exp"
@@ -194,23 +194,3 @@ def test_fault_drill_a_storage_fills_is_enlarged_and_the_search_resumes_to_the_e
     assert len(by_config) == 23  # every config of the grid ends with its rows
     assert all([1, 2] in runs for runs in by_config.values()), by_config
     assert_footprint(experiment)
-
-
-def test_a_finished_trials_checkpoint_without_optimizer_state_still_resumes(tmp_path):
-    """Restored only if the driver died before the storage's state said the trial finished: the weights
-    and the epoch carry on (a fresh optimizer), so nothing is trained twice."""
-    import torch
-
-    from tune_mnist.core.config import TrialConfig
-    from tune_mnist.model.saved import save_model
-    from tune_mnist.trainables.trainable import load_saved, saved_state
-    from tune_mnist.training.loop import new_state
-
-    config = TrialConfig(side=8, depth=1, width=16, epochs=2)
-    trained = new_state(config, torch.device("cpu"))
-    save_model(tmp_path, trained.model, config, metrics={"epoch": 2, "train_time_s": 1.5})
-    state = new_state(TrialConfig(side=8, depth=1, width=16, epochs=2, seed=1), torch.device("cpu"))
-    load_saved(state, saved_state(tmp_path, torch.device("cpu"), seed=0))
-    assert state.epoch == 2 and state.train_time_s == 1.5
-    for a, b in zip(state.model.state_dict().values(), trained.model.state_dict().values()):
-        assert torch.equal(a, b)

@@ -126,8 +126,16 @@ def test_a_budget_ends_screening_and_the_confirmation_stage_runs_after_it(tmp_pa
             assert trial.status == STOPPED_BY_BUDGET or finished, (trial.name, trial.status, trial.reason)
 
 
+def write_trial(experiment, name: str, config: dict, rows: list[dict]) -> None:
+    trial = experiment / name
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps(config))
+    (trial / "result.json").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
 def test_the_searcher_confirms_after_the_deadline_and_resume_keeps_or_reopens_screening(tmp_path):
-    """No Ray: the ConfirmingSearcher under published deadlines, saved and restored as --resume does."""
+    """No Ray: the ConfirmingSearcher under published deadlines; --resume rebuilds it from the trial
+    directories and confirmation.json, as a fresh Tuner's searcher."""
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
     from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, Deadline, publish
 
@@ -146,12 +154,22 @@ def test_the_searcher_confirms_after_the_deadline_and_resume_keeps_or_reopens_sc
         point = searcher.suggest("t4")
         assert point[CONFIRM_ROUND] == 1 and point["side"] == 8 and point["seed"] == 1
         searcher.save(str(tmp_path / "state"))
+        assert not (tmp_path / "state").exists()  # Ray's copy of the searcher is never what resumes it
+        # What the experiment directory holds: a finished, b stopped at epoch 1, t4 (a's seed 1) never written.
+        write_trial(tmp_path, "aaaaa_00000_a", a, [{**row, "epoch": 1}, row])
+        write_trial(tmp_path, "aaaaa_00001_b", b, [{**row, "epoch": 1}])
+        log = (tmp_path / "confirmation.json").read_text()
         for reopen, expected in ((False, "confirm"), (True, "screen")):
-            restored = ConfirmingSearcher(stage, screening=[])
-            restored.restore(str(tmp_path / "state"))
+            (tmp_path / "confirmation.json").write_text(log)  # as the interrupted run left it
+            resumed = ConfirmingSearcher(stage, screening=[b, c])  # the list space's unfinished configs
+            resumed.resume()
+            assert len(resumed.rounds) == 1 and resumed.seeds[next(iter(resumed.seeds))].n == 1
             publish(Deadline(time.time() + 600, time.time(), reopen=reopen))  # a resumed run's own budget
-            nxt = restored.suggest("t5")
-            assert (nxt == c) == (expected == "screen") and (CONFIRM_ROUND in nxt) == (expected == "confirm")
+            nxt = resumed.suggest("t5")
+            if expected == "screen":
+                assert nxt == b  # stopped by the budget, so screened again
+            else:  # a's seed 1 never finished, so it is handed out again, in round 2
+                assert nxt[CONFIRM_ROUND] == 2 and nxt["side"] == 8 and nxt["seed"] == 1
     finally:
         publish(None)
 
@@ -184,9 +202,9 @@ def test_the_scheduler_stops_screening_trials_at_the_deadline_and_never_a_confir
     assert (tmp_path / "run" / STOPPED_BY_BUDGET_FILE).is_file() and not (tmp_path / "wait").exists()
 
 
-def test_a_restored_searcher_gets_its_state_back_and_its_study_from_the_journal(tmp_path):
-    """Tune saves the searcher at every snapshot; a restore gets the confirming searcher's state back
-    whole, and the cost-aware searcher inside it reopens its study from the journal."""
+def test_a_new_searcher_over_the_journal_goes_on_with_the_study(tmp_path):
+    """--resume builds the searchers afresh: the cost-aware searcher inside the confirming one reopens
+    its study from the journal, with the incumbent it had, and goes on proposing."""
     from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
 
     options = SpaceOptions(search_seed=0, min_accuracy=0.9, study_journal=str(tmp_path / "j"), study_name="e")
@@ -194,16 +212,14 @@ def test_a_restored_searcher_gets_its_state_back_and_its_study_from_the_journal(
     stage = Stage(k=3, bar=0.9, pack=1, packed=False, constants={}, experiment=str(tmp_path))
     searcher = ConfirmingSearcher(stage, inner=inner, num_samples=-1)
     searcher.set_search_properties(None, None, {})
-    path = tmp_path / "searcher.pkl"
     config = searcher.suggest("t0")
     searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": config["epochs"]})
-    searcher.save(str(path))
-    restored = ConfirmingSearcher(stage)
-    restored.restore(str(path))
-    assert restored.inner.incumbent == inner.incumbent < float("inf")
-    assert restored.trials["t0"]["done"] and restored.inner_left == -1
-    assert [t.state.name for t in restored.inner.study.trials] == ["COMPLETE"]
-    assert restored.suggest("t1") is not None  # the reopened study goes on proposing
+    again = load("cheap").searcher(options).make_search_alg()
+    resumed = ConfirmingSearcher(stage, inner=again, num_samples=-1)
+    resumed.set_search_properties(None, None, {})
+    assert again.incumbent == inner.incumbent < float("inf")
+    assert [t.state.name for t in again.study.trials] == ["COMPLETE"]
+    assert resumed.suggest("t1") is not None  # the reopened study goes on proposing
 
 
 def test_under_a_budget_rays_list_of_trials_never_started_is_not_printed(tmp_path):

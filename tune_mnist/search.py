@@ -22,7 +22,6 @@ from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_if_busy
 from tune_mnist.experiment.footprint import megabytes
 from tune_mnist.experiment.ray_log import RayLog
-from tune_mnist.experiment.rebuild import finished_configs, remaining
 from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
@@ -93,15 +92,15 @@ def execute(options: SearchOptions) -> Outcome:
         refuse_if_busy(experiment)  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
-        check_disk(options, configs, experiment=None)  # before anything is written
+        check_disk(options, configs)  # before anything is written
     with hold(experiment, options.name):  # one driver per experiment, until this one ends
-        if options.resume:  # Ray's state damaged (a full disk): rebuild from the trial directories
+        if options.resume:  # a fresh Tuner over what the experiment directory says is left
             options, configs, nothing_left = prepare_resume(
                 options, experiment, configs, default_samples=DEFAULT_SAMPLES
             )
             if nothing_left:
                 return Outcome(0, experiment)
-            check_disk(options, configs, experiment)
+            check_disk(options, configs)
         options = with_subset(options, space)
         summary = run_tuner(options, prepare_data(options), configs, space, experiment)
         return Outcome(summary.status, experiment, summary.picks)
@@ -121,13 +120,9 @@ def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
     return options.replace(**known, resume=True, reopen_screening=reopen)
 
 
-def check_disk(options: SearchOptions, configs: list[TrialConfig] | None, experiment: str | None) -> None:
-    """A list space's storage must have room for what is left to train (``tune_mnist.experiment.footprint``);
-    an adaptive space's trials are not known in advance."""
-    if configs is None:
-        return
-    if experiment is not None and not options.rebuilt:  # Ray's own resume: the unfinished ones
-        configs = remaining(configs, finished_configs(experiment))
+def check_disk(options: SearchOptions, configs: list[TrialConfig] | None) -> None:
+    """A list space's storage must have room for what is left to train (``configs``: after ``--resume``,
+    the unfinished ones; ``tune_mnist.experiment.footprint``); an adaptive space's trials are not known in advance."""
     if not configs:
         return
     est = disk_estimate(options, configs)
@@ -162,7 +157,7 @@ def run_tuner(
             points = trial_points(configs, options)
         options = with_screening_deadline(options, adaptive=points is None)
         tuner = build_tuner(options, splits, points, space, options.storage_path)
-        if not options.resume and not options.rebuilt:
+        if not options.resume:
             save_run_options(experiment, options)
         fit_started = time.time()
         # --time-budget ends the screening: with --confirm 1 by interrupting fit, else at a deadline the

@@ -1,8 +1,9 @@
 """``confirmation.json``: what the confirmation stage decided, round by round, and when it ran.
 
-Why a file: the searcher lives inside the Tuner (restored from Ray's state on ``--resume``), so the
-search summary cannot ask it; the file also tells a reader of the experiment which configs were
-trained again and why (the analysis needs only the trial directories: seeds are grouped as usual)."""
+Why a file: the searcher lives inside the Tuner, so the search summary cannot ask it; ``--resume``
+rebuilds the stage from it and the trial directories (``tune_mnist.confirm.searcher``); and it tells a
+reader of the experiment which configs were trained again and why (the analysis needs only the trial
+directories: seeds are grouped as usual)."""
 
 from __future__ import annotations
 

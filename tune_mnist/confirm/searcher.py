@@ -1,14 +1,15 @@
-"""The confirmation stage as a Ray Tune ``Searcher``: one Tuner, one experiment state, native resume.
+"""The confirmation stage as a Ray Tune ``Searcher``: screening and confirmation in one Tuner.
 
 Why a searcher and not a second Tuner: a second ``Tuner`` in the same experiment directory writes a
-second experiment state, and ``Tuner.restore`` (and the analysis's trial statuses) would see only the
-newest one. A searcher that first yields the screening trials (a list space's points, or an adaptive
-searcher's ``num_samples`` proposals), waits for them (``suggest`` returns None while they run), then
-yields confirmation trials round by round (``tune_mnist.confirm.rule``) and finally
-``Searcher.FINISHED``, is saved with the experiment state at every Tune checkpoint (``save`` /
-``restore``), so ``--resume`` continues whichever stage was interrupted, and a seed it has handed out
-is never handed out again. Each round is also written to ``confirmation.json`` beside the trials
-(``tune_mnist.confirm.log``), which the search summary reads for the stage's wall time.
+second experiment state, and the analysis's trial statuses would see only the newest one. A searcher
+that first yields the screening trials (a list space's points, or an adaptive searcher's
+``num_samples`` proposals), waits for them (``suggest`` returns None while they run), then yields
+confirmation trials round by round (``tune_mnist.confirm.rule``) and finally ``Searcher.FINISHED``.
+Each round is written to ``confirmation.json`` beside the trials (``tune_mnist.confirm.log``), which the
+search summary reads for the stage's wall time, and from which ``--resume`` rebuilds the stage
+(``resume``): the finished trial directories give every finished seed, the log the rounds and when
+screening closed, so a finished seed is never trained again and an unfinished one starts over. Ray's
+saved copy of this searcher is never used (``save`` writes nothing).
 
 Under ``--time-budget`` screening ends at a deadline (``tune_mnist.strategies.screening_deadline``; the share of the
 budget is ``tune_mnist.strategies.budget.screening_share``): past it the searcher proposes no more screening trials
@@ -29,12 +30,12 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from tune_mnist.confirm.log import write_log
+from tune_mnist.confirm.log import read_log, write_log
 from tune_mnist.confirm.rule import Seeds, config_key, missing_seeds, plan_round
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.objectives import SELECTION_METRIC
+from tune_mnist.experiment.rebuild import finished_trials
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
-from tune_mnist.strategies.searcher_state import PickledState
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 from tune_mnist.training.packed.plan import plan_packs
 
@@ -56,7 +57,7 @@ class Stage:
     n_train: int = 0  # training images, so the rounds pack only where packing pays (cost_model)
 
 
-class ConfirmingSearcher(PickledState, Searcher):
+class ConfirmingSearcher(Searcher):
     """Screening first (``screening`` points, or ``inner``'s first ``num_samples`` proposals), then the
     confirmation rounds."""
 
@@ -118,7 +119,7 @@ class ConfirmingSearcher(PickledState, Searcher):
         """False once this run's screening deadline has passed (or an earlier run's closed screening
         and this run got no new budget)."""
         deadline = current()
-        closed = getattr(self, "screening_closed_at", None)  # absent in a searcher saved before budgets
+        closed = self.screening_closed_at
         if closed is not None and deadline is not None and deadline.reopen and closed < deadline.started:
             closed = None  # --resume --time-budget M: screen again for M minutes
             self.finished_at = None  # and the stage runs again after it
@@ -145,23 +146,35 @@ class ConfirmingSearcher(PickledState, Searcher):
             return
         rows = result.get(PACK_MEMBERS) if len(trial["configs"]) > 1 or PACK_MEMBERS in result else [result]
         for config, row in zip(trial["configs"], rows or []):
-            if not _final(config, row):
-                continue  # stopped early or by the budget: no result for its config
-            accuracy = row.get(SELECTION_METRIC)
-            if not isinstance(accuracy, (int, float)) or accuracy != accuracy:
-                continue
-            seeds = self.seeds.setdefault(config_key(config), Seeds())
-            seed = int(config.get("seed", 0))
-            seeds.accuracy[seed] = float(accuracy)
-            seeds.costs[seed] = {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
+            self._record(config, row)
 
-    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
-        """Also put the log in Ray's driver staging directory: after ``--resume`` Ray uploads that
-        directory (with the log as it was downloaded) over the experiment's, so a log written only to
-        the experiment would be overwritten with the stale copy."""
-        super().save_to_dir(checkpoint_dir, session_str)
-        if self.rounds or self.finished_at is not None:
-            write_log(checkpoint_dir, self._log())
+    def save(self, checkpoint_path: str) -> None:
+        """Writes nothing: ``--resume`` rebuilds this searcher from the experiment directory (``resume``)."""
+
+    def resume(self) -> None:
+        """``--resume``: every seed the experiment's finished trial directories hold (handed out for good;
+        a result where it reached its last epoch), and the rounds, times and closed screening of the
+        confirmation log. An unfinished seed is not among them, so a round hands it out again."""
+        for trial in finished_trials(self.stage.experiment):
+            self.taken.setdefault(config_key(trial.params), set()).add(int(trial.params.get("seed", 0)))
+            self._record(trial.params, trial.row)
+        log = read_log(self.stage.experiment) or {}
+        self.rounds = list(log.get("rounds") or [])
+        self.confirm_started = log.get("confirm_started")
+        self.finished_at = log.get("finished_at")
+        self.screening_closed_at = log.get("screening_closed_by_budget_at")
+
+    def _record(self, config: dict[str, Any], row: dict[str, Any]) -> None:
+        """A seed's result, where ``row`` is its config's last epoch (stopped early or by the budget: none)."""
+        if not _final(config, row):
+            return
+        accuracy = row.get(SELECTION_METRIC)
+        if not isinstance(accuracy, (int, float)) or accuracy != accuracy:
+            return
+        seeds = self.seeds.setdefault(config_key(config), Seeds())
+        seed = int(config.get("seed", 0))
+        seeds.accuracy[seed] = float(accuracy)
+        seeds.costs[seed] = {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
 
     # ------------------------------------------------------------ the stage
 
@@ -226,7 +239,7 @@ class ConfirmingSearcher(PickledState, Searcher):
             "bar": self.stage.bar,
             "confirm_started": self.confirm_started,
             "finished_at": self.finished_at,
-            "screening_closed_by_budget_at": getattr(self, "screening_closed_at", None),
+            "screening_closed_by_budget_at": self.screening_closed_at,
             "rounds": self.rounds,
         }
 

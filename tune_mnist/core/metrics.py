@@ -212,6 +212,3 @@ STOPPED_MEMBERS = "stopped_members"
 #: A pack trial's report: True when the pack stopped because it could not finish before the budget's end.
 STOPPED_BY_BUDGET = "stopped_by_budget"
 PLACEMENT = ("node_ip", "node_id", "gpu_ids")  # added by the trainable: where the trial ran
-#: Set on a report that repeats a row the storage already holds (tune_mnist.trainables.stored_final):
-#: the searcher and scheduler see it, the result files and MLflow do not get it twice.
-REPLAYED = "replayed_from_storage"

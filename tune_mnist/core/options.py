@@ -61,7 +61,6 @@ class SearchOptions:
     pack_plan: list[list[int]] | None = None  # --pack cost on a list space: the configs of each trial
     screening_s: float | None = None  # the share of --time-budget screening may use
     screening_deadline: float | None = None  # when screening ends, in time.time() seconds
-    rebuilt: bool = False  # a --resume whose Ray state was rebuilt from the trial directories
     reopen_screening: bool = False  # --resume --time-budget M: screen again for M minutes
 
     def replace(self, **changes: Any) -> SearchOptions:

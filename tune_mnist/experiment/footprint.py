@@ -4,7 +4,7 @@ A finished trial keeps its rows (``result.json``, ``progress.csv``, Ray's event 
 Ray's experiment state) and its model's float32 weights (``tune_mnist.trainables.checkpoints``), so a finished
 experiment takes its models' weights plus a few tens of kB per trial. While it runs, each running
 trial holds a resumable checkpoint as well: the weights again and Adam's two moments (4x the weights),
-and for about two experiment-state snapshots also the one it superseded. ``--dry-run`` prints the
+and, until Ray reports the next one, also the one it supersedes. ``--dry-run`` prints the
 estimate, and a search refuses to start on a storage with less free space than it needs.
 
 The per-trial and per-epoch sizes below were measured on this project's trials (Ray 2.60)."""
@@ -30,7 +30,7 @@ PER_TRIAL = 40_000
 PER_EPOCH = 4_000
 #: A running trial's resumable checkpoint: the weights, plus the optimizer's copy and Adam's two moments.
 CHECKPOINT_FACTOR = 4
-#: Checkpoints a running trial may hold at once (its latest, and one not yet pruned).
+#: Checkpoints a running trial may hold at once (its latest, and the previous one until it is pruned).
 CHECKPOINTS_HELD = 2
 
 

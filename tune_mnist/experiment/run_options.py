@@ -56,17 +56,13 @@ def save_run_options(experiment: str, options: SearchOptions) -> None:
 
 def resume_options(experiment: str) -> dict[str, Any]:
     """The options the experiment was started with, so that --resume rebuilds the same data and trials."""
-    from ray import tune
-
     if not exists(experiment):
         raise InputError(f"There is no experiment {experiment} to resume: check --name and --storage-path.")
-    refuse_old_layout(experiment)  # before anything is written: Ray could not load its state
-    from tune_mnist.experiment.experiment_guard import rebuildable
-
-    if not tune.Tuner.can_restore(experiment) and not rebuildable(experiment):  # else rebuilt from trial dirs
+    refuse_old_layout(experiment)  # before anything is written
+    text = read_text(f"{experiment}/{RUN_FILE}")
+    if not text:  # written before the first trial starts: without it nothing was trained
         raise InputError(
-            f"{experiment} holds no resumable Ray Tune experiment (it was never started): "
+            f"{experiment} holds no resumable experiment (it was never started): "
             "run it again without --resume under a new --name."
         )
-    text = read_text(f"{experiment}/{RUN_FILE}")
-    return json.loads(text) if text else {}
+    return json.loads(text)

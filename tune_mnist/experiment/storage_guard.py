@@ -7,8 +7,8 @@ own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT
 EFBIG); on the first one it stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which
 leaves unfinished trials resumable instead of marking them finished, and the search then raises
 ``StorageFailed``: one sentence naming the storage and the fix. ``--resume`` continues the
-experiment once there is space, rebuilding Ray's state files from the trial directories if they
-were cut short (``tune_mnist.experiment.rebuild``).
+experiment once there is space, from its trial directories (``tune_mnist.experiment.rebuild``): a
+file the full disk cut short counts as unfinished, and that config is trained again.
 """
 
 from __future__ import annotations
@@ -50,14 +50,9 @@ MARKERS = {
     "file too large": errno.EFBIG,
     "[errno 27]": errno.EFBIG,
 }
-# Ray loggers that report failed uploads of results and experiment state instead of raising.
-RAY_SYNC_LOGGERS = (
-    "ray.train._internal.syncer",
-    "ray.tune.execution.experiment_state",
-    "ray.tune.tune",
-    "ray.train._internal.storage",
-    "ray.tune.execution.tune_controller",
-)
+# Ray reports failed uploads of results and experiment state as warnings of its Tune and Train
+# modules instead of raising: a handler on these two parents hears every module below them.
+RAY_SYNC_LOGGERS = ("ray.tune", "ray.train")
 
 
 class StorageFailed(InputError):
@@ -143,7 +138,7 @@ class _SyncLogHandler(logging.Handler):
 
 class StorageErrors(tune.Callback):
     """A trial failed on a storage write: tell the active guard. Stateless, so that Ray can pickle it into
-    the experiment (``--resume`` restores it) and every copy reports to the one guard of this driver."""
+    its saved Tuner, and every copy reports to the one guard of this driver."""
 
     def _check(self, trial: Any) -> None:
         try:

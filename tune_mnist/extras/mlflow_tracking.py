@@ -10,7 +10,7 @@ is ``get_metric_history(run, "val_acc")``). A pack trial (``--pack``, or adaptiv
 parent run holding the pack's own numbers (``epoch``, ``pack_size``, and the seeds' means for a seed
 pack) with one nested child run per member config, named like the member's trial directory, holding
 that config's params and per-epoch metrics: the same runs an unpacked search logs, one level down.
-A resumed search logs into the runs it started (found by the trial id tag)."""
+A resumed search's trials are new trials (``tune_mnist.experiment.rebuild``), so new runs beside the finished ones."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import member_trial_dir, member_trial_id
-from tune_mnist.core.metrics import REPLAYED, finite
+from tune_mnist.core.metrics import finite
 from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
 
 TRIAL_ID_TAG, TRIAL_DIR_TAG, PARENT_TAG = "tune_mnist.trial_id", "tune_mnist.trial_dir", "mlflow.parentRunId"
@@ -145,8 +145,6 @@ class TrialRuns(MLflowLoggerCallback):
             ]
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
-        if result.get(REPLAYED):
-            return  # logged before a hard kill (tune_mnist.trainables.stored_final)
         if trial not in self._trial_runs:
             self.log_trial_start(trial)
         step = int(result.get("epoch") or result.get("training_iteration") or iteration)

@@ -4,10 +4,10 @@ How it ends. At the budget the driver sends itself SIGUSR1, which Ray Tune handl
 Ctrl-C: the tuning loop stops at its next step, the experiment state is saved one last time with the
 running trials still RUNNING, and their actors are ended. So a trial cannot keep the search going
 (it is stopped mid-epoch; its last checkpoint is its last reported epoch), the experiment on disk is
-complete and analysable, and ``--resume`` continues it: the stopped trials resume from their
-checkpoints and the searcher (or the rest of a list space) proposes more, for another budget.
-Tune's own ``TuneConfig(time_budget_s)`` / ``stop_all`` stopper was not used because it marks every
-live trial TERMINATED, which ``Tuner.restore`` then never runs again.
+complete and analysable, and ``--resume`` continues it: the stopped trials' configs start over
+(``tune_mnist.experiment.rebuild``) and the searcher (or the rest of a list space) proposes more, for
+another budget. Tune's own ``TuneConfig(time_budget_s)`` / ``stop_all`` stopper was not used because it
+marks every live trial TERMINATED, as if finished.
 
 What it records. ``search_budget.json`` beside Ray's files gets one entry per run (the budget, when
 it started, whether it ran out and when the search returned); the summary and the analysis call the

@@ -133,7 +133,7 @@ def run_pack(
                 stopping.curves = {int(g): {int(e): v for e, v in c.items()} for g, c in record["curves"].items()}
             for i in range(len(configs)):
                 if i not in stopped:
-                    states[i] = saved_state(Path(directory) / checkpoint_member_dir(i), device, configs[i].seed)
+                    states[i] = saved_state(Path(directory) / checkpoint_member_dir(i), device)
     active = [i for i in range(len(configs)) if i not in stopped]
     while active:
         state = PackState([configs[i] for i in active], device)

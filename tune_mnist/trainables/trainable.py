@@ -6,7 +6,6 @@ every metric once per epoch with a checkpoint, from which Tune resumes it when i
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,13 @@ import torch
 from ray import tune
 
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, TRAINING_STATE_FILE
-from tune_mnist.core.metrics import EPOCH, PACK_SIZE, PLACEMENT, REPLAYED
+from tune_mnist.core.layout import TRAINING_STATE_FILE
+from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
-from tune_mnist.trainables.stored_final import copy_to, stored_final
 from tune_mnist.training.loop import new_state, train
 
 
@@ -49,31 +47,10 @@ def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: floa
     torch.save(state.state_dict(), directory / TRAINING_STATE_FILE)
 
 
-def saved_state(directory: Path, device: torch.device, seed: int) -> dict:
-    """The training state of a checkpoint (``TrainingState.state_dict()``'s format). A running trial's
-    checkpoint holds it whole; a finished trial's keeps only its model (``tune_mnist.trainables.checkpoints``) and
-    is restored only if the driver was killed before the storage's state said the trial finished: then
-    its weights and epoch carry on, with a fresh optimizer and shuffle order."""
-    saved = directory / TRAINING_STATE_FILE
-    if saved.is_file():
-        return torch.load(saved, map_location=device, weights_only=True)
-    metrics = json.loads((directory / CONFIG_FILE).read_text()).get("metrics", {})
-    return {
-        "model": torch.load(directory / MODEL_FILE, map_location=device, weights_only=True),
-        "optimizer": {"state": {}},
-        "generator": torch.Generator().manual_seed(seed).get_state(),
-        "epoch": int(metrics.get(EPOCH) or 0),
-        "train_time_s": float(metrics.get("train_time_s") or 0.0),
-    }
-
-
-def load_saved(state: Any, saved: dict) -> None:
-    """Put ``saved_state`` into a single trial's ``TrainingState`` (a fresh optimizer stays fresh)."""
-    if saved["optimizer"].get("param_groups") is None:
-        state.model.load_state_dict(saved["model"])
-        state.epoch, state.train_time_s = saved["epoch"], saved["train_time_s"]
-        return
-    state.load_state_dict(saved)
+def saved_state(directory: Path, device: torch.device) -> dict:
+    """The training state of a running trial's checkpoint (``TrainingState.state_dict()``'s format): a
+    trial Ray restarts in the run goes on exactly where it was (optimizer and shuffle order)."""
+    return torch.load(directory / TRAINING_STATE_FILE, map_location=device, weights_only=True)
 
 
 def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> dict[str, Any]:
@@ -100,17 +77,11 @@ def run_trial(config: dict[str, Any], data: Splits) -> None:
     threads = trial_threads()
     torch.set_num_threads(threads)
     checkpoint = tune.get_checkpoint()
-    stored = stored_final(checkpoint, cfg.epochs) if checkpoint is not None else None
-    if stored is not None:  # finished on the storage after Ray's last snapshot (a hard kill): nothing to train
-        with tempfile.TemporaryDirectory() as directory:
-            copy_to(stored, directory)
-            tune.report({**stored.row, REPLAYED: True}, checkpoint=tune.Checkpoint.from_directory(directory))
-        return
     tensors = build_tensors(data, cfg, device)
     state = new_state(cfg, device)
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            load_saved(state, saved_state(Path(directory), device, cfg.seed))
+            state.load_state_dict(saved_state(Path(directory), device))
     for row in train(cfg, tensors, state, threads=threads):
         complete_row(row, config, gpu_ids)
         with tempfile.TemporaryDirectory() as directory:

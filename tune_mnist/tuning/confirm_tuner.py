@@ -58,6 +58,8 @@ def confirming_tuner(
         param_space = {**adaptive.param_space, **param_space}
     else:
         searcher = ConfirmingSearcher(stage, screening=points)
+    if options.resume:  # the stage as the experiment directory left it: finished seeds, rounds, closed screening
+        searcher.resume()
     search_alg: Any = searcher
     if options.max_concurrent:
         search_alg = ConcurrencyLimiter(searcher, max_concurrent=options.max_concurrent)

@@ -64,10 +64,11 @@ def resolve_pack(options: SearchOptions, configs: list[TrialConfig], gpus: float
     the options (``pack_plan``, ``pack_cost``) for the trials and the confirmation stage; ``auto`` on CPU
     trials: one config per trial. On GPU trials (either), packs of up to AUTO_PACK_GPU configs, but never
     fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
-    if isinstance(options.pack_cost, dict):  # --resume: the plan saved with the run
-        from tune_mnist.training.packed.cost_model import StepCost
+    if isinstance(options.pack_cost, dict):  # --resume: the costs saved with the run, planned over what is left
+        from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 
-        options = options.replace(pack_cost=StepCost(**options.pack_cost))
+        cost = StepCost(**options.pack_cost)
+        return options.replace(pack_cost=cost, pack_plan=plan_by_cost(configs, AUTO_PACK_CPU, cost, options.n_train))
     if options.pack not in PLANNED:
         return options
     if options.gpus_per_trial <= 0 and options.pack == "auto":  # one config per trial, as before

@@ -2,8 +2,10 @@
 
 - ``configs_tuner``: a list space, one config per trial;
 - ``packs_tuner``: a list space with ``--pack``, several configs per trial;
-- ``adaptive_tuner``: an adaptive space's search algorithm proposes the configs;
-- ``resume_tuner``: ``--resume``, the experiment's own Tuner restored.
+- ``adaptive_tuner``: an adaptive space's search algorithm proposes the configs.
+
+``--resume`` builds a new Tuner of the same mode over what is left (``tune_mnist.experiment.rebuild``);
+Ray's saved Tuner is never restored.
 
 ``build_tuner`` picks the mode. Every new run's ``TuneConfig`` comes from ``tune_config``, which is
 where a trial scheduler (such as early stopping) goes."""
@@ -28,12 +30,10 @@ from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_o
 def build_tuner(
     options: SearchOptions, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
 ) -> Any:
-    """The restored Tuner with ``--resume``; else a new one over ``points`` (one trial each: single
-    configs or packs), or over the space's adaptive searcher where ``points`` is None."""
+    """A new Tuner over ``points`` (one trial each: single configs or packs), or over the space's
+    adaptive searcher where ``points`` is None."""
     packed = list_packed(options, points) if points is not None else adaptive_packed(options)
     trainable = make_trainable(options, splits, packed)
-    if options.resume:
-        return resume_tuner(options, trainable, storage)
     run_config = make_run_config(options, storage, packed)
     if options.confirm > 1:  # screening, then confirmation rounds: tune_mnist.tuning.confirm_tuner
         from tune_mnist.tuning.confirm_tuner import confirming_tuner
@@ -100,34 +100,6 @@ def adaptive_tuner(options: SearchOptions, trainable: Any, run_config: Any, spac
     )
 
 
-def resume_tuner(options: SearchOptions, trainable: Any, storage: str) -> Any:
-    """The experiment ``--name`` as Ray saved it: finished trials are kept, the others continue from
-    their checkpoints, errored ones are retried."""
-    from ray import tune
-
-    experiment = storage.rstrip("/") + "/" + options.name
-    if options.reopen_screening:
-        reopen_search(experiment)
-    return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True)
-
-
-def reopen_search(experiment: str) -> None:
-    """``--resume --time-budget M``: let Tune ask the searcher again. A confirming search whose stage
-    ended after a budget closed screening returned FINISHED, which Tune saves in its search-generator
-    state for good; the searcher itself reopens screening for the new budget."""
-    import glob
-
-    import ray.cloudpickle as cloudpickle
-
-    for path in glob.glob(f"{experiment}/search_gen_state-*.json"):  # a local experiment's state
-        with open(path, "rb") as f:
-            state = cloudpickle.load(f)
-        if isinstance(state, dict) and state.get("finished"):
-            state["finished"] = False
-            with open(path, "wb") as f:
-                cloudpickle.dump(state, f)
-
-
 # ---------------------------------------------------------------- what the modes share
 
 
@@ -167,9 +139,9 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
     from ray import tune
 
     from tune_mnist.experiment.storage_guard import StorageErrors
-    from tune_mnist.trainables.checkpoints import checkpoint_config, policy_callbacks
+    from tune_mnist.trainables.checkpoints import PruneCheckpoints, checkpoint_config
     from tune_mnist.tuning.live_table import LiveTable, console_options
-    from tune_mnist.tuning.never_started import NameNeverStarted
+    from tune_mnist.tuning.ray_private import NameNeverStarted, StagedCsvLogger, StagedJsonLogger
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
     callbacks.append(NameNeverStarted())  # Ray's ResultGrid raises for a trial the run ended before it started
@@ -181,10 +153,10 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
         callbacks.append(trial_callback(options.mlflow, f"{storage.rstrip('/')}/{options.name}", options.name))
-    # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it, rows
-    # kept across a trial's restarts (tune_mnist.trainables.checkpoints)
+    # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it
+    # (tune_mnist.trainables.checkpoints); rows kept across a trial's restarts (tune_mnist.tuning.ray_private)
     console = console_options()
-    callbacks += [*console.pop("callbacks"), *policy_callbacks()]
+    callbacks += [*console.pop("callbacks"), PruneCheckpoints(), StagedJsonLogger(), StagedCsvLogger()]
     for callback in callbacks:
         if isinstance(callback, LiveTable):
             callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
