@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from tune_mnist.core.config import config_key
 from tune_mnist.experiment.driver_lock import LOCK_FILE, MACHINE_LOCKS, DriverLock, ExperimentBusy, Holder
-from tune_mnist.experiment.rebuild import config_key, finished_configs
+from tune_mnist.experiment.rebuild import finished_configs
 from tune_mnist.experiment.storage_guard import storage_errno
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def assert_each_config_once(experiment: Path, before: dict[str, str]) -> None:
         except json.JSONDecodeError:  # the full disk cut this trial's files to nothing: it finished nothing
             assert EPOCHS not in epochs_of(trial), trial.name
             continue
-        by_config.setdefault(config_key(params), []).append(trial)
+        by_config.setdefault(config_key(params, seed=True), []).append(trial)
     assert len(by_config) == 3, by_config
     for key, trials in by_config.items():
         complete = [t for t in trials if sorted(set(epochs_of(t))) == list(range(1, EPOCHS + 1))]

@@ -27,8 +27,10 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
+from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_key, pack_members
 from tune_mnist.core.layout import PARAMS_FILE, RESULT_FILE, STOPPED_EARLY_FILE, TRIAL_ID
+from tune_mnist.core.metrics import EPOCH
+from tune_mnist.core.result_rows import parse_result_rows
 from tune_mnist.experiment.storage import RUN_FILE, Location
 
 
@@ -57,26 +59,15 @@ def _read_json(loc: Location, path: str) -> Any:
 
 
 def last_row(loc: Location, directory: str) -> dict[str, Any]:
-    """The row with the highest epoch in a trial's result.json (empty when none); a half-written line
-    (what a full disk leaves) is ignored."""
+    """The row with the highest epoch in a trial's result.json (empty when none), read by the one
+    reader (``core.result_rows``: a half-written last line, what a full disk leaves, is skipped)."""
+    path = f"{directory}/{RESULT_FILE}"
     try:
-        text = loc.read_text(f"{directory}/{RESULT_FILE}")
+        text = loc.read_text(path)
     except (OSError, FileNotFoundError):
         return {}
-    best: dict[str, Any] = {}
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-            if int(row.get("epoch") or 0) >= int(best.get("epoch") or 0):
-                best = row
-        except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
-            continue
-    return best
-
-
-def config_key(params: dict[str, Any]) -> str:
-    """One string per config (the TrialConfig fields, normalised), so a config is recognised across runs."""
-    return json.dumps(TrialConfig.from_dict(params).to_dict(), sort_keys=True)
+    rows = parse_result_rows(text, path).rows
+    return max(rows, key=lambda row: int(row.get(EPOCH) or 0), default={})
 
 
 def finished_trials(experiment: str) -> list[FinishedTrial]:
@@ -89,7 +80,7 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
         if not isinstance(params, dict) or PACK_MEMBERS in params or PACK_SEEDS in params:
             continue
         try:
-            config_key(params)
+            config_key(params, seed=True)
             epochs = int(params["epochs"])
         except (KeyError, TypeError, ValueError):
             continue
@@ -104,7 +95,7 @@ def finished_configs(experiment: str) -> dict[str, str]:
     """Config key -> the directory that finished it."""
     done: dict[str, str] = {}
     for trial in finished_trials(experiment):
-        done.setdefault(config_key(trial.params), trial.name)
+        done.setdefault(config_key(trial.params, seed=True), trial.name)
     return done
 
 
@@ -122,7 +113,7 @@ def finished_proposals(experiment: str) -> int:
 
 def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[TrialConfig]:
     """The configs still to train, in the space's order."""
-    return [c for c in configs if config_key(c.to_dict()) not in finished]
+    return [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]
 
 
 def has_run_options(experiment: str) -> bool:
@@ -148,7 +139,7 @@ def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
         if isinstance(params, dict) and (PACK_MEMBERS in params or PACK_SEEDS in params):
             members = pack_members(params) or []
             try:
-                if members and all(config_key(m) in finished for m in members):
+                if members and all(config_key(m, seed=True) in finished for m in members):
                     continue  # every member finished: the pack was done
             except (KeyError, TypeError, ValueError):
                 pass
