@@ -19,16 +19,15 @@ several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' m
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
-from ray.tune.experimental.output import AIR_TABULATE_TABLEFMT, AirVerbosity, TuneTerminalReporter
+from ray.tune.experimental.output import AIR_TABULATE_TABLEFMT, AirVerbosity
 from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
-from ray.tune.experimental.output import _get_time_str as ray_time_str
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
 from tune_mnist.core.metrics import EPOCH, US_PER_SAMPLE, finite, latency_text, metric
 from tune_mnist.tuning.progress_lines import progress_lines
+from tune_mnist.tuning.ray_private import TerminalReporterHooks
 
 #: The metrics a row shows, headed and formatted by the metric table (``tune_mnist.core.metrics``).
 COLUMNS = ("val_acc", "test_acc", "flops", "latency_p50_us")
@@ -160,7 +159,7 @@ def finished_line(trial: Any) -> str:
     return f"Finished {trial}{what}: epoch {shown.get(EPOCH, '-')}, {numbers}"
 
 
-class LiveTable(TuneTerminalReporter):
+class LiveTable(TerminalReporterHooks):
     """Ray Tune's terminal reporter with this project's table (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -194,37 +193,36 @@ class LiveTable(TuneTerminalReporter):
                 # Its error lines (with a result table) would repeat this table's one line per failure.
                 callback.on_trial_error = callback.on_trial_recover = _quiet
 
-    def _print_heartbeat(self, trials: list[Any], *sys_args: Any, force: bool = False) -> None:
-        self._start_block("heartbeat")
-        print(self._get_overall_trial_progress_str(trials))
-        now, running = ray_time_str(self._start_time, time.time())
-        print(f"Current time: {now}. Total running time: {running}")
+    def heartbeat(self, trials: list[Any], lines: tuple[Any, ...], force: bool) -> None:
+        self.start_block("heartbeat")
+        print(self.counts_line(trials))
+        print(self.time_line())
         for line in progress_lines(trials, self.bar, self.k):  # the budget's clock, the best confirmed config
             print(line)
-        for line in sys_args:
+        for line in lines:
             print(line)
         print(table_text(trials, at_end=force))
         errored = [t for t in trials if t.status == "ERROR" and error_file(t)]
         if force and errored:
-            self._start_block("status_errored")
+            self.start_block("status_errored")
             print(f"Errored trials ({len(errored)}): " + "; ".join(f"{t}: {error_file(t)}" for t in errored))
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """The table shows a started trial; Ray's whole-config table is left out."""
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._start_block("finished")  # consecutive "Finished" lines stay together
+        self.start_block("finished")  # consecutive "Finished" lines stay together
         print(finished_line(trial))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """One line for a trial that failed for good (Ray's own reporter, which would print a table, is
         quiet: ``setup``)."""
-        self._start_block(f"trial_{trial}_error")
+        self.start_block(f"trial_{trial}_error")
         print(failure_line(trial, retried=False))
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """One line for a failed trial that Ray restarts (``--max-failures``)."""
-        self._start_block(f"trial_{trial}_error")
+        self.start_block(f"trial_{trial}_error")
         print(failure_line(trial, retried=True))
 
 

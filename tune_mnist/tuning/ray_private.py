@@ -12,16 +12,25 @@ upgrade fails there with the use named instead of deep inside a search.
    schedules the trial, and ``Tuner.fit`` builds its ``ResultGrid`` by asking every trial its path,
    raising for a trial a ``--time-budget`` or Ctrl-C ended before it started. At the experiment's end
    such a trial gets the name Ray would have given it (no directory is created; the summary counts it
-   as not finished)."""
+   as not finished).
+3. ``TuneTerminalReporter._print_heartbeat``, ``._start_block``, ``._get_overall_trial_progress_str``,
+   ``._start_time`` and ``output._get_time_str`` (``TerminalReporterHooks``, under ``LiveTable``): the
+   live table replaces the rows of Ray's terminal reporter. Ray uses the first reporter of its output
+   engine among the run's callbacks for the console, and that engine has no public hook for the
+   heartbeat's body; ``ProgressReporter`` (public) belongs to the old engine, whose table cannot show a
+   pack's members."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
+from ray.tune.experimental import output
+from ray.tune.experimental.output import TuneTerminalReporter
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 #: (owner, attribute, what breaks without it): checked by ``missing_private_uses``.
@@ -29,13 +38,17 @@ PRIVATE_USES = (
     (JsonLoggerCallback, "_restore_from_remote", "a trial Ray restarts in the run keeps its rows (StagedJsonLogger)"),
     (CSVLoggerCallback, "_restore_from_remote", "a trial Ray restarts in the run keeps its rows (StagedCsvLogger)"),
     (Trial, "_generate_dirname", "the run's results list trials it ended before they started (NameNeverStarted)"),
+    (TuneTerminalReporter, "_print_heartbeat", "the live table replaces Ray's rows (TerminalReporterHooks)"),
+    (TuneTerminalReporter, "_start_block", "the live table's blocks are spaced as Ray's (TerminalReporterHooks)"),
+    (TuneTerminalReporter, "_get_overall_trial_progress_str", "the live table's trial counts line"),
+    (output, "_get_time_str", "the live table's current and running time line (TerminalReporterHooks)"),
 )
 
 
 def missing_private_uses(uses: Iterable[tuple[type, str, str]] = PRIVATE_USES) -> list[str]:
     """One line per private use this Ray no longer has: the attribute and what breaks."""
     return [
-        f"{owner.__name__}.{name} is gone from this Ray: {why}"
+        f"{getattr(owner, '__name__', owner)}.{name} is gone from this Ray: {why}"
         for owner, name, why in uses
         if not callable(getattr(owner, name, None))
     ]
@@ -66,3 +79,26 @@ class NameNeverStarted(Callback):
         for trial in trials:
             if not trial.storage.trial_dir_name:
                 trial.storage.trial_dir_name = trial.relative_logdir or trial._generate_dirname()
+
+
+class TerminalReporterHooks(TuneTerminalReporter):
+    """Ray's terminal reporter (new output engine) with its heartbeat's body handed to ``heartbeat``
+    and its block spacing, trial counts and clock under public names (use 3 above)."""
+
+    def heartbeat(self, trials: list[Any], lines: tuple[Any, ...], force: bool) -> None:
+        raise NotImplementedError
+
+    def _print_heartbeat(self, trials: list[Any], *sys_args: Any, force: bool = False) -> None:
+        self.heartbeat(trials, sys_args, force)
+
+    def start_block(self, name: str) -> None:
+        """A blank line between blocks of different kinds, as Ray's own lines have."""
+        self._start_block(name)
+
+    def counts_line(self, trials: list[Any]) -> str:
+        """Ray's "Trial status: 3 RUNNING | 2 TERMINATED" line."""
+        return self._get_overall_trial_progress_str(trials)
+
+    def time_line(self) -> str:
+        now, running = output._get_time_str(self._start_time, time.time())
+        return f"Current time: {now}. Total running time: {running}"
