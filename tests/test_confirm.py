@@ -130,8 +130,7 @@ def test_bar_on_lcb_without_any_second_seed_is_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def storage(tmp_path_factory) -> Path:
-    ray.shutdown()
+def storage(tmp_path_factory, local_ray) -> Path:
     return tmp_path_factory.mktemp("confirm")
 
 
