@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -30,9 +36,63 @@ def local_ray() -> None:
     and stopping its own costs about 5 s per search on two cores. Only speed depends on it: a test that
     stops Ray (``ray.shutdown()``: a bad input refused before Ray starts, a Ray with logical GPUs) leaves
     the searches after it in the module to start their own, as a search run from the command line does."""
+    start_local_ray()
+
+
+def start_local_ray() -> None:
+    """One local Ray (num_cpus = cpu count, no dashboard) if none runs; left running for what follows."""
     import os
 
     import ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class SmokeSearch:
+    """A finished ``--space smoke --min-accuracy 0.5`` search and what it printed (stdout and stderr)."""
+
+    experiment: Path
+    console: str
+
+
+@pytest.fixture(scope="session")
+def smoke_search(tmp_path_factory) -> SmokeSearch:
+    """One real smoke search (3 configs, seeds confirmed near a bar of 0.5: the smoke models reach
+    75-87%), run once for the modules that only analyse a finished experiment. Read it, never write
+    into it: a test that writes (the analysis writes EXPERIMENT/analysis) uses ``smoke_experiment``."""
+    from tune_mnist import search
+
+    start_local_ray()
+    storage = tmp_path_factory.mktemp("smoke_search") / "ray_results"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = search.main(
+            ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"]
+        )
+    assert code == 0, out.getvalue()[-3000:]
+    return SmokeSearch(storage / "smoke", out.getvalue())
+
+
+@pytest.fixture(scope="module")
+def smoke_experiment(smoke_search, tmp_path_factory) -> Path:
+    """This module's own copy of the shared smoke experiment, at <tmp>/ray_results/smoke, to analyse and write into."""
+    copy = tmp_path_factory.mktemp("smoke_copy") / "ray_results" / "smoke"
+    shutil.copytree(smoke_search.experiment, copy)
+    return copy
+
+
+def without_import(name: str) -> str:
+    """Python source for the start of a fresh interpreter (``python -c``) in which ``import NAME`` and its
+    submodules raise ImportError as where that extra is not installed: an import hook on sys.meta_path,
+    set before anything else is imported, so the code that follows it meets the missing package."""
+    return f"""
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == {name!r} or name.startswith({name + "."!r}):
+            raise ImportError(f"No module named {{name!r}} (blocked by the test)")
+        return None
+sys.meta_path.insert(0, Blocked())
+"""

@@ -6,6 +6,8 @@ figures are checked against the same front the tables and PNGs show."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import without_import
 
 from analysis.front import compute_front, parse_objectives
 from analysis.interactive import CONFIGS, FRONT, INSTALL, MISSING_TEXT, figures, report_section
@@ -23,15 +26,7 @@ plotly = pytest.importorskip("plotly", reason='plotly is not installed: pip inst
 
 #: Run Python with ``import plotly`` failing as it does where plotly is not installed (an import hook
 #: on sys.meta_path, set before anything else is imported), then run the code that follows.
-WITHOUT_PLOTLY = """
-import sys
-class NoPlotly:
-    def find_spec(self, name, path=None, target=None):
-        if name == "plotly" or name.startswith("plotly."):
-            raise ImportError(f"No module named {name!r} (blocked by the test)")
-        return None
-sys.meta_path.insert(0, NoPlotly())
-"""
+WITHOUT_PLOTLY = without_import("plotly")
 
 
 def without_plotly(code: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -141,14 +136,10 @@ EMBEDDED_PNG = re.compile(r'<img src="data:image/png;base64,')
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory) -> Path:
-    """A real smoke search (3 configs, seeds confirmed near the bar): the experiment the reports are of."""
-    from tune_mnist import search
-
-    storage = tmp_path_factory.mktemp("interactive") / "ray_results"
-    argv = ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"]
-    assert search.main(argv) == 0
-    return storage / "smoke"
+def experiment(smoke_experiment) -> Path:
+    """A real smoke search (3 configs, seeds confirmed near the bar; shared, see conftest): the experiment
+    the reports are of."""
+    return smoke_experiment
 
 
 @pytest.fixture(scope="module")
@@ -175,15 +166,19 @@ def browser():
 
 
 def analyse(experiment: Path, out: Path, blocked: bool = False) -> Path:
-    """``python -m analysis.pareto EXPERIMENT --out OUT`` in a fresh interpreter (without plotly if ``blocked``)."""
-    code = "import sys\nfrom analysis import pareto\nsys.exit(pareto.main(sys.argv[1:]))\n"
-    proc = without_plotly(code, str(experiment), "--out", str(out)) if blocked else None
-    if proc is None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.run(
-            [sys.executable, "-c", code, str(experiment), "--out", str(out)], capture_output=True, text=True, env=env
-        )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    """``python -m analysis.pareto EXPERIMENT --out OUT``: in this process, or in a fresh interpreter
+    without plotly if ``blocked``."""
+    if blocked:
+        code = "import sys\nfrom analysis import pareto\nsys.exit(pareto.main(sys.argv[1:]))\n"
+        proc = without_plotly(code, str(experiment), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    else:
+        from analysis import pareto
+
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            code = pareto.main([str(experiment), "--out", str(out)])
+        assert code == 0, printed.getvalue()[-3000:]
     return out / "report.html"
 
 

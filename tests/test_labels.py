@@ -16,7 +16,7 @@ from tune_mnist.confirm.summary import group_rows
 from tune_mnist.core.config import CONFIG_KEYS, TrialConfig, config_key
 from tune_mnist.core.labels import distinct_labels
 
-MIN_ACCURACY = "0.5"  # the smoke models are tiny; a low bar gives picks, a front and exports
+MIN_ACCURACY = "0.5"  # the smoke models are tiny; a low bar gives picks, a front and exports (the shared search's)
 
 
 def test_same_label_configs_are_told_apart_the_same_way_everywhere():
@@ -40,21 +40,17 @@ def spoken(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory):
+def searched(smoke_search, smoke_experiment, tmp_path_factory):
+    """The shared smoke search (conftest; its bar is MIN_ACCURACY) and its console, then its analysis."""
     from analysis import pareto
-    from tune_mnist import search
 
-    storage = tmp_path_factory.mktemp("labels") / "ray_results"
     export = tmp_path_factory.mktemp("labels_export")
-    out = io.StringIO()
+    out = io.StringIO(smoke_search.console)
+    out.seek(0, io.SEEK_END)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = search.main(
-            ["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", MIN_ACCURACY]
-        )
+        code = pareto.main([str(smoke_experiment), "--min-accuracy", MIN_ACCURACY, "--export", str(export)])
         assert code == 0, out.getvalue()[-3000:]
-        code = pareto.main([str(storage / "smoke"), "--min-accuracy", MIN_ACCURACY, "--export", str(export)])
-        assert code == 0, out.getvalue()[-3000:]
-    return {"console": out.getvalue(), "experiment": storage / "smoke", "export": export}
+    return {"console": out.getvalue(), "experiment": smoke_experiment, "export": export}
 
 
 @pytest.mark.slow

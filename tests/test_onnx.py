@@ -134,25 +134,20 @@ def test_missing_mlflow_extra_is_one_sentence_naming_it(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def analysed_onnx(tmp_path_factory):
-    """A real smoke search, then ``--remeasure --runtime onnxruntime --export DIR --format onnx``."""
+def analysed_onnx(smoke_experiment, tmp_path_factory):
+    """A real smoke search (shared: see conftest), then
+    ``--remeasure --runtime onnxruntime --export DIR --format onnx``."""
     import contextlib
     import io
 
     from analysis import pareto
-    from tune_mnist import search
 
-    storage = tmp_path_factory.mktemp("onnx") / "ray_results"
-    assert (
-        search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"])
-        == 0
-    )
     export = tmp_path_factory.mktemp("export")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = pareto.main(
             [
-                str(storage / "smoke"),
+                str(smoke_experiment),
                 "--remeasure",
                 "--rounds",
                 "2",
@@ -165,7 +160,7 @@ def analysed_onnx(tmp_path_factory):
             ]
         )
     assert code == 0, err.getvalue()
-    return {"out": out.getvalue(), "dir": storage / "smoke" / "analysis", "export": export}
+    return {"out": out.getvalue(), "dir": smoke_experiment / "analysis", "export": export}
 
 
 @pytest.mark.slow

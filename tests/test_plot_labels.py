@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import without_import
 from matplotlib.collections import PathCollection
 from matplotlib.patches import FancyArrowPatch
 from matplotlib.text import Text
@@ -160,9 +163,16 @@ def collisions(fig, table: pd.DataFrame, x: str, y: str) -> list[str]:
 
 
 CASES = [("grid", grid_table, x, y) for x, y in PLOTS] + [("cluster", cluster_table, "flops", "val_acc")]
+#: The grid's plots against FLOPs place 20-odd labels (over 2 s each on 2 cores): slow, the others are not.
+SLOW_CASES = ("grid-val_acc_vs_flops", "grid-latency_p50_us_vs_flops")
 
 
-@pytest.mark.parametrize("name, make, x, y", CASES, ids=[f"{c[0]}-{c[3]}_vs_{c[2]}" for c in CASES])
+def case(name: str, make: Callable[[], pd.DataFrame], x: str, y: str) -> Any:  # a pytest.param
+    case_id = f"{name}-{y}_vs_{x}"
+    return pytest.param(name, make, x, y, id=case_id, marks=pytest.mark.slow if case_id in SLOW_CASES else ())
+
+
+@pytest.mark.parametrize("name, make, x, y", [case(*c) for c in CASES])
 def test_no_label_overlaps_another_label_or_another_configs_marker(name, make, x, y):
     table = make()
     fig, front = draw(table, x, y)
@@ -174,6 +184,7 @@ def test_no_label_overlaps_another_label_or_another_configs_marker(name, make, x
         plt.close(fig)
 
 
+@pytest.mark.slow  # the grid's 20-odd labels placed: over 2 s
 def test_a_label_moved_away_from_its_point_has_a_leader_line():
     table = grid_table()
     fig, front = draw(table, "flops", "val_acc")
@@ -212,14 +223,9 @@ def test_too_many_front_configs_label_the_picks_and_the_ends_and_the_legend_says
 
 #: ``import adjustText`` failing as it does where the plot extra is not installed, then the grid's
 #: accuracy_vs_flops.png drawn from the table pickled at argv[1] into the folder argv[2].
-WITHOUT_ADJUSTTEXT = """
-import sys
-class NoAdjustText:
-    def find_spec(self, name, path=None, target=None):
-        if name == "adjustText" or name.startswith("adjustText."):
-            raise ImportError(f"No module named {name!r} (blocked by the test)")
-        return None
-sys.meta_path.insert(0, NoAdjustText())
+WITHOUT_ADJUSTTEXT = (
+    without_import("adjustText")
+    + """
 from pathlib import Path
 import pandas as pd
 from analysis.front import compute_front, parse_objectives
@@ -231,8 +237,10 @@ ax = scatter_figure(front, "flops", "val_acc", "no adjustText").axes[0]
 print(sorted(t.get_text() for t in ax.texts))
 print([t.get_text() for t in ax.get_legend().get_texts()][-1])
 """
+)
 
 
+@pytest.mark.slow  # a child Python importing pandas, matplotlib and the analysis: over 2 s
 def test_without_adjusttext_the_plot_is_drawn_with_the_picks_and_the_ends_labelled(tmp_path):
     table, front = grid_table(), front_of(grid_table())
     table.to_pickle(tmp_path / "grid.pkl")
@@ -251,6 +259,7 @@ def test_without_adjusttext_the_plot_is_drawn_with_the_picks_and_the_ends_labell
     assert last_legend_line == plot_labels.REST_TEXT.format(n=int(front.table["on_front"].sum()) - 3)
 
 
+@pytest.mark.slow  # two layers of the front labelled and the PNG written: over 3 s
 def test_the_remeasure_plots_labels_do_not_overlap(monkeypatch, tmp_path):
     """remeasure.png labels the front and the layer behind it, latency during the search against alone, on
     linear axes: there the four fastest configs' markers overlap one another, so a label may touch a

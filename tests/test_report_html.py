@@ -110,20 +110,15 @@ def test_write_html_embeds_plots_and_tables_and_references_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_analysis_writes_a_self_contained_report_html(tmp_path_factory):
-    """A real smoke search, then the analysis CLI: report.html holds every plot report.md names."""
+def test_the_analysis_writes_a_self_contained_report_html(smoke_experiment):
+    """A real smoke search (shared: see conftest), then the analysis CLI: report.html holds every plot
+    report.md names."""
     from analysis import pareto
-    from tune_mnist import search
 
-    storage = tmp_path_factory.mktemp("html") / "ray_results"
-    assert (
-        search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke", "--min-accuracy", "0.5"])
-        == 0
-    )
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert pareto.main([str(storage / "smoke"), "--remeasure", "--rounds", "1"]) == 0, err.getvalue()
-    analysis = storage / "smoke" / "analysis"
+        assert pareto.main([str(smoke_experiment), "--remeasure", "--rounds", "1"]) == 0, err.getvalue()
+    analysis = smoke_experiment / "analysis"
     markdown = (analysis / "report.md").read_text()
     plots = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", markdown)
     assert len(plots) >= 5  # four plots and remeasure.png, at least
