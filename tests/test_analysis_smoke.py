@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
+def smoke(local_ray, tmp_path_factory) -> Path:
     """A real experiment under <tmp>/ray_results/smoke (smoke accuracies are 75-87%: bar 0.5)."""
     storage = tmp_path_factory.mktemp("analysis") / "ray_results"
     assert (

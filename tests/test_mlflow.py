@@ -38,7 +38,7 @@ def quiet(call, *args):
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory) -> Path:
+def tracked(local_ray, tmp_path_factory) -> Path:
     """``--space smoke --subset 2000 --mlflow``: three trials, logged to the store beside the experiment."""
     storage = tmp_path_factory.mktemp("mlflow") / "ray_results"
     assert (
@@ -120,7 +120,7 @@ def test_the_analysis_logs_its_tables_plots_and_report(tracked, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_pack_is_a_parent_run_with_one_child_run_per_config(tmp_path):
+def test_a_pack_is_a_parent_run_with_one_child_run_per_config(local_ray, tmp_path):
     storage = tmp_path / "ray_results"
     assert (
         search.main(
