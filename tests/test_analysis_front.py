@@ -158,6 +158,7 @@ def test_hypervolume_against_hand_computed_rectangles(known):
     assert front.box_fraction == pytest.approx(expected / (0.1 * ref))
 
 
+@pytest.mark.slow  # the whole analysis with its four plots and report: over 3 s
 def test_cli_prints_the_front_sorted_by_flops_with_picks_and_writes_files(known, tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "remeasure.csv").write_text("from an earlier run with --remeasure\n")
