@@ -176,7 +176,8 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
     try:
         whole = compute(experiment, min_accuracy=bar).front.table
     except InputError:  # no trial finished an epoch inside the budget (a busy machine, a tiny budget)
-        whole = pd.DataFrame({"feasible": [], "flops": [], "n_seeds": [], "trial_ids": []})
+        # a boolean mask, even empty: an empty object column would select columns, not rows
+        whole = pd.DataFrame({"feasible": pd.Series(dtype=bool), "flops": [], "n_seeds": [], "trial_ids": []})
     feasible = whole[whole["feasible"]].sort_values("flops")
     confirmed = "none above the bar"
     if len(feasible):

@@ -15,7 +15,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
-#: Each Python script's quick form and a line of the table it ends with.
+#: Each Python script's test-sized form (smaller than its quick form in docs/benchmarks.md: only that it
+#: runs end to end is checked here) and a line of the table it ends with.
 QUICK = {
     "epoch_speed.py": (
         ["--quick", "--models", "small", "--epochs", "1", "--threads", "1"],
@@ -26,18 +27,22 @@ QUICK = {
         "model-ep/s",
     ),
     "search_overhead.py": (
-        ["--space", "smoke", "--subset", "2000", "--epochs", "1"],
+        ["--space", "smoke", "--subset", "500", "--epochs", "1"],
         "orchestration share of wall time",
     ),
     "gpu_check.py": (["--space", "smoke", "--subset", "2000", "--epochs", "2"], "Epoch times in seconds"),
-    "onnx_trial_cost.py": (["--calls", "20"], "p50 ort"),  # no quick flag: fewer timed calls
-    "onnx_latency.py": (["--calls", "20", "--rounds", "1"], "ours/bare"),
-    "confirm_cost.py": (["--quick"], "goal: the default run's total"),
-    "search_efficiency.py": (  # cheap and the plain Optuna peer, 1-minute budgets: about 2.5 minutes
-        ["--quick", "--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_quick.png")],
-        "Search efficiency at a 1-minute budget",
+    "onnx_trial_cost.py": (["--calls", "5"], "p50 ort"),  # no quick flag: fewer timed calls
+    "onnx_latency.py": (["--calls", "5", "--rounds", "1"], "ours/bare"),
+    "confirm_cost.py": (["--quick"], "goal: the default run's total"),  # smaller: no pick, so no confirmation
+    # cheap and the plain Optuna peer, 45-second budgets on 1,000 images (at 24 s cheap started no config)
+    "search_efficiency.py": (
+        [
+            *["--budget-minutes", "0.75", "--seeds", "1", "--subset", "1000", "--confirm", "2"],
+            *["--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_test.png")],
+        ],
+        "Search efficiency at a",
     ),
-    "optuna_peer.py": (["--budget-seconds", "10", "--subset", "1000", "--min-accuracy", "0.5"], "optuna peer:"),
+    "optuna_peer.py": (["--budget-seconds", "5", "--subset", "500", "--min-accuracy", "0.5"], "optuna peer:"),
 }
 PRESENT = sorted(p.name for p in BENCHMARKS.glob("*.py"))
 
