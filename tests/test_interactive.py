@@ -109,21 +109,6 @@ def test_without_plotly_the_section_is_the_install_sentence():
     assert INSTALL in MISSING_TEXT
 
 
-def test_without_plotly_plotly_figures_raises_the_install_sentence():
-    """In a fresh interpreter where ``import plotly`` fails: InputError with the sentence, not an ImportError."""
-    code = """
-from analysis.interactive import require_plotly
-from tune_mnist.core.errors import InputError
-try:
-    require_plotly()
-except InputError as error:
-    print("InputError:", error)
-"""
-    proc = without_plotly(code)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"InputError: {MISSING_TEXT}"
-
-
 # ---------------------------------------------------------------- a real report, in a real browser
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -165,21 +150,34 @@ def browser():
     driver.quit()
 
 
-def analyse(experiment: Path, out: Path, blocked: bool = False) -> Path:
-    """``python -m analysis.pareto EXPERIMENT --out OUT``: in this process, or in a fresh interpreter
-    without plotly if ``blocked``."""
-    if blocked:
-        code = "import sys\nfrom analysis import pareto\nsys.exit(pareto.main(sys.argv[1:]))\n"
-        proc = without_plotly(code, str(experiment), "--out", str(out))
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    else:
-        from analysis import pareto
+#: In the interpreter without plotly, first ``require_plotly()`` (what it raises, printed), then the analysis.
+ANALYSE_WITHOUT_PLOTLY = """
+import sys
+from analysis.interactive import require_plotly
+from tune_mnist.core.errors import InputError
+try:
+    require_plotly()
+except InputError as error:
+    print("InputError:", error, flush=True)
+from analysis import pareto
+sys.exit(pareto.main(sys.argv[1:]))
+"""
 
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            code = pareto.main([str(experiment), "--out", str(out)])
-        assert code == 0, printed.getvalue()[-3000:]
-    return out / "report.html"
+
+def analyse(experiment: Path, out: Path, blocked: bool = False) -> tuple[Path, str]:
+    """``python -m analysis.pareto EXPERIMENT --out OUT``: in this process, or, if ``blocked``, in a fresh
+    interpreter without plotly after ``require_plotly()``. The report's path and what was printed."""
+    if blocked:
+        proc = without_plotly(ANALYSE_WITHOUT_PLOTLY, str(experiment), "--out", str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return out / "report.html", proc.stdout
+    from analysis import pareto
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        code = pareto.main([str(experiment), "--out", str(out)])
+    assert code == 0, printed.getvalue()[-3000:]
+    return out / "report.html", printed.getvalue()
 
 
 def open_page(browser, page: Path) -> None:
@@ -228,7 +226,7 @@ def test_the_report_renders_its_interactive_front_in_a_browser(browser, experime
     rings the rows of front.csv, hovering a point names its config, nothing is fetched and no script fails."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    page = analyse(experiment, tmp_path / "analysis")
+    page, _ = analyse(experiment, tmp_path / "analysis")
     configs = pd.read_csv(tmp_path / "analysis" / "trials.csv")
     front = pd.read_csv(tmp_path / "analysis" / "front.csv")
     open_page(browser, page)
@@ -257,10 +255,12 @@ def test_the_report_renders_its_interactive_front_in_a_browser(browser, experime
 
 @pytest.mark.slow
 def test_without_plotly_the_report_keeps_its_pngs_and_says_how(experiment, tmp_path, request):
-    """The analysis in an interpreter where ``import plotly`` fails: every PNG report.md names is embedded,
-    the page says how to get the interactive plots and has no script; in a browser (where one is
-    installed) every image decodes and nothing is logged as an error."""
-    page = analyse(experiment, tmp_path / "analysis", blocked=True)
+    """In a fresh interpreter where ``import plotly`` fails: ``require_plotly()`` raises InputError with the
+    sentence, not an ImportError; then the analysis: every PNG report.md names is embedded, the page
+    says how to get the interactive plots and has no script; in a browser (where one is installed)
+    every image decodes and nothing is logged as an error."""
+    page, printed = analyse(experiment, tmp_path / "analysis", blocked=True)
+    assert printed.startswith(f"InputError: {MISSING_TEXT}\n")
     html_text = page.read_text()
     markdown = (tmp_path / "analysis" / "report.md").read_text()
     pngs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", markdown)
