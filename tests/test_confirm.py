@@ -115,16 +115,14 @@ def test_bar_on_lcb_gives_the_documented_numbers_and_marks_unconfirmed(tmp_path)
     assert mean.loc["resize14", "feasible"]  # on the mean, the lucky single seed clears the bar
 
 
-def test_bar_on_lcb_without_any_second_seed_is_refused(tmp_path):
+def test_bar_on_lcb_without_any_second_seed_is_refused(tmp_path, capsys):
+    """In process (the ``python -m analysis.pareto`` entry point is tests/test_analysis_smoke.py's)."""
+    from analysis import pareto
+
     experiment = tmp_path / "single"
     write_trial(experiment, 0, val_acc=[0.5, 0.95])
-    code = subprocess.run(
-        [sys.executable, "-m", "analysis.pareto", str(experiment), "--bar-on", "lcb"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert code.returncode == 2 and "--bar-on lcb needs the spread" in code.stderr
+    assert pareto.main([str(experiment), "--bar-on", "lcb"]) == 2
+    assert "--bar-on lcb needs the spread" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- real searches
@@ -203,7 +201,7 @@ def confirming(experiment: Path) -> bool:
 def test_interrupted_confirmation_resumes_without_training_a_seed_twice(storage):
     name = "interrupted"
     argv = [*SMOKE, "--storage-path", str(storage), "--name", name, "--min-accuracy", "0.5"]
-    argv += ["--subset", "10000", "--epochs", "3"]  # confirmation trials of a second or more: time to interrupt
+    argv += ["--subset", "20000", "--epochs", "3"]  # confirmation trials of a few seconds: time to interrupt
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "tune_mnist.search", *argv], cwd=REPO, env=env)
     log = storage / name / "confirmation.json"

@@ -290,14 +290,12 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
                     "20000",
                     "--batch-size",
                     "16",
-                    "--seeds",
-                    "2",
                     "--pack",
                     "1",
                 ]
             )
             == 0
-        )  # six trials of a few seconds: two run at once
+        )  # three trials of a few seconds: the first two start at once, one on each GPU
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu", "--epochs", "1"]) == 0
     finally:
         ray.shutdown()
