@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 
 from analysis.aggregate import aggregate, trial_table
 from analysis.load import load_experiment
@@ -44,8 +43,7 @@ def rows(trial: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    ray.shutdown()
+def runs(tmp_path_factory, local_ray) -> dict[str, Path]:
     storage = tmp_path_factory.mktemp("adaptive")
     argv = [*COMMON, "--storage-path", str(storage)]
     assert search.main([*argv, "--name", "plain", "--num-samples", "2", "--pack", "1"]) == 0
@@ -139,7 +137,6 @@ def test_seeds_mean_keeps_shared_values_and_averages_the_rest():
 
 
 def test_dry_run_says_the_seeds_train_together(capsys):
-    ray.shutdown()
     assert search.main(["--space", "adaptive", "--seeds", "3", "--dry-run"]) == 0
     assert "each trained over 3 seeds in one trial" in capsys.readouterr().out
 
@@ -149,7 +146,6 @@ def test_a_finished_adaptive_experiment_resumes_with_nothing_to_train(runs, caps
     """--resume counts the finished proposals from the trial directories (a seed pack once)."""
     before = sorted(p.name for p in runs["seeds"].iterdir() if p.is_dir())
     capsys.readouterr()
-    ray.shutdown()
     assert search.main(["--resume", "--name", "seeds", "--storage-path", str(runs["seeds"].parent)]) == 0
     out = capsys.readouterr().out
     assert "Resume: 3 of 3 samples had finished and are kept" in out and "nothing to train" in out

@@ -41,8 +41,7 @@ def rows(trial: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
-    ray.shutdown()
+def smoke(tmp_path_factory, local_ray) -> Path:
     storage = tmp_path_factory.mktemp("storage")
     assert search.main(["--space", "smoke", "--storage-path", str(storage), "--name", "smoke"]) == 0
     return storage / "smoke"
@@ -83,8 +82,7 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 
 
 @pytest.mark.slow
-def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
-    ray.shutdown()
+def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, local_ray):
     options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=2)
     space = search_spaces.load("smoke")
     configs = search.space_configs(options, space)
@@ -92,12 +90,9 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
     splits = search.prepare_data(options)
     points = trial_points(configs[:2], options)
     points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
-    start_ray(None, 1, 0, str(tmp_path), False)
-    try:
-        results = build_tuner(options, splits, points, space, str(tmp_path)).fit()
-        rc = summarize(results, options, str(tmp_path / "broken"), len(points)).status
-    finally:
-        ray.shutdown()
+    start_ray(None, 1, 0, str(tmp_path), False)  # the module's Ray (local_ray), as search.main reuses it
+    results = build_tuner(options, splits, points, space, str(tmp_path)).fit()
+    rc = summarize(results, options, str(tmp_path / "broken"), len(points)).status
     out = capsys.readouterr().out
     assert rc == 1 and "2 trials finished, 1 failed" in out
     errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
@@ -109,6 +104,63 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys):
         for trial, runtime in json.loads(state_file.read_text())["trial_data"]
     }
     assert sorted(failures.values()) == [0, 0, 3]
+
+
+@pytest.mark.slow
+def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_path, local_ray, capsys):
+    name = "interrupted"
+    command = [
+        sys.executable,
+        "-m",
+        "tune_mnist.search",
+        "--space",
+        "small",
+        "--subset",
+        "6000",
+        "--epochs",
+        "2",
+        "--max-concurrent",
+        "1",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        name,
+    ]
+    # The moment to interrupt is read from the driver's console, which prints a line as each trial
+    # ends: these trials take under a second, and a poll of the experiment directory can come late.
+    console = tmp_path / "driver.out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(console, "w") as out:
+        driver = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+    experiment = tmp_path / name
+    deadline = time.time() + 180
+    while time.time() < deadline and driver.poll() is None:
+        if "\nFinished " in console.read_text(errors="replace"):  # one trial done, the next (1 at a time) going
+            break
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=120) != 0  # interrupted: not everything finished
+    assert "Traceback" not in console.read_text(errors="replace")  # Ctrl-C: the project's lines only
+    # Finished is what the experiment directory says: a trial directory whose rows reach the last epoch.
+    finished_before = {}
+    for trial in trial_dirs(experiment):
+        text = (trial / "result.json").read_text() if (trial / "result.json").is_file() else ""
+        if [json.loads(line)["epoch"] for line in text.splitlines()] == [1, 2]:
+            finished_before[trial.name] = text
+    assert 1 <= len(finished_before) < 8
+    # the resume in this process, on the module's Ray: only the interrupted driver needs its own
+    capsys.readouterr()
+    assert search.main(["--resume", "--name", name, "--storage-path", str(tmp_path)]) == 0
+    resumed = capsys.readouterr().out
+    assert f"Resume: {len(finished_before)} of 8 configs had finished and are kept" in resumed
+    assert f"{8 - len(finished_before)} trials finished, 0 failed, 0 not finished" in resumed  # this run's
+    trials = trial_dirs(experiment)
+    assert len(trials) == 8
+    for trial in trials:
+        epochs = list(rows(trial)["epoch"])
+        assert epochs == [1, 2] if trial.name in finished_before else sorted(set(epochs)) == [1, 2], epochs
+    for name_, text in finished_before.items():
+        assert (experiment / name_ / "result.json").read_text() == text  # not run again
 
 
 def test_grid_is_the_notebooks_study():
@@ -238,14 +290,12 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
                     "20000",
                     "--batch-size",
                     "16",
-                    "--seeds",
-                    "2",
                     "--pack",
                     "1",
                 ]
             )
             == 0
-        )  # six trials of a few seconds: two run at once
+        )  # three trials of a few seconds: the first two start at once, one on each GPU
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu", "--epochs", "1"]) == 0
     finally:
         ray.shutdown()
@@ -256,65 +306,3 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
     cpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "cpu"))
     assert cpu_rows["gpu_ids"].isna().all() or (cpu_rows["gpu_ids"].astype(str) == "").all()
     assert (cpu_rows["device"] == "cpu").all()
-
-
-@pytest.mark.slow
-def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_path):
-    ray.shutdown()
-    name = "interrupted"
-    command = [
-        sys.executable,
-        "-m",
-        "tune_mnist.search",
-        "--space",
-        "small",
-        "--subset",
-        "6000",
-        "--epochs",
-        "2",
-        "--max-concurrent",
-        "1",
-        "--storage-path",
-        str(tmp_path),
-        "--name",
-        name,
-    ]
-    # The moment to interrupt is read from the driver's console, which prints a line as each trial
-    # ends: these trials take under a second, and a poll of the experiment directory can come late.
-    console = tmp_path / "driver.out"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(console, "w") as out:
-        driver = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
-    experiment = tmp_path / name
-    deadline = time.time() + 180
-    while time.time() < deadline and driver.poll() is None:
-        if "\nFinished " in console.read_text(errors="replace"):  # one trial done, the next (1 at a time) going
-            break
-        time.sleep(0.1)
-    driver.send_signal(signal.SIGINT)
-    assert driver.wait(timeout=120) != 0  # interrupted: not everything finished
-    assert "Traceback" not in console.read_text(errors="replace")  # Ctrl-C: the project's lines only
-    # Finished is what the experiment directory says: a trial directory whose rows reach the last epoch.
-    finished_before = {}
-    for trial in trial_dirs(experiment):
-        text = (trial / "result.json").read_text() if (trial / "result.json").is_file() else ""
-        if [json.loads(line)["epoch"] for line in text.splitlines()] == [1, 2]:
-            finished_before[trial.name] = text
-    assert 1 <= len(finished_before) < 8
-    resumed = subprocess.run(
-        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    assert f"Resume: {len(finished_before)} of 8 configs had finished and are kept" in resumed.stdout
-    assert f"{8 - len(finished_before)} trials finished, 0 failed, 0 not finished" in resumed.stdout  # this run's
-    trials = trial_dirs(experiment)
-    assert len(trials) == 8
-    for trial in trials:
-        epochs = list(rows(trial)["epoch"])
-        assert epochs == [1, 2] if trial.name in finished_before else sorted(set(epochs)) == [1, 2], epochs
-    for name_, text in finished_before.items():
-        assert (experiment / name_ / "result.json").read_text() == text  # not run again

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,6 @@ from typing import Any
 
 import optuna
 import pytest
-import ray
 import ray.cloudpickle as cloudpickle
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -150,18 +150,12 @@ def wait_for_two_finished(proc: subprocess.Popen, experiment: Path) -> None:
         time.sleep(0.2)
 
 
-def resume(name: str, storage: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """``--resume`` of experiment ``name`` as a child process, which must succeed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tune_mnist.search", "--resume", "--name", name, "--storage-path", str(storage)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+def resume(name: str, storage: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """``--resume`` of experiment ``name``, which must succeed; its console. In this process, on the module's
+    Ray (local_ray): only the driver that is stopped needs a process of its own."""
+    capsys.readouterr()
+    assert search.main(["--resume", "--name", name, "--storage-path", str(storage)]) == 0
+    return capsys.readouterr().out
 
 
 def rows_of(accuracy: float, seeds: int) -> list[dict]:
@@ -220,9 +214,8 @@ def test_a_searcher_over_an_existing_journal_goes_on_from_it_and_never_tells_a_t
 
 
 @pytest.mark.slow
-def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path):
+def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path, local_ray):
     """A packed adaptive search (each proposal over 2 seeds), then a resumed one that proposes more."""
-    ray.shutdown()
     argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
     argv += ["--min-accuracy", "0.5", "--storage-path", str(tmp_path), "--name", "ad", "--pack", "2", "--confirm", "2"]
     assert search.main([*argv, "--num-samples", "4"]) == 0
@@ -233,11 +226,13 @@ def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_continues_it(tmp_path):
+def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_continues_it(
+    tmp_path, local_ray, capsys
+):
     name = "cut"
     experiment = tmp_path / name
     argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
-    argv += ["--min-accuracy", "0.5", "--num-samples", "12", "--storage-path", str(tmp_path), "--name", name]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "6", "--storage-path", str(tmp_path), "--name", name]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "tune_mnist.search", *argv], cwd=REPO, env=env)
     journal = experiment / "optuna.journal"
@@ -247,9 +242,8 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
     proc.wait(timeout=180)
     interrupted = study(experiment)
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5)
-    assert len(complete(interrupted)) < 12  # interrupted midway
-    done = resume(name, tmp_path, env)
-    assert f"optuna-dashboard {journal}" in done.stdout
+    assert len(complete(interrupted)) < 6  # interrupted midway
+    assert f"optuna-dashboard {journal}" in resume(name, tmp_path, capsys)
     resumed = study(experiment)
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5, resumed=True)
     before = {t.number: t.values for t in complete(interrupted)}
@@ -257,20 +251,18 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
     assert not [t for t in resumed.trials if t.state == TrialState.RUNNING]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("damaged", [False, True], ids=["ray-state-kept", "ray-state-rebuilt"])
-def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, tmp_path):
-    """SIGKILL (no last snapshot), then --resume: from Ray's saved state, or, where that state is damaged,
-    a new searcher over the same journal (the rebuild)."""
-    name = "killed"
-    experiment = tmp_path / name
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory) -> Path:
+    """One driver killed with SIGKILL (no last snapshot) once two configs have finished: both variants
+    below resume a copy of what it left, so each resume starts from the same killed experiment."""
+    storage = tmp_path_factory.mktemp("killed")
+    experiment = storage / "killed"
     argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
-    argv += ["--min-accuracy", "0.5", "--num-samples", "10", "--storage-path", str(tmp_path), "--name", name]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    argv += ["--min-accuracy", "0.5", "--num-samples", "6", "--storage-path", str(storage), "--name", "killed"]
     driver = subprocess.Popen(
         [sys.executable, "-m", "tune_mnist.search", *argv],
         cwd=REPO,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -285,11 +277,21 @@ def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, t
             os.killpg(driver.pid, signal.SIGKILL)  # its local Ray
         except ProcessLookupError:
             pass
+    return experiment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damaged", [False, True], ids=["ray-state-kept", "ray-state-rebuilt"])
+def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, killed, tmp_path, local_ray, capsys):
+    """SIGKILL (no last snapshot), then --resume: with Ray's saved state as the kill left it, or damaged
+    (--resume never reads it: a new searcher goes on over the same journal either way)."""
+    name = killed.name
+    experiment = tmp_path / name
+    shutil.copytree(killed, experiment)
     if damaged:
         for state in experiment.glob("experiment_state-*.json"):
             state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    done = resume(name, tmp_path, env)
-    if damaged:
-        assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in done.stdout
+    out = resume(name, tmp_path, capsys)
+    assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in out
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5, resumed=True)
     assert not [t for t in study(experiment).trials if t.state == TrialState.RUNNING]
