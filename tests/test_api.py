@@ -4,16 +4,13 @@ README's example runs as written (a real search on a subset, then its analysis a
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import subprocess
-import sys
 import typing
 from pathlib import Path
 
 import pytest
 
-from tune_mnist import SearchOptions, run_search
+from tune_mnist import SearchOptions, run_search, search
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import COMMAND_OPTIONS, RUN_STATE
 from tune_mnist.search_keywords import OPTIONS, flag, options_from
@@ -22,11 +19,13 @@ from tune_mnist.search_options import build_parser, parse_args
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cli_error(*argv: str) -> str:
-    """The sentence ``python -m tune_mnist.search`` prints for ``argv`` (after ``error:``)."""
-    proc = subprocess.run([sys.executable, "-m", "tune_mnist.search", *argv], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 2
-    return proc.stderr.strip().splitlines()[-1].split("error: ", 1)[1]
+def cli_error(capsys, *argv: str) -> str:
+    """The sentence ``python -m tune_mnist.search`` prints for ``argv`` (after ``error:``): its ``main``, in
+    this process: the entry point only passes main's exit status on (the tests that run the command as a
+    child cover it), and nine bad values then cost no child Python each."""
+    capsys.readouterr()
+    assert search.main(list(argv)) == 2
+    return capsys.readouterr().err.strip().splitlines()[-1].split("error: ", 1)[1]
 
 
 @pytest.mark.parametrize(
@@ -43,11 +42,11 @@ def cli_error(*argv: str) -> str:
         ({"mlflow": "x"}, ["--mlflow", "x"]),
     ],
 )
-def test_a_bad_value_is_the_commands_sentence(keywords, argv):
+def test_a_bad_value_is_the_commands_sentence(keywords, argv, capsys):
     """Both paths check the value once (``options_from``): the same sentence, naming the option by its flag."""
     with pytest.raises(InputError) as raised:
         run_search(**keywords)
-    assert str(raised.value) == cli_error(*argv)
+    assert str(raised.value) == cli_error(capsys, *argv)
     assert str(raised.value).startswith(f"{argv[0]} ")
 
 
@@ -114,8 +113,9 @@ def readme_example() -> str:
 
 
 @pytest.mark.slow
-def test_the_readme_example_runs(tmp_path):
-    """As written, in an empty directory: the experiment lands in ./ray_results, the analysis writes nothing."""
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys, local_ray):
+    """As written, in an empty directory: the experiment lands in ./ray_results, the analysis writes nothing.
+    Run in this process (on the module's Ray, as a notebook's second search would be), not in a child."""
     checks = """
 assert result.status == 0 and result.picks, result
 assert not analysis.front.empty and len(analysis.configs) == 3 and not analysis.epochs.empty
@@ -124,12 +124,10 @@ import os
 assert os.path.dirname(result.experiment) == os.path.abspath("ray_results")
 assert "analysis" not in os.listdir(result.experiment)
 """
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", readme_example() + checks], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "resize14 1x64" in proc.stdout or "crop20-resize8" in proc.stdout
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_example() + checks, "README.md", "exec"), {"__name__": "__readme__"})
+    out = capsys.readouterr().out
+    assert "resize14 1x64" in out or "crop20-resize8" in out
 
 
 def test_export_refuses_an_unknown_config_or_format_and_writes_nothing(tmp_path):

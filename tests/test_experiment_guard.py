@@ -1,6 +1,6 @@
-"""One driver per experiment, a full disk loses nothing, --resume continues from the trial directories
-whatever Ray's own state files say (real Ray, real MNIST subsets, drivers in subprocesses where a second
-driver or SIGKILL is needed).
+"""One driver per experiment, --resume continues from the trial directories whatever Ray's own state
+files say (real Ray, real MNIST subsets, drivers in subprocesses where a second driver or SIGKILL is
+needed, resumes in this process), a full disk loses nothing.
 
 "No finished trial trained twice" means: every config of the space has exactly one trial directory
 whose result.json holds epochs 1..E (E = the config's epochs), and the result.json of every config
@@ -8,9 +8,12 @@ that had finished before the interruption is the same, byte for byte, afterwards
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tune_mnist import search as search_command
 from tune_mnist.core.config import config_key
 from tune_mnist.experiment.driver_lock import LOCK_FILE, MACHINE_LOCKS, DriverLock, ExperimentBusy, Holder
 from tune_mnist.experiment.rebuild import finished_configs
@@ -41,7 +45,17 @@ EPOCHS = 4
 
 
 def search(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def resume_here(name: str, storage: Path) -> subprocess.CompletedProcess:
+    """``--resume`` through the command's ``main`` in this process, on the module's Ray (``local_ray``): a
+    resume needs no separate process, and a child would start its own Ray (about 8 s with its imports)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = search_command.main(["--resume", "--name", name, "--storage-path", str(storage)])
+    return subprocess.CompletedProcess(["--resume", name], status, out.getvalue(), err.getvalue())
 
 
 def start_search(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -208,7 +222,7 @@ def test_storage_errors_are_recognised():
 
 
 @pytest.fixture(scope="module")
-def killed_and_resumed(tmp_path_factory):
+def killed_and_resumed(tmp_path_factory, local_ray):
     """A first run, refused drivers beside it, the first driver killed with SIGKILL, then --resume."""
     storage = tmp_path_factory.mktemp("guard")
     name = "guarded"
@@ -228,7 +242,7 @@ def killed_and_resumed(tmp_path_factory):
         before = finished_texts(experiment)
     finally:
         kill_group(driver)  # its local Ray
-    resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
+    resumed = resume_here(name, storage)
     return {
         "experiment": experiment,
         "pid": driver.pid,
@@ -287,7 +301,7 @@ def test_damaged_ray_state_is_never_read_and_the_analysis_counts_each_config_onc
     assert sum(t.status == USABLE for t in analysed.trials) == 2
     assert any("could not be read as JSON" in w for w in analysed.warnings)
 
-    resumed = search("--resume", "--name", "damaged", "--storage-path", str(tmp_path), timeout=300)
+    resumed = resume_here("damaged", tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "Resume: 2 of 3 configs had finished and are kept; 1 to train." in resumed.stdout
     assert not unfinished.exists()  # the unfinished directory went: its config started over
@@ -345,8 +359,18 @@ def fill(directory: Path) -> None:
             break
 
 
+def no_traceback(stdout: str, stderr: str) -> None:
+    console = stdout + stderr
+    assert "Traceback" not in console and "Unhandled error" not in console, console[-4000:]
+    assert "Experiment state snapshotting has been triggered" not in console
+
+
 @pytest.mark.slow
 def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(small_tmpfs):
+    """The fault drill: the storage fills, the search stops in one sentence (Ray's own messages in a log
+    file), keeps every finished trial; enlarged, --resume runs it to the end, each config once, with one
+    checkpoint per trial holding its model only. (The footprint of a finished grid against its dry run's
+    prediction: test_faults.)"""
     storage, name = small_tmpfs / "results", "full"
     experiment = storage / name
     # Batches of 4 (trials of seconds) and Ray's experiment sync every second instead of every ten or more:
@@ -371,9 +395,12 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     finally:
         kill_group(driver)
     assert driver.returncode == 2, out[-2000:] + err[-3000:]
+    no_traceback(out, err)
     sentence = one_sentence(err)
-    assert f"The storage {storage} failed a write (no space left" in sentence, sentence
-    assert f"--resume --name {name}" in sentence
+    assert sentence.startswith(f"error: The storage {storage} failed a write (no space left"), sentence
+    assert f"--resume --name {name} --storage-path {storage}" in sentence and "(Ray's messages: " in sentence
+    log = Path(re.search(r"\(Ray's messages: (\S+)\)", sentence).group(1))
+    assert log.is_file() and "No space left on device" in log.read_text()
     assert before and len(before) < 3, "every trial finished before the disk filled: nothing was tested"
     DriverLock(str(experiment)).check_free()  # the stopped driver holds nothing
     # Ray rewrites every trial's files at each snapshot, so the full disk may have cut a finished one's
@@ -384,12 +411,17 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     del before[cut.parent.name]
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
-    resumed = search("--resume", "--name", name, "--storage-path", str(storage), timeout=300)
+    resumed = search("--resume", "--name", name, "--storage-path", str(storage))
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    no_traceback(resumed.stdout, resumed.stderr)
     assert f"Resume: {len(before)} of 3 configs had finished and are kept" in resumed.stdout
     assert not cut.parent.exists()  # its cut directory went with the other unfinished ones
     assert_each_config_once(experiment, before)
     assert len(finished_configs(str(experiment))) == 3
+    for trial in trial_dirs(experiment):  # one checkpoint per trial, its model only (no optimizer state)
+        checkpoints = sorted(trial.glob("checkpoint_*"))
+        assert len(checkpoints) == 1, trial.name
+        assert sorted(p.name for p in checkpoints[0].iterdir()) == ["config.json", "model.pt"], trial.name
 
 
 # ---------------------------------------------------------------- rebuild planning (synthetic experiment)
