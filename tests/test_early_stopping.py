@@ -84,23 +84,6 @@ def test_the_scheduler_stops_a_hopeless_trial_and_lets_a_promising_one_finish(sp
     assert scheduler.finished and scheduler.finished[0][1] > 0.85
 
 
-@pytest.mark.slow
-def test_a_real_search_counts_and_lists_the_trials_it_stopped_early(tmp_path, capsys):
-    ray.shutdown()
-    argv = ["--space", "random", "--num-samples", "5", "--search-seed", "3", "--subset", "2000", "--epochs", "4"]
-    argv += ["--lr", "1e-4", "--confirm", "1", "--storage-path", str(tmp_path), "--name", "early"]
-    assert search.main(argv) == 0
-    out = capsys.readouterr().out
-    experiment = load_experiment(tmp_path / "early")
-    stopped = [t for t in experiment.trials if t.status == STOPPED_EARLY]
-    assert stopped and f"{len(stopped)} stopped early by the scheduler" in out
-    for trial in stopped:
-        assert (Path(trial.path) / STOPPED_EARLY_FILE).is_file() and "projects to at most" in trial.reason
-        assert int(trial.history["epoch"].max()) < trial.params["epochs"]  # never mistaken for finished
-    assert {t.status for t in experiment.trials} <= {STOPPED_EARLY, USABLE}
-    assert experiment.counts()[STOPPED_EARLY] == len(stopped)
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -114,6 +97,22 @@ def test_bad_scheduler_values_are_refused_before_ray_starts(argv, message, tmp_p
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not ray.is_initialized() and not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_real_search_counts_and_lists_the_trials_it_stopped_early(tmp_path, capsys, local_ray):
+    argv = ["--space", "random", "--num-samples", "5", "--search-seed", "3", "--subset", "2000", "--epochs", "4"]
+    argv += ["--lr", "1e-4", "--confirm", "1", "--storage-path", str(tmp_path), "--name", "early"]
+    assert search.main(argv) == 0
+    out = capsys.readouterr().out
+    experiment = load_experiment(tmp_path / "early")
+    stopped = [t for t in experiment.trials if t.status == STOPPED_EARLY]
+    assert stopped and f"{len(stopped)} stopped early by the scheduler" in out
+    for trial in stopped:
+        assert (Path(trial.path) / STOPPED_EARLY_FILE).is_file() and "projects to at most" in trial.reason
+        assert int(trial.history["epoch"].max()) < trial.params["epochs"]  # never mistaken for finished
+    assert {t.status for t in experiment.trials} <= {STOPPED_EARLY, USABLE}
+    assert experiment.counts()[STOPPED_EARLY] == len(stopped)
 
 
 def test_a_confirmation_trial_is_never_stopped_early(splits, tmp_path, one_thread):

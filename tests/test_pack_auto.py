@@ -73,7 +73,7 @@ def member_rows(experiment: Path) -> dict[tuple, list[float]]:
 
 
 @pytest.mark.slow
-def test_a_cost_planned_search_gives_every_config_its_trial_and_the_numbers_of_one_per_trial(tmp_path):
+def test_a_cost_planned_search_gives_every_config_its_trial_and_the_numbers_of_one_per_trial(tmp_path, local_ray):
     common = ["--space", "smoke", "--subset", "1000", "--validation-size", "500", "--epochs", "1"]
     common += ["--confirm", "1", "--storage-path", str(tmp_path), "--min-accuracy", "0.5"]
     assert search.main([*common, "--name", "auto", "--pack", "cost"]) == 0
