@@ -20,7 +20,6 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,15 +214,3 @@ class StorageGuard:
 
 
 _ACTIVE: StorageGuard | None = None
-
-
-def result_errors(results: Any) -> Iterator[BaseException]:
-    """The trials' errors from a ResultGrid, tolerating error pickles the full disk cut short."""
-    for i in range(len(results)):
-        try:
-            error = results[i].error
-        except Exception as exc:  # noqa: BLE001 - a truncated error.pkl raises EOFError or UnpicklingError
-            yield exc
-            continue
-        if error is not None:
-            yield error
