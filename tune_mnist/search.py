@@ -19,9 +19,10 @@ from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.core.options import FIELDS, SearchOptions
 from tune_mnist.data.options import DataSource, load_data
 from tune_mnist.data.splits import Splits, split_validation, subset
-from tune_mnist.experiment.experiment_guard import hold, prepare_resume, refuse_if_busy
+from tune_mnist.experiment.driver_lock import DriverLock
 from tune_mnist.experiment.footprint import megabytes
 from tune_mnist.experiment.ray_log import RayLog
+from tune_mnist.experiment.rebuild import prepare_resume
 from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
@@ -78,7 +79,7 @@ def execute(options: SearchOptions) -> Outcome:
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())
     experiment = f"{storage.rstrip('/')}/{options.name}" if options.name else None
     if options.resume:
-        refuse_if_busy(experiment)  # before anything else: name the live driver
+        DriverLock(experiment).check_free()  # before anything else: name the live driver
         options = resumed(options, resume_options(experiment))
     space = search_spaces.load(options.space)
     options = check_limits(options)  # --scheduler, --time-budget: before Ray starts
@@ -89,11 +90,11 @@ def execute(options: SearchOptions) -> Outcome:
     if not options.resume:
         options = options.replace(name=options.name or f"{options.space}-{time.strftime('%Y%m%d-%H%M%S')}")
         experiment = f"{storage.rstrip('/')}/{options.name}"
-        refuse_if_busy(experiment)  # a live driver is named before the experiment is called existing
+        DriverLock(experiment).check_free()  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
         check_disk(options, configs)  # before anything is written
-    with hold(experiment, options.name):  # one driver per experiment, until this one ends
+    with DriverLock(experiment, options.name):  # one driver per experiment, until this one ends
         if options.resume:  # a fresh Tuner over what the experiment directory says is left
             options, configs, nothing_left = prepare_resume(
                 options, experiment, configs, default_samples=DEFAULT_SAMPLES

@@ -5,7 +5,7 @@ config finished when its rows reach its last epoch, or when the scheduler stoppe
 Optuna journal of an adaptive space and the confirmation log. Ray's own state files (its experiment
 state, search state and ``tuner.pkl``) are never read. Every ``--resume``, after Ctrl-C, kill -9, a
 full disk or a lost node alike, starts a fresh Tuner under the same name and storage path over what
-is left (``tune_mnist.experiment.experiment_guard.prepare_resume``):
+is left (``prepare_resume``):
 
 - list spaces: the configs from the saved run options without a finished trial directory
   (``remaining``); a finished config is never trained again;
@@ -28,10 +28,11 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_key, pack_members
-from tune_mnist.core.layout import PARAMS_FILE, RESULT_FILE, STOPPED_EARLY_FILE, TRIAL_ID
+from tune_mnist.core.layout import CONFIRM_FILE, PARAMS_FILE, RESULT_FILE, STOPPED_EARLY_FILE, STUDY_FILE, TRIAL_ID
 from tune_mnist.core.metrics import EPOCH
+from tune_mnist.core.options import SearchOptions
 from tune_mnist.core.result_rows import parse_result_rows
-from tune_mnist.experiment.storage import RUN_FILE, Location
+from tune_mnist.experiment.storage import Location, exists, read_text
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,6 @@ def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[Tria
     return [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]
 
 
-def has_run_options(experiment: str) -> bool:
-    loc = Location(experiment)
-    return loc.kind(loc.join(RUN_FILE)) == pafs.FileType.File
-
-
 # ---------------------------------------------------------------- the unfinished directories
 
 
@@ -160,3 +156,54 @@ def remove_replaced(experiment: str) -> tuple[int, int]:
         except OSError:
             continue  # left in place: the analysis lists it as superseded
     return count, size
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def prepare_resume(
+    options: SearchOptions, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
+) -> tuple[SearchOptions, list[TrialConfig] | None, bool]:
+    """Before ``--resume`` (with the lock held): remove the directories of unfinished configs and work
+    out what is left to train: the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples``,
+    the space's, where it is unset; unlimited where a ``--time-budget`` ends it). A fresh Tuner then
+    runs that (see the module docstring). Returns (options, configs, nothing_left)."""
+    removed, size = remove_replaced(experiment)
+    if removed:
+        print(
+            f"Removed {removed} trial directories that did not finish their config ({size / 1e6:,.1f} MB): "
+            "those configs start over in new directories."
+        )
+    stage_done = options.confirm <= 1 or confirmation_finished(experiment)
+    if configs is not None:
+        left = remaining(configs, finished_configs(experiment))
+        kept = len(configs) - len(left)
+        print(f"Resume: {kept} of {len(configs)} configs had finished and are kept; {len(left)} to train.")
+        if not left and stage_done:
+            print("Every config has finished: nothing to train.")
+        return options, left, not left and stage_done
+    done = finished_proposals(experiment)
+    studied = exists(f"{experiment.rstrip('/')}/{STUDY_FILE}")
+    how = "goes on from its Optuna study (optuna.journal)" if studied else "starts learning afresh"
+    if options.time_budget and options.num_samples is None:  # unlimited: the budget ends the search
+        print(f"Resume: {done} samples had finished and are kept; the adaptive searcher {how}.")
+        return options, None, False
+    total = options.num_samples or default_samples
+    options = options.replace(num_samples=max(0, total - done))
+    print(
+        f"Resume: {done} of {total} samples had finished and are kept; the adaptive searcher {how} "
+        f"for the other {options.num_samples}."
+    )
+    nothing_left = options.num_samples == 0 and stage_done
+    if nothing_left:
+        print("Every sample has finished: nothing to train.")
+    return options, None, nothing_left
+
+
+def confirmation_finished(experiment: str) -> bool:
+    """Whether the confirmation log says the stage finished (``tune_mnist.confirm.log``)."""
+    text = read_text(f"{experiment.rstrip('/')}/{CONFIRM_FILE}")
+    try:
+        return bool(text) and json.loads(text).get("finished_at") is not None
+    except (json.JSONDecodeError, AttributeError):
+        return False
