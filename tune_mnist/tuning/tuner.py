@@ -1,14 +1,17 @@
-"""The Ray Tune ``Tuner`` of a search, one small function per mode:
+"""The Ray Tune ``Tuner`` of a search: its search algorithm, param space and trial count by mode, and
+what every mode shares (the trainable, the ``RunConfig``, the ``TuneConfig``). The modes:
 
-- ``configs_tuner``: a list space, one config per trial;
-- ``packs_tuner``: a list space with ``--pack``, several configs per trial;
-- ``adaptive_tuner``: an adaptive space's search algorithm proposes the configs.
+- a list space, one config per trial: Ray's list generator over the points;
+- a list space with ``--pack``, several configs per trial: a grid over the packs' member lists;
+- an adaptive space: the space's search algorithm proposes the configs (packs of proposals where its
+  trials are packs, ``tune_mnist.strategies.pack_searcher``);
+- ``--confirm K`` (K > 1): the screening trials of either kind and then the confirmation rounds, both
+  proposed by one ``ConfirmingSearcher`` (see ``tune_mnist.confirm.searcher`` for why one searcher rather
+  than a second Tuner), with no fixed number of trials.
 
 ``--resume`` builds a new Tuner of the same mode over what is left (``tune_mnist.experiment.rebuild``);
-Ray's saved Tuner is never restored.
-
-``build_tuner`` picks the mode. Every new run's ``TuneConfig`` comes from ``tune_config``, which is
-where a trial scheduler (such as early stopping) goes."""
+Ray's saved Tuner is never restored. The trial scheduler (``--scheduler``, such as early stopping) goes
+in ``TuneConfig`` here."""
 
 from __future__ import annotations
 
@@ -18,13 +21,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from search_spaces import Space
+from search_spaces import Space, SpaceOptions
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.data.splits import Splits
-from tune_mnist.strategies.budget import sample_limit
-from tune_mnist.tuning.trials import adaptive_packed, list_packed, run_constants
-from tune_mnist.tuning.tune_config import packed_searcher, scheduler_of, space_options, tune_config
+from tune_mnist.strategies.budget import UNLIMITED, sample_limit
+from tune_mnist.strategies.study_journal import journal_path
+from tune_mnist.tuning.trials import (
+    AUTO_PACK_CPU,
+    adaptive_packed,
+    adaptive_packing,
+    list_packed,
+    pack_size,
+    run_constants,
+    trial_dirname,
+    trial_name,
+)
 
 
 def build_tuner(
@@ -32,72 +44,125 @@ def build_tuner(
 ) -> Any:
     """A new Tuner over ``points`` (one trial each: single configs or packs), or over the space's
     adaptive searcher where ``points`` is None."""
-    packed = list_packed(options, points) if points is not None else adaptive_packed(options)
-    trainable = make_trainable(options, splits, packed)
-    run_config = make_run_config(options, storage, packed)
-    if options.confirm > 1:  # screening, then confirmation rounds: tune_mnist.tuning.confirm_tuner
-        from tune_mnist.tuning.confirm_tuner import confirming_tuner
-
-        return confirming_tuner(options, trainable, run_config, points, space, storage, packed)
-    if points is None:
-        return adaptive_tuner(options, trainable, run_config, space, storage)
-    if packed:
-        return packs_tuner(options, trainable, run_config, points)
-    return configs_tuner(options, trainable, run_config, points)
-
-
-# ---------------------------------------------------------------- one function per mode
-
-
-def configs_tuner(options: SearchOptions, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
-    """One trial per point, in the given order."""
-    from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=options.max_concurrent or 0)
-    # Every key a point sets must exist in the param space; the points fill in the values.
-    param_space = dict.fromkeys(points[0])
-    return tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune_config(search_alg, len(points), scheduler_of(options)),
-        run_config=run_config,
-    )
-
-
-def packs_tuner(options: SearchOptions, trainable: Any, run_config: Any, points: list[dict[str, Any]]) -> Any:
-    """One trial per pack, in the given order."""
-    from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists (a
-    # config the cost model trains alone is a pack of one here).
-    search_alg = BasicVariantGenerator(max_concurrent=options.max_concurrent or 0)
-    lists = [p[PACK_MEMBERS] if PACK_MEMBERS in p else [TrialConfig.from_dict(p).to_dict()] for p in points]
-    param_space = {**run_constants(options), PACK_MEMBERS: tune.grid_search(lists)}
-    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config(search_alg, 1), run_config=run_config)
-
-
-def adaptive_tuner(options: SearchOptions, trainable: Any, run_config: Any, space: Space, storage: str) -> Any:
-    """Up to the searcher's ``num_samples`` trials, each a config it proposes (with ``--seeds``, the
-    config trained over every seed in one trial)."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    assert space.searcher is not None
-    adaptive = space.searcher(space_options(options, storage))
-    search_alg, samples = packed_searcher(
-        options, adaptive.make_search_alg(), sample_limit(options, adaptive.num_samples)
-    )
-    if options.max_concurrent:
+    packed = list_packed(options, points) if points is not None else adaptive_packed(options)
+    search_alg, param_space, num_samples = search_of(options, points, space, storage, packed)
+    if options.max_concurrent and not isinstance(search_alg, BasicVariantGenerator):
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=options.max_concurrent)
-    param_space = {**adaptive.param_space, **run_constants(options)}
-    return tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune_config(search_alg, samples, scheduler_of(options)),
-        run_config=run_config,
+    # A list space's packs stop their hopeless members themselves (strategies.member_stopping).
+    packs_alone = packed and points is not None and options.confirm <= 1
+    # Without a scheduler Tune's first-in-first-out one runs every trial to its last epoch.
+    scheduler = None if packs_alone else scheduler_of(options)
+    tune_config = tune.TuneConfig(
+        search_alg=search_alg,
+        num_samples=num_samples,
+        scheduler=scheduler,
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_name,
     )
+    return tune.Tuner(
+        make_trainable(options, splits, packed),
+        param_space=param_space,
+        tune_config=tune_config,
+        run_config=make_run_config(options, storage, packed),
+    )
+
+
+# ---------------------------------------------------------------- the search algorithm of each mode
+
+
+def search_of(
+    options: SearchOptions, points: list[dict[str, Any]] | None, space: Space, storage: str, packed: bool
+) -> tuple[Any, dict[str, Any], int]:
+    """(search algorithm, param space, Tune's number of trials) of the mode (see the module docstring)."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    constants = run_constants(options)
+    if points is None:
+        assert space.searcher is not None
+        adaptive = space.searcher(space_options(options, storage))
+        # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
+        search_alg, samples = packed_searcher(
+            options, adaptive.make_search_alg(), sample_limit(options, adaptive.num_samples)
+        )
+        param_space = {**adaptive.param_space, **constants}
+    if options.confirm > 1:
+        from tune_mnist.confirm.searcher import ConfirmingSearcher, Stage
+
+        cost = options.pack_cost if points is not None else None  # --pack auto on CPU
+        stage = Stage(
+            k=options.confirm,
+            bar=options.min_accuracy,
+            pack=(AUTO_PACK_CPU if cost is not None else pack_size(options)) if points is not None else 1,
+            packed=packed,
+            constants=constants,
+            experiment=f"{storage.rstrip('/')}/{options.name}",
+            cost=cost,
+            n_train=options.n_train,
+        )
+        if points is None:
+            searcher = ConfirmingSearcher(stage, inner=search_alg, num_samples=samples)
+        else:
+            searcher, param_space = ConfirmingSearcher(stage, screening=points), constants
+        if options.resume:  # the stage as the experiment directory left it: finished seeds, rounds, closed screening
+            searcher.resume()
+        return searcher, param_space, UNLIMITED  # the searcher says when it has finished
+    if points is None:
+        return search_alg, param_space, samples
+    max_concurrent = options.max_concurrent or 0
+    if packed:
+        # Packs differ in length, which points_to_evaluate cannot express: grid over the member lists (a
+        # config the cost model trains alone is a pack of one here).
+        lists = [p[PACK_MEMBERS] if PACK_MEMBERS in p else [TrialConfig.from_dict(p).to_dict()] for p in points]
+        grid = {**constants, PACK_MEMBERS: tune.grid_search(lists)}
+        return BasicVariantGenerator(max_concurrent=max_concurrent), grid, 1
+    # One trial per point, in the given order; every key a point sets must exist in the param space.
+    search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=max_concurrent)
+    return search_alg, dict.fromkeys(points[0]), len(points)
+
+
+def scheduler_of(options: SearchOptions) -> Any:
+    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.strategies.schedulers``."""
+    from tune_mnist.strategies.schedulers import make_scheduler
+
+    return make_scheduler(options.scheduler or "fifo", options.min_accuracy)
+
+
+def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tuple[Any, int]:
+    """An adaptive space's searcher and trial count, proposing packs where its trials are packs
+    (``tune_mnist.strategies.pack_searcher``), which proposes ``samples`` configs in all and then says it has
+    finished, so Tune's own trial count is unlimited."""
+    if not adaptive_packed(options):
+        return search_alg, samples
+    from tune_mnist.strategies.pack_searcher import PackingSearcher
+
+    size, seeds = adaptive_packing(options)
+    cost = options.pack_cost
+    if options.pack in ("auto", "cost") and options.gpus_per_trial <= 0 and cost is None:  # measured on this machine
+        from tune_mnist.training.packed.calibrate import measure_step_cost
+
+        cost = measure_step_cost(int(options.cpus_per_trial))
+    screening_s = options.screening_s
+    if cost is not None and screening_s and hasattr(search_alg, "budget_flops"):  # the cheap space
+        from tune_mnist.strategies.budget_cap import budget_flops
+
+        search_alg.budget_flops = budget_flops(cost, options.n_train, screening_s, options.epochs)
+    searcher = PackingSearcher(
+        search_alg, size, seeds, options.min_accuracy, limit=samples, cost=cost, n_train=options.n_train
+    )
+    return searcher, UNLIMITED
+
+
+def space_options(options: SearchOptions, storage: str) -> SpaceOptions:
+    """What an adaptive space is given: the command's options, and its Optuna study kept in the
+    experiment's journal under the experiment's name (``tune_mnist.strategies.study_journal``)."""
+    experiment = f"{storage.rstrip('/')}/{options.name}"
+    return SpaceOptions.of(options, study_journal=journal_path(experiment), study_name=options.name)
 
 
 # ---------------------------------------------------------------- what the modes share
