@@ -20,7 +20,9 @@ from types import SimpleNamespace
 import pytest
 
 from tune_mnist import search as search_command
-from tune_mnist.experiment.footprint import trained_weights_bytes, used_bytes
+from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
+from tune_mnist.core.layout import PARAMS_FILE
+from tune_mnist.experiment.footprint import weights_bytes
 from tune_mnist.experiment.rebuild import remove_replaced, replaced_dirs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +45,33 @@ def no_traceback(done: subprocess.CompletedProcess) -> None:
 
 def trial_dirs(experiment: Path) -> list[Path]:
     return sorted(p for p in experiment.iterdir() if (p / "params.json").is_file())
+
+
+def used_bytes(directory: str | Path) -> int:
+    """Bytes of the files under ``directory`` (apparent sizes, as ``du -sb``)."""
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def trained_weights_bytes(experiment: str | Path) -> int:
+    """The float32 weights of every model an experiment trained: one per config trial directory
+    (pack directories excluded, their members counted)."""
+    total = 0
+    for params_file in Path(experiment).glob(f"*/{PARAMS_FILE}"):
+        try:
+            params = json.loads(params_file.read_text())
+            if PACK_MEMBERS in params or PACK_SEEDS in params:
+                continue
+            total += weights_bytes(TrialConfig.from_dict(params))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # files a full disk cut short
+    return total
 
 
 def assert_footprint(experiment: Path) -> None:

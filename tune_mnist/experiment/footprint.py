@@ -1,4 +1,4 @@
-"""What an experiment writes to its storage, predicted from its configs and measured afterwards.
+"""What an experiment writes to its storage, predicted from its configs (tests/test_faults.py measures it).
 
 A finished trial keeps its rows (``result.json``, ``progress.csv``, Ray's event file and its line in
 Ray's experiment state) and its model's float32 weights (``tune_mnist.trainables.checkpoints``), so a finished
@@ -11,13 +11,9 @@ The per-trial and per-epoch sizes below were measured on this project's trials (
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
-from tune_mnist.core.layout import PARAMS_FILE
+from tune_mnist.core.config import TrialConfig
 from tune_mnist.model.counts import mlp_params
 
 #: float32
@@ -70,30 +66,3 @@ def estimate(configs: list[TrialConfig], concurrent: int) -> Estimate:
 
 def megabytes(n: float) -> str:
     return f"{n / 1e6:,.1f} MB"
-
-
-def used_bytes(directory: str | Path) -> int:
-    """Bytes of the files under ``directory`` (apparent sizes, as ``du -sb``)."""
-    total = 0
-    for root, _, files in os.walk(directory):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
-
-
-def trained_weights_bytes(experiment: str | Path) -> int:
-    """The float32 weights of every model an experiment trained: one per config trial directory
-    (pack directories excluded, their members counted)."""
-    total = 0
-    for params_file in Path(experiment).glob(f"*/{PARAMS_FILE}"):
-        try:
-            params = json.loads(params_file.read_text())
-            if PACK_MEMBERS in params or PACK_SEEDS in params:
-                continue
-            total += weights_bytes(TrialConfig.from_dict(params))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # files a full disk cut short
-    return total
