@@ -8,36 +8,16 @@ import json
 from typing import Any
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.options import SearchOptions
+from tune_mnist.core.options import COMMAND_OPTIONS, SearchOptions
 from tune_mnist.experiment.old_layout import refuse_old_layout
 from tune_mnist.experiment.storage import RUN_FILE, exists, read_text, write_text
 
-#: The options ``--resume`` takes from the file instead of the command line.
-RESUMED_OPTIONS = (
-    "space",
-    "shared_storage",
-    "pack",
-    "num_samples",
-    "seeds",
-    "confirm",
-    "search_seed",
-    "epochs",
-    "batch_size",
-    "lr",
-    "min_accuracy",
-    "data_dir",
-    "train_csv",
-    "test_csv",
-    "download",
-    "validation_size",
-    "split_seed",
-    "subset",
-    "cpus_per_trial",
-    "gpus_per_trial",
-    "max_concurrent",
-    "max_failures",
-    "scheduler",
-    "time_budget",
+#: The options ``--resume`` takes from the file instead of the command line: all but where the experiment is,
+#: which Ray to run on, and this command line's own switches and consent.
+RESUMED_OPTIONS = tuple(
+    key
+    for key in COMMAND_OPTIONS
+    if key not in ("name", "storage_path", "address", "resume", "dry_run", "allow_low_space", "mlflow")
 )
 
 
