@@ -29,25 +29,13 @@ from tune_mnist.core.errors import InputError
 from tune_mnist.experiment.ray_log import log_note
 from tune_mnist.experiment.storage import is_uri
 
+#: The storage errors, each with its words as the sentence gives them and as they read in an error's text.
 STORAGE_ERRNOS = {
     errno.ENOSPC: "no space left",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "read-only file system",
     errno.EIO: "input/output error",
     errno.EFBIG: "file too large",
-}
-# How these errors read once Ray has turned them into text (trial errors travel as strings).
-MARKERS = {
-    "no space left on device": errno.ENOSPC,
-    "[errno 28]": errno.ENOSPC,
-    "disk quota exceeded": errno.EDQUOT,
-    "[errno 122]": errno.EDQUOT,
-    "read-only file system": errno.EROFS,
-    "[errno 30]": errno.EROFS,
-    "input/output error": errno.EIO,
-    "[errno 5]": errno.EIO,
-    "file too large": errno.EFBIG,
-    "[errno 27]": errno.EFBIG,
 }
 # Ray reports failed uploads of results and experiment state as warnings of its Tune and Train
 # modules instead of raising: a handler on these two parents hears every module below them.
@@ -69,10 +57,10 @@ def storage_errno(error: BaseException | str | None) -> int | None:
         if found is not None:
             return found
         error = error.__cause__ or error.__context__
-    if isinstance(error, str):
+    if isinstance(error, str):  # how Ray writes these errors out (trial errors travel as text)
         text = error.lower()
-        for marker, number in MARKERS.items():
-            if marker in text:
+        for number, words in STORAGE_ERRNOS.items():
+            if words in text or f"[errno {number}]" in text:
                 return number
     return None
 
