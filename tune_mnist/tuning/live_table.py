@@ -72,21 +72,15 @@ def count_text(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def fraction_text(value: Any) -> str:
-    return f"{value:.4f}" if finite(value) else "-"
-
-
-def latency_cell(value: Any) -> str:
-    return f"{latency_text(value)} us" if finite(value) else "-"
-
-
 def cell(name: str, value: Any) -> str:
     """A metric's value as its unit reads: a fraction to 4 places, a latency in us, a count in a few characters."""
     unit = metric(name).unit
+    if not finite(value):
+        return "-"
     if unit == "fraction":
-        return fraction_text(value)
+        return f"{value:.4f}"
     if unit == US_PER_SAMPLE:
-        return latency_cell(value)
+        return f"{latency_text(value)} us"
     return count_text(value)
 
 
