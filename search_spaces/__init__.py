@@ -13,8 +13,7 @@ Adding a space is adding a file. The file is a *list space* or an *adaptive spac
   - ``searcher(options: SpaceOptions) -> Adaptive``: an adaptive space. A Ray Tune search algorithm
     proposes configs as it learns from the finished trials.
 
-``ListSpace`` and ``AdaptiveSpace`` below write this contract as types; ``load()`` checks a module
-against it and returns it as a ``Space``."""
+``load()`` checks a module against this contract and returns it as a ``Space``."""
 
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
@@ -66,22 +65,6 @@ class Adaptive:
     param_space: dict[str, Any]  # config values every trial gets beside the proposed ones
 
 
-class ListSpace(Protocol):
-    """A space module whose configs are all known before the search starts."""
-
-    DESCRIPTION: str
-
-    def configs(self, options: SpaceOptions) -> list[TrialConfig]: ...
-
-
-class AdaptiveSpace(Protocol):
-    """A space module whose search algorithm proposes configs as it learns."""
-
-    DESCRIPTION: str
-
-    def searcher(self, options: SpaceOptions) -> Adaptive: ...
-
-
 @dataclass(frozen=True)
 class Space:
     """A space module that meets the contract, as ``load()`` returns it. Exactly one of ``configs``
@@ -92,10 +75,6 @@ class Space:
     default_subset: int | None
     configs: Callable[[SpaceOptions], list[TrialConfig]] | None
     searcher: Callable[[SpaceOptions], Adaptive] | None
-
-    @property
-    def adaptive(self) -> bool:
-        return self.searcher is not None
 
 
 def available() -> list[str]:
