@@ -21,42 +21,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--crop",
         type=nonnegative_int,
-        default=DEFAULTS["crop"],
         help="centre-crop the 28x28 image to CxC first (default: no crop)",
     )
     model.add_argument(
         "--side",
         type=nonnegative_int,
-        default=DEFAULTS["side"],
         help="then resize to SxS, antialiased (default: keep the size)",
     )
     model.add_argument(
         "--scaling",
         choices=SCALINGS,
-        default=DEFAULTS["scaling"],
         help="unit: pixels in [0, 1] (the notebook); standard: training mean/std (default %(default)s)",
     )
     model.add_argument(
         "--depth",
         type=nonnegative_int,
-        default=DEFAULTS["depth"],
         help="hidden layers, 0 = linear (default %(default)s)",
     )
-    model.add_argument(
-        "--width", type=positive_int, default=DEFAULTS["width"], help="units per hidden layer (default %(default)s)"
-    )
+    model.add_argument("--width", type=positive_int, help="units per hidden layer (default %(default)s)")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"], help="default %(default)s")
-    fit.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"], help="default %(default)s")
-    fit.add_argument(
-        "--lr", type=positive_float, default=DEFAULTS["lr"], help="Adam learning rate (default %(default)g)"
-    )
+    fit.add_argument("--epochs", type=positive_int, help="default %(default)s")
+    fit.add_argument("--batch-size", type=positive_int, help="default %(default)s")
+    fit.add_argument("--lr", type=positive_float, help="Adam learning rate (default %(default)g)")
     fit.add_argument(
         "--seed",
         type=nonnegative_int,
-        default=DEFAULTS["seed"],
         help="seed of the weights and batch order (default %(default)s)",
     )
+    parser.set_defaults(**DEFAULTS)  # the config's defaults, shown by %(default)s
     add_data_options(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
