@@ -8,7 +8,7 @@ prints each trial's whole config and result as tables when it starts and ends. `
 reporter with the rows and per-trial lines replaced; Ray uses the first output-engine reporter among
 the run's callbacks for the table. Ray still adds its own reporter, which the search runs at
 verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it (and to which it hands
-the run's start time, which Ray gives the table only: ``LiveTable.share_start_time``).
+the run's start time, which Ray gives the table only: ``LiveTable.setup``).
 
 Above the table: under ``--time-budget`` the time left of it, and in a search that confirms the best
 confirmed config so far (``tune_mnist.tuning.progress_lines``).
@@ -156,28 +156,22 @@ def finished_line(trial: Any) -> str:
 class LiveTable(TerminalReporterHooks):
     """Ray Tune's terminal reporter with this project's table (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_callbacks: list[Any] | None = None, bar: float | None = None, k: int = 1) -> None:
+        """``run_callbacks``: the run's callback list, to which Ray appends its own reporter (``setup``);
+        ``bar`` and ``k``: show the best config confirmed on ``k`` seeds above ``bar`` so far
+        (``tuning.progress_lines``)."""
         super().__init__(AirVerbosity.DEFAULT)
-        #: The run's callback list (``share_start_time``): Ray appends its own reporter to it.
-        self.run_callbacks: list[Any] | None = None
-        #: The bar and the seeds a confirmed config has (``follow``), for the progress lines.
-        self.bar: float | None = None
-        self.k = 1
+        self.run_callbacks = run_callbacks
+        self.bar = bar
+        self.k = k
 
-    def follow(self, bar: float, k: int) -> None:
-        """Show the best config confirmed on ``k`` seeds above ``bar`` so far (``tuning.progress_lines``)."""
-        self.bar, self.k = bar, k
-
-    def share_start_time(self, run_callbacks: list[Any]) -> None:
+    def setup(self, start_time: float | None = None, **kwargs: Any) -> None:
         """Hand the run's start time to the other output-engine reporters of ``run_callbacks`` too.
 
         Ray calls every callback's ``setup`` without a start time (its reporters then hold None) and then
         ``setup(start_time=...)`` on the first output-engine reporter only, this table. Its own reporter,
         which it appends to the same list and which prints trial errors, would keep None and crash the
         driver (``TypeError`` in ``_get_time_str``) on the first trial error or retry."""
-        self.run_callbacks = run_callbacks
-
-    def setup(self, start_time: float | None = None, **kwargs: Any) -> None:
         super().setup(start_time=start_time, **kwargs)
         if start_time is None:
             return
@@ -248,18 +242,19 @@ def new_output_engine() -> bool:
     return os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0"
 
 
-def console_options() -> dict[str, Any]:
-    """The ``RunConfig`` settings for the console: ``LiveTable`` with Ray's reporter at verbosity 0
-    (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics (and its own
-    location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
+def console_options(run_callbacks: list[Any], bar: float, k: int) -> dict[str, Any]:
+    """The ``RunConfig`` settings for the console: ``LiveTable`` (added to ``run_callbacks``) with Ray's
+    reporter at verbosity 0 (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics
+    (and its own location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
     if new_output_engine():
-        return {"verbose": 0, "callbacks": [LiveTable()]}
+        run_callbacks.append(LiveTable(run_callbacks, bar, k))
+        return {"verbose": 0}
     from ray.tune import CLIReporter
 
     columns = {EPOCH: "epoch", **{name: metric(name).heading for name in COLUMNS}}
     columns["latency_p50_us"] += " (us)"
     reporter = CLIReporter(metric_columns=columns, parameter_columns=["seed"], max_column_length=NAME_WIDTH)
-    return {"verbose": 1, "callbacks": [], "progress_reporter": reporter}
+    return {"verbose": 1, "progress_reporter": reporter}
 
 
 def error_file(trial: Any) -> str | None:

@@ -205,7 +205,7 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
 
     from tune_mnist.experiment.storage_guard import StorageErrors
     from tune_mnist.trainables.checkpoints import PruneCheckpoints, checkpoint_config
-    from tune_mnist.tuning.live_table import LiveTable, console_options
+    from tune_mnist.tuning.live_table import console_options
     from tune_mnist.tuning.ray_private import NameNeverStarted, StagedCsvLogger, StagedJsonLogger
 
     callbacks: list[Any] = [StorageErrors()]  # a storage write failure stops the search in one sentence
@@ -220,12 +220,8 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
         callbacks.append(trial_callback(options.mlflow, f"{storage.rstrip('/')}/{options.name}", options.name))
     # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it
     # (tune_mnist.trainables.checkpoints); rows kept across a trial's restarts (tune_mnist.tuning.ray_private)
-    console = console_options()
-    callbacks += [*console.pop("callbacks"), PruneCheckpoints(), StagedJsonLogger(), StagedCsvLogger()]
-    for callback in callbacks:
-        if isinstance(callback, LiveTable):
-            callback.share_start_time(callbacks)  # Ray appends its own reporter to this list
-            callback.follow(options.min_accuracy, options.confirm)  # the best confirmed config so far
+    console = console_options(callbacks, options.min_accuracy, options.confirm)
+    callbacks += [PruneCheckpoints(), StagedJsonLogger(), StagedCsvLogger()]
     return tune.RunConfig(
         name=options.name,
         storage_path=storage,
