@@ -1,19 +1,16 @@
-"""``python -m tune_mnist.search``: run a named search space through Ray Tune.
-
-Every trial's per-epoch rows, params and final checkpoint land in Ray's standard layout under
-``<storage>/<name>/``; ``python -m analysis.pareto`` reads them from there."""
+"""``python -m tune_mnist.search``: run a named search space through Ray Tune (what it writes where:
+``tune_mnist.search_options.SEARCH_DOC``, the top of its ``--help``)."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import search_spaces
 from search_spaces import Space, SpaceOptions
 from search_spaces.random import DEFAULT_SAMPLES
-from tune_mnist.confirm.summary import Pick, stage_times
+from tune_mnist.confirm.summary import stage_times
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.core.options import FIELDS, SearchOptions
@@ -31,7 +28,7 @@ from tune_mnist.strategies.budget import SearchBudget, screening_share
 from tune_mnist.strategies.search_limits import check_limits
 from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
-from tune_mnist.tuning.summary import Summary, summarize
+from tune_mnist.tuning.summary import SearchResult, summarize
 from tune_mnist.tuning.trials import adaptive_packing, check_adaptive_pack, configs_in, resolve_pack, trial_points
 from tune_mnist.tuning.tuner import build_tuner, pending_trials
 
@@ -59,22 +56,7 @@ def prepare_data(options: SearchOptions) -> Splits:
 # ---------------------------------------------------------------- running
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a search left: its exit status, the experiment directory (None for a dry run before one is
-    named) and the picks the summary printed."""
-
-    status: int
-    experiment: str | None
-    picks: tuple[Pick, ...] = ()
-
-
-def run(options: SearchOptions) -> int:
-    """The command's body: the exit status of ``execute``."""
-    return execute(options).status
-
-
-def execute(options: SearchOptions) -> Outcome:
+def execute(options: SearchOptions) -> SearchResult:
     storage = storage_root(options.storage_path)
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())
     experiment = f"{storage.rstrip('/')}/{options.name}" if options.name else None
@@ -86,7 +68,7 @@ def execute(options: SearchOptions) -> Outcome:
     configs = space_configs(options, space)
     if options.dry_run:
         print_dry_run(options, configs)
-        return Outcome(0, experiment)
+        return SearchResult(experiment, status=0)
     if not options.resume:
         options = options.replace(name=options.name or f"{options.space}-{time.strftime('%Y%m%d-%H%M%S')}")
         experiment = f"{storage.rstrip('/')}/{options.name}"
@@ -100,11 +82,10 @@ def execute(options: SearchOptions) -> Outcome:
                 options, experiment, configs, default_samples=DEFAULT_SAMPLES
             )
             if nothing_left:
-                return Outcome(0, experiment)
+                return SearchResult(experiment, status=0)
             check_disk(options, configs)
         options = with_subset(options, space)
-        summary = run_tuner(options, prepare_data(options), configs, space, experiment)
-        return Outcome(summary.status, experiment, summary.picks)
+        return run_tuner(options, prepare_data(options), configs, space, experiment)
 
 
 def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
@@ -113,7 +94,6 @@ def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
     reopens screening for that many minutes."""
     reopen = options.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
     known = {
-        "confirm": 1,  # an experiment from before the confirmation stage ran without it
         # an older file's retired options are left out; --allow-low-space is this command line's consent
         **{key: value for key, value in saved.items() if key in FIELDS and key != "allow_low_space"},
         **({"time_budget": options.time_budget} if reopen else {}),
@@ -136,7 +116,7 @@ def check_disk(options: SearchOptions, configs: list[TrialConfig] | None) -> Non
 
 def run_tuner(
     options: SearchOptions, splits: Splits, configs: list[TrialConfig] | None, space: Space, experiment: str
-) -> Summary:
+) -> SearchResult:
     """Start (or connect to) Ray, run the trials, print the summary."""
     import ray
 
@@ -200,7 +180,7 @@ def main(argv: list[str] | None = None, started: float | None = None) -> int:
     """argv -> the frozen options -> the run (``tune_mnist.api.run_search`` is the same from Python).
     ``started``: when the command began (default now); ``--time-budget`` counts from it."""
     started = started or time.time()
-    return exit_status(lambda: run(parse_args(argv).replace(command_started=started)))
+    return exit_status(lambda: execute(parse_args(argv).replace(command_started=started)).status)
 
 
 def process_started() -> float:

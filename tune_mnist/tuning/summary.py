@@ -1,8 +1,10 @@
 """What the search prints when it ends: how many configs finished and failed, the best feasible one
-by each objective, where the results are and what to run next."""
+by each objective, where the results are and what to run next; and the same as data, what
+``run_search`` returns (``SearchResult``)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +21,18 @@ from tune_mnist.tuning.trials import pack_size
 
 
 @dataclass(frozen=True)
-class Summary:
-    """What the summary said, as data: the exit status and the picks by each objective."""
+class SearchResult:
+    """What a search left: its experiment directory (None for a dry run of an unnamed search), its
+    status (0: every config finished; 1: some failed or did not finish) and one pick per objective."""
 
+    experiment: str | None
     status: int
     picks: tuple[Pick, ...] = ()
+
+    def analysis(self, **options: Any) -> Any:
+        """The experiment's analysis (``analysis.load_analysis``, imported only now: the search never
+        imports the analysis otherwise; its keywords pass on)."""
+        return importlib.import_module("analysis").load_analysis(self.experiment, **options)
 
 
 def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
@@ -36,7 +45,7 @@ def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
 
 def summarize(
     results: Any, options: SearchOptions, experiment: str, expected: int | None, stage: StageTimes | None = None
-) -> Summary:
+) -> SearchResult:
     """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
     train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
     Its status: 0 when every config finished, else 1."""
@@ -88,4 +97,4 @@ def summarize(
     if dashboard:
         print(dashboard)
     status = 0 if not failed and (not unfinished or by_budget) else 1
-    return Summary(status, tuple(picks(groups, OBJECTIVES, options.min_accuracy)))
+    return SearchResult(experiment, status, tuple(picks(groups, OBJECTIVES, options.min_accuracy)))
