@@ -17,7 +17,10 @@ from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.mlp import build_mlp
 from tune_mnist.training.loop import new_state, train
-from tune_mnist.training.packed import PackState, plan, plan_packs, train_packed, trainer
+from tune_mnist.training.packed import plan, trainer
+from tune_mnist.training.packed.engine import train_packed
+from tune_mnist.training.packed.plan import plan_packs
+from tune_mnist.training.packed.state import PackState
 
 CPU = torch.device("cpu")
 # Mixed widths, input specs (sizes 64, 196, 100 standardised, 784) and learning rates; one epoch count.

@@ -35,7 +35,8 @@ from tune_mnist.trainables.trainable import (
     trial_device,
     trial_threads,
 )
-from tune_mnist.training.packed import PackState, train_packed
+from tune_mnist.training.packed.engine import train_packed
+from tune_mnist.training.packed.state import PackState
 
 
 def member_configs(config: dict[str, Any]) -> list[TrialConfig]:

@@ -41,45 +41,5 @@ tests/test_packed.py checks it on CPU.
 The modules, by job: ``plan`` (which configs may share a pack; torch-free), ``state`` (``PackState``:
 the stacked tensors and single-model checkpoints of members), ``inputs`` (``PackInputs``),
 ``trainer`` (``PackTrainer``: batched step, Adam, CUDA graph, evaluation) and ``engine``
-(``train_packed``, the entry point)."""
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-# The planner's names stay importable from the package for callers written before the split.
-from tune_mnist.training.packed.plan import own_params, padded_params, plan_packs
-
-if TYPE_CHECKING:
-    from tune_mnist.training.packed.engine import train_packed
-    from tune_mnist.training.packed.inputs import PackInputs, build_pack_inputs
-    from tune_mnist.training.packed.state import PackState
-    from tune_mnist.training.packed.trainer import PackTrainer
-
-#: The engine's names, imported on first use: importing the package (hence ``tune_mnist.training.packed.plan``)
-#: must not import torch, so that the search can plan packs without it.
-_LAZY = {
-    "train_packed": "engine",
-    "PackInputs": "inputs",
-    "build_pack_inputs": "inputs",
-    "PackState": "state",
-    "PackTrainer": "trainer",
-}
-
-__all__ = [
-    "PackInputs",
-    "PackState",
-    "PackTrainer",
-    "build_pack_inputs",
-    "own_params",
-    "padded_params",
-    "plan_packs",
-    "train_packed",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+(``train_packed``, the entry point). Import each from its module: importing the package must not
+import torch, so that the search plans packs (``plan``, ``cost_model``) without it."""
