@@ -42,7 +42,7 @@ def train_packed(
 
     ``state`` (a ``PackState`` of these configs, fresh or loaded from checkpoints) is updated in
     place, so the caller can checkpoint members after any epoch with ``state.member_state_dict(i)``
-    and export weights with ``state.model_state_dict(i)``. ``use_graph`` (default: on CUDA) captures
+    and export weights with ``state.model(i)``. ``use_graph`` (default: on CUDA) captures
     the training step as a CUDA graph."""
     configs = list(configs)
     check_packable(configs)

@@ -16,13 +16,13 @@ from tune_mnist.training.packed.plan import check_packable
 
 
 class PackState:
-    """Weights, Adam moments, shuffle generators and progress of every member of a pack: what a
-    checkpoint of the pack holds. Members are kept internally in learning-rate order (so members
-    sharing a learning rate are contiguous); every public method speaks in config order.
+    """Weights, Adam moments, shuffle generators and progress of every member of a pack. Members are
+    kept internally in learning-rate order (so members sharing a learning rate are contiguous); every
+    public method speaks in config order.
 
-    ``member_state_dict(i)`` is exactly ``tune_mnist.training.loop.TrainingState.state_dict()`` of member
-    ``i`` (a single-model checkpoint), and ``load_member_state_dict(i, ...)`` takes one, so a
-    member can be checkpointed alone and resumed alone or in a pack."""
+    A pack is checkpointed member by member: ``member_state_dict(i)`` is exactly
+    ``tune_mnist.training.loop.TrainingState.state_dict()`` of member ``i`` (a single-model checkpoint),
+    and ``load_member_state_dict(i, ...)`` takes one, so a member can be resumed alone or in a pack."""
 
     def __init__(self, configs: Sequence[TrialConfig], device: torch.device | str = "cpu"):
         configs = list(configs)
@@ -102,12 +102,6 @@ class PackState:
         for param, view in zip(model.parameters(), self._member_views(i, self.params)):
             param.copy_(view)
         return model
-
-    @torch.no_grad()
-    def model_state_dict(self, i: int) -> dict[str, torch.Tensor]:
-        """Member ``i``'s weights as a plain CPU state_dict ('1.weight', '1.bias', '3.weight', ...),
-        loadable into ``build_mlp(in_features, depth, width)``, also with ``weights_only=True``."""
-        return {k: v.detach().cpu().clone() for k, v in self.model(i).state_dict().items()}
 
     def member_training_state(self, i: int) -> TrainingState:
         """Member ``i`` as a ``tune_mnist.training.loop.TrainingState`` (copies): model, Adam with its
@@ -192,43 +186,6 @@ class PackState:
                 f"Pack members were loaded at different epochs ({', '.join(map(str, found))}): "
                 "pack only checkpoints of the same epoch, or resume them one config per trial."
             )
-
-    # -------------------------------------------------------------- whole-pack checkpoint
-    def state_dict(self) -> dict:
-        """The whole pack (stacked tensors, in the internal order, with that order)."""
-        self.check_in_step()
-        return {
-            "configs": [c.to_dict() for c in self.configs],
-            "order": list(self.order),
-            "weights": [w.detach().clone() for w in self.weights],
-            "biases": [b.detach().clone() for b in self.biases],
-            "exp_avg": [t.clone() for t in self.exp_avg],
-            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
-            "step": self.step.clone(),
-            "generators": [g.get_state() for g in self.generators],
-            "epoch": self.epoch,
-            "train_time_s": list(self.train_time_s),
-        }
-
-    @torch.no_grad()
-    def load_state_dict(self, state: dict) -> None:
-        """Load ``state_dict()`` output of a pack of the same configs (in place: tensors keep their
-        storage, so a captured CUDA graph stays valid)."""
-        if [TrialConfig.from_dict(c) for c in state["configs"]] != self.configs or list(state["order"]) != self.order:
-            raise InputError(
-                "The pack checkpoint was written for other configs: resume a pack with the "
-                "configs, in the order, it was started with."
-            )
-        for mine, theirs in zip(
-            self.weights + self.biases + self.exp_avg + self.exp_avg_sq,
-            state["weights"] + state["biases"] + state["exp_avg"] + state["exp_avg_sq"],
-        ):
-            mine.copy_(theirs)
-        self.step.copy_(state["step"])
-        for generator, saved in zip(self.generators, state["generators"]):
-            generator.set_state(saved.cpu())
-        self.epoch = int(state["epoch"])
-        self.train_time_s = [float(t) for t in state["train_time_s"]]
 
     def padding_is_zero(self) -> bool:
         """True when every padded entry of weights, biases and Adam moments is exactly zero."""
