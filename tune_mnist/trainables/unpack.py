@@ -12,7 +12,6 @@ and skips packs."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -35,6 +34,7 @@ from tune_mnist.core.layout import (
 )
 from tune_mnist.core.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.core.result_rows import parse_result_rows
+from tune_mnist.model.saved import jsonable
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -44,11 +44,6 @@ def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> Non
     if fs.get_file_info(params).type == pafs.FileType.NotFound:
         with fs.open_output_stream(params) as out:
             out.write(json.dumps(config, indent=2).encode())
-
-
-def _json_line(row: dict[str, Any]) -> str:
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-    return json.dumps(clean)
 
 
 class UnpackMembers(tune.Callback):
@@ -86,7 +81,8 @@ class UnpackMembers(tune.Callback):
                 }
             )
             with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
-                out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
+                lines = [json.dumps({k: jsonable(v) for k, v in r.items()}) for r in rows]
+                out.write(("\n".join(lines) + "\n").encode())
             if result.get(STOPPED_BY_BUDGET):  # what the scheduler writes for a trial the budget stops
                 with fs.open_output_stream(f"{path}/{STOPPED_BY_BUDGET_FILE}") as out:
                     out.write(b'{"stopped_by_budget": true}\n')
