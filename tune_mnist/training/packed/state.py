@@ -159,15 +159,3 @@ class PackState:
         ((self.epoch, step),) = found
         self.step.fill_(step)
         self._loaded = {}
-
-    def padding_is_zero(self) -> bool:
-        """True when every padded entry of weights, biases and Adam moments is exactly zero."""
-        with torch.no_grad():
-            for tensors in (self.params, self.exp_avg, self.exp_avg_sq):
-                masked = [t.clone() for t in tensors]
-                for i in range(self.k):
-                    for view in self._member_views(i, masked):
-                        view.zero_()
-                if any(bool(t.count_nonzero()) for t in masked):
-                    return False
-        return True
