@@ -13,7 +13,6 @@ from tune_mnist.core.metrics import PACK_SIZE
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.measure import environment_row, measure_latency, synchronize
 from tune_mnist.training.packed.inputs import build_pack_inputs
-from tune_mnist.training.packed.plan import check_packable
 from tune_mnist.training.packed.state import PackState
 from tune_mnist.training.packed.trainer import PackTrainer
 from tune_mnist.training.rows import epoch_row, static_fields
@@ -42,7 +41,6 @@ def train_packed(
     and export weights with ``state.model(i)``. ``use_graph`` (default: on CUDA) captures
     the training step as a CUDA graph."""
     configs = list(configs)
-    check_packable(configs)
     device = torch.device(device)
     if device.type not in ("cpu", "cuda"):
         raise InputError(f"Device {str(device)!r} cannot train a pack: use cpu or cuda.")
