@@ -19,7 +19,6 @@ from ray import tune
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import (
-    CHECKPOINT_PREFIX,
     CONFIG_FILE,
     ERROR_FILE,
     MODEL_FILE,
@@ -35,6 +34,7 @@ from tune_mnist.core.layout import (
 from tune_mnist.core.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.core.result_rows import parse_result_rows
 from tune_mnist.model.saved import jsonable
+from tune_mnist.trainables.checkpoints import keep_only
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -99,9 +99,6 @@ class UnpackMembers(tune.Callback):
             source = f"{checkpoint.path}/{checkpoint_member_dir(i)}"
             if checkpoint.filesystem.get_file_info(source).type == pafs.FileType.NotFound:
                 continue  # a member stopped early keeps the checkpoint of its last epoch
-            for old in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-                if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
-                    fs.delete_dir(old.path)  # keep only the latest, as the single trials do
             fs.create_dir(f"{path}/{name}", recursive=True)
             for file in (MODEL_FILE, CONFIG_FILE):  # the model; the pack's own checkpoint is what resumes
                 pafs.copy_files(
@@ -110,6 +107,7 @@ class UnpackMembers(tune.Callback):
                     source_filesystem=checkpoint.filesystem,
                     destination_filesystem=fs,
                 )
+            keep_only(fs, f"{path}/{name}")  # the latest only, as a single trial keeps
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:
