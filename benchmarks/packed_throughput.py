@@ -1,6 +1,6 @@
 """Model-epochs per second, side by side in one process on one device: the single-model path
 (``tune_mnist.training.loop.train``, one config after another, as one-config trials run) against packs of K
-configs trained together (``tune_mnist.training.packed.train_packed``), for four shapes:
+configs trained together (``tune_mnist.training.packed.engine.train_packed``), for four shapes:
 
 - tiny:     5x5 input (resize 5),   one hidden layer of 10   (25-10-10, 700 FLOPs: the cheap end of the front)
 - small:    8x8 input (resize 8),   one hidden layer of 256  (64-256-10, the notebook's pick)
@@ -57,7 +57,8 @@ from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.model.counts import mlp_params
 from tune_mnist.model.measure import synchronize
 from tune_mnist.training.loop import new_state, train
-from tune_mnist.training.packed import PackState, train_packed
+from tune_mnist.training.packed.engine import train_packed
+from tune_mnist.training.packed.state import PackState
 from tune_mnist.training.single_run import cpu_name
 
 SHAPES = {

@@ -7,11 +7,23 @@ import itertools
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from tune_mnist.core.metrics import LATENCY_US
 from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
-from tune_mnist.model.measure import count_params, counted_flops, measure_latency, thread_count
+from tune_mnist.model.measure import measure_latency, thread_count
 from tune_mnist.model.mlp import build_mlp, layer_sizes
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def counted_flops(model: nn.Module, in_features: int) -> int:
+    """FLOPs of one sample as torch's FlopCounterMode counts them: what the analytic counts must equal."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, in_features))
+    return counter.get_total_flops()
 
 
 def test_mlp_structure():

@@ -100,7 +100,7 @@ def test_the_packing_searcher_gives_small_proposals_their_seeds_and_large_ones_o
     from search_spaces import SpaceOptions, load
     from tune_mnist.data.splits import split_validation, subset
     from tune_mnist.strategies.pack_searcher import PackingSearcher
-    from tune_mnist.training.packed import train_packed
+    from tune_mnist.training.packed.engine import train_packed
 
     splits = subset(split_validation(mnist, 500), 500)
     inner = load("cheap").searcher(SpaceOptions(epochs=1, search_seed=3, min_accuracy=0.5)).make_search_alg()

@@ -17,7 +17,10 @@ from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.mlp import build_mlp
 from tune_mnist.training.loop import new_state, train
-from tune_mnist.training.packed import PackState, plan, plan_packs, train_packed, trainer
+from tune_mnist.training.packed import plan, trainer
+from tune_mnist.training.packed.engine import train_packed
+from tune_mnist.training.packed.plan import plan_packs
+from tune_mnist.training.packed.state import PackState
 
 CPU = torch.device("cpu")
 # Mixed widths, input specs (sizes 64, 196, 100 standardised, 784) and learning rates; one epoch count.
@@ -45,6 +48,18 @@ def solo(splits):
     return out
 
 
+def padding_is_zero(state: PackState) -> bool:
+    """Whether every padded entry of the stacked weights, biases and Adam moments is exactly zero
+    (docs/packed.md says why it stays so)."""
+    for tensors in (state.params, state.exp_avg, state.exp_avg_sq):
+        for i, sizes in enumerate(state.member_sizes):
+            for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                weight, bias = tensors[2 * l][state.slot[i]], tensors[2 * l + 1][state.slot[i]]
+                if weight[n_in:].any() or weight[:, n_out:].any() or bias[:, n_out:].any():
+                    return False
+    return True
+
+
 def max_relative_difference(ours: dict, theirs: dict) -> float:
     return max(float((ours[k] - theirs[k]).abs().max() / theirs[k].abs().max()) for k in theirs)
 
@@ -57,7 +72,7 @@ def test_members_match_single_path(splits, solo, adam, monkeypatch):
     state = PackState(MIXED, CPU)
     epochs = list(train_packed(MIXED, splits, CPU, latency=False, state=state))
     assert len(epochs) == 2 and all(len(rows) == len(MIXED) for rows in epochs)
-    assert state.padding_is_zero()
+    assert padding_is_zero(state)
     # What each member's saved model standardises its inputs with: the single path's mean and std.
     for config, (mean, std) in zip(MIXED, state.scaling):
         tensors = build_tensors(splits, config)
@@ -65,7 +80,7 @@ def test_members_match_single_path(splits, solo, adam, monkeypatch):
     assert state.scaling[2] != (0.0, 1.0)
     for i, (solo_rows, solo_state) in enumerate(solo):
         # Weights after two epochs (32 Adam steps): float32 rounding of other matmul blocking only.
-        assert max_relative_difference(state.model_state_dict(i), solo_state.model.state_dict()) < 2e-5
+        assert max_relative_difference(state.model(i).state_dict(), solo_state.model.state_dict()) < 2e-5
         for ours, theirs in zip((rows[i] for rows in epochs), solo_rows):
             assert ours["epoch"] == theirs["epoch"] and ours["pack_size"] == len(MIXED)
             for split in ("train", "val", "test"):
@@ -100,7 +115,7 @@ def test_exported_state_dict_loads_into_build_mlp(splits, tmp_path):
     *_, rows = train_packed(configs, subset(splits, 300), CPU, latency=False, state=state)
     for i, config in enumerate(configs):
         path = tmp_path / f"member{i}.pt"
-        torch.save(state.model_state_dict(i), path)
+        torch.save(state.model(i, "cpu").state_dict(), path)
         model = build_mlp(config.in_features, config.depth, config.width)
         model.load_state_dict(torch.load(path, weights_only=True))  # strict: exactly build_mlp's keys
         assert list(model.state_dict()) == ["1.weight", "1.bias", "3.weight", "3.bias"]
@@ -129,24 +144,16 @@ def test_resume_from_member_checkpoints_is_exact(splits, tmp_path):
     rows_resumed = list(train_packed(configs, small, CPU, latency=False, state=resumed))
     assert [r[0]["epoch"] for r in rows_resumed] == [2]
     for i in range(len(configs)):
-        for key, value in straight.model_state_dict(i).items():
-            assert torch.equal(value, resumed.model_state_dict(i)[key])
+        for key, value in straight.model(i).state_dict().items():
+            assert torch.equal(value, resumed.model(i).state_dict()[key])
         assert rows_resumed[0][i]["test_acc"] == rows_straight[1][i]["test_acc"]
 
-    # The whole-pack checkpoint and the member checkpoints round-trip through torch.save and
-    # torch.load(weights_only=True).
-    torch.save({"pack": straight.state_dict(), "member": straight.member_state_dict(1)}, tmp_path / "state.pt")
-    saved = torch.load(tmp_path / "state.pt", weights_only=True)
-    again = PackState(configs, CPU)
-    again.load_state_dict(saved["pack"])
-    assert all(
-        torch.equal(a, b) for a, b in zip(again.params + again.exp_avg_sq, straight.params + straight.exp_avg_sq)
-    )
-    assert again.epoch == 2 and again.train_time_s == straight.train_time_s
+    # A member checkpoint round-trips through torch.save and torch.load(weights_only=True), as a trial's does.
+    torch.save(straight.member_state_dict(1), tmp_path / "member.pt")
     alone = new_state(configs[1], CPU)
-    alone.load_state_dict(saved["member"])
+    alone.load_state_dict(torch.load(tmp_path / "member.pt", weights_only=True))
     assert all(
-        torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(), straight.model_state_dict(1).values())
+        torch.equal(a, b) for a, b in zip(alone.model.state_dict().values(), straight.model(1).state_dict().values())
     )
 
 
@@ -245,9 +252,9 @@ def test_cuda_graph_matches_eager_and_single_path(splits):
     graphed, eager = PackState(configs, cuda), PackState(configs, cuda)
     rows_graph = list(train_packed(configs, small, cuda, latency=False, state=graphed, use_graph=True))
     rows_eager = list(train_packed(configs, small, cuda, latency=False, state=eager, use_graph=False))
-    assert graphed.padding_is_zero()
+    assert padding_is_zero(graphed)
     for i, config in enumerate(configs):
-        a, b = graphed.model_state_dict(i), eager.model_state_dict(i)
+        a, b = graphed.model(i, "cpu").state_dict(), eager.model(i, "cpu").state_dict()
         assert max_relative_difference(a, b) < 1e-6  # same kernels: equal up to atomics, if any
         assert rows_graph[-1][i]["test_acc"] == rows_eager[-1][i]["test_acc"]
         single = new_state(config, cuda)

@@ -26,7 +26,7 @@ from tune_mnist.model.saved import load_model
 from tune_mnist.strategies.member_stopping import MemberStopping
 from tune_mnist.strategies.pack_searcher import PackingSearcher
 from tune_mnist.training.loop import new_state, train
-from tune_mnist.training.packed import train_packed
+from tune_mnist.training.packed.engine import train_packed
 
 CPU = torch.device("cpu")
 

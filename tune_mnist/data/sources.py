@@ -44,8 +44,6 @@ class MnistArrays:
     source: str
 
 
-
-
 # ---------------------------------------------------------------- IDX
 
 
@@ -242,12 +240,6 @@ def _parser_error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def load_csv(train_csv: Path, test_csv: Path) -> MnistArrays:
-    train_images, train_labels = read_csv(train_csv)
-    test_images, test_labels = read_csv(test_csv)
-    return MnistArrays(train_images, train_labels, test_images, test_labels, source=f"{train_csv}, {test_csv}")
-
-
 # ---------------------------------------------------------------- download
 
 
@@ -286,11 +278,9 @@ def load_mnist(
             "More than one data source was given: pass only one of --data-dir, --train-csv/--test-csv and --download."
         )
     if train_csv is not None:
-        return load_csv(Path(train_csv), Path(test_csv))
+        train_images, train_labels = read_csv(Path(train_csv))
+        test_images, test_labels = read_csv(Path(test_csv))
+        return MnistArrays(train_images, train_labels, test_images, test_labels, source=f"{train_csv}, {test_csv}")
     if download_dir is not None:
         return download(Path(download_dir))
     return load_idx_dir(Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR)
-
-
-
-

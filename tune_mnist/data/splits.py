@@ -3,15 +3,10 @@ seeded subsets of quick runs. Still uint8 numpy, as ``sources`` read it."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from tune_mnist.core.config import IMAGE_SIDE, NUM_CLASSES
 from tune_mnist.core.errors import InputError
 from tune_mnist.data.sources import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE, MnistArrays
 

@@ -1,5 +1,5 @@
-"""What a model costs, measured on the model itself: parameters, FLOPs (as FlopCounterMode counts them,
-to check the analytic counts of ``tune_mnist.model.counts``), latency and the environment it ran in.
+"""What a model costs, measured on the model itself: latency and the environment it ran in (its
+parameters and FLOPs are counted from its shape, ``tune_mnist.model.counts``).
 
 Latency is per-sample inference on the trial's device after warm-up, at a fixed thread count:
 batch-1 percentiles (single stream) and per-sample time at a large batch."""
@@ -19,20 +19,6 @@ from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
 
 # The shape-only counters live in model.counts (torch-free); re-exported here for the search and the analysis.
 from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params  # noqa: F401
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def counted_flops(model: nn.Module, in_features: int) -> int:
-    """FLOPs of one sample as FlopCounterMode counts them (for checking ``mlp_flops``)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    device = next(model.parameters()).device
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model(torch.zeros(1, in_features, device=device))
-    return counter.get_total_flops()
 
 
 def synchronize(device: torch.device) -> None:

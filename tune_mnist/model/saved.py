@@ -18,7 +18,8 @@ from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE
 from tune_mnist.model.mlp import build_mlp
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A row's value as JSON has it: a missing split's NaN accuracy becomes null, as Ray writes it."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -42,7 +43,7 @@ def save_model(
         "input_spec": config.input_spec,
         "input_mean": mean,
         "input_std": std,
-        "metrics": {k: _jsonable(v) for k, v in (metrics or {}).items()},
+        "metrics": {k: jsonable(v) for k, v in (metrics or {}).items()},
     }
     (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return directory

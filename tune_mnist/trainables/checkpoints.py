@@ -74,8 +74,10 @@ class PruneCheckpoints(tune.Callback):
         latest = getattr(trial, "checkpoint", None)
         if latest is None:
             return
-        drop_training_state(latest.filesystem, latest.path)
-        keep_only(latest.filesystem, latest.path, keep_latest=pack_members(trial.config) is None)
+        single = pack_members(trial.config) is None
+        if single:
+            _delete(latest.filesystem, f"{latest.path.rstrip('/')}/{TRAINING_STATE_FILE}", directory=False)
+        keep_only(latest.filesystem, latest.path, keep_latest=single)
 
 
 def keep_only(filesystem: Any, latest: str, keep_latest: bool = True) -> None:
@@ -94,18 +96,6 @@ def keep_only(filesystem: Any, latest: str, keep_latest: bool = True) -> None:
             and (entry.path.rstrip("/") != latest.rstrip("/") or not keep_latest)
         ):
             _delete(filesystem, entry.path)
-
-
-def drop_training_state(filesystem: Any, latest: str) -> None:
-    """Delete ``training_state.pt`` from ``latest`` (a pack's: of each member in it)."""
-    try:
-        files = filesystem.get_file_info(pafs.FileSelector(latest.rstrip("/"), allow_not_found=True, recursive=True))
-    except OSError as exc:
-        log.warning("Could not list the checkpoint %s: %s", latest, exc)
-        return
-    for info in files:
-        if info.base_name == TRAINING_STATE_FILE:
-            _delete(filesystem, info.path, directory=False)
 
 
 def _delete(filesystem: Any, path: str, directory: bool = True) -> None:

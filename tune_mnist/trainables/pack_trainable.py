@@ -22,24 +22,21 @@ import torch
 from ray import tune
 
 from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
-from tune_mnist.core.layout import TRAINING_STATE_FILE, checkpoint_member_dir
+from tune_mnist.core.layout import checkpoint_member_dir
 from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.data.splits import Splits
-from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.trainables.trainable import (
     accuracy_shortfall,
     complete_row,
     run_trial,
+    save_checkpoint,
     saved_state,
     trial_device,
     trial_threads,
 )
-from tune_mnist.training.packed import PackState, train_packed
-
-
-def member_configs(config: dict[str, Any]) -> list[TrialConfig]:
-    return [TrialConfig.from_dict(member) for member in pack_members(config) or [config]]
+from tune_mnist.training.packed.engine import train_packed
+from tune_mnist.training.packed.state import PackState
 
 
 def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +111,7 @@ def run_pack(
     if pack_members(config) is None:  # a config that trains alone in a cost-planned list (tuning.trials)
         return run_trial(config, data)
     quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
-    configs = member_configs(config)
+    configs = [TrialConfig.from_dict(member) for member in pack_members(config)]
     device, gpu_ids = trial_device()
     threads = trial_threads()
     torch.set_num_threads(threads)
@@ -140,7 +137,6 @@ def run_pack(
         for slot, i in enumerate(active):
             if i in states:
                 state.load_member_state_dict(slot, states[i])
-        state.check_in_step()
         stops: dict[int, Any] = {}
         late = False
         for rows in train_packed(state.configs, data, device, state=state, threads=threads):
@@ -150,9 +146,9 @@ def run_pack(
             stopped |= set(stops)
             with tempfile.TemporaryDirectory() as directory:
                 for slot, i in enumerate(active):
+                    member = state.member_training_state(slot)
                     target = Path(directory) / checkpoint_member_dir(i)
-                    save_model(target, state.model(slot, "cpu"), configs[i], *state.scaling[slot], last[i])
-                    torch.save(state.member_state_dict(slot), target / TRAINING_STATE_FILE)
+                    save_checkpoint(target, member, configs[i], *state.scaling[slot], last[i])
                 if stopped:
                     record = {"rows": {i: last[i] for i in sorted(stopped)}, "curves": stopping.curves}
                     (Path(directory) / STOPPED_FILE).write_text(json.dumps(record))

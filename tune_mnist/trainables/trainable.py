@@ -22,7 +22,7 @@ from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
-from tune_mnist.training.loop import new_state, train
+from tune_mnist.training.loop import TrainingState, new_state, train
 
 
 def trial_device() -> tuple[torch.device, str]:
@@ -41,8 +41,11 @@ def trial_threads() -> int:
     return max(1, int(cpus))
 
 
-def save_checkpoint(directory: Path, state: Any, config: TrialConfig, mean: float, std: float, row: dict) -> None:
-    """A checkpoint is a saved model (``tune_mnist.model.saved``) plus the optimizer and shuffle state."""
+def save_checkpoint(
+    directory: Path, state: TrainingState, config: TrialConfig, mean: float, std: float, row: dict
+) -> None:
+    """A checkpoint, a single trial's or a pack member's, is a saved model (``tune_mnist.model.saved``)
+    plus the optimizer and shuffle state."""
     save_model(directory, state.model, config, mean, std, row)
     torch.save(state.state_dict(), directory / TRAINING_STATE_FILE)
 

@@ -12,7 +12,6 @@ and skips packs."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -20,7 +19,6 @@ from ray import tune
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import (
-    CHECKPOINT_PREFIX,
     CONFIG_FILE,
     ERROR_FILE,
     MODEL_FILE,
@@ -35,6 +33,8 @@ from tune_mnist.core.layout import (
 )
 from tune_mnist.core.metrics import EPOCH, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.core.result_rows import parse_result_rows
+from tune_mnist.model.saved import jsonable
+from tune_mnist.trainables.checkpoints import keep_only
 
 
 def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> None:
@@ -44,11 +44,6 @@ def _write_params(fs: pafs.FileSystem, path: str, config: dict[str, Any]) -> Non
     if fs.get_file_info(params).type == pafs.FileType.NotFound:
         with fs.open_output_stream(params) as out:
             out.write(json.dumps(config, indent=2).encode())
-
-
-def _json_line(row: dict[str, Any]) -> str:
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-    return json.dumps(clean)
 
 
 class UnpackMembers(tune.Callback):
@@ -86,7 +81,8 @@ class UnpackMembers(tune.Callback):
                 }
             )
             with fs.open_output_stream(f"{path}/{RESULT_FILE}") as out:
-                out.write(("\n".join(_json_line(r) for r in rows) + "\n").encode())
+                lines = [json.dumps({k: jsonable(v) for k, v in r.items()}) for r in rows]
+                out.write(("\n".join(lines) + "\n").encode())
             if result.get(STOPPED_BY_BUDGET):  # what the scheduler writes for a trial the budget stops
                 with fs.open_output_stream(f"{path}/{STOPPED_BY_BUDGET_FILE}") as out:
                     out.write(b'{"stopped_by_budget": true}\n')
@@ -103,9 +99,6 @@ class UnpackMembers(tune.Callback):
             source = f"{checkpoint.path}/{checkpoint_member_dir(i)}"
             if checkpoint.filesystem.get_file_info(source).type == pafs.FileType.NotFound:
                 continue  # a member stopped early keeps the checkpoint of its last epoch
-            for old in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
-                if old.type == pafs.FileType.Directory and old.base_name.startswith(CHECKPOINT_PREFIX):
-                    fs.delete_dir(old.path)  # keep only the latest, as the single trials do
             fs.create_dir(f"{path}/{name}", recursive=True)
             for file in (MODEL_FILE, CONFIG_FILE):  # the model; the pack's own checkpoint is what resumes
                 pafs.copy_files(
@@ -114,6 +107,7 @@ class UnpackMembers(tune.Callback):
                     source_filesystem=checkpoint.filesystem,
                     destination_filesystem=fs,
                 )
+            keep_only(fs, f"{path}/{name}")  # the latest only, as a single trial keeps
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if pack_members(trial.config) is None:

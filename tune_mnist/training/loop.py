@@ -46,7 +46,7 @@ class TrainingState:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"].cpu() if hasattr(state["generator"], "cpu") else state["generator"])
+        self.generator.set_state(state["generator"].cpu())
         self.epoch = int(state["epoch"])
         self.train_time_s = float(state["train_time_s"])
 

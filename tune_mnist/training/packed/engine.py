@@ -12,9 +12,7 @@ from tune_mnist.core.errors import InputError
 from tune_mnist.core.metrics import PACK_SIZE
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.measure import environment_row, measure_latency, synchronize
-from tune_mnist.training.loop import Progress
 from tune_mnist.training.packed.inputs import build_pack_inputs
-from tune_mnist.training.packed.plan import check_packable
 from tune_mnist.training.packed.state import PackState
 from tune_mnist.training.packed.trainer import PackTrainer
 from tune_mnist.training.rows import epoch_row, static_fields
@@ -24,8 +22,7 @@ def train_packed(
     configs: list[TrialConfig],
     splits: Splits,
     device: torch.device | str,
-    progress: Progress | None = None,
-    latency: bool | str = True,
+    latency: bool = True,
     threads: int | None = None,
     state: PackState | None = None,
     use_graph: bool | None = None,
@@ -37,20 +34,16 @@ def train_packed(
     ``epoch_time_s`` is the pack's epoch wall time divided by K (synchronised on GPU), so that
     summing it over configs gives the device time spent; ``train_time_s`` is its running sum.
     Latency is measured for each member on its own, unpacked into a plain ``build_mlp`` model, by
-    ``tune_mnist.model.measure.measure_latency`` (as the single path: K models, every epoch);
-    ``latency="last"`` measures only after the final epoch, ``False`` never.
+    ``tune_mnist.model.measure.measure_latency`` (as the single path: K models, every epoch).
 
     ``state`` (a ``PackState`` of these configs, fresh or loaded from checkpoints) is updated in
     place, so the caller can checkpoint members after any epoch with ``state.member_state_dict(i)``
-    and export weights with ``state.model_state_dict(i)``. ``use_graph`` (default: on CUDA) captures
+    and export weights with ``state.model(i)``. ``use_graph`` (default: on CUDA) captures
     the training step as a CUDA graph."""
     configs = list(configs)
-    check_packable(configs)
     device = torch.device(device)
     if device.type not in ("cpu", "cuda"):
         raise InputError(f"Device {str(device)!r} cannot train a pack: use cpu or cuda.")
-    if latency not in (True, False, "last"):
-        raise InputError(f"latency={latency!r} is invalid: use True (every epoch), 'last' or False.")
     if state is None:
         state = PackState(configs, device)
     elif state.configs != configs or state.device != device:
@@ -68,19 +61,18 @@ def train_packed(
     while state.epoch < epochs:
         synchronize(device)
         start = time.perf_counter()
-        train_loss, train_acc = trainer.train_epoch(progress)
+        train_loss, train_acc = trainer.train_epoch()
         synchronize(device)
         epoch_time = (time.perf_counter() - start) / k
         state.epoch += 1
         val_loss, val_acc = trainer.evaluate(inputs.val, inputs.val_y)
         test_loss, test_acc = trainer.evaluate(inputs.test, inputs.test_y)
-        measure = latency is True or (latency == "last" and state.epoch == epochs)
         rows = []
         for i, config in enumerate(configs):
             state.train_time_s[i] += epoch_time
             measured = (
                 measure_latency(state.model(i), config.in_features, threads=threads)
-                if measure
+                if latency
                 else environment_row(device, threads)
             )
             row = epoch_row(

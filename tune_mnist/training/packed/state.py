@@ -16,13 +16,13 @@ from tune_mnist.training.packed.plan import check_packable
 
 
 class PackState:
-    """Weights, Adam moments, shuffle generators and progress of every member of a pack: what a
-    checkpoint of the pack holds. Members are kept internally in learning-rate order (so members
-    sharing a learning rate are contiguous); every public method speaks in config order.
+    """Weights, Adam moments, shuffle generators and progress of every member of a pack. Members are
+    kept internally in learning-rate order (so members sharing a learning rate are contiguous); every
+    public method speaks in config order.
 
-    ``member_state_dict(i)`` is exactly ``tune_mnist.training.loop.TrainingState.state_dict()`` of member
-    ``i`` (a single-model checkpoint), and ``load_member_state_dict(i, ...)`` takes one, so a
-    member can be checkpointed alone and resumed alone or in a pack."""
+    A pack is checkpointed member by member: ``member_state_dict(i)`` is exactly
+    ``tune_mnist.training.loop.TrainingState.state_dict()`` of member ``i`` (a single-model checkpoint),
+    and ``load_member_state_dict(i, ...)`` takes one, so a member can be resumed alone or in a pack."""
 
     def __init__(self, configs: Sequence[TrialConfig], device: torch.device | str = "cpu"):
         configs = list(configs)
@@ -68,9 +68,8 @@ class PackState:
             self.generators.append(generator)
         self.epoch = 0
         self.train_time_s = [0.0] * self.k
-        # Members loaded from single-model checkpoints, until all agree on epoch and Adam step.
-        self._member_epochs: dict[int, int] = {}
-        self._member_steps: dict[int, float] = {}
+        # Members loaded from single-model checkpoints: their (epoch, Adam step), until check_in_step.
+        self._loaded: dict[int, tuple[int, float]] = {}
 
     # -------------------------------------------------------------- layout
     @property
@@ -103,26 +102,18 @@ class PackState:
             param.copy_(view)
         return model
 
-    @torch.no_grad()
-    def model_state_dict(self, i: int) -> dict[str, torch.Tensor]:
-        """Member ``i``'s weights as a plain CPU state_dict ('1.weight', '1.bias', '3.weight', ...),
-        loadable into ``build_mlp(in_features, depth, width)``, also with ``weights_only=True``."""
-        return {k: v.detach().cpu().clone() for k, v in self.model(i).state_dict().items()}
-
     def member_training_state(self, i: int) -> TrainingState:
         """Member ``i`` as a ``tune_mnist.training.loop.TrainingState`` (copies): model, Adam with its
         moments and step, shuffle generator, epoch and train time."""
         config = self.configs[i]
         model = self.model(i)
-        fused = self.device.type in ("cpu", "cuda")
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # as new_state's on cpu or cuda
         if self.epoch > 0 or float(self.step) > 0:
             m = self._member_views(i, self.exp_avg)
             v = self._member_views(i, self.exp_avg_sq)
             for param, m_i, v_i in zip(model.parameters(), m, v):
-                step = self.step.detach().clone()
                 optimizer.state[param] = {
-                    "step": step if fused else step.cpu(),
+                    "step": self.step.detach().clone(),
                     "exp_avg": m_i.detach().clone().contiguous(),
                     "exp_avg_sq": v_i.detach().clone().contiguous(),
                 }
@@ -137,107 +128,34 @@ class PackState:
     @torch.no_grad()
     def load_member_state_dict(self, i: int, state: dict) -> None:
         """Put a single-model checkpoint (``TrainingState.state_dict()``) into member ``i``. Every
-        member of a pack must be at the same epoch before training goes on (``train_packed`` checks)."""
+        member of a pack must be at the same epoch before training goes on (``check_in_step``)."""
         config = self.configs[i]
         model = build_mlp(config.in_features, config.depth, config.width)
-        try:
-            model.load_state_dict(state["model"])
-        except RuntimeError as exc:
-            raise InputError(
-                f"Checkpoint for pack member {i} does not fit its config {config.architecture} "
-                f"({str(exc).splitlines()[0]}): resume each member from its own checkpoint."
-            ) from None
+        model.load_state_dict(state["model"])
         self._put_model(i, model)
-        opt_state = state["optimizer"].get("state", {})
-        steps = set()
+        moments = state["optimizer"]["state"]  # by parameter index; empty before the first step
         for index, (m_view, v_view) in enumerate(
             zip(self._member_views(i, self.exp_avg), self._member_views(i, self.exp_avg_sq))
         ):
-            entry = opt_state.get(index)
-            if entry is None:
+            if index in moments:
+                m_view.copy_(moments[index]["exp_avg"])
+                v_view.copy_(moments[index]["exp_avg_sq"])
+            else:
                 m_view.zero_()
                 v_view.zero_()
-                steps.add(0.0)
-            else:
-                m_view.copy_(entry["exp_avg"])
-                v_view.copy_(entry["exp_avg_sq"])
-                steps.add(float(entry["step"]))
-        if len(steps) > 1:
-            raise InputError(
-                f"Checkpoint for pack member {i} has parameters at different Adam steps "
-                f"{sorted(steps)}: it is not a tune_mnist checkpoint."
-            )
-        self._member_steps[i] = steps.pop() if steps else 0.0
-        generator = state["generator"]
-        self.generators[i].set_state(generator.cpu() if hasattr(generator, "cpu") else generator)
-        self._member_epochs[i] = int(state["epoch"])
+        self.generators[i].set_state(state["generator"].cpu())
         self.train_time_s[i] = float(state["train_time_s"])
-        self._settle()
-
-    def _settle(self) -> None:
-        """After loading members one by one: once all agree on epoch and step, adopt them."""
-        epochs, steps = self._member_epochs, self._member_steps
-        known_epochs = {epochs.get(i, self.epoch) for i in range(self.k)}
-        known_steps = {steps.get(i, float(self.step)) for i in range(self.k)}
-        if len(known_epochs) == 1 and len(known_steps) == 1:
-            self.epoch = known_epochs.pop()
-            self.step.fill_(known_steps.pop())
-            self._member_epochs, self._member_steps = {}, {}
+        self._loaded[i] = (int(state["epoch"]), float(moments[0]["step"]) if moments else 0.0)
 
     def check_in_step(self) -> None:
-        """Raise InputError unless every member is at the same epoch and Adam step."""
-        if self._member_epochs or self._member_steps:
-            found = sorted({self._member_epochs.get(i, self.epoch) for i in range(self.k)})
+        """Adopt the loaded members' epoch and Adam step; raise InputError unless every member has the same."""
+        found = {self._loaded.get(i, (self.epoch, float(self.step))) for i in range(self.k)}
+        if len(found) > 1:
+            epochs = sorted({epoch for epoch, _ in found})
             raise InputError(
-                f"Pack members were loaded at different epochs ({', '.join(map(str, found))}): "
+                f"Pack members were loaded at different epochs ({', '.join(map(str, epochs))}): "
                 "pack only checkpoints of the same epoch, or resume them one config per trial."
             )
-
-    # -------------------------------------------------------------- whole-pack checkpoint
-    def state_dict(self) -> dict:
-        """The whole pack (stacked tensors, in the internal order, with that order)."""
-        self.check_in_step()
-        return {
-            "configs": [c.to_dict() for c in self.configs],
-            "order": list(self.order),
-            "weights": [w.detach().clone() for w in self.weights],
-            "biases": [b.detach().clone() for b in self.biases],
-            "exp_avg": [t.clone() for t in self.exp_avg],
-            "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
-            "step": self.step.clone(),
-            "generators": [g.get_state() for g in self.generators],
-            "epoch": self.epoch,
-            "train_time_s": list(self.train_time_s),
-        }
-
-    @torch.no_grad()
-    def load_state_dict(self, state: dict) -> None:
-        """Load ``state_dict()`` output of a pack of the same configs (in place: tensors keep their
-        storage, so a captured CUDA graph stays valid)."""
-        if [TrialConfig.from_dict(c) for c in state["configs"]] != self.configs or list(state["order"]) != self.order:
-            raise InputError(
-                "The pack checkpoint was written for other configs: resume a pack with the "
-                "configs, in the order, it was started with."
-            )
-        for mine, theirs in zip(
-            self.weights + self.biases + self.exp_avg + self.exp_avg_sq,
-            state["weights"] + state["biases"] + state["exp_avg"] + state["exp_avg_sq"],
-        ):
-            mine.copy_(theirs)
-        self.step.copy_(state["step"])
-        for generator, saved in zip(self.generators, state["generators"]):
-            generator.set_state(saved.cpu())
-        self.epoch = int(state["epoch"])
-        self.train_time_s = [float(t) for t in state["train_time_s"]]
-
-    def padding_is_zero(self) -> bool:
-        """True when every padded entry of weights, biases and Adam moments is exactly zero."""
-        with torch.no_grad():
-            for tensors in (self.params, self.exp_avg, self.exp_avg_sq):
-                masked = [t.clone() for t in tensors]
-                for i in range(self.k):
-                    for view in self._member_views(i, masked):
-                        view.zero_()
-                if any(bool(t.count_nonzero()) for t in masked):
-                    return False
-        return True
+        ((self.epoch, step),) = found
+        self.step.fill_(step)
+        self._loaded = {}

@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from tune_mnist.core.config import NUM_CLASSES
-from tune_mnist.training.loop import Progress
 from tune_mnist.training.packed.inputs import PackInputs
 from tune_mnist.training.packed.state import PackState
 
@@ -155,7 +154,7 @@ class PackTrainer:
         return True
 
     # -------------------------------------------------------------- epochs
-    def train_epoch(self, progress: Progress | None = None) -> tuple[list[float], list[float]]:
+    def train_epoch(self) -> tuple[list[float], list[float]]:
         """One epoch of every member; returns (train loss, train accuracy) per member, config order."""
         state, n, batch = self.state, self.n, self.batch
         # Each member's permutation, drawn exactly as tune_mnist.training.loop.train_epoch draws it.
@@ -163,15 +162,11 @@ class PackTrainer:
         rows = order + self.inputs.offsets
         self.loss_sum.zero_()
         self.correct.zero_()
-        steps = math.ceil(n / batch)
-        every = max(1, steps // 50)
-        for step in range(steps):
+        for step in range(math.ceil(n / batch)):
             start, stop = step * batch, min((step + 1) * batch, n)
             x_idx, y_idx = rows[:, start:stop], order[:, start:stop]
             if stop - start != batch or not self._graph_step(x_idx, y_idx):
                 self._step(x_idx, y_idx)
-            if progress is not None and (step + 1) % every == 0:
-                progress(state.epoch + 1, step + 1, steps)
         loss = (self.loss_sum.double() / n).tolist()
         acc = (self.correct.double() / n).tolist()
         return [loss[state.slot[i]] for i in range(state.k)], [acc[state.slot[i]] for i in range(state.k)]
