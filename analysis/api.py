@@ -5,7 +5,6 @@ unless ``write`` is called. The command line is the same steps plus printing and
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -88,8 +87,7 @@ class ExperimentAnalysis:
         exported = export_front(self.result.experiment, chosen, directory, self.result.epoch)
         if format == "onnx":
             convert_export(exported, self.result.experiment.run_options)
-        for warning in exported.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+        exported.print_warnings()
         return pd.read_csv(exported.index)
 
     def write(self, out: str | os.PathLike | None = None) -> list[Path]:

@@ -3,18 +3,12 @@ where the files are."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from analysis import report
 from analysis.export import Exported
 from analysis.load import excluded_lines
 from analysis.result import Analysis
-
-
-def print_export_warnings(exported: Exported) -> None:
-    for warning in exported.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
 
 
 def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Exported | None = None) -> None:
@@ -42,13 +36,13 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
     if analysis.remeasured is not None:
-        print()
-        print("\n".join(report.remeasure_text(front, analysis.remeasured, accuracy, latency)))
-    for runtime, other in (analysis.remeasured.runtimes if analysis.remeasured is not None else {}).items():
         from analysis.runtimes import comparison_text
 
         print()
-        print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
+        print("\n".join(report.remeasure_text(front, analysis.remeasured, accuracy, latency)))
+        for runtime, other in analysis.remeasured.runtimes.items():
+            print()
+            print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
     print()
     for line in report.picks(analysis) + report.notebook_text(analysis):
         print(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ class Exported:
     warnings: list[str]
     format: str = "state_dict"
     lines: list[str] = field(default_factory=list)  # what the ONNX check found, one line per model
+
+    def print_warnings(self) -> None:
+        for warning in self.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 def _slug(text: str) -> str:

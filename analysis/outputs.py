@@ -78,12 +78,11 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
     files = write_tables(out, analysis)
     remeasured_lines = None
     if remeasured is not None:
-        remeasured_lines = report.remeasure_text(analysis.front, remeasured, accuracy, latency, markdown=True)
-    for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
-        from analysis import runtimes
+        from analysis.runtimes import comparison_text
 
-        files += runtimes.write_tables(out, remeasured, other)
-        remeasured_lines += ["", *runtimes.comparison_text(remeasured, other, runtime, accuracy, latency, True)]
+        remeasured_lines = report.remeasure_text(analysis.front, remeasured, accuracy, latency, markdown=True)
+        for runtime, other in remeasured.runtimes.items():
+            remeasured_lines += ["", *comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
     files += [*pngs, out / "report.md", out / HTML_FILE]
     write_markdown(out / "report.md", analysis, confirmation, remeasured_lines, pngs, files)
     from analysis.interactive import analysis_section  # plotly where it is installed, else the sentence
@@ -136,6 +135,13 @@ def write_tables(out: Path, analysis: Analysis) -> list[Path]:
         written += [out / "remeasure.csv", out / "front_remeasured.csv"]
         remeasured.table.to_csv(written[3], index=False)
         remeasured.front.front.sort_values("flops").to_csv(written[4], index=False)
+    for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
+        eager = remeasured.table[["label", *[c for c in remeasured.table if c.startswith("latency_")]]]
+        table = other.table.merge(eager, on="label", suffixes=("", "_eager"))
+        table = table.rename(columns={c: "eager_" + c[: -len("_eager")] for c in table if c.endswith("_eager")})
+        written += [out / f"remeasure_{runtime}.csv", out / f"front_remeasured_{runtime}.csv"]
+        table.to_csv(written[-2], index=False)
+        other.front.front.sort_values("flops").to_csv(written[-1], index=False)
     return written
 
 

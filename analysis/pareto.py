@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from analysis.aggregate import BAR_ON
-from analysis.console import print_export_warnings, print_summary
+from analysis.console import print_summary
 from analysis.export import convert_export, export_front
 from analysis.outputs import output_dir, write_outputs
 from analysis.result import compute, load_finished
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         exported = export_front(experiment, analysis.final.front, args.export, analysis.epoch)
         if args.format == "onnx":
             convert_export(exported, experiment.run_options, args.threads)
-        print_export_warnings(exported)
+        exported.print_warnings()
     print_summary(analysis, files, out, exported)
     if args.mlflow:
         from analysis.mlflow_log import log_analysis

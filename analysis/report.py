@@ -169,7 +169,7 @@ def remeasure_text(
         "behind it):",
         "",
     ]
-    if getattr(remeasured, "note", None):
+    if remeasured.note:
         lines[-1:-1] = [remeasured.note]
     t = remeasured.table.sort_values(f"trial_{latency_metric}")
     header = ["config", f"{latency_metric} during search", "re-measured (median)", "range over rounds"]

@@ -13,7 +13,6 @@ the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tune_mnist.core.errors import InputError
@@ -89,17 +88,3 @@ def comparison_text(
         if before - after:
             lines.append(f"On the front with eager PyTorch's latency only: {', '.join(sorted(before - after))}.")
     return lines + recomputed_front_lines(other.front, runtime, accuracy_metric, latency_metric, markdown)
-
-
-def write_tables(out: Path, eager: Any, other: Any) -> list[Path]:
-    """``remeasure_onnxruntime.csv`` (with the eager numbers beside) and ``front_remeasured_onnxruntime.csv``."""
-    table = other.table.merge(
-        eager.table[["label", *[c for c in eager.table if c.startswith("latency_")]]],
-        on="label",
-        suffixes=("", "_eager"),
-    )
-    table = table.rename(columns={c: "eager_" + c[: -len("_eager")] for c in table if c.endswith("_eager")})
-    written = [out / "remeasure_onnxruntime.csv", out / "front_remeasured_onnxruntime.csv"]
-    table.to_csv(written[0], index=False)
-    other.front.front.sort_values("flops").to_csv(written[1], index=False)
-    return written

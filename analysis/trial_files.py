@@ -34,7 +34,7 @@ def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[st
         state = json.loads(loc.read_text(newest.path))
         out = {}
         for entry in state.get("trial_data", []):
-            info = json.loads(entry[0]) if isinstance(entry, list) else json.loads(entry)
+            info = json.loads(entry[0])  # Ray 2.60: [trial JSON, runtime JSON]
             out[info["trial_id"]] = info
         return out
     except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
