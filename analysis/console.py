@@ -22,17 +22,13 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
         if trial.reason:
             print(f"  note: {trial.name}: {trial.reason}")
     print("; ".join(analysis.settings) + ".")
+    print()
     if analysis.cleared:
         print(
-            f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
+            f"Pareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
             f"({len(front.table)} configs in all), sorted by FLOPs:"
         )
-        header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
-        print(report.format_table(header, rows))
-        print()
-        print(report.hypervolume_text(front))
-    else:
-        print(f"\n{report.nothing_clears_text(front, analysis.bar_label)}")
+    print("\n".join(report.front_lines(analysis)))
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
     if analysis.remeasured is not None:

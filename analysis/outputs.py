@@ -172,26 +172,13 @@ def write_markdown(
         lines += ["", "Not used:", "", *[f"- {line}" for line in excluded]]
     if experiment.warnings:
         lines += ["", "Warnings:", "", *[f"- {w}" for w in experiment.warnings]]
-    if front.cleared:
-        header, rows = report.table_rows(
-            front.front, analysis.accuracy_metric, analysis.latency_metric, analysis.extra_columns
-        )
-        lines += [
-            "",
-            f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
-            "sorted by FLOPs)",
-            "",
-            report.format_table(header, rows, markdown=True),
-            "",
-            report.hypervolume_text(front),
-        ]
-    else:
-        lines += [
-            "",
-            "## Pareto front: none (no config above the bar)",
-            "",
-            report.nothing_clears_text(front, analysis.bar_label),
-        ]
+    heading = (
+        f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
+        "sorted by FLOPs)"
+        if front.cleared
+        else "## Pareto front: none (no config above the bar)"
+    )
+    lines += ["", heading, "", *report.front_lines(analysis, markdown=True)]
     lines += [
         "",
         "## Picks",

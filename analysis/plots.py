@@ -105,7 +105,7 @@ def scatter_figure(
     plane = plane_front(table[table["feasible"]], x, y, x_max, y_max)
     if len(plane) > 1:
         ax.step(plane[x], plane[y], where="post", color="0.35", linestyle="--", linewidth=1, zorder=1)
-    labelled, unlabelled = plot_labels.chosen(front, x, y, every_label and plot_labels.placed_apart())
+    labelled, unlabelled = plot_labels.chosen(front, x, y, every_label and plot_labels.adjust_text is not None)
     if notebook is not None and not notebook.empty:
         ax.scatter(notebook[x], notebook[y], marker="*", s=260, color="gold", edgecolors="black", zorder=6)
     bar_text = f"accuracy bar: {accuracy_metric} ({bar_on} over seeds) > {front.min_accuracy:g}"

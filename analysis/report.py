@@ -86,6 +86,15 @@ def format_table(header: list[str], rows: list[list[str]], markdown: bool = Fals
     return "\n".join([fmt(header)] + [fmt(r) for r in rows])
 
 
+def front_lines(analysis: Analysis, markdown: bool = False) -> list[str]:
+    """The front table sorted by FLOPs and its hypervolume; where no config clears the bar, that sentence."""
+    front = analysis.front
+    if not front.cleared:
+        return [nothing_clears_text(front, analysis.bar_label)]
+    header, rows = table_rows(front.front, analysis.accuracy_metric, analysis.latency_metric, analysis.extra_columns)
+    return [format_table(header, rows, markdown), "", hypervolume_text(front)]
+
+
 def hypervolume_text(front: Front, where: str = "") -> str:
     ref = ", ".join(
         f"{o.name} {_num(v, 4) if abs(v) < 100 else _num(v)} ({s})"
