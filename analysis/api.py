@@ -5,8 +5,6 @@ unless ``write`` is called. The command line is the same steps plus printing and
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,12 +13,10 @@ from typing import Any
 import pandas as pd
 
 from analysis import report
-from analysis.outputs import output_dir, write_outputs
-from analysis.report_files import epochs_table
+from analysis.outputs import epochs_table, output_dir, write_outputs
 from analysis.result import Analysis, compute, load_finished
+from analysis.runtimes import FORMATS
 from tune_mnist.core.errors import InputError
-
-EXPORT_FORMATS = ("state_dict", "onnx")
 
 
 @dataclass
@@ -50,42 +46,13 @@ class ExperimentAnalysis:
 
     @property
     def picks(self) -> list[str]:
-        result = self.result
-        return report.picks(result.final, result.accuracy_metric, result.latency_metric, result.remeasured is not None)
+        return report.picks(self.result)
 
     def figures(self) -> dict[str, Any]:
-        """The command's plots as matplotlib figures (name -> Figure), drawn in a scratch directory that
-        is removed again: the plot functions draw to files, and each is read back into a figure."""
-        import matplotlib.image as mpimg
-        import matplotlib.pyplot as plt
-
+        """The command's plots as matplotlib figures (name -> Figure)."""
         from analysis import plots
 
-        result, out = self.result, None
-        with tempfile.TemporaryDirectory() as scratch:
-            out = Path(scratch)
-            drawn = plots.scatter_plots(
-                result.front,
-                out,
-                result.accuracy_metric,
-                result.latency_metric,
-                result.experiment.name,
-                report.notebook_matches(result.front.table),
-                result.bar_on,
-            )
-            drawn.append(
-                plots.learning_curves(
-                    result.experiment, result.front.table, out, result.accuracy_metric, result.min_accuracy
-                )
-            )
-            figures = {}
-            for png in drawn:
-                image = mpimg.imread(png)
-                height, width = image.shape[:2]
-                fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
-                fig.figimage(image)
-                figures[png.stem] = fig
-        return figures
+        return {Path(name).stem: fig for name, fig in plots.figures(self.result).items()}
 
     def plotly_figures(self) -> dict[str, Any]:
         """Accuracy vs FLOPs and vs latency as interactive plotly figures (name -> Figure), as report.html
@@ -101,11 +68,10 @@ class ExperimentAnalysis:
         """Every seed of the configs named by ``labels`` (default: the front) into ``directory``, as
         ``--export`` writes them (``format="onnx"``: model.onnx checked against PyTorch, as ``--format
         onnx``); returns the index (index.csv). Load one with ``tune_mnist.model.saved.load_model``."""
-        from analysis.export import export_front
-        from analysis.outputs import Exported, convert_export
+        from analysis.export import convert_export, export_front
 
-        if format not in EXPORT_FORMATS:
-            raise InputError(f"format={format!r} is not an export format: pass one of {', '.join(EXPORT_FORMATS)}.")
+        if format not in FORMATS:
+            raise InputError(f"format={format!r} is not an export format: pass one of {', '.join(FORMATS)}.")
         chosen = self.result.final.front
         if labels is not None:
             wanted = [labels] if isinstance(labels, str) else list(labels)
@@ -118,13 +84,11 @@ class ExperimentAnalysis:
                     f"{named} in {self.path}: pass labels from .configs['label'] (or None, for the front)."
                 )
             chosen = self.configs[self.configs["label"].isin(wanted)]
-        index, warnings = export_front(self.result.experiment, chosen, directory, self.result.epoch)
-        exported = Exported(Path(directory).resolve(), len(chosen), index, warnings)
+        exported = export_front(self.result.experiment, chosen, directory, self.result.epoch)
         if format == "onnx":
             convert_export(exported, self.result.experiment.run_options)
-        for warning in exported.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        return pd.read_csv(index)
+        exported.print_warnings()
+        return pd.read_csv(exported.index)
 
     def write(self, out: str | os.PathLike | None = None) -> list[Path]:
         """Every file the command writes (tables, plots, report.md, report.html) into ``out`` (default:

@@ -5,16 +5,14 @@ winner's curse was and which configs it carried across the bar."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
+from matplotlib.figure import Figure
 
-from analysis.confirmation import LUCKY_PLOT
 from analysis.plots import axis_label, plt
 
 
-def lucky_seed_plot(lucky: pd.DataFrame, out: Path, metric: str, bar: float) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
+def lucky_seed_figure(lucky: pd.DataFrame, metric: str, bar: float) -> Figure:
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110, constrained_layout=True)
     colours = ["tab:green" if ok else "tab:red" for ok in lucky["feasible"]]
     ax.errorbar(lucky["screening"], lucky["mean"], yerr=lucky["std"], fmt="none", ecolor="0.6", capsize=3)
     ax.scatter(lucky["screening"], lucky["mean"], c=colours, zorder=3)
@@ -39,7 +37,4 @@ def lucky_seed_plot(lucky: pd.DataFrame, out: Path, metric: str, bar: float) -> 
     ax.set_title("screening accuracy vs confirmed mean (green: above the bar on the mean)", fontsize=10)
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=8, loc="upper left")
-    path = out / LUCKY_PLOT
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig

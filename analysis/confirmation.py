@@ -16,17 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tune_mnist.confirm.rule import LCB_Z, marking_k, pooled_sigma
+from tune_mnist.confirm.rule import LCB_Z, pooled_sigma
 from tune_mnist.core.config import config_key
 from tune_mnist.core.errors import InputError
 
 #: The lucky-seed plot (analysis.confirm_plot).
 LUCKY_PLOT = "lucky_seed.png"
-
-
-def experiment_k(run_options: dict) -> int:
-    """The seeds a config needs to count as confirmed in this experiment."""
-    return marking_k(run_options.get("confirm"))
 
 
 def trial_groups(trials: pd.DataFrame, table: pd.DataFrame) -> list[pd.DataFrame]:
@@ -51,13 +46,6 @@ def lcb_values(means: pd.Series, n_seeds: pd.Series, sigma: float | None, metric
             "or more seeds: run the search with --confirm 3 (the default) or --seeds 2, or use --bar-on mean."
         )
     return means - LCB_Z * sigma / np.sqrt(n_seeds.astype(float))
-
-
-def mark_confirmed(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Add ``confirmed``: the config has at least ``k`` seeds."""
-    table = table.copy()
-    table["confirmed"] = table["n_seeds"].astype(int) >= k
-    return table
 
 
 def seeds_cell(row: pd.Series) -> str:

@@ -3,55 +3,44 @@ where the files are."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from analysis import report
-from analysis.outputs import Exported, notebook, picks
+from analysis.export import Exported
+from analysis.load import excluded_lines
 from analysis.result import Analysis
-
-
-def print_export_warnings(exported: Exported) -> None:
-    for warning in exported.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
 
 
 def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Exported | None = None) -> None:
     experiment, front = analysis.experiment, analysis.front
     accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
     print(f"Experiment: {experiment.path}")
-    print(f"Trials: {report.counts_text(experiment, analysis.skipped)}.")
-    for line in report.excluded_lines(experiment, analysis.skipped):
+    print(f"Trials: {analysis.trial_counts}.")
+    for line in excluded_lines(experiment, analysis.skipped):
         print(f"  not used: {line}")
-    for line in report.notes(experiment):
-        print(f"  note: {line}")
+    for trial in experiment.usable():
+        if trial.reason:
+            print(f"  note: {trial.name}: {trial.reason}")
     print("; ".join(analysis.settings) + ".")
+    print()
     if analysis.cleared:
         print(
-            f"\nPareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
+            f"Pareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
             f"({len(front.table)} configs in all), sorted by FLOPs:"
         )
-        header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
-        print(report.format_table(header, rows))
-        print()
-        print(report.hypervolume_text(front))
-    else:
-        print(f"\n{report.nothing_clears_text(front, analysis.bar_label)}")
+    print("\n".join(report.front_lines(analysis)))
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
-    remeasured = (
-        report.remeasure_text(front, analysis.remeasured, accuracy, latency) if analysis.remeasured is not None else []
-    )
-    if remeasured:
-        print()
-        print("\n".join(remeasured))
-    for runtime, other in (analysis.remeasured.runtimes if analysis.remeasured is not None else {}).items():
+    if analysis.remeasured is not None:
         from analysis.runtimes import comparison_text
 
         print()
-        print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
+        print("\n".join(report.remeasure_text(front, analysis.remeasured, accuracy, latency)))
+        for runtime, other in analysis.remeasured.runtimes.items():
+            print()
+            print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
     print()
-    for line in picks(analysis) + notebook(analysis):
+    for line in report.picks(analysis) + report.notebook_text(analysis):
         print(line)
     print()
     if exported is not None and exported.format == "onnx":

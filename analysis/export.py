@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -16,14 +18,28 @@ from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE
 from tune_mnist.model.saved import load_model
 
 
+@dataclass
+class Exported:
+    directory: Path
+    configs: int
+    index: Path  # index.csv
+    warnings: list[str]
+    format: str = "state_dict"
+    lines: list[str] = field(default_factory=list)  # what the ONNX check found, one line per model
+
+    def print_warnings(self) -> None:
+        for warning in self.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
 
 
 def export_front(
     experiment: Experiment, front: pd.DataFrame, directory: str | Path, epoch: int | None = None
-) -> tuple[Path, list[str]]:
-    """Copy each front config's trials (every seed) to ``directory``; returns index.csv and warnings."""
+) -> Exported:
+    """Copy each front config's trials (every seed) to ``directory``, with index.csv listing them."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -70,4 +86,13 @@ def export_front(
                 )
     index = directory / "index.csv"
     pd.DataFrame(rows).to_csv(index, index=False)
-    return index, warnings
+    return Exported(directory.resolve(), len(front), index, warnings)
+
+
+def convert_export(exported: Exported, run_options: dict, threads: int = 1) -> None:
+    """``--format onnx``: each exported model as a model.onnx checked against PyTorch on the test set."""
+    from analysis.onnx_export import convert_to_onnx, verification_lines
+
+    index, warnings = convert_to_onnx(exported.index, run_options, threads)
+    exported.format, exported.lines = "onnx", verification_lines(index)
+    exported.warnings += warnings

@@ -112,51 +112,38 @@ def compute_front(
     objectives: list[Objective],
     min_accuracy: float,
     reference: dict[str, float] | None = None,
-    bar_label: str = "accuracy",
 ) -> Front:
-    """Mark feasible configs (``bar_value`` above ``min_accuracy``) and the front among them."""
+    """Mark feasible configs (``bar_value`` above ``min_accuracy``) and the front among them. Where none
+    is feasible the table is still whole (the analysis writes every file and names the closest) and the
+    front empty, with hypervolume 0 (it dominates nothing) against the reference a front would have."""
     table = table.copy()
     table["feasible"] = table["bar_value"] > min_accuracy
-    if not table["feasible"].any():  # still a full table: the analysis writes every file and names the closest
-        return nothing_clears(table, objectives, min_accuracy, reference)
     names = [o.name for o in objectives]
     maximise = [o.maximise for o in objectives]
     complete = table[names].notna().all(axis=1)
     unranked = list(table.loc[table["feasible"] & ~complete, "label"])
     ranked = table["feasible"] & complete
-    if not ranked.any():
+    if table["feasible"].any() and not ranked.any():
         raise InputError(
             f"No config above the bar reported every objective ({', '.join(names)}): "
             "choose --objectives the trials reported."
         )
-    points = table.loc[ranked, names].to_numpy(dtype=float)
     table["pareto_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
-    table.loc[ranked, "pareto_rank"] = pareto_layers(points, maximise)
     table["on_front"] = False
-    table.loc[ranked, "on_front"] = nondominated(points, maximise)
-    ref, source = reference_point(objectives, min_accuracy, table.loc[ranked], reference or {})
+    if ranked.any():
+        points = table.loc[ranked, names].to_numpy(dtype=float)
+        table.loc[ranked, "pareto_rank"] = pareto_layers(points, maximise)
+        table.loc[ranked, "on_front"] = nondominated(points, maximise)
+    worst_among = table.loc[ranked if ranked.any() else complete]  # where a reference is this experiment's worst
+    ref, source = reference_point(objectives, min_accuracy, worst_among, reference or {})
     front_points = table.loc[table["on_front"], names].to_numpy(dtype=float)
-    hv = float(moocore.hypervolume(front_points, ref=ref, maximise=maximise))
+    hv = float(moocore.hypervolume(front_points, ref=ref, maximise=maximise)) if len(front_points) else 0.0
     ideal = ideal_point(objectives)
     fraction = None
     if ideal is not None:
         box = math.prod(abs(r - i) for r, i in zip(ref, ideal))
         fraction = hv / box if box > 0 else None
     return Front(table, objectives, min_accuracy, ref, source, hv, fraction, ideal, unranked)
-
-
-def nothing_clears(
-    table: pd.DataFrame, objectives: list[Objective], min_accuracy: float, reference: dict[str, float] | None
-) -> Front:
-    """The front where no config is above the bar: empty, with hypervolume 0 (it dominates nothing)
-    against the same reference point a front would have."""
-    table["pareto_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
-    table["on_front"] = False
-    names = [o.name for o in objectives]
-    complete = table[table[names].notna().all(axis=1)]
-    ref, source = reference_point(objectives, min_accuracy, complete, reference or {})
-    ideal = ideal_point(objectives)
-    return Front(table, objectives, min_accuracy, ref, source, 0.0, 0.0 if ideal is not None else None, ideal)
 
 
 def reference_point(

@@ -3,8 +3,8 @@
 The plots are embedded as base64 ``data:`` URIs and the CSV tables as HTML tables, and the page has
 no external reference at all (no stylesheet, script or image outside the file), so it can be mailed,
 attached to a ticket or logged to MLflow as one file. The converter is a small one for the markdown
-subset ``analysis.report`` writes (headings, paragraphs, lists, pipe tables, fenced code, inline code,
-emphasis, links, images): a full markdown library would be one more core dependency for that."""
+subset ``analysis.outputs`` writes (headings, paragraphs, ``-`` lists, pipe tables, inline code,
+images): a full markdown library would be one more core dependency for that."""
 
 from __future__ import annotations
 
@@ -28,13 +28,9 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; white-s
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td:first-child, th:first-child { text-align: left; }
 code { background: #f3f3f3; padding: .05em .3em; border-radius: 3px; font-size: .92em; }
-pre { background: #f6f6f6; padding: .8em; overflow-x: auto; } pre code { background: none; padding: 0; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin: .5em 0; }
 details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 """
-
-
-# ---------------------------------------------------------------- inline markdown
 
 
 def _data_uri(path: Path) -> str | None:
@@ -45,56 +41,30 @@ def _data_uri(path: Path) -> str | None:
 
 
 def _inline(text: str, base: Path) -> str:
-    """Escape ``text`` and render code spans, images (embedded), links, bold and italics."""
-    parts = re.split(r"(`[^`]*`)", text)
+    """Escape ``text`` and render code spans and images (embedded)."""
     out = []
-    for part in parts:
+    for part in re.split(r"(`[^`]*`|!\[[^\]]*\]\([^)\s]+\))", text):
         if part.startswith("`") and part.endswith("`") and len(part) >= 2:
             out.append(f"<code>{html.escape(part[1:-1])}</code>")
-            continue
-        out.append(_inline_plain(part, base))
-    return "".join(out)
-
-
-def _inline_plain(text: str, base: Path) -> str:
-    pieces, last = [], 0
-    for match in re.finditer(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)", text):
-        pieces.append(_emphasis(html.escape(text[last : match.start()])))
-        bang, label, target = match.groups()
-        if bang:
+        elif image := re.fullmatch(r"!\[([^\]]*)\]\(([^)\s]+)\)", part):
+            label, target = image.groups()
             uri = _data_uri(base / target)
-            pieces.append(
+            out.append(
                 f'<img src="{uri}" alt="{html.escape(label)}">'
                 if uri
                 else f"<em>[{html.escape(label)}: {html.escape(target)} is not here]</em>"
             )
-        elif re.match(r"(https?:|mailto:|#)", target):
-            pieces.append(f'<a href="{html.escape(target)}">{html.escape(label)}</a>')
-        else:  # a file beside the report: named, not linked, so the page has no reference outside itself
-            pieces.append(f"{html.escape(label)} (<code>{html.escape(target)}</code>)")
-        last = match.end()
-    pieces.append(_emphasis(html.escape(text[last:])))
-    return "".join(pieces)
-
-
-def _emphasis(escaped: str) -> str:
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", escaped)
-
-
-# ---------------------------------------------------------------- blocks
+        else:
+            out.append(html.escape(part))
+    return "".join(out)
 
 
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
-def _is_separator(line: str) -> bool:
-    return bool(re.fullmatch(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", line))
-
-
 def markdown_to_html(text: str, base: Path) -> str:
-    """The HTML body of ``text`` (the subset ``analysis.report`` writes); images under ``base`` are embedded."""
+    """The HTML body of ``text`` (the subset ``analysis.outputs`` writes); images under ``base`` are embedded."""
     lines = text.splitlines()
     out: list[str] = []
     i = 0
@@ -102,43 +72,29 @@ def markdown_to_html(text: str, base: Path) -> str:
         line = lines[i]
         if not line.strip():
             i += 1
-        elif line.startswith("```"):
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), len(lines))
-            out.append(f"<pre><code>{html.escape(chr(10).join(lines[i + 1 : end]))}</code></pre>")
-            i = end + 1
         elif heading := re.match(r"(#{1,6})\s+(.*)", line):
             level = len(heading.group(1))
             out.append(f"<h{level}>{_inline(heading.group(2).strip(), base)}</h{level}>")
             i += 1
-        elif line.lstrip().startswith("|") and i + 1 < len(lines) and _is_separator(lines[i + 1]):
+        elif line.startswith("|"):
             header = _cells(line)
             rows = []
-            i += 2
-            while i < len(lines) and lines[i].lstrip().startswith("|"):
+            i += 2  # the header and the |---| line under it
+            while i < len(lines) and lines[i].startswith("|"):
                 rows.append(_cells(lines[i]))
                 i += 1
             head = "".join(f"<th>{_inline(c, base)}</th>" for c in header)
             body = "".join("<tr>" + "".join(f"<td>{_inline(c, base)}</td>" for c in r) + "</tr>" for r in rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif re.match(r"\s*([-*]|\d+\.)\s+", line):
-            ordered = bool(re.match(r"\s*\d+\.", line))
+        elif line.startswith("- "):
             items = []
-            while i < len(lines) and (item := re.match(r"\s*(?:[-*]|\d+\.)\s+(.*)", lines[i])):
-                text_ = item.group(1)
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(f"<li>{_inline(lines[i][2:], base)}</li>")
                 i += 1
-                while i < len(lines) and lines[i].startswith("  ") and lines[i].strip():  # a wrapped item
-                    text_ += " " + lines[i].strip()
-                    i += 1
-                items.append(f"<li>{_inline(text_, base)}</li>")
-            tag = "ol" if ordered else "ul"
-            out.append(f"<{tag}>{''.join(items)}</{tag}>")
+            out.append(f"<ul>{''.join(items)}</ul>")
         else:
             para = []
-            while (
-                i < len(lines)
-                and lines[i].strip()
-                and not re.match(r"(#{1,6}\s|```|\s*\||\s*([-*]|\d+\.)\s+)", lines[i])
-            ):
+            while i < len(lines) and lines[i].strip() and not re.match(r"#{1,6}\s|\||- ", lines[i]):
                 para.append(lines[i].strip())
                 i += 1
             out.append(f"<p>{_inline(' '.join(para), base)}</p>")

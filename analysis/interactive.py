@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.front import Front
-from analysis.plots import axis_label, plane_front
+from analysis.plots import axis_label, counts_line, plane_front
 from analysis.result import Analysis
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.metrics import log_axis, metric
@@ -181,8 +181,7 @@ def figures(
     front: Front, accuracy: str, latency: str, confirm_k: int, experiment_name: str, bar_label: str = ""
 ) -> dict[str, Any]:
     """``accuracy_vs_flops`` and ``accuracy_vs_latency`` as plotly figures (name -> Figure)."""
-    n, k = len(front.table), int(front.table["on_front"].sum())
-    what = f"{experiment_name}: {n} configs, {int(front.table['feasible'].sum())} above the bar, {k} on the front"
+    what = counts_line(front, experiment_name)
     return {
         f"accuracy_vs_{name}": front_figure(
             front,
@@ -236,7 +235,6 @@ def analysis_figures(analysis: Analysis) -> dict[str, Any]:
 def analysis_section(analysis: Analysis) -> str:
     """``report_section`` of an analysis: the figures where plotly is installed, else the sentence."""
     try:
-        require_plotly()
-    except InputError:
+        return report_section(analysis_figures(analysis))
+    except InputError:  # no plotly
         return report_section(None)
-    return report_section(analysis_figures(analysis))

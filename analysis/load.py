@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,18 +23,16 @@ from analysis.find import (
     is_trial_dir,
     looks_like_experiment,
 )
-from analysis.superseded import mark_superseded
 from analysis.trial_files import (
     budget_marker,
     error_line,
     latest_checkpoint,
-    read_params,
+    read_json,
     read_results,
-    run_options,
     stopped_marker,
     trial_states,
 )
-from tune_mnist.core.config import config_label, pack_members
+from tune_mnist.core.config import config_key, config_label, pack_members
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import (
     ERROR_FILE,
@@ -44,7 +43,7 @@ from tune_mnist.core.layout import (
     pack_trial_of,
 )
 from tune_mnist.core.result_rows import CorruptResultFile
-from tune_mnist.experiment.storage import Location
+from tune_mnist.experiment.storage import RUN_FILE, Location
 from tune_mnist.strategies.budget import budget_ran_out
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
@@ -60,6 +59,9 @@ USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
 STOPPED_EARLY = "stopped early"
 #: Left unfinished by a search run that ran out of --time-budget (search_budget.json); --resume continues it.
 STOPPED_BY_BUDGET = "stopped by budget"
+#: A not-usable trial whose config (same fields, seed and data split) finished in another directory: a
+#: ``--resume`` that rebuilt Ray's damaged state trained it again there, and the old one is no failure.
+SUPERSEDED = "superseded"
 
 
 @dataclass
@@ -102,10 +104,7 @@ class Experiment:
         return [t for t in self.trials if t.status != USABLE]
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.trials:
-            out[t.status] = out.get(t.status, 0) + 1
-        return out
+        return dict(Counter(t.status for t in self.trials))
 
 
 # ---------------------------------------------------------------- finding the experiment
@@ -146,12 +145,16 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
             f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote."
         )
-    experiment = Experiment(loc, [], run_options(loc, children))
+    experiment = Experiment(loc, [], read_json(loc, loc.join(RUN_FILE)) or {})
     states = trial_states(loc, children, experiment.warnings)
     budget_out = budget_ran_out(str(path))  # its latest run ran out: what it left unfinished, the budget stopped
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
     # directory beside it, which is what is read. The pack's own directory is only their container.
-    packs = {info.base_name for info in trial_dirs if pack_members(read_params(loc, info.path) or {}) is not None}
+    packs = {
+        info.base_name
+        for info in trial_dirs
+        if pack_members(read_json(loc, f"{info.path}/{PARAMS_FILE}") or {}) is not None
+    }
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     packs_stopped = {_trial_id(name) for name in packs if stopped_marker(loc, loc.join(name))}
     for info in trial_dirs:
@@ -172,13 +175,28 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                     f"never started (Ray status {state.get('status', 'unknown')})",
                 )
             )
-    mark_superseded(experiment.trials, USABLE)  # a rebuilt config's old directories are not failures
+    mark_superseded(experiment.trials)
     if not experiment.trials:
         raise InputError(
             f"Experiment {loc.display} has no trials yet (the search stopped before starting one): "
             f"run {SEARCH_HINT} again."
         )
     return experiment
+
+
+def mark_superseded(trials: list[Trial]) -> None:
+    """Mark the not-usable trials whose config finished in another directory (in place)."""
+    finished: dict[str, str] = {}
+    for trial in trials:
+        if trial.status == USABLE:
+            finished.setdefault(config_key(trial.params, seed=True, data=True), trial.name)
+    for trial in trials:
+        if trial.status == USABLE or not trial.params:
+            continue
+        key = config_key(trial.params, seed=True, data=True)
+        if key in finished:
+            trial.reason = f"{trial.status} ({trial.reason}); the same config finished in {finished[key]}"
+            trial.status = SUPERSEDED
 
 
 def _trial_id(dirname: str) -> str:
@@ -191,7 +209,7 @@ def _trial_id(dirname: str) -> str:
 def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[str]) -> Trial:
     path, name = info.path, info.base_name
     trial_id = state.get("trial_id") or _trial_id(name)
-    params = read_params(loc, path)
+    params = read_json(loc, f"{path}/{PARAMS_FILE}")
     if params is None:
         params = state.get("config") if isinstance(state.get("config"), dict) else {}
         return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS_FILE} is missing or not JSON")
@@ -263,6 +281,13 @@ def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_
     if trial.status == UNFINISHED and budget_out and "errored" not in trial.reason:
         trial.status, trial.reason = STOPPED_BY_BUDGET, f"{trial.reason}; the search's time budget ran out"
     return trial
+
+
+def excluded_lines(experiment: Experiment, skipped: list[tuple[Trial, str]]) -> list[str]:
+    """Each trial not used, and why: its status, or the reason the analysis left it out (``skipped``)."""
+    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.excluded()]
+    lines += [f"{t.name}: not used: {reason}" for t, reason in skipped]
+    return lines
 
 
 def local_checkpoint(experiment: Experiment, trial: Trial, scratch: str | None = None) -> str:

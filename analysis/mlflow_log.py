@@ -10,8 +10,8 @@ under ``plots/``, ``report.md`` and ``report.html`` under ``report/``. Each anal
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from analysis.result import Analysis
 from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
 from tune_mnist.extras.optional import require
 
@@ -20,22 +20,30 @@ KIND_TAG = "tune_mnist.kind"
 FOLDERS = {".csv": "tables", ".png": "plots", ".md": "report", ".html": "report"}
 
 
-def log_analysis(
-    requested: str,
-    experiment_dir: str,
-    experiment_name: str,
-    files: list[Path],
-    params: dict[str, Any],
-    metrics: dict[str, float],
-) -> tuple[str, str]:
-    """Log one ``analysis`` run; returns (tracking URI, run id)."""
+def log_analysis(requested: str, analysis: Analysis, files: list[Path]) -> str:
+    """Log one ``analysis`` run; returns the line to print, naming the run and the tracking URI."""
     require("mlflow", "--mlflow")
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    uri, artifacts = tracking_uri(requested, experiment_dir)
+    front, experiment = analysis.final, analysis.experiment
+    params = {
+        "min_accuracy": analysis.min_accuracy,
+        "accuracy_metric": analysis.accuracy_metric,
+        "bar_on": analysis.bar_on,
+        "objectives": ",".join(str(o) for o in analysis.objectives),
+        "epoch": analysis.epoch or "last",
+        "remeasured": analysis.remeasured is not None,
+    }
+    metrics = {
+        "front_size": len(front.front),
+        "feasible_configs": int(front.table["feasible"].sum()),
+        "configs": len(analysis.front.table),
+        "hypervolume": front.hypervolume,
+    }
+    uri, artifacts = tracking_uri(requested, experiment.location.root)
     client = MlflowClient(uri)
-    exp = experiment_id(uri, experiment_name, artifacts)
+    exp = experiment_id(uri, experiment.name, artifacts)
     run = client.create_run(exp, run_name=RUN_NAME, tags={KIND_TAG: RUN_NAME})
     run_id = run.info.run_id
     try:
@@ -43,7 +51,7 @@ def log_analysis(
             run_id,
             metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items() if v is not None and v == v],
             params=[Param(k, str(v)[:6000]) for k, v in params.items()],
-            tags=[RunTag("tune_mnist.experiment", experiment_dir)],
+            tags=[RunTag("tune_mnist.experiment", experiment.location.root)],
         )
         for path in files:
             path = Path(path)
@@ -53,4 +61,4 @@ def log_analysis(
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
-    return uri, run_id
+    return f"Logged to MLflow: run analysis ({run_id}) in experiment {experiment.name} at {uri}."

@@ -1,20 +1,41 @@
-"""The analysis as files: tables (CSV), plots (PNG) and report.md in the output directory, and with
-``--export`` the front's models."""
+"""The analysis as files in the output directory: the CSV tables (front, every config, every epoch),
+the plots (PNG), ``report.md`` and ``report.html``, with ``FILE_MEANING`` naming what each file holds;
+``report`` writes the sentences they carry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from analysis import report, report_files
-from analysis.confirmation import LUCKY_PLOT, changed_pick_lines, lucky_lines, lucky_table
+from analysis import report
+from analysis.confirmation import LUCKY_PLOT, lucky_lines, lucky_table
 from analysis.find import ANALYSIS_DIR
 from analysis.html_report import HTML_FILE, write_html
-from analysis.load import Experiment
+from analysis.load import Experiment, excluded_lines
 from analysis.result import Analysis
 from tune_mnist.core.errors import InputError
+
+FILE_MEANING = {
+    "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
+    "_std and _min), bar_value, feasible, pareto_rank, on_front",
+    "front.csv": "the front's rows of trials.csv, sorted by FLOPs",
+    "epochs.csv": "every per-epoch row of every used trial (the learning curves' data)",
+    "remeasure.csv": "re-measured latency of the front and the layer behind it: median, min and max over "
+    "rounds, beside the trial-time value (trial_*)",
+    "front_remeasured.csv": "the front recomputed among the re-measured configs with the re-measured latency",
+    "accuracy_vs_flops.png": "accuracy vs FLOPs (log scale)",
+    "latency_vs_flops.png": "latency vs FLOPs (log scale)",
+    "accuracy_vs_latency.png": "accuracy vs latency",
+    "learning_curves.png": "accuracy and training loss per epoch",
+    "remeasure.png": "trial-time latency vs re-measured latency",
+    "lucky_seed.png": "each config's first-seed accuracy (screening) vs its mean over seeds, y = x and the bar",
+    "report.md": "this report",
+    "report.html": "this report as one self-contained page (plots and tables embedded), for a browser offline",
+    "remeasure_onnxruntime.csv": "with --runtime onnxruntime: ONNX Runtime latency of the re-measured configs "
+    "(median, min and max over rounds), beside eager PyTorch's (eager_*)",
+    "front_remeasured_onnxruntime.csv": "with --runtime onnxruntime: the front recomputed with its latency",
+}
 
 
 def output_dir(out: str | None, experiment: Experiment) -> Path:
@@ -35,140 +56,40 @@ def output_dir(out: str | None, experiment: Experiment) -> Path:
         raise InputError(
             f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory you can write to."
         ) from None
-    for stale in report_files.FILE_MEANING:
+    for stale in FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
     return path
 
 
 def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
-    """Plots, tables and report.md; returns the files written, in the order report.md lists them."""
+    """Plots, tables, report.md and report.html; returns the files written, in the order report.md lists them."""
     from analysis import plots  # matplotlib only when there is something to draw
 
-    front, remeasured = analysis.front, analysis.remeasured
-    accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
-    drawn = plots.scatter_plots(
-        front, out, accuracy, latency, analysis.experiment.name, report.notebook_matches(front.table), analysis.bar_on
-    )
-    drawn.append(plots.learning_curves(analysis.experiment, front.table, out, accuracy, analysis.min_accuracy))
+    remeasured, accuracy, latency = analysis.remeasured, analysis.accuracy_metric, analysis.latency_metric
+    drawn = plots.figures(analysis)
     if remeasured is not None:
-        drawn.append(plots.remeasure_plot(remeasured.table, out, latency))
+        drawn["remeasure.png"] = plots.remeasure_figure(remeasured.table, latency)
     confirmation, lucky = confirmation_text(analysis)
     if not lucky.empty:
-        from analysis.confirm_plot import lucky_seed_plot
+        from analysis.confirm_plot import lucky_seed_figure
 
-        drawn.append(lucky_seed_plot(lucky, out, accuracy, analysis.min_accuracy))
-    files = report_files.write_tables(out, analysis.experiment, front, remeasured)
-    runtime_lines = []
-    for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
-        from analysis import runtimes
+        drawn[LUCKY_PLOT] = lucky_seed_figure(lucky, accuracy, analysis.min_accuracy)
+    pngs = plots.save(drawn, out)
+    files = write_tables(out, analysis)
+    remeasured_lines = None
+    if remeasured is not None:
+        from analysis.runtimes import comparison_text
 
-        files += runtimes.write_tables(out, remeasured, other)
-        runtime_lines += ["", *runtimes.comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
-    files += drawn
-    files += [out / "report.md", out / HTML_FILE]
-    header, rows = report.table_rows(front.front, accuracy, latency, analysis.extra_columns)
-    report_files.write_markdown(
-        out,
-        experiment=analysis.experiment,
-        front=front,
-        settings=analysis.settings,
-        counts=report.counts_text(analysis.experiment, analysis.skipped),
-        excluded=report.excluded_lines(analysis.experiment, analysis.skipped),
-        warnings=analysis.experiment.warnings,
-        front_table=(
-            report.format_table(header, rows, markdown=True)
-            if front.cleared
-            else report.nothing_clears_text(front, analysis.bar_label)
-        ),
-        picks_text=picks(analysis),
-        notebook=notebook(analysis),
-        plots=drawn,
-        confirmation=confirmation,
-        remeasured=(
-            report.remeasure_text(front, remeasured, accuracy, latency, markdown=True) + runtime_lines
-            if remeasured is not None
-            else None
-        ),
-        files=files,
-    )
+        remeasured_lines = report.remeasure_text(analysis.front, remeasured, accuracy, latency, markdown=True)
+        for runtime, other in remeasured.runtimes.items():
+            remeasured_lines += ["", *comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
+    files += [*pngs, out / "report.md", out / HTML_FILE]
+    write_markdown(out / "report.md", analysis, confirmation, remeasured_lines, pngs, files)
     from analysis.interactive import analysis_section  # plotly where it is installed, else the sentence
 
     csvs = [f for f in files if f.suffix == ".csv"]
     write_html(out / "report.md", csvs, interactive=analysis_section(analysis))  # one self-contained file
     return files
-
-
-@dataclass
-class Exported:
-    directory: Path
-    configs: int
-    index: Path
-    warnings: list[str]
-    format: str = "state_dict"
-    lines: list[str] = field(default_factory=list)  # what the export checked, one line per model
-
-
-def convert_export(exported: Exported, run_options: dict, threads: int = 1) -> None:
-    """``--format onnx``: each exported model as a model.onnx checked against PyTorch on the test set."""
-    from analysis.onnx_export import convert_to_onnx, verification_lines
-
-    index, warnings = convert_to_onnx(exported.index, run_options, threads)
-    exported.format, exported.lines = "onnx", verification_lines(index)
-    exported.warnings += warnings
-
-
-def log_to_mlflow(requested: str, analysis: Analysis, files: list[Path]) -> str:
-    """``--mlflow``: the analysis as a run named analysis in the experiment's MLflow experiment; a line to print."""
-    from analysis.mlflow_log import log_analysis
-
-    front, experiment = analysis.final, analysis.experiment
-    params = {
-        "min_accuracy": analysis.min_accuracy,
-        "accuracy_metric": analysis.accuracy_metric,
-        "bar_on": analysis.bar_on,
-        "objectives": ",".join(str(o) for o in analysis.objectives),
-        "epoch": analysis.epoch or "last",
-        "remeasured": analysis.remeasured is not None,
-    }
-    metrics = {
-        "front_size": len(front.front),
-        "feasible_configs": int(front.table["feasible"].sum()),
-        "configs": len(analysis.front.table),
-        "hypervolume": front.hypervolume,
-    }
-    uri, run_id = log_analysis(requested, experiment.location.root, experiment.name, files, params, metrics)
-    return f"Logged to MLflow: run analysis ({run_id}) in experiment {experiment.name} at {uri}."
-
-
-def export_models(analysis: Analysis, directory: str) -> Exported:
-    """Every seed of each config on the final front (re-measured where it was) as model.pt + config.json."""
-    from analysis.export import export_front
-
-    chosen = analysis.final.front
-    index, warnings = export_front(analysis.experiment, chosen, directory, analysis.epoch)
-    return Exported(Path(directory).resolve(), len(chosen), index, warnings)
-
-
-def picks(analysis: Analysis) -> list[str]:
-    """The fewest-FLOPs and lowest-latency configs above the bar, in words; where confirmation changed a
-    pick, the screening pick (first seeds alone) too. None where no config is above the bar (the front's
-    place then says so, naming the closest: ``report.nothing_clears_text``)."""
-    if not analysis.cleared:
-        return []
-    out = report.picks(
-        analysis.final, analysis.accuracy_metric, analysis.latency_metric, analysis.remeasured is not None
-    )
-    if analysis.screening is not None:
-        out += changed_pick_lines(
-            analysis.screening.feasible, analysis.final.feasible, analysis.accuracy_metric, analysis.latency_metric
-        )
-    unconfirmed = analysis.front.front[~analysis.front.front["confirmed"]]
-    if not unconfirmed.empty:
-        out.append(
-            f"Unconfirmed (fewer than {analysis.confirm_k} seeds, so a lucky seed may carry them): "
-            f"{', '.join(unconfirmed['label'])}; run the search with --confirm {analysis.confirm_k}."
-        )
-    return out
 
 
 def confirmation_text(analysis: Analysis) -> tuple[list[str], pd.DataFrame]:
@@ -189,11 +110,90 @@ def confirmation_text(analysis: Analysis) -> tuple[list[str], pd.DataFrame]:
     return lines, lucky
 
 
-def notebook(analysis: Analysis) -> list[str]:
-    """Where the notebook's pick stands."""
-    return report.notebook_text(
-        analysis.front,
-        analysis.accuracy_metric,
-        analysis.bar_on,
-        analysis.remeasured.front if analysis.remeasured is not None else None,
+def epochs_table(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
+    used = set(";".join(table["trial_ids"].astype(str)).split(";"))
+    frames = []
+    for t in experiment.usable():
+        if t.trial_id in used:
+            frames.append(t.history.assign(trial_id=t.trial_id, trial_dir=t.name, seed=t.params.get("seed")))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_tables(out: Path, analysis: Analysis) -> list[Path]:
+    front, remeasured = analysis.front, analysis.remeasured
+    table = front.table.copy()
+    if remeasured is not None:
+        extra = remeasured.table.set_index("label")
+        for column in [c for c in extra.columns if c.startswith("latency_")]:
+            table[f"remeasured_{column}"] = table["label"].map(extra[column])
+        table["on_front_remeasured"] = table["label"].isin(remeasured.front.front["label"])
+    written = [out / "trials.csv", out / "front.csv", out / "epochs.csv"]
+    table.to_csv(written[0], index=False)
+    front.front.sort_values("flops").to_csv(written[1], index=False)
+    epochs_table(analysis.experiment, table).to_csv(written[2], index=False)
+    if remeasured is not None:
+        written += [out / "remeasure.csv", out / "front_remeasured.csv"]
+        remeasured.table.to_csv(written[3], index=False)
+        remeasured.front.front.sort_values("flops").to_csv(written[4], index=False)
+    for runtime, other in (remeasured.runtimes if remeasured is not None else {}).items():
+        eager = remeasured.table[["label", *[c for c in remeasured.table if c.startswith("latency_")]]]
+        table = other.table.merge(eager, on="label", suffixes=("", "_eager"))
+        table = table.rename(columns={c: "eager_" + c[: -len("_eager")] for c in table if c.endswith("_eager")})
+        written += [out / f"remeasure_{runtime}.csv", out / f"front_remeasured_{runtime}.csv"]
+        table.to_csv(written[-2], index=False)
+        other.front.front.sort_values("flops").to_csv(written[-1], index=False)
+    return written
+
+
+def write_markdown(
+    path: Path,
+    analysis: Analysis,
+    confirmation: list[str],
+    remeasured: list[str] | None,
+    plots: list[Path],
+    files: list[Path],
+) -> None:
+    experiment, front = analysis.experiment, analysis.front
+    lines = [
+        f"# Pareto analysis of {experiment.name}",
+        "",
+        f"Experiment: `{experiment.path}`",
+        "",
+        "## Settings",
+        "",
+        *[f"- {s}" for s in analysis.settings],
+        "",
+        "## Trials",
+        "",
+        analysis.trial_counts + ".",
+    ]
+    excluded = excluded_lines(experiment, analysis.skipped)
+    if excluded:
+        lines += ["", "Not used:", "", *[f"- {line}" for line in excluded]]
+    if experiment.warnings:
+        lines += ["", "Warnings:", "", *[f"- {w}" for w in experiment.warnings]]
+    heading = (
+        f"## Pareto front ({len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar, "
+        "sorted by FLOPs)"
+        if front.cleared
+        else "## Pareto front: none (no config above the bar)"
     )
+    lines += ["", heading, "", *report.front_lines(analysis, markdown=True)]
+    lines += [
+        "",
+        "## Picks",
+        "",
+        *[f"- {p}" for p in report.picks(analysis)],
+        *[f"- {n}" for n in report.notebook_text(analysis)],
+    ]
+    if front.unranked:
+        lines += ["", f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}."]
+    if confirmation:
+        lines += ["", "## Confirmation: the lucky-seed effect", "", *confirmation]
+    if remeasured:
+        lines += ["", "## Latency re-measured alone", "", *remeasured]
+    lines += ["", "## Plots", ""]
+    for plot in plots:
+        lines += [f"![{plot.stem}]({plot.name})", ""]
+    lines += ["## Files", "", *[f"- `{f.name}`: {FILE_MEANING.get(f.name, '')}" for f in files], ""]
+    path.write_text("\n".join(lines) + "\n")

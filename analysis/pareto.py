@@ -12,12 +12,14 @@ import argparse
 import sys
 
 from analysis.aggregate import BAR_ON
-from analysis.console import print_export_warnings, print_summary
-from analysis.outputs import convert_export, export_models, log_to_mlflow, output_dir, write_outputs
+from analysis.console import print_summary
+from analysis.export import convert_export, export_front
+from analysis.outputs import output_dir, write_outputs
 from analysis.result import compute, load_finished
 from analysis.runtimes import FORMATS, RUNTIMES, check_runtime
 from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
+from tune_mnist.data.options import nonnegative_int, positive_int
 from tune_mnist.experiment.storage import RUN_FILE
 from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
@@ -29,23 +31,6 @@ EXIT_STATUS = f"""exit status:
   2  a bad input: one sentence on stderr, nothing written
   {NOTHING_CLEARS_STATUS}  no config clears the accuracy bar: every table, plot and report is still written (the bar
      drawn, no front ringed), and the config that came closest is named with how far below it is"""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    value = int(text) if text.lstrip("-").isdigit() else -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -81,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sel = parser.add_argument_group("selection")
     sel.add_argument(
         "--epoch",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="compare the configs at epoch N of their trials; trials that did not report epoch N are "
         "left out and listed (default: each trial's last epoch)",
@@ -170,14 +155,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     re.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="T",
         help="torch threads while re-measuring (default 1); with --remeasure only",
     )
     re.add_argument(
         "--rounds",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         metavar="R",
         help="interleaved timing rounds per model: the median counts, the min and max show the spread "
@@ -192,7 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     re.add_argument(
         "--layers",
-        type=_nonnegative_int,
+        type=nonnegative_int,
         default=2,
         metavar="K",
         help="re-measure the configs in the first K Pareto layers above the bar (default 2: the front "
@@ -247,13 +232,15 @@ def run(args: argparse.Namespace) -> int:
     if args.export and not analysis.cleared:
         print("note: --export skipped: no config is above the bar, so the front is empty.", file=sys.stderr)
     elif args.export:
-        exported = export_models(analysis, args.export)
+        exported = export_front(experiment, analysis.final.front, args.export, analysis.epoch)
         if args.format == "onnx":
             convert_export(exported, experiment.run_options, args.threads)
-        print_export_warnings(exported)
+        exported.print_warnings()
     print_summary(analysis, files, out, exported)
     if args.mlflow:
-        print(log_to_mlflow(args.mlflow, analysis, files))
+        from analysis.mlflow_log import log_analysis
+
+        print(log_analysis(args.mlflow, analysis, files))
     return 0 if analysis.cleared else NOTHING_CLEARS_STATUS
 
 

@@ -23,6 +23,11 @@ from matplotlib.transforms import Bbox
 
 from analysis.front import Front
 
+try:  # the plot extra
+    from adjustText import adjust_text
+except ImportError:
+    adjust_text = None
+
 #: More front labels than this crowd a 9x6 inch plot even when placed apart.
 MAX_LABELS = 10
 FONT_SIZE = 7
@@ -115,9 +120,7 @@ def place_labels(ax: Axes, rows: pd.DataFrame, x: str, y: str) -> bool:
     last one stays drawn either way.
     Without adjustText the labels sit up and right of their points, as they did before it."""
     points = list(zip(rows[x], rows[y]))
-    try:
-        from adjustText import adjust_text
-    except ImportError:
+    if adjust_text is None:
         for (px, py), label in zip(points, rows["label"]):
             ax.annotate(str(label), (px, py), xytext=(6, 6), textcoords="offset points", fontsize=FONT_SIZE)
         return True
@@ -147,12 +150,3 @@ def place_labels(ax: Axes, rows: pd.DataFrame, x: str, y: str) -> bool:
             for artist in texts + leaders:
                 artist.remove()
     return False
-
-
-def placed_apart() -> bool:
-    """Whether adjustText is installed, so that every front label can be placed clear of the others."""
-    try:
-        import adjustText  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -1,6 +1,8 @@
 """The notebook's three scatter plots, done so a reader needs no code to read them: accuracy vs
 FLOPs, latency vs FLOPs and accuracy vs latency, one point per config coloured by input spec, FLOPs
-on a log scale, the accuracy bar marked, the Pareto front ringed; plus per-epoch learning curves."""
+on a log scale, the accuracy bar marked, the Pareto front ringed; plus per-epoch learning curves and
+the re-measurement's plot. Each is a matplotlib figure (``load_analysis(...).figures()``) until ``save``
+writes it as a PNG at the dpi it was drawn with, the one its labels were placed in."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from analysis import plot_labels  # noqa: E402
 from analysis.front import Front, nondominated  # noqa: E402
 from analysis.load import Experiment  # noqa: E402
+from analysis.report import notebook_matches  # noqa: E402
+from analysis.result import Analysis  # noqa: E402
 from tune_mnist.core import metrics  # noqa: E402
 
 #: Units an axis label leaves out: its words already say them.
@@ -69,14 +73,6 @@ def plane_front(points: pd.DataFrame, x: str, y: str, x_max: bool, y_max: bool) 
     return values[mask].sort_values([x, y])
 
 
-def scatter(front: Front, x: str, y: str, path: Path, *args, **kwargs) -> Path:
-    """``scatter_figure`` saved to ``path``."""
-    fig = scatter_figure(front, x, y, *args, **kwargs)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 def scatter_figure(
     front: Front,
     x: str,
@@ -109,7 +105,7 @@ def scatter_figure(
     plane = plane_front(table[table["feasible"]], x, y, x_max, y_max)
     if len(plane) > 1:
         ax.step(plane[x], plane[y], where="post", color="0.35", linestyle="--", linewidth=1, zorder=1)
-    labelled, unlabelled = plot_labels.chosen(front, x, y, every_label and plot_labels.placed_apart())
+    labelled, unlabelled = plot_labels.chosen(front, x, y, every_label and plot_labels.adjust_text is not None)
     if notebook is not None and not notebook.empty:
         ax.scatter(notebook[x], notebook[y], marker="*", s=260, color="gold", edgecolors="black", zorder=6)
     bar_text = f"accuracy bar: {accuracy_metric} ({bar_on} over seeds) > {front.min_accuracy:g}"
@@ -171,47 +167,56 @@ def scatter_figure(
     return fig
 
 
-def scatter_plots(
-    front: Front,
-    out: Path,
-    accuracy_metric: str,
-    latency_metric: str,
-    experiment_name: str,
-    notebook: pd.DataFrame | None = None,
-    bar_on: str = "mean",
-) -> list[Path]:
-    n, k = len(front.table), int(front.table["on_front"].sum())
-    what = f"{experiment_name}: {n} configs, {int(front.table['feasible'].sum())} above the bar, {k} on the front"
+def counts_line(front: Front, experiment_name: str) -> str:
+    """The plots' second title line (static and interactive alike)."""
+    table = front.table
+    feasible, on_front = int(table["feasible"].sum()), int(table["on_front"].sum())
+    return f"{experiment_name}: {len(table)} configs, {feasible} above the bar, {on_front} on the front"
+
+
+def figures(analysis: Analysis) -> dict[str, Figure]:
+    """The three scatter plots and the learning curves (file name -> figure), as the command draws them."""
+    front, accuracy, latency = analysis.front, analysis.accuracy_metric, analysis.latency_metric
+    what = counts_line(front, analysis.experiment.name)
     plots = (
-        ("accuracy_vs_flops.png", "flops", accuracy_metric),
-        ("latency_vs_flops.png", "flops", latency_metric),
-        ("accuracy_vs_latency.png", latency_metric, accuracy_metric),
+        ("accuracy_vs_flops.png", "flops", accuracy),
+        ("latency_vs_flops.png", "flops", latency),
+        ("accuracy_vs_latency.png", latency, accuracy),
     )
-    return [
-        scatter(
+    drawn = {
+        name: scatter_figure(
             front,
             x,
             y,
-            out / name,
             f"{metrics.metric(y).words} vs {metrics.metric(x).words}\n{what}",
-            notebook,
-            accuracy_metric,
-            bar_on,
+            notebook_matches(front.table),
+            accuracy,
+            analysis.bar_on,
         )
         for name, x, y in plots
-    ]
+    }
+    drawn["learning_curves.png"] = learning_curves(analysis.experiment, front.table, accuracy, analysis.min_accuracy)
+    return drawn
 
 
-def learning_curves(
-    experiment: Experiment, table: pd.DataFrame, out: Path, accuracy_metric: str, min_accuracy: float
-) -> Path:
+def save(drawn: dict[str, Figure], out: Path) -> list[Path]:
+    """Each figure as ``out/<name>``, then closed; the paths."""
+    paths = []
+    for name, fig in drawn.items():
+        fig.savefig(out / name)
+        plt.close(fig)
+        paths.append(out / name)
+    return paths
+
+
+def learning_curves(experiment: Experiment, table: pd.DataFrame, accuracy_metric: str, min_accuracy: float) -> Figure:
     """Per-epoch accuracy and training loss of every used trial, front configs drawn thicker."""
     colours = spec_colours(table)
     on_front = set()
     for _, row in table[table["on_front"]].iterrows():
         on_front.update(str(row["trial_ids"]).split(";"))
     used = set(";".join(table["trial_ids"].astype(str)).split(";"))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), dpi=110, constrained_layout=True)
     for trial in experiment.usable():
         if trial.trial_id not in used or trial.history.empty:
             continue
@@ -247,13 +252,10 @@ def learning_curves(
         handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="input spec", title_fontsize=8
     )
     fig.suptitle(f"{experiment.name}: learning curves of {len(used)} trials", fontsize=11)
-    path = out / "learning_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us") -> Path:
+def remeasure_figure(table: pd.DataFrame, metric: str = "latency_p50_us") -> Figure:
     """Trial-time latency against the re-measured one (median and range over rounds), y = x dotted."""
     fig, ax = plt.subplots(figsize=(7, 6), dpi=110, constrained_layout=True)
     x, y = table[f"trial_{metric}"], table[metric]
@@ -270,7 +272,4 @@ def remeasure_plot(table: pd.DataFrame, out: Path, metric: str = "latency_p50_us
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=8)
     plot_labels.place_labels(ax, table.dropna(subset=[f"trial_{metric}", metric]), f"trial_{metric}", metric)
-    path = out / "remeasure.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig

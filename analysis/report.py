@@ -1,5 +1,5 @@
-"""Words and tables: the front table, the hypervolume sentence, the two picks, the notebook's pick,
-the list of trials not used; and the files ``trials.csv``, ``front.csv``, ``epochs.csv`` and ``report.md``."""
+"""Words and tables, printed and in report.md alike: the front table, the hypervolume sentence, the two
+picks, the notebook's pick and the re-measurement."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.confirmation import lowest, seeds_cell, seeds_phrase
+from analysis.confirmation import changed_pick_lines, lowest, seeds_cell, seeds_phrase
 from analysis.front import Front
-from analysis.load import Experiment, Trial
+from analysis.result import Analysis
 from tune_mnist.core import metrics
 from tune_mnist.core.metrics import latency_text
 from tune_mnist.core.pareto import dominates
 
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
-NOTEBOOK_TEXT = "the notebook's pick (8x8 input, one hidden layer of 256: resize8 1x256)"
 
 
 # ---------------------------------------------------------------- numbers as text
@@ -87,6 +86,15 @@ def format_table(header: list[str], rows: list[list[str]], markdown: bool = Fals
     return "\n".join([fmt(header)] + [fmt(r) for r in rows])
 
 
+def front_lines(analysis: Analysis, markdown: bool = False) -> list[str]:
+    """The front table sorted by FLOPs and its hypervolume; where no config clears the bar, that sentence."""
+    front = analysis.front
+    if not front.cleared:
+        return [nothing_clears_text(front, analysis.bar_label)]
+    header, rows = table_rows(front.front, analysis.accuracy_metric, analysis.latency_metric, analysis.extra_columns)
+    return [format_table(header, rows, markdown), "", hypervolume_text(front)]
+
+
 def hypervolume_text(front: Front, where: str = "") -> str:
     ref = ", ".join(
         f"{o.name} {_num(v, 4) if abs(v) < 100 else _num(v)} ({s})"
@@ -131,19 +139,29 @@ def nothing_clears_text(front: Front, bar_label: str) -> str:
     return text + " Lower the bar (--min-accuracy) or train longer (more --epochs in the search)."
 
 
-def picks(front: Front, accuracy_metric: str, latency_metric: str, remeasured: bool = False) -> list[str]:
-    """The two plain-language picks among configs above the bar: fewest FLOPs, lowest latency
-    (among the re-measured configs, with their re-measured latency, when ``remeasured``)."""
-    ok = front.feasible
+def picks(analysis: Analysis) -> list[str]:
+    """The fewest-FLOPs and lowest-latency configs above the bar, in words (among the re-measured configs,
+    with their re-measured latency, where there are); where confirmation changed a pick, the screening
+    pick (first seeds alone) too. None where no config is above the bar (the front's place then says so,
+    naming the closest: ``nothing_clears_text``)."""
+    if not analysis.cleared:
+        return []
+    accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
+    remeasured = " (latency re-measured alone)" if analysis.remeasured is not None else ""
     out = []
-    for metric, what in (("flops", "Fewest FLOPs"), (latency_metric, "Lowest latency")):
-        best = lowest(ok, metric, accuracy_metric)
+    for metric, what in (("flops", "Fewest FLOPs"), (latency, "Lowest latency")):
+        best = lowest(analysis.final.feasible, metric, accuracy)
         if best is None:
             out.append(f"{what}: no config above the bar reported {metric}.")
-            continue
+        else:
+            out.append(f"{what} above the bar: {describe(best, accuracy, latency)}{remeasured}.")
+    if analysis.screening is not None:
+        out += changed_pick_lines(analysis.screening.feasible, analysis.final.feasible, accuracy, latency)
+    unconfirmed = analysis.front.front[~analysis.front.front["confirmed"]]
+    if not unconfirmed.empty:
         out.append(
-            f"{what} above the bar: {describe(best, accuracy_metric, latency_metric)}"
-            f"{' (latency re-measured alone)' if remeasured else ''}."
+            f"Unconfirmed (fewer than {analysis.confirm_k} seeds, so a lucky seed may carry them): "
+            f"{', '.join(unconfirmed['label'])}; run the search with --confirm {analysis.confirm_k}."
         )
     return out
 
@@ -160,7 +178,7 @@ def remeasure_text(
         "behind it):",
         "",
     ]
-    if getattr(remeasured, "note", None):
+    if remeasured.note:
         lines[-1:-1] = [remeasured.note]
     t = remeasured.table.sort_values(f"trial_{latency_metric}")
     header = ["config", f"{latency_metric} during search", "re-measured (median)", "range over rounds"]
@@ -182,16 +200,23 @@ def remeasure_text(
     if before - after:
         lines.append(f"Left the front with the re-measured latency: {', '.join(sorted(before - after))}.")
         lines += _within_noise(remeasured, sorted(before - after), latency_metric)
-    h2, r2 = table_rows(remeasured.front.front, accuracy_metric, latency_metric)
-    lines += [
+    return lines + recomputed_front_lines(remeasured.front, "re-measured", accuracy_metric, latency_metric, markdown)
+
+
+def recomputed_front_lines(
+    front: Front, latency: str, accuracy_metric: str, latency_metric: str, markdown: bool
+) -> list[str]:
+    """The front recomputed with another ``latency`` (re-measured, or a runtime's), sorted by FLOPs, and
+    its hypervolume."""
+    header, rows = table_rows(front.front, accuracy_metric, latency_metric)
+    return [
         "",
-        "Front with the re-measured latency, sorted by FLOPs:",
+        f"Front with the {latency} latency, sorted by FLOPs:",
         "",
-        format_table(h2, r2, markdown),
+        format_table(header, rows, markdown),
         "",
-        hypervolume_text(remeasured.front, " (re-measured)"),
+        hypervolume_text(front, f" ({latency})"),
     ]
-    return lines
 
 
 def _within_noise(remeasured: Any, left: list[str], metric: str) -> list[str]:
@@ -230,9 +255,11 @@ def _dominates(a: pd.Series, b: pd.Series, front: Front) -> bool:
     )
 
 
-def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: Front | None = None) -> list[str]:
+def notebook_text(analysis: Analysis) -> list[str]:
     """Where the notebook's pick is: not run, below the bar, on the front, or off it and beaten by whom
     (and, after a re-measurement, where it is on the re-measured front)."""
+    front, accuracy_metric, bar_on = analysis.front, analysis.accuracy_metric, analysis.bar_on
+    remeasured = analysis.remeasured.front if analysis.remeasured is not None else None
     table = front.table
     matches = notebook_matches(table)
     if matches.empty:
@@ -264,20 +291,3 @@ def notebook_text(front: Front, accuracy_metric: str, bar_on: str, remeasured: F
                 where = "on" if bool(again["on_front"].iloc[0]) else "off"
                 out.append(f"With the re-measured latency it is {where} the front.")
     return out
-
-
-def excluded_lines(experiment: Experiment, skipped: list[tuple[Trial, str]]) -> list[str]:
-    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.excluded()]
-    lines += [f"{t.name}: not used: {reason}" for t, reason in skipped]
-    return lines
-
-
-def counts_text(experiment: Experiment, skipped: list) -> str:
-    counts = experiment.counts()
-    parts = [f"{n} {status}" for status, n in counts.items()]
-    used = len(experiment.usable()) - len(skipped)
-    return f"{len(experiment.trials)} trials ({', '.join(parts)}); {used} used"
-
-
-def notes(experiment: Experiment) -> list[str]:
-    return [f"{t.name}: {t.reason}" for t in experiment.usable() if t.reason]

@@ -7,12 +7,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from analysis import report
 from analysis.aggregate import aggregate, trial_table
-from analysis.confirmation import experiment_k, mark_confirmed, screening_trials
+from analysis.confirmation import screening_trials
 from analysis.find import resolve_experiment
 from analysis.front import Front, Objective, compute_front, parse_objectives, parse_reference
-from analysis.load import Experiment, Trial, load_experiment
+from analysis.load import Experiment, Trial, excluded_lines, load_experiment
+from tune_mnist.confirm.rule import marking_k
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
 from tune_mnist.experiment.storage import RUN_FILE
@@ -41,7 +41,9 @@ class Analysis:
 
     @property
     def bar_label(self) -> str:
-        return bar_label(self.accuracy_metric, self.bar_on)
+        """What the bar applies to, e.g. ``val_acc (mean over seeds)``."""
+        what = {"mean": "mean over seeds", "min": "worst seed", "lcb": "95% lower bound over seeds"}[self.bar_on]
+        return f"{self.accuracy_metric} ({what})"
 
     @property
     def cleared(self) -> bool:
@@ -65,6 +67,13 @@ class Analysis:
         return [o.name for o in self.objectives if o.name not in SHOWN_COLUMNS and not o.name.startswith("latency_")]
 
     @property
+    def trial_counts(self) -> str:
+        """How many trials there are of each status, and how many of them this analysis used."""
+        parts = [f"{n} {status}" for status, n in self.experiment.counts().items()]
+        used = len(self.experiment.usable()) - len(self.skipped)
+        return f"{len(self.experiment.trials)} trials ({', '.join(parts)}); {used} used"
+
+    @property
     def settings(self) -> list[str]:
         return [
             f"epoch: {self.epoch or 'the last of each trial'}",
@@ -81,7 +90,7 @@ def load_finished(experiment: str | None, storage_path: str) -> Experiment:
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not loaded.usable():
-        for line in report.excluded_lines(loaded, []):
+        for line in excluded_lines(loaded, []):
             print(f"  {line}", file=sys.stderr)
         counts = ", ".join(f"{n} {status}" for status, n in loaded.counts().items())
         raise InputError(
@@ -107,13 +116,12 @@ def compute(
     None: the default objectives with ``accuracy_metric``). ``min_accuracy`` None takes the bar the
     experiment ran with, else the default."""
     trials, skipped = trial_table(experiment, epoch)
-    confirm_k = experiment_k(experiment.run_options)
-    table = mark_confirmed(aggregate(trials, accuracy_metric, bar_on), confirm_k)
+    confirm_k = marking_k(experiment.run_options.get("confirm"))
+    table = aggregate(trials, accuracy_metric, bar_on)
+    table["confirmed"] = table["n_seeds"] >= confirm_k
     min_accuracy, bar_source = bar(min_accuracy, experiment)
     chosen = parse_objectives(objectives or objectives_text(accuracy_metric), table)
-    front = compute_front(
-        table, chosen, min_accuracy, parse_reference(reference, chosen), bar_label(accuracy_metric, bar_on)
-    )
+    front = compute_front(table, chosen, min_accuracy, parse_reference(reference, chosen))
     return Analysis(
         trials=trials,
         screening=screening_front(trials, table, accuracy_metric, chosen, min_accuracy),
@@ -128,12 +136,6 @@ def compute(
         objectives=chosen,
         front=front,
     )
-
-
-def bar_label(accuracy_metric: str, bar_on: str) -> str:
-    """What the bar applies to, e.g. ``val_acc (mean over seeds)``."""
-    what = {"mean": "mean over seeds", "min": "worst seed", "lcb": "95% lower bound over seeds"}[bar_on]
-    return f"{accuracy_metric} ({what})"
 
 
 def screening_front(

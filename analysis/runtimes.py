@@ -13,10 +13,7 @@ the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from tune_mnist.core.errors import InputError
 from tune_mnist.extras.optional import require
@@ -29,11 +26,6 @@ EAGER, ONNXRUNTIME = "eager", "onnxruntime"
 RUNTIMES = (EAGER, ONNXRUNTIME)
 #: What ``--export`` writes: a state_dict (``analysis.export``) or a verified ONNX file (``analysis.onnx_export``).
 FORMATS = ("state_dict", "onnx")
-FILES = {
-    "remeasure_onnxruntime.csv": "ONNX Runtime latency of the re-measured configs (median, min and max over "
-    "rounds), beside eager PyTorch's (eager_*)",
-    "front_remeasured_onnxruntime.csv": "the front recomputed with the ONNX Runtime latency",
-}
 
 
 def check_runtime(runtime: str, device: torch.device) -> None:
@@ -63,7 +55,7 @@ def comparison_text(
     eager: Any, other: Any, runtime: str, accuracy_metric: str, latency_metric: str, markdown: bool = False
 ) -> list[str]:
     """Eager against ``runtime`` per config, whether the front changes, and ``runtime``'s front."""
-    from analysis.report import format_table, hypervolume_text, table_rows
+    from analysis.report import format_table, recomputed_front_lines
     from tune_mnist.core.metrics import latency_text
 
     env = other.environment
@@ -95,37 +87,4 @@ def comparison_text(
             lines.append(f"On the front with {runtime}'s latency only: {', '.join(sorted(after - before))}.")
         if before - after:
             lines.append(f"On the front with eager PyTorch's latency only: {', '.join(sorted(before - after))}.")
-    h2, r2 = table_rows(other.front.front, accuracy_metric, latency_metric)
-    lines += [
-        "",
-        f"Front with the {runtime} latency, sorted by FLOPs:",
-        "",
-        format_table(h2, r2, markdown),
-        "",
-        hypervolume_text(other.front, f" ({runtime})"),
-    ]
-    return lines
-
-
-def write_tables(out: Path, eager: Any, other: Any) -> list[Path]:
-    """``remeasure_onnxruntime.csv`` (with the eager numbers beside) and ``front_remeasured_onnxruntime.csv``."""
-    table = other.table.merge(
-        eager.table[["label", *[c for c in eager.table if c.startswith("latency_")]]],
-        on="label",
-        suffixes=("", "_eager"),
-    )
-    table = table.rename(columns={c: "eager_" + c[: -len("_eager")] for c in table if c.endswith("_eager")})
-    written = [out / name for name in FILES]
-    table.to_csv(written[0], index=False)
-    other.front.front.sort_values("flops").to_csv(written[1], index=False)
-    return written
-
-
-def summary_frame(eager: Any, other: Any) -> pd.DataFrame:
-    """Per config: eager and ONNX Runtime p50, and whether each runtime's front has it (for tests and notes)."""
-    e = eager.table.set_index("label")["latency_p50_us"].rename("eager_p50_us")
-    o = other.table.set_index("label")["latency_p50_us"].rename("onnxruntime_p50_us")
-    frame = pd.concat([e, o], axis=1)
-    frame["on_eager_front"] = frame.index.isin(eager.front.front["label"])
-    frame["on_onnxruntime_front"] = frame.index.isin(other.front.front["label"])
-    return frame
+    return lines + recomputed_front_lines(other.front, runtime, accuracy_metric, latency_metric, markdown)

@@ -1,6 +1,6 @@
-"""Reading an experiment's files one at a time: the run options, Ray's trial statuses from its newest
-experiment state, and a trial directory's params, per-epoch results (a half-written last line
-skipped), error line, newest checkpoint and stop markers. ``load`` turns them into trials."""
+"""Reading an experiment's files one at a time: JSON objects (the run options, params.json), Ray's trial
+statuses from its newest experiment state, and a trial directory's per-epoch results (a half-written
+last line skipped), error line, newest checkpoint and stop markers. ``load`` turns them into trials."""
 
 from __future__ import annotations
 
@@ -14,24 +14,13 @@ from tune_mnist.core.layout import (
     CHECKPOINT_PREFIX,
     EXPERIMENT_STATE_PREFIX,
     MODEL_FILE,
-    PARAMS_FILE,
     RAY_FIELDS_DROPPED_ON_READ,
     STOPPED_BY_BUDGET_FILE,
     STOPPED_EARLY_FILE,
 )
 from tune_mnist.core.result_rows import parse_result_rows
-from tune_mnist.experiment.storage import RUN_FILE, Location
+from tune_mnist.experiment.storage import Location
 from tune_mnist.strategies.early_stopping import read_marker
-
-
-def run_options(loc: Location, children: list[pafs.FileInfo]) -> dict[str, Any]:
-    if not any(c.base_name == RUN_FILE for c in children):
-        return {}
-    try:
-        value = json.loads(loc.read_text(loc.join(RUN_FILE)))
-    except (json.JSONDecodeError, OSError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[str]) -> dict[str, dict]:
@@ -45,9 +34,7 @@ def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[st
         state = json.loads(loc.read_text(newest.path))
         out = {}
         for entry in state.get("trial_data", []):
-            info = json.loads(entry[0]) if isinstance(entry, list) else json.loads(entry)
-            runtime = json.loads(entry[1]) if isinstance(entry, list) and len(entry) > 1 else {}
-            info["num_failures"] = runtime.get("num_failures", 0)
+            info = json.loads(entry[0])  # Ray 2.60: [trial JSON, runtime JSON]
             out[info["trial_id"]] = info
         return out
     except (json.JSONDecodeError, KeyError, TypeError, IndexError, OSError):
@@ -57,10 +44,11 @@ def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[st
         return {}
 
 
-def read_params(loc: Location, path: str) -> dict[str, Any] | None:
+def read_json(loc: Location, path: str) -> dict[str, Any] | None:
+    """A JSON object file (params.json, the run options); None where it is missing or no JSON object."""
     try:
-        value = json.loads(loc.read_text(f"{path}/{PARAMS_FILE}"))
-    except (json.JSONDecodeError, OSError, FileNotFoundError):
+        value = json.loads(loc.read_text(path))
+    except (json.JSONDecodeError, OSError):
         return None
     return value if isinstance(value, dict) else None
 

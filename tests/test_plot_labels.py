@@ -27,7 +27,7 @@ from matplotlib.transforms import Bbox
 
 from analysis import plot_labels
 from analysis.front import compute_front, parse_objectives
-from analysis.plots import remeasure_plot, scatter_figure
+from analysis.plots import remeasure_figure, scatter_figure
 from analysis.report import notebook_matches
 from search_spaces.grid import notebook_configs
 from tune_mnist.model.counts import mlp_flops
@@ -229,10 +229,11 @@ WITHOUT_ADJUSTTEXT = (
 from pathlib import Path
 import pandas as pd
 from analysis.front import compute_front, parse_objectives
-from analysis.plots import scatter, scatter_figure
+from analysis.plots import save, scatter_figure
 table = pd.read_pickle(sys.argv[1])
 front = compute_front(table, parse_objectives("val_acc:max,flops:min,latency_p50_us:min", table), 0.9)
-print(scatter(front, "flops", "val_acc", Path(sys.argv[2]) / "accuracy_vs_flops.png", "no adjustText").stat().st_size)
+drawn = {"accuracy_vs_flops.png": scatter_figure(front, "flops", "val_acc", "no adjustText")}
+print(save(drawn, Path(sys.argv[2]))[0].stat().st_size)
 ax = scatter_figure(front, "flops", "val_acc", "no adjustText").axes[0]
 print(sorted(t.get_text() for t in ax.texts))
 print([t.get_text() for t in ax.get_legend().get_texts()][-1])
@@ -259,8 +260,8 @@ def test_without_adjusttext_the_plot_is_drawn_with_the_picks_and_the_ends_labell
     assert last_legend_line == plot_labels.REST_TEXT.format(n=int(front.table["on_front"].sum()) - 3)
 
 
-@pytest.mark.slow  # two layers of the front labelled and the PNG written: over 3 s
-def test_the_remeasure_plots_labels_do_not_overlap(monkeypatch, tmp_path):
+@pytest.mark.slow  # two layers of the front labelled: over 3 s
+def test_the_remeasure_plots_labels_do_not_overlap():
     """remeasure.png labels the front and the layer behind it, latency during the search against alone, on
     linear axes: there the four fastest configs' markers overlap one another, so a label may touch a
     neighbour's marker, but no label covers another label."""
@@ -271,13 +272,9 @@ def test_the_remeasure_plots_labels_do_not_overlap(monkeypatch, tmp_path):
         table["latency_p50_us"] * 0.97,
         table["latency_p50_us"] * 1.04,
     )
-    kept = []
-    monkeypatch.setattr(plt, "close", kept.append)  # keep the figure remeasure_plot would close
-    remeasure_plot(table, tmp_path)
-    (fig,) = kept
+    fig = remeasure_figure(table)
     assert sorted(label_boxes(fig)) == sorted(table["label"])
     assert [c for c in collisions(fig, table, "trial_latency_p50_us", "latency_p50_us") if " overlaps " in c] == []
-    monkeypatch.undo()
     plt.close(fig)
 
 
