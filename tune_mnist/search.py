@@ -26,8 +26,7 @@ from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
 from tune_mnist.search_options import parse_args
-from tune_mnist.strategies.budget import SearchBudget, screening_share
-from tune_mnist.strategies.search_limits import check_limits
+from tune_mnist.strategies.budget import SearchBudget, check_limits, screening_share
 from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import Summary, summarize
