@@ -41,6 +41,7 @@ from typing import Any
 import optuna
 
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.objectives import selection_accuracy
 from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.strategies.study_searcher import Space, StudySearcher
 from tune_mnist.training.packed.cost_model import TRAIN_FLOPS_FACTOR, StepCost
@@ -123,7 +124,7 @@ class CostAwareSearcher(StudySearcher):
     def values(self, trial: optuna.trial.Trial, result: dict) -> list[float] | None:
         """FLOPs and the selection accuracy, with the bar's constraint and what the dashboard shows."""
         flops = trial.user_attrs.get("flops")
-        accuracy = _accuracy(result, self.bar)
+        accuracy = selection_accuracy(result)
         if flops is None or math.isnan(accuracy):
             return None
         epochs = trial.user_attrs.get("epochs")
@@ -135,12 +136,3 @@ class CostAwareSearcher(StudySearcher):
         if accuracy > self.bar:
             self.incumbent = min(self.incumbent, float(flops))
         return [float(flops), accuracy]
-
-
-def _accuracy(result: dict, bar: float) -> float:
-    """The selection accuracy of a result: val_acc, or bar - shortfall where test_acc stands in."""
-    value = result.get("val_acc")
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    shortfall = result.get("accuracy_shortfall")
-    return bar - float(shortfall) if isinstance(shortfall, (int, float)) and shortfall > 0 else math.nan

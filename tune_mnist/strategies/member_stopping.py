@@ -22,7 +22,7 @@ from typing import Any
 
 from tune_mnist.core.config import CONFIRM_ROUND, TrialConfig
 from tune_mnist.core.metrics import EPOCH
-from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, selection_accuracy
 from tune_mnist.strategies.early_stopping import StopDecision, decide
 
 
@@ -32,15 +32,6 @@ def config_groups(configs: Sequence[TrialConfig]) -> list[list[int]]:
     for i, config in enumerate(configs):
         groups.setdefault(dataclasses.replace(config, seed=0), []).append(i)
     return list(groups.values())
-
-
-def selection_accuracy(row: dict[str, Any]) -> float:
-    """The accuracy the bar applies to: validation, or test where there is no validation split."""
-    value = row.get("val_acc")
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    value = row.get("test_acc")
-    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 class MemberStopping:
