@@ -31,11 +31,9 @@ SMOKE = ["--space", "smoke"]
 
 
 def seeds(accuracies: list[float], flops: float, latency: float = 10.0) -> Seeds:
-    s = Seeds()
-    for seed, acc in enumerate(accuracies):
-        s.accuracy[seed] = acc
-        s.costs[seed] = {"flops": flops, "latency_p50_us": latency}
-    return s
+    return Seeds(
+        {seed: {"val_acc": acc, "flops": flops, "latency_p50_us": latency} for seed, acc in enumerate(accuracies)}
+    )
 
 
 def trial_params(experiment: Path) -> list[dict]:

@@ -8,12 +8,12 @@ the analysis does), says how many back each pick, marks a pick with fewer than t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.confirm.log import read_log
+from tune_mnist.confirm.rule import Seeds
 from tune_mnist.core import metrics
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
@@ -22,25 +22,16 @@ from tune_mnist.core.objectives import SELECTION_METRIC
 
 
 @dataclass
-class Group:
-    """One config's finished seeds (seed -> result row)."""
+class Group(Seeds):
+    """One config's finished seeds, as the summary names the config."""
 
-    label: str
-    key: str
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return len(self.rows)
-
-    def mean(self, metric: str) -> float:
-        values = [r[metric] for r in self.rows.values() if finite(r.get(metric))]
-        return sum(values) / len(values) if values else math.nan
+    label: str = ""
+    key: str = ""
 
     def first(self) -> Group:
         """The screening result: the config's first seed alone."""
         seed = min(self.rows)
-        return Group(self.label, self.key, {seed: self.rows[seed]})
+        return Group({seed: self.rows[seed]}, self.label, self.key)
 
     def per_seed(self, metric: str = SELECTION_METRIC) -> str:
         return ", ".join(f"s{s} {self.rows[s][metric]:.4f}" for s in sorted(self.rows))
@@ -53,7 +44,7 @@ def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[G
     for config, row in pairs:
         cfg = TrialConfig.from_dict(config)
         key = config_key(config)
-        groups.setdefault(key, Group(cfg.label(seed=False), key)).rows[cfg.seed] = row
+        groups.setdefault(key, Group(label=cfg.label(seed=False), key=key)).rows[cfg.seed] = row
         settings.setdefault(key, {k: config.get(k) for k in DISTINGUISHING})
     # Named as the analysis names them: the one label, with what tells same-label configs apart.
     for group, label in zip(
@@ -68,11 +59,6 @@ def trial_rows(config: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[di
     configs = pack_members(config) or [config]
     rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
     return list(zip(configs, rows))
-
-
-def reached_end(config: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether ``row`` is the config's last epoch: a finished seed (stopped ones have no final result)."""
-    return row.get("epoch") is not None and row.get("epoch") == config.get("epochs")
 
 
 def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:

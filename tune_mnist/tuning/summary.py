@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tune_mnist.confirm.rule import marking_k
-from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks, reached_end, trial_rows
+from tune_mnist.confirm.rule import marking_k, reached_end
+from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks, trial_rows
 from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.layout import member_trial_dir
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
