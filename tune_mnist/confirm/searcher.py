@@ -226,8 +226,8 @@ class ConfirmingSearcher(Searcher):
             return [{PACK_MEMBERS: [c.to_dict() for c in g], **constants} for g in grouped if g]
         return [{**c.to_dict(), **constants} for c in configs]
 
-    def _log(self) -> dict[str, Any]:
-        return {
+    def _write_log(self) -> None:
+        log = {
             "k": self.stage.k,
             "bar": self.stage.bar,
             "confirm_started": self.confirm_started,
@@ -235,6 +235,4 @@ class ConfirmingSearcher(Searcher):
             "screening_closed_by_budget_at": self.screening_closed_at,
             "rounds": self.rounds,
         }
-
-    def _write_log(self) -> None:
-        write_log(self.stage.experiment, self._log())
+        write_log(self.stage.experiment, log)

@@ -37,11 +37,11 @@ def config_groups(configs: Sequence[TrialConfig]) -> list[list[int]]:
 class MemberStopping:
     """Keeps each config's mean curve over its seeds and says which members stop after an epoch."""
 
-    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any], enabled: bool = True) -> None:
+    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any]) -> None:
         self.configs = list(configs)
         self.groups = config_groups(self.configs)
         self.bar = float(trial_config.get("min_accuracy", DEFAULT_MIN_ACCURACY))
-        self.enabled = enabled and trial_config.get(CONFIRM_ROUND) is None
+        self.enabled = trial_config.get(CONFIRM_ROUND) is None  # a confirmation seed always runs to its end
         self.curves: dict[int, dict[int, list[float]]] = {}  # group -> epoch -> accuracy of each seed
 
     def after_epoch(self, rows: dict[int, dict[str, Any]]) -> dict[int, StopDecision]:

@@ -108,9 +108,6 @@ class PackingSearcher(Searcher):
             self.left -= 1 if self.left > 0 else 0
         return drawn
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Nothing per epoch: the members' stopping is decided inside the pack."""
-
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         from tune_mnist.trainables.pack_trainable import seeds_mean
 

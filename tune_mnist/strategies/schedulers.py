@@ -101,17 +101,12 @@ class BarAwareScheduler(BudgetedFIFOScheduler):
         if decision is None:
             return TrialScheduler.CONTINUE
         self.stopped[trial.trial_id] = decision
-        write_marker(trial, decision)
+        write_file(trial, STOPPED_EARLY_FILE, decision.to_json())
         logger.info("Stopping trial %s early: %s", trial.trial_id, decision.reason)
         return TrialScheduler.STOP
 
     def debug_string(self) -> str:
         return f"Using bar-aware early stopping: {len(self.stopped)} trials stopped early."
-
-
-def write_marker(trial: Any, decision: StopDecision) -> None:
-    """``stopped_early.json`` in the trial's directory on the experiment's storage (a path or a URI)."""
-    write_file(trial, STOPPED_EARLY_FILE, decision.to_json())
 
 
 def write_file(trial: Any, name: str, text: str, member_dir: str | None = None) -> None:
