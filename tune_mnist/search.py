@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import search_spaces
 from search_spaces import Space, SpaceOptions
 from search_spaces.random import DEFAULT_SAMPLES
-from tune_mnist.confirm.summary import Pick, stage_times
+from tune_mnist.confirm.summary import Pick, wall_time_line
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.core.options import FIELDS, SearchOptions
@@ -174,9 +174,9 @@ def run_tuner(
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm.searcher); its log times it.
-        stage = stage_times(experiment, fit_started, time.time(), options.confirm)
+        wall_time = wall_time_line(experiment, fit_started, time.time(), options.confirm)
         expected = None if points is None else configs_in(points)
-        return summarize(results, options, experiment, expected, stage)
+        return summarize(results, options, experiment, expected, wall_time)
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()
