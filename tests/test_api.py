@@ -12,9 +12,12 @@ import pytest
 
 from tune_mnist import SearchOptions, run_search, search
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.options import COMMAND_OPTIONS, RUN_STATE
 from tune_mnist.search_keywords import OPTIONS, flag, options_from
 from tune_mnist.search_options import build_parser, parse_args
+
+#: The fields a run works out (those with defaults), never given on the command line, and the command's options.
+RUN_STATE = tuple(f.name for f in dataclasses.fields(SearchOptions) if f.default is not dataclasses.MISSING)
+COMMAND_OPTIONS = tuple(f.name for f in dataclasses.fields(SearchOptions) if f.name not in RUN_STATE)
 
 REPO = Path(__file__).resolve().parents[1]
 

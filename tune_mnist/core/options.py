@@ -70,7 +70,3 @@ class SearchOptions:
 
 #: Every field's name.
 FIELDS = frozenset(f.name for f in dataclasses.fields(SearchOptions))
-#: The fields a run works out, never given on the command line.
-RUN_STATE = tuple(f.name for f in dataclasses.fields(SearchOptions) if f.default is not dataclasses.MISSING)
-#: The fields that are the command's options.
-COMMAND_OPTIONS = tuple(f.name for f in dataclasses.fields(SearchOptions) if f.name not in RUN_STATE)
