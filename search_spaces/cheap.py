@@ -25,14 +25,14 @@ def searcher(options: SpaceOptions) -> Adaptive:
     def make() -> Any:
         import optuna
 
-        from tune_mnist.strategies.cost_aware import CostAwareOptunaSearch
+        from tune_mnist.strategies.cost_aware import CostAwareSearcher
         from tune_mnist.strategies.study_journal import journal_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(
             seed=options.search_seed, multivariate=True, group=True, constant_liar=True
         )
-        return CostAwareOptunaSearch(
+        return CostAwareSearcher(
             space=functools.partial(define, options=options),
             sampler=sampler,
             bar=options.min_accuracy,

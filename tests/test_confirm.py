@@ -31,11 +31,9 @@ SMOKE = ["--space", "smoke"]
 
 
 def seeds(accuracies: list[float], flops: float, latency: float = 10.0) -> Seeds:
-    s = Seeds()
-    for seed, acc in enumerate(accuracies):
-        s.accuracy[seed] = acc
-        s.costs[seed] = {"flops": flops, "latency_p50_us": latency}
-    return s
+    return Seeds(
+        {seed: {"val_acc": acc, "flops": flops, "latency_p50_us": latency} for seed, acc in enumerate(accuracies)}
+    )
 
 
 def trial_params(experiment: Path) -> list[dict]:
@@ -234,9 +232,9 @@ def test_interrupted_confirmation_resumes_without_training_a_seed_twice(storage)
 
 def test_the_summary_says_a_stage_not_started_yet_apart_from_no_stage(tmp_path):
     """A run stopped before its confirmation stage began is not a run without one."""
-    from tune_mnist.confirm.summary import stage_times
+    from tune_mnist.confirm.summary import wall_time_line
 
-    pending = stage_times(str(tmp_path), 0.0, 12.0, k=3).lines()
-    off = stage_times(str(tmp_path), 0.0, 12.0, k=1).lines()
-    assert pending == ["Wall time: search 12.0 s (confirmation stage not started yet; --resume runs it)."]
-    assert off == ["Wall time: search 12.0 s (no confirmation stage: --confirm 1)."]
+    pending = wall_time_line(str(tmp_path), 0.0, 12.0, k=3)
+    off = wall_time_line(str(tmp_path), 0.0, 12.0, k=1)
+    assert pending == "Wall time: search 12.0 s (confirmation stage not started yet; --resume runs it)."
+    assert off == "Wall time: search 12.0 s (no confirmation stage: --confirm 1)."

@@ -54,9 +54,9 @@ def test_the_confirmation_stage_and_the_analysis_agree_on_the_front(tmp_path):
 
     seeds: dict[str, Seeds] = {}
     for _, row in trials.iterrows():
-        s = seeds.setdefault(config_key(row), Seeds())
-        s.accuracy[int(row["seed"])] = float(row["val_acc"])
-        s.costs[int(row["seed"])] = {name: float(row[name]) for name, _ in OBJECTIVES}
+        seeds.setdefault(config_key(row), Seeds()).rows[int(row["seed"])] = {
+            name: float(row[name]) for name, _ in OBJECTIVES
+        }
     assert front_keys(seeds, BAR) == analysis_front
     assert len(analysis_front) == 3
 

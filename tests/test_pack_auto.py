@@ -14,7 +14,7 @@ import pytest
 from tune_mnist import search
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
-from tune_mnist.strategies.budget_cap import budget_flops
+from tune_mnist.strategies.cost_aware import budget_flops
 from tune_mnist.training.packed.calibrate import measure_step_cost
 from tune_mnist.training.packed.cost_model import KEEP_BELOW, StepCost, expected_time, plan_by_cost, seeds_are_cheap
 

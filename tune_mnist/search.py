@@ -10,7 +10,7 @@ import time
 import search_spaces
 from search_spaces import Space, SpaceOptions
 from search_spaces.random import DEFAULT_SAMPLES
-from tune_mnist.confirm.summary import stage_times
+from tune_mnist.confirm.summary import wall_time_line
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError, exit_status
 from tune_mnist.core.options import FIELDS, SearchOptions
@@ -24,8 +24,7 @@ from tune_mnist.experiment.run_options import resume_options, save_run_options
 from tune_mnist.experiment.storage import exists, storage_root
 from tune_mnist.experiment.storage_guard import StorageGuard, check_free_space
 from tune_mnist.search_options import parse_args
-from tune_mnist.strategies.budget import SearchBudget, screening_share
-from tune_mnist.strategies.search_limits import check_limits
+from tune_mnist.strategies.budget import SearchBudget, check_limits, screening_share
 from tune_mnist.tuning.dry_run import disk_estimate, print_dry_run
 from tune_mnist.tuning.ray_session import start_ray
 from tune_mnist.tuning.summary import SearchResult, summarize
@@ -156,9 +155,9 @@ def run_tuner(
             results = tuner.fit()  # a full disk: one sentence, exit 2
             guard.check()
         # The confirmation stage ran inside fit (tune_mnist.confirm.searcher); its log times it.
-        stage = stage_times(experiment, fit_started, time.time(), options.confirm)
+        wall_time = wall_time_line(experiment, fit_started, time.time(), options.confirm)
         expected = None if points is None else configs_in(points)
-        return summarize(results, options, experiment, expected, stage)
+        return summarize(results, options, experiment, expected, wall_time)
     finally:
         if started:  # a Ray this call started (or connected to) is left as it was found
             ray.shutdown()

@@ -24,10 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from tune_mnist.core.config import config_key as config_key  # the confirmation searcher imports it from here
 from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.core.pareto import dominates, nondominated
@@ -38,8 +38,6 @@ DEFAULT_CONFIRM = 3
 Z_BAND = 2.0
 #: ``--bar-on lcb`` in the analysis: mean - LCB_Z * sigma / sqrt(n), a one-sided 95% lower bound.
 LCB_Z = 1.645
-#: The cost objectives (everything but the selection accuracy), minimised.
-COSTS: tuple[str, ...] = tuple(name for name, _ in OBJECTIVES if name != SELECTION_METRIC)
 #: Which way each of ``OBJECTIVES`` is better, in their order (the order of a config's point).
 MAXIMISE: tuple[bool, ...] = tuple(sense == "max" for _, sense in OBJECTIVES)
 
@@ -54,22 +52,29 @@ def marking_k(confirm: object) -> int:
 
 @dataclass
 class Seeds:
-    """One config's finished seeds: accuracy and costs per seed."""
+    """One config's finished seeds: seed -> the row of its last epoch."""
 
-    accuracy: dict[int, float] = field(default_factory=dict)
-    costs: dict[int, dict[str, float]] = field(default_factory=dict)
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
-        return len(self.accuracy)
+        return len(self.rows)
 
-    @property
-    def mean(self) -> float:
-        return sum(self.accuracy.values()) / self.n
+    def mean(self, metric: str = SELECTION_METRIC) -> float:
+        """The mean of ``metric`` over the seeds that reported it; NaN where none did."""
+        values = [r[metric] for r in self.rows.values() if finite(r.get(metric))]
+        return sum(values) / len(values) if values else math.nan
 
     def cost(self, name: str) -> float:
-        values = [c[name] for c in self.costs.values() if finite(c.get(name))]
-        return sum(values) / len(values) if values else math.inf
+        """The seeds' mean of a cost objective; infinite where none reported it (never on the front)."""
+        value = self.mean(name)
+        return value if finite(value) else math.inf
+
+
+def reached_end(config: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Whether ``row`` is the config's last epoch: a finished seed (one stopped early or by the budget
+    has no final result)."""
+    return row.get("epoch") is not None and row.get("epoch") == config.get("epochs")
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,8 @@ def pooled_sigma(samples: Iterable[Iterable[float]]) -> float | None:
 
 def front_keys(seeds: Mapping[str, Seeds], bar: float) -> set[str]:
     """The configs above the bar that no other config above the bar dominates, on seed means."""
-    feasible = [key for key, s in seeds.items() if s.n and s.mean > bar]
-    points = np.array([_point(seeds[key], seeds[key].mean) for key in feasible], dtype=float)
+    feasible = [key for key, s in seeds.items() if s.n and s.mean() > bar]
+    points = np.array([_point(seeds[key], seeds[key].mean()) for key in feasible], dtype=float)
     return {key for key, kept in zip(feasible, nondominated(points, MAXIMISE)) if kept}
 
 
@@ -106,23 +111,23 @@ def plan_round(
     seeds: Mapping[str, Seeds], bar: float, k: int, z: float = Z_BAND
 ) -> tuple[list[Decision], float | None]:
     """The configs to bring to ``k`` seeds next (cheap near-bar configs first), and the sigma used."""
+    sigma = pooled_sigma([r.get(SELECTION_METRIC) for r in s.rows.values()] for s in seeds.values())
     unconfirmed = {key for key, s in seeds.items() if 0 < s.n < k}
     if not unconfirmed:
-        return [], pooled_sigma(s.accuracy.values() for s in seeds.values())
+        return [], sigma
     chosen = {key: "front" for key in front_keys(seeds, bar) & unconfirmed}
-    sigma = pooled_sigma(s.accuracy.values() for s in seeds.values())
     if sigma is not None:
-        confirmed_feasible = [s for s in seeds.values() if s.n >= k and s.mean > bar]
+        confirmed_feasible = [s for s in seeds.values() if s.n >= k and s.mean() > bar]
         for key in sorted(unconfirmed - set(chosen)):
             s = seeds[key]
             half = z * sigma / math.sqrt(s.n)
-            if abs(s.mean - bar) > half:
+            if abs(s.mean() - bar) > half:
                 continue
-            best_case = _point(s, s.mean + half)
-            if not any(dominates(_point(d, d.mean), best_case, MAXIMISE) for d in confirmed_feasible):
+            best_case = _point(s, s.mean() + half)
+            if not any(dominates(_point(d, d.mean()), best_case, MAXIMISE) for d in confirmed_feasible):
                 chosen[key] = "band"
     decisions = [
-        Decision(key, reason, abs(seeds[key].mean - bar), seeds[key].cost("flops")) for key, reason in chosen.items()
+        Decision(key, reason, abs(seeds[key].mean() - bar), seeds[key].cost("flops")) for key, reason in chosen.items()
     ]
     return sorted(decisions, key=lambda d: (d.distance, d.flops, d.key)), sigma
 

@@ -31,8 +31,10 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.confirm.log import read_log, write_log
-from tune_mnist.confirm.rule import Seeds, config_key, missing_seeds, plan_round
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, pack_members
+from tune_mnist.confirm.rule import Seeds, missing_seeds, plan_round, reached_end
+from tune_mnist.confirm.summary import trial_rows
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
+from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
 from tune_mnist.experiment.rebuild import finished_trials
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
@@ -74,7 +76,7 @@ class ConfirmingSearcher(Searcher):
         self.inner = inner
         self.inner_left = num_samples if inner is not None else 0  # negative: unlimited (a budget ends it)
         self.space: dict[str, Any] = {}
-        self.trials: dict[str, dict[str, Any]] = {}  # trial id -> {"configs", "done", "inner", "stage"}
+        self.trials: dict[str, dict[str, Any]] = {}  # trial id -> {"point", "done", "inner"}
         self.seeds: dict[str, Seeds] = {}  # config key -> finished seeds
         self.taken: dict[str, set[int]] = {}  # config key -> every seed handed out
         self.queue: list[dict[str, Any]] = []
@@ -94,7 +96,7 @@ class ConfirmingSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._screening_open():
             if self.screening:
-                return self._hand_out(trial_id, self.screening.pop(0), "screen")
+                return self._hand_out(trial_id, self.screening.pop(0))
             if self.inner is not None and self.inner_left != 0:
                 proposal = self.inner.suggest(trial_id)
                 if proposal is None:
@@ -102,7 +104,7 @@ class ConfirmingSearcher(Searcher):
                 if proposal != Searcher.FINISHED:
                     if self.inner_left > 0:
                         self.inner_left -= 1
-                    return self._hand_out(trial_id, proposal, "screen", inner=True)
+                    return self._hand_out(trial_id, proposal, inner=True)
                 self.inner_left = 0
         if not self.queue:
             if any(not t["done"] for t in self.trials.values()):
@@ -113,7 +115,7 @@ class ConfirmingSearcher(Searcher):
                     self.finished_at = time.time()
                     self._write_log()
                 return Searcher.FINISHED
-        return self._hand_out(trial_id, self.queue.pop(0), "confirm")
+        return self._hand_out(trial_id, self.queue.pop(0))
 
     def _screening_open(self) -> bool:
         """False once this run's screening deadline has passed (or an earlier run's closed screening
@@ -144,8 +146,7 @@ class ConfirmingSearcher(Searcher):
         trial["done"] = True
         if error or not result:
             return
-        rows = result.get(PACK_MEMBERS) if len(trial["configs"]) > 1 or PACK_MEMBERS in result else [result]
-        for config, row in zip(trial["configs"], rows or []):
+        for config, row in trial_rows(trial["point"], result):
             self._record(config, row)
 
     def save(self, checkpoint_path: str) -> None:
@@ -166,24 +167,16 @@ class ConfirmingSearcher(Searcher):
 
     def _record(self, config: dict[str, Any], row: dict[str, Any]) -> None:
         """A seed's result, where ``row`` is its config's last epoch (stopped early or by the budget: none)."""
-        if not _final(config, row):
-            return
-        accuracy = row.get(SELECTION_METRIC)
-        if not isinstance(accuracy, (int, float)) or accuracy != accuracy:
-            return
-        seeds = self.seeds.setdefault(config_key(config), Seeds())
-        seed = int(config.get("seed", 0))
-        seeds.accuracy[seed] = float(accuracy)
-        seeds.costs[seed] = {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
+        if reached_end(config, row) and finite(row.get(SELECTION_METRIC)):
+            self.seeds.setdefault(config_key(config), Seeds()).rows[int(config.get("seed", 0))] = row
 
     # ------------------------------------------------------------ the stage
 
-    def _hand_out(self, trial_id: str, point: dict[str, Any], stage: str, inner: bool = False) -> dict[str, Any]:
+    def _hand_out(self, trial_id: str, point: dict[str, Any], inner: bool = False) -> dict[str, Any]:
         merged = {**self.space, **point}
-        configs = pack_members(merged) or [merged]
-        for config in configs:
+        for config in pack_members(merged) or [merged]:
             self.taken.setdefault(config_key(config), set()).add(int(config.get("seed", 0)))
-        self.trials[trial_id] = {"configs": configs, "done": False, "inner": inner, "stage": stage}
+        self.trials[trial_id] = {"point": merged, "done": False, "inner": inner}
         return point
 
     def _next_round(self) -> list[dict[str, Any]]:
@@ -233,8 +226,8 @@ class ConfirmingSearcher(Searcher):
             return [{PACK_MEMBERS: [c.to_dict() for c in g], **constants} for g in grouped if g]
         return [{**c.to_dict(), **constants} for c in configs]
 
-    def _log(self) -> dict[str, Any]:
-        return {
+    def _write_log(self) -> None:
+        log = {
             "k": self.stage.k,
             "bar": self.stage.bar,
             "confirm_started": self.confirm_started,
@@ -242,14 +235,4 @@ class ConfirmingSearcher(Searcher):
             "screening_closed_by_budget_at": self.screening_closed_at,
             "rounds": self.rounds,
         }
-
-    def _write_log(self) -> None:
-        write_log(self.stage.experiment, self._log())
-
-
-def _final(config: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether ``row`` is the config's last epoch (a trial stopped before it has no final result)."""
-    epoch, epochs = row.get("epoch"), config.get("epochs")
-    if not isinstance(epoch, (int, float)) or not isinstance(epochs, (int, float)):
-        return True  # no epoch count to compare: take the row as Tune reported it
-    return epoch >= epochs
+        write_log(self.stage.experiment, log)

@@ -8,12 +8,12 @@ the analysis does), says how many back each pick, marks a pick with fewer than t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.confirm.log import read_log
+from tune_mnist.confirm.rule import Seeds
 from tune_mnist.core import metrics
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
@@ -22,25 +22,16 @@ from tune_mnist.core.objectives import SELECTION_METRIC
 
 
 @dataclass
-class Group:
-    """One config's finished seeds (seed -> result row)."""
+class Group(Seeds):
+    """One config's finished seeds, as the summary names the config."""
 
-    label: str
-    key: str
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return len(self.rows)
-
-    def mean(self, metric: str) -> float:
-        values = [r[metric] for r in self.rows.values() if finite(r.get(metric))]
-        return sum(values) / len(values) if values else math.nan
+    label: str = ""
+    key: str = ""
 
     def first(self) -> Group:
         """The screening result: the config's first seed alone."""
         seed = min(self.rows)
-        return Group(self.label, self.key, {seed: self.rows[seed]})
+        return Group({seed: self.rows[seed]}, self.label, self.key)
 
     def per_seed(self, metric: str = SELECTION_METRIC) -> str:
         return ", ".join(f"s{s} {self.rows[s][metric]:.4f}" for s in sorted(self.rows))
@@ -53,7 +44,7 @@ def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[G
     for config, row in pairs:
         cfg = TrialConfig.from_dict(config)
         key = config_key(config)
-        groups.setdefault(key, Group(cfg.label(seed=False), key)).rows[cfg.seed] = row
+        groups.setdefault(key, Group(label=cfg.label(seed=False), key=key)).rows[cfg.seed] = row
         settings.setdefault(key, {k: config.get(k) for k in DISTINGUISHING})
     # Named as the analysis names them: the one label, with what tells same-label configs apart.
     for group, label in zip(
@@ -68,11 +59,6 @@ def trial_rows(config: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[di
     configs = pack_members(config) or [config]
     rows = metrics.get(PACK_MEMBERS) or [metrics] * len(configs)
     return list(zip(configs, rows))
-
-
-def reached_end(config: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Whether ``row`` is the config's last epoch: a finished seed (stopped ones have no final result)."""
-    return row.get("epoch") is not None and row.get("epoch") == config.get("epochs")
 
 
 def best(groups: list[Group], metric: str, mode: str, bar: float) -> Group | None:
@@ -162,57 +148,28 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
     return out
 
 
-@dataclass(frozen=True)
-class StageTimes:
-    """Wall seconds of this run's ``fit`` split into the search phase and the confirmation stage."""
-
-    total: float
-    confirm: float | None  # None: no confirmation stage (--confirm 1)
-    rounds: int = 0
-    configs: int = 0
-    trials_seeds: int = 0
-    sigma: float | None = None
-    resumed_in_stage: bool = False
-    k: int = 1  # the run's --confirm
-
-    @property
-    def search(self) -> float:
-        return self.total - (self.confirm or 0.0)
-
-    def lines(self) -> list[str]:
-        if self.confirm is None and self.k > 1:  # stopped (Ctrl-C, a full disk) before the stage
-            return [f"Wall time: search {self.search:.1f} s (confirmation stage not started yet; --resume runs it)."]
-        if self.confirm is None:
-            return [f"Wall time: search {self.search:.1f} s (no confirmation stage: --confirm 1)."]
-        sigma = f", pooled seed std {self.sigma:.4f}" if self.sigma is not None else ""
-        ratio = f", {self.total / self.search:.2f}x the search phase" if self.search > 0 else ""
-        resumed = " (this run resumed inside the stage)" if self.resumed_in_stage else ""
-        return [
-            f"Wall time: search {self.search:.1f} s; confirmation stage {self.confirm:.1f} s{resumed}{ratio} "
-            f"({self.rounds} round(s), {self.configs} config(s), {self.trials_seeds} extra seed(s){sigma})."
-        ]
-
-
-def stage_times(experiment: str, fit_started: float, fit_ended: float, k: int = 1) -> StageTimes:
-    """Split this run's fit wall time at the moment the confirmation stage started (from its log);
+def wall_time_line(experiment: str, fit_started: float, fit_ended: float, k: int = 1) -> str:
+    """This run's fit wall time, split at the moment the confirmation stage started (from its log);
     ``k``: the run's ``--confirm``."""
     log = read_log(experiment)
     total = fit_ended - fit_started
+    started = None if log is None else log.get("confirm_started")
+    confirm = 0.0 if started is None else fit_ended - max(float(started), fit_started)
+    search = total - confirm
+    if log is None and k > 1:  # stopped (Ctrl-C, a full disk) before the stage
+        return f"Wall time: search {search:.1f} s (confirmation stage not started yet; --resume runs it)."
     if log is None:
-        return StageTimes(total, None, k=k)
-    started = log.get("confirm_started")
+        return f"Wall time: search {search:.1f} s (no confirmation stage: --confirm 1)."
     rounds = log.get("rounds") or []
     configs = [c for r in rounds for c in r.get("configs", [])]
     sigmas = [r.get("sigma") for r in rounds if r.get("sigma") is not None]
-    return StageTimes(
-        total=total,
-        confirm=0.0 if started is None else fit_ended - max(float(started), fit_started),
-        rounds=len(rounds),
-        configs=len(configs),
-        trials_seeds=sum(len(c.get("seeds", [])) for c in configs),
-        sigma=sigmas[-1] if sigmas else None,
-        resumed_in_stage=started is not None and float(started) < fit_started,
-        k=k,
+    seeds = sum(len(c.get("seeds", [])) for c in configs)
+    sigma = f", pooled seed std {sigmas[-1]:.4f}" if sigmas else ""
+    ratio = f", {total / search:.2f}x the search phase" if search > 0 else ""
+    resumed = " (this run resumed inside the stage)" if started is not None and float(started) < fit_started else ""
+    return (
+        f"Wall time: search {search:.1f} s; confirmation stage {confirm:.1f} s{resumed}{ratio} "
+        f"({len(rounds)} round(s), {len(configs)} config(s), {seeds} extra seed(s){sigma})."
     )
 
 

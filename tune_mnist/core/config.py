@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.labels import label_parts
+from tune_mnist.core.labels import model_text, setting_text
 from tune_mnist.core.metrics import missing
 
 IMAGE_SIDE = 28
@@ -102,17 +102,15 @@ class TrialConfig:
         """E.g. ``784-1024-1024-10``."""
         return "-".join(str(n) for n in [self.in_features] + [self.width] * self.depth + [NUM_CLASSES])
 
-    @property
-    def label_settings(self) -> dict[str, Any]:
-        """The training settings a label shows: those that differ from the defaults (``lr``, ``batch_size``)."""
-        return {k: getattr(self, k) for k in LABEL_SETTINGS if getattr(self, k) != _DEFAULTS[k]}
-
     def label(self, sep: str = " ", seed: bool = True) -> str:
         """E.g. ``resize8 1x256 s0``, ``crop20-resize13-std linear lr2.1e-4 b128 s0``: how trial
         directories, the live table and (without the seed) the analysis name a config (``tune_mnist.core.labels``)."""
-        return sep.join(
-            label_parts(self.input_spec, self.depth, self.width, self.label_settings, self.seed if seed else None)
-        )
+        parts = [self.input_spec, model_text(self.depth, self.width)]
+        # The training settings that differ from the defaults (lr, batch_size): known before the experiment is.
+        parts += [setting_text(k, getattr(self, k)) for k in LABEL_SETTINGS if getattr(self, k) != _DEFAULTS[k]]
+        if seed:
+            parts.append(f"s{self.seed}")
+        return sep.join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

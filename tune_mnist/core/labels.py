@@ -1,5 +1,6 @@
 """The one way a config is named for people: trial directories, the live status table, the analysis's
-tables and plots all call ``label_parts`` so that a config reads the same everywhere.
+tables and plots all name a config by ``TrialConfig.label``, built from these words, so that a config
+reads the same everywhere.
 
 A label is the input spec, the model (``linear`` for depth 0, else ``<depth>x<width>``), then the
 training settings that differ from ``TrialConfig``'s defaults (``lr2.1e-4``, ``b128``), then the seed
@@ -51,21 +52,6 @@ def model_text(depth: int, width: int) -> str:
 def setting_text(key: str, value: Any) -> str:
     """One setting as a label shows it, e.g. ``lr2.1e-4``, ``b128``, ``e8``."""
     return f"{SETTING_PREFIX.get(key, key)}{short_number(value)}"
-
-
-def label_parts(
-    input_spec: str,
-    depth: int,
-    width: int,
-    settings: dict[str, Any] | None = None,
-    seed: int | None = None,
-) -> list[str]:
-    """The words of a label: input spec, model, ``settings`` (already chosen by the caller), seed."""
-    parts = [input_spec, model_text(depth, width)]
-    parts += [setting_text(k, v) for k, v in (settings or {}).items()]
-    if seed is not None:
-        parts.append(f"s{int(seed)}")
-    return parts
 
 
 #: Settings that may tell apart configs whose labels read the same, in the order a label adds them.

@@ -74,9 +74,8 @@ def member_trial_dir(pack_trial_id: str, index: int, config: dict[str, Any]) -> 
 
 
 # ---------------------------------------------------------------- Ray's fields in a result row
-#: Ray's per-report bookkeeping that each pack member's result.json row copies from its pack's report,
-#: so that a member's rows look like an ordinary trial's.
-RAY_FIELDS_COPIED_TO_MEMBERS = (
+#: Ray's per-report bookkeeping: when, where and how long, never a measurement of the model.
+RAY_REPORT_FIELDS = (
     "timestamp",
     "training_iteration",
     "date",
@@ -86,21 +85,11 @@ RAY_FIELDS_COPIED_TO_MEMBERS = (
     "hostname",
     "time_since_restore",
     "iterations_since_restore",
-    "checkpoint_dir_name",
-    "should_checkpoint",
 )
+#: What each pack member's result.json row copies from its pack's report, so that a member's rows
+#: look like an ordinary trial's.
+RAY_FIELDS_COPIED_TO_MEMBERS = (*RAY_REPORT_FIELDS, "checkpoint_dir_name", "should_checkpoint")
 #: Ray's fields that are not measurements: dropped when the analysis reads result.json rows.
 RAY_FIELDS_DROPPED_ON_READ = ("config", "should_checkpoint", "checkpoint_dir_name", "done")
-#: Ray's per-report bookkeeping the analysis keeps in its per-trial rows but does not average over seeds.
-RAY_FIELDS_NOT_AVERAGED = (
-    "timestamp",
-    "training_iteration",
-    "time_this_iter_s",
-    "time_total_s",
-    "pid",
-    "time_since_restore",
-    "iterations_since_restore",
-    "date",
-    "hostname",
-    "trial_id",
-)
+#: What the analysis keeps in its per-trial rows but does not average over seeds.
+RAY_FIELDS_NOT_AVERAGED = (*RAY_REPORT_FIELDS, "trial_id")

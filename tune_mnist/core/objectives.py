@@ -5,7 +5,11 @@ analysis all read these, so changing the default bar or objectives is a one-line
 
 from __future__ import annotations
 
-from tune_mnist.core.metrics import metric
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tune_mnist.core.metrics import finite, metric
 
 #: The accuracy bar: a model counts as good enough when its selection accuracy is above it.
 DEFAULT_MIN_ACCURACY = 0.90
@@ -18,6 +22,17 @@ OBJECTIVES: tuple[tuple[str, str], ...] = tuple(
 #: What the adaptive searcher minimises: the shortfall below the bar instead of the accuracy itself,
 #: so every model above the bar counts as equally accurate and cost decides between them.
 SEARCH_OBJECTIVES: tuple[str, ...] = ("accuracy_shortfall", "flops", "latency_p50_us")
+
+
+def selection_accuracy(row: Mapping[str, Any]) -> float:
+    """The accuracy the bar applies to in a result row: ``SELECTION_METRIC``, or the test accuracy where
+    the run held out no validation split; NaN where neither was reported. The scheduler, a pack's
+    member stopping and the cost-aware searcher all judge a trial by it."""
+    for name in (SELECTION_METRIC, "test_acc"):
+        value = row.get(name)
+        if finite(value):
+            return float(value)
+    return math.nan
 
 
 def objectives_text(accuracy_metric: str = SELECTION_METRIC) -> str:

@@ -29,7 +29,7 @@ class SearchOptions:
     batch_size: int | None
     lr: float | None
     min_accuracy: float
-    scheduler: str | None  # None until check_limits resolves the space's default
+    scheduler: str | None  # None until strategies.budget.check_limits resolves the space's default
     time_budget: float | None  # minutes
     # the data
     data_dir: str | None

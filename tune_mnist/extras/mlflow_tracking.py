@@ -20,27 +20,18 @@ from typing import Any
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
-from tune_mnist.core.layout import member_trial_dir, member_trial_id
+from tune_mnist.core.layout import (
+    RAY_FIELDS_DROPPED_ON_READ,
+    RAY_FIELDS_NOT_AVERAGED,
+    member_trial_dir,
+    member_trial_id,
+)
 from tune_mnist.core.metrics import finite
 from tune_mnist.extras.mlflow_store import experiment_id, tracking_uri
 
 TRIAL_ID_TAG, TRIAL_DIR_TAG, PARENT_TAG = "tune_mnist.trial_id", "tune_mnist.trial_dir", "mlflow.parentRunId"
-# Ray's bookkeeping numbers that say nothing about the model; everything else numeric is logged.
-SKIPPED = {
-    "config",
-    PACK_MEMBERS,
-    "done",
-    "should_checkpoint",
-    "pid",
-    "timestamp",
-    "iterations_since_restore",
-    "time_since_restore",
-    "training_iteration",
-    "time_this_iter_s",
-    "time_total_s",
-    "date",
-    "hostname",
-}
+# Ray's bookkeeping that says nothing about the model; everything else numeric is logged.
+SKIPPED = {PACK_MEMBERS, *RAY_FIELDS_DROPPED_ON_READ, *RAY_FIELDS_NOT_AVERAGED}
 # Text a row carries that describes the model or where it ran: set once as run tags.
 TAGGED = ("input_spec", "architecture", "device", "device_name", "torch_version", "node_ip")
 

@@ -12,14 +12,6 @@ from tune_mnist.core.errors import InputError
 EXTRAS: dict[str, tuple[str, ...]] = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "mlflow": ("mlflow",)}
 
 
-def missing_extra_message(option: str, extra: str) -> str:
-    """The one sentence a CLI prints when ``option`` is used without its extra."""
-    return (
-        f"{option} needs the optional {extra!r} extra, which is not installed here: "
-        f'install it with pip install -e ".[{extra}]" (or pip install {" ".join(EXTRAS[extra])}).'
-    )
-
-
 def require(extra: str, option: str) -> dict[str, ModuleType]:
     """Import every module of ``extra`` or raise InputError naming the option and the extra."""
     modules = {}
@@ -27,5 +19,8 @@ def require(extra: str, option: str) -> dict[str, ModuleType]:
         try:
             modules[name] = importlib.import_module(name)
         except ImportError:
-            raise InputError(missing_extra_message(option, extra)) from None
+            raise InputError(
+                f"{option} needs the optional {extra!r} extra, which is not installed here: "
+                f'install it with pip install -e ".[{extra}]" (or pip install {" ".join(EXTRAS[extra])}).'
+            ) from None
     return modules

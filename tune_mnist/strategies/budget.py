@@ -50,6 +50,7 @@ from typing import Any
 from tune_mnist.core.layout import BUDGET_FILE
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.experiment.storage import read_text, write_text
+from tune_mnist.strategies.early_stopping import resolve_scheduler
 from tune_mnist.strategies.screening_deadline import Deadline, publish, publish_budget
 
 #: Configs the random space draws under a budget when --num-samples is not given: more than a small
@@ -61,8 +62,12 @@ UNLIMITED = -1
 RETRY_S = 1.0
 
 
-def apply_defaults(options: SearchOptions) -> SearchOptions:
-    """Under a budget the sample count stops being the limit: the random space draws BUDGET_SAMPLES."""
+def check_limits(options: SearchOptions) -> SearchOptions:
+    """The options with ``--scheduler`` resolved for the space (InputError, one sentence, for an unknown
+    one), checked before Ray starts; and, under a budget, where the sample count stops being the limit,
+    the random space drawing BUDGET_SAMPLES. ``--time-budget``'s own value is checked with the other
+    options (``tune_mnist.search_keywords``)."""
+    options = options.replace(scheduler=resolve_scheduler(options.scheduler, options.space))
     if options.time_budget and options.num_samples is None and options.space == "random":
         return options.replace(num_samples=BUDGET_SAMPLES)
     return options
@@ -156,7 +161,7 @@ class SearchBudget:
             publish_budget(origin + self.seconds, self.seconds)  # the live table's clock
         if self.seconds is not None and not self.interrupt:
             screening = self.seconds if self.screening_s is None else self.screening_s
-            self.deadline = Deadline(origin + screening, self.started, self.reopen, end_run=self._end_now)
+            self.deadline = Deadline(origin + screening, self.started, self.reopen)
             publish(self.deadline)
         return self
 
@@ -177,12 +182,6 @@ class SearchBudget:
         if self.reached_at is None:
             self.reached_at = time.time()
         os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune: end the loop as on Ctrl-C, state saved
-
-    def _end_now(self) -> None:
-        """The searcher's call once the stage is done after a screening the budget cut short."""
-        if self._done.is_set() or signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
-            return
-        os.kill(os.getpid(), signal.SIGUSR1)
 
     @property
     def reached(self) -> bool:
@@ -218,11 +217,8 @@ class SearchBudget:
 
 
 def read_runs(experiment: str) -> list[dict[str, Any]]:
-    """The runs ``search_budget.json`` records, oldest first; empty without the file."""
-    return runs_from_text(read_text(f"{experiment}/{BUDGET_FILE}"))
-
-
-def runs_from_text(text: str | None) -> list[dict[str, Any]]:
+    """The runs ``search_budget.json`` records, oldest first; empty without the file (or an unreadable one)."""
+    text = read_text(f"{experiment}/{BUDGET_FILE}")
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
@@ -254,8 +250,3 @@ def limit_lines(early: int, unfinished: int, by_budget: bool) -> list[str]:
             "(not failures); --resume extends the search."
         )
     return lines
-
-
-#: The most a run goes on past its budget, by design: Tune's loop ends at its next step and the final
-#: experiment snapshot is one write; trials are ended mid-epoch, never waited for.
-GRACE_NOTE = "the command ends within seconds of its budget; a trial is stopped mid-epoch, never awaited"

@@ -1,4 +1,4 @@
-"""A cost-aware Optuna searcher for the front above the bar, cheap end first, with FLOPs known up front.
+"""A cost-aware study searcher for the front above the bar, cheap end first, with FLOPs known up front.
 
 The plain study searcher (``tune_mnist.strategies.study_searcher``) tells Optuna every objective as a
 black-box result of training, with no constraints. Here FLOPs and params are exact functions of the
@@ -19,9 +19,11 @@ config (``tune_mnist.model.counts``), so:
   whole proposals until one fits was tried first and, once the incumbent was small, took half the
   driver's time. A narrowed proposal that still does not fit (a space without ``max_flops``) is told
   to Optuna as failed (TPE ignores failed trials) and drawn again, up to ``MAX_REJECTS`` times;
-- under ``--time-budget`` every proposal is narrowed to ``budget_flops`` (``strategies.budget_cap``):
-  a model that alone would take more than a quarter of the screening time is never proposed, since
-  it would hold a CPU for much of the budget and could not be the cheap answer anyway;
+- under ``--time-budget`` every proposal is narrowed to ``budget_flops``: a model that alone would take
+  more than ``BUDGET_SHARE`` of the screening time at this machine's measured arithmetic rate
+  (``tune_mnist.training.packed.cost_model``) is never proposed. The first proposals are random over
+  the whole range, and on 2 cores at the full training set a 2x1860 model at 10 epochs holds a CPU for
+  most of a 3-minute budget, while the answer looked for is a model of a few hundred FLOPs;
 - a trial the scheduler stopped early is told with its last accuracy (its constraint then says how
   far below the bar it stopped; a stopped trial is infeasible as far as the search knows).
 
@@ -39,8 +41,10 @@ from typing import Any
 import optuna
 
 from tune_mnist.core.config import TrialConfig
+from tune_mnist.core.objectives import selection_accuracy
 from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.strategies.study_searcher import Space, StudySearcher
+from tune_mnist.training.packed.cost_model import TRAIN_FLOPS_FACTOR, StepCost
 
 #: Proposals above the incumbent's FLOPs drawn again at most this many times per suggestion.
 MAX_REJECTS = 10
@@ -48,6 +52,10 @@ MAX_REJECTS = 10
 CYCLE, NARROWED = 3, 2
 #: The constraint's name on the Optuna trial.
 BAR = "accuracy_bar"
+#: Under --time-budget one proposal may take at most this share of the screening time.
+BUDGET_SHARE = 0.25
+#: The most epochs a proposal may sample (the spaces' range), when --epochs does not fix them.
+MOST_EPOCHS = 10
 
 
 def config_costs(config: dict[str, Any]) -> tuple[int, int]:
@@ -56,7 +64,15 @@ def config_costs(config: dict[str, Any]) -> tuple[int, int]:
     return mlp_flops(c.in_features, c.depth, c.width), mlp_params(c.in_features, c.depth, c.width)
 
 
-class CostAwareOptunaSearch(StudySearcher):
+def budget_flops(cost: StepCost, n_train: int, screening_s: float, epochs: int | None = None) -> float:
+    """Per-sample forward FLOPs of the largest model worth proposing within ``screening_s``."""
+    if n_train <= 0 or screening_s <= 0:
+        return math.inf
+    epochs = epochs or MOST_EPOCHS
+    return BUDGET_SHARE * screening_s * cost.flops_per_s / (TRAIN_FLOPS_FACTOR * n_train * epochs)
+
+
+class CostAwareSearcher(StudySearcher):
     """The study searcher with FLOPs known at suggestion time, the bar as a constraint and the cheap
     end pressed for; ``storage`` and ``study_name`` as ``StudySearcher``'s."""
 
@@ -71,7 +87,7 @@ class CostAwareOptunaSearch(StudySearcher):
         self.bar = bar
         self.narrows = "max_flops" in inspect.signature(space).parameters
         self.incumbent: float = math.inf  # FLOPs of the cheapest trial above the bar so far
-        self.budget_flops: float = math.inf  # under --time-budget: what one proposal may cost (budget_cap)
+        self.budget_flops: float = math.inf  # under --time-budget: what one proposal may cost
         self.rejected = 0  # proposals never trained: dominated before training
         self.proposed = 0
         super().__init__(space, ["flops", "val_acc"], ["min", "max"], sampler, storage, study_name)
@@ -108,7 +124,7 @@ class CostAwareOptunaSearch(StudySearcher):
     def values(self, trial: optuna.trial.Trial, result: dict) -> list[float] | None:
         """FLOPs and the selection accuracy, with the bar's constraint and what the dashboard shows."""
         flops = trial.user_attrs.get("flops")
-        accuracy = _accuracy(result, self.bar)
+        accuracy = selection_accuracy(result)
         if flops is None or math.isnan(accuracy):
             return None
         epochs = trial.user_attrs.get("epochs")
@@ -120,12 +136,3 @@ class CostAwareOptunaSearch(StudySearcher):
         if accuracy > self.bar:
             self.incumbent = min(self.incumbent, float(flops))
         return [float(flops), accuracy]
-
-
-def _accuracy(result: dict, bar: float) -> float:
-    """The selection accuracy of a result: val_acc, or bar - shortfall where test_acc stands in."""
-    value = result.get("val_acc")
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    shortfall = result.get("accuracy_shortfall")
-    return bar - float(shortfall) if isinstance(shortfall, (int, float)) and shortfall > 0 else math.nan

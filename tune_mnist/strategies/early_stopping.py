@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import STOPPED_EARLY_FILE
 
 #: The accuracy of guessing among 10 classes: the "epoch 0" point of every learning curve.
 CHANCE = 0.1
@@ -148,8 +149,6 @@ def stopped_early(path: str | None, filesystem: Any = None) -> dict[str, Any] | 
     if not path:
         return None
     import pyarrow.fs as pafs
-
-    from tune_mnist.core.layout import STOPPED_EARLY_FILE
 
     fs = filesystem or pafs.LocalFileSystem()
     try:

@@ -22,7 +22,7 @@ from typing import Any
 
 from tune_mnist.core.config import CONFIRM_ROUND, TrialConfig
 from tune_mnist.core.metrics import EPOCH
-from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, selection_accuracy
 from tune_mnist.strategies.early_stopping import StopDecision, decide
 
 
@@ -34,23 +34,14 @@ def config_groups(configs: Sequence[TrialConfig]) -> list[list[int]]:
     return list(groups.values())
 
 
-def selection_accuracy(row: dict[str, Any]) -> float:
-    """The accuracy the bar applies to: validation, or test where there is no validation split."""
-    value = row.get("val_acc")
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    value = row.get("test_acc")
-    return float(value) if isinstance(value, (int, float)) else math.nan
-
-
 class MemberStopping:
     """Keeps each config's mean curve over its seeds and says which members stop after an epoch."""
 
-    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any], enabled: bool = True) -> None:
+    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any]) -> None:
         self.configs = list(configs)
         self.groups = config_groups(self.configs)
         self.bar = float(trial_config.get("min_accuracy", DEFAULT_MIN_ACCURACY))
-        self.enabled = enabled and trial_config.get(CONFIRM_ROUND) is None
+        self.enabled = trial_config.get(CONFIRM_ROUND) is None  # a confirmation seed always runs to its end
         self.curves: dict[int, dict[int, list[float]]] = {}  # group -> epoch -> accuracy of each seed
 
     def after_epoch(self, rows: dict[int, dict[str, Any]]) -> dict[int, StopDecision]:

@@ -29,16 +29,17 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
-from tune_mnist.strategies.searcher_state import PickledState
 from tune_mnist.strategies.study_searcher import StudySearcher
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
 
 #: What the members of a pack share, as the spaces name the parameters.
 SHAPE = ("depth", "batch_size", "epochs")
+#: A drawn config in a pack: (inner searcher's id for it, the config, the seeds it trains over).
+Entry = tuple[str, dict[str, Any], int]
 
 
-class PackingSearcher(PickledState, Searcher):
+class PackingSearcher(Searcher):
     """Proposes packs of ``size`` configs x ``seeds`` seeds from ``inner``'s proposals."""
 
     def __init__(
@@ -61,8 +62,11 @@ class PackingSearcher(PickledState, Searcher):
         self.bar = bar
         self.cost, self.n_train = cost, n_train
         self.left = limit  # configs still to propose; negative: unlimited
-        self.ready: list[list[tuple[str, dict[str, Any]]]] = []  # packs drawn but not handed out
-        self.packs: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # trial id -> (inner id, config)
+        self.ready: list[list[Entry]] = []  # packs drawn but not handed out
+        self.packs: dict[str, list[Entry]] = {}  # trial id -> its pack's entries
+
+    def save(self, checkpoint_path: str) -> None:
+        """Writes nothing: ``--resume`` builds a new searcher over the experiment directory."""
 
     def set_search_properties(self, metric: Any, mode: Any, config: dict, **spec: Any) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
@@ -84,12 +88,8 @@ class PackingSearcher(PickledState, Searcher):
             self.ready = [[(*drawn[i], seeds[i]) for i in pack] for pack in plan]
         pack = self.ready.pop(0)
         self.packs[trial_id] = pack
-        members = [{**entry[1], "seed": seed} for entry in pack for seed in range(self._seeds_of(entry))]
+        members = [{**config, "seed": seed} for _, config, n in pack for seed in range(n)]
         return {PACK_MEMBERS: members}
-
-    def _seeds_of(self, entry: tuple) -> int:
-        """Seeds a drawn config trains over (entries saved before seeds varied are (id, config))."""
-        return entry[2] if len(entry) > 2 else self.seeds
 
     def _draw(self, trial_id: str) -> list[tuple[str, dict[str, Any]]] | str | None:
         """Up to ``size`` proposals, the later ones enqueued with the first one's shape."""
@@ -108,9 +108,6 @@ class PackingSearcher(PickledState, Searcher):
             self.left -= 1 if self.left > 0 else 0
         return drawn
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Nothing per epoch: the members' stopping is decided inside the pack."""
-
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         from tune_mnist.trainables.pack_trainable import seeds_mean
 
@@ -119,8 +116,7 @@ class PackingSearcher(PickledState, Searcher):
             return
         rows = (result or {}).get(PACK_MEMBERS) or []
         at = 0
-        for entry in pack:
-            sub, n = entry[0], self._seeds_of(entry)
+        for sub, _, n in pack:
             mine, at = rows[at : at + n], at + n
             if error or len(mine) != n:
                 self.inner.on_trial_complete(sub, result=None, error=True)

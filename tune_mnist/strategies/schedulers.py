@@ -27,7 +27,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from tune_mnist.core.config import PACK_MEMBERS, pack_members
 from tune_mnist.core.layout import STOPPED_BY_BUDGET_FILE, STOPPED_EARLY_FILE, member_trial_dir
-from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, selection_accuracy
 from tune_mnist.strategies.early_stopping import StopDecision, decide
 from tune_mnist.strategies.screening_deadline import current, is_confirmation
 
@@ -87,7 +87,7 @@ class BarAwareScheduler(BudgetedFIFOScheduler):
         if PACK_MEMBERS in config or not isinstance(epochs, int) or not isinstance(epoch, int):
             return TrialScheduler.CONTINUE
         bar = float(config.get("min_accuracy", self.min_accuracy))
-        accuracy = selection_accuracy(result, bar)
+        accuracy = selection_accuracy(result)
         curve = self.curves.setdefault(trial.trial_id, {})
         curve[epoch] = accuracy
         if epoch >= epochs:
@@ -101,29 +101,12 @@ class BarAwareScheduler(BudgetedFIFOScheduler):
         if decision is None:
             return TrialScheduler.CONTINUE
         self.stopped[trial.trial_id] = decision
-        write_marker(trial, decision)
+        write_file(trial, STOPPED_EARLY_FILE, decision.to_json())
         logger.info("Stopping trial %s early: %s", trial.trial_id, decision.reason)
         return TrialScheduler.STOP
 
     def debug_string(self) -> str:
         return f"Using bar-aware early stopping: {len(self.stopped)} trials stopped early."
-
-
-def selection_accuracy(result: dict, bar: float) -> float:
-    """The accuracy the bar applies to: val_acc (the seeds' mean for a seed pack), read back from
-    ``accuracy_shortfall`` where it is below the bar so that test_acc stands in without a validation split."""
-    shortfall = result.get("accuracy_shortfall")
-    if isinstance(shortfall, (int, float)) and shortfall > 0:
-        return bar - float(shortfall)
-    value = result.get("val_acc")
-    if isinstance(value, (int, float)) and value == value:
-        return float(value)
-    return float(result.get("test_acc", math.nan))
-
-
-def write_marker(trial: Any, decision: StopDecision) -> None:
-    """``stopped_early.json`` in the trial's directory on the experiment's storage (a path or a URI)."""
-    write_file(trial, STOPPED_EARLY_FILE, decision.to_json())
 
 
 def write_file(trial: Any, name: str, text: str, member_dir: str | None = None) -> None:

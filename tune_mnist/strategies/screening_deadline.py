@@ -16,8 +16,7 @@ trials and moves on to its confirmation rounds (``tune_mnist.confirm.searcher``)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tune_mnist.core.config import CONFIRM_ROUND
 
@@ -34,7 +33,6 @@ class Deadline:
     started: float
     reopen: bool = False
     reached_at: float | None = None
-    end_run: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def passed(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.at
@@ -42,13 +40,6 @@ class Deadline:
     def mark_reached(self) -> None:
         if self.reached_at is None:
             self.reached_at = time.time()
-
-    def end_now(self) -> None:
-        """End this run's ``fit`` now, as the budget's end would (resumable, the searcher not finished):
-        the confirmation stage has nothing left after a screening the budget cut short, and a
-        ``--resume --time-budget M`` must still be able to screen more."""
-        if self.end_run is not None:
-            self.end_run()
 
 
 _current: Deadline | None = None

@@ -14,8 +14,9 @@ Resume. The study lives in the experiment's journal (``tune_mnist.strategies.stu
 the searcher: a searcher built, or unpickled, over an existing journal loads the study of the same
 name and goes on from it. The study's trials still RUNNING there were proposed by a driver that is
 gone (no trial of this run will report them), so they are told FAIL; the sampler is reseeded, since,
-seeded as the first run's was, it would propose that run's first configs again. Ray's snapshots of
-the searcher (``tune_mnist.strategies.searcher_state``) keep only its settings. On a storage URI
+seeded as the first run's was, it would propose that run's first configs again. Ray's periodic
+snapshots of the searcher are never read back, so ``save`` writes nothing; a pickled copy (the Tuner
+pickles its search algorithm) holds only the settings and reopens the journal. On a storage URI
 (``storage`` None) the study is in memory, and a resumed search starts its learning afresh."""
 
 from __future__ import annotations
@@ -29,13 +30,11 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
-from tune_mnist.strategies.searcher_state import PickledState
-
 #: The define-by-run space: suggests the sampled parameters on the trial, returns the fixed ones.
 Space = Callable[..., dict[str, Any] | None]
 
 
-class StudySearcher(PickledState, Searcher):
+class StudySearcher(Searcher):
     """Proposes configs from ``space`` with ``sampler`` and tells the study each one's ``metric``
     values, in ``mode`` (``"min"``/``"max"`` per metric); ``storage``: an Optuna storage (None: memory)."""
 
@@ -63,6 +62,9 @@ class StudySearcher(PickledState, Searcher):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.study = self._open()
+
+    def save(self, checkpoint_path: str) -> None:
+        """Writes nothing: ``--resume`` reopens the study from the experiment's journal."""
 
     def _open(self) -> optuna.Study:
         """The study, created or loaded from the storage; an earlier driver's RUNNING trials told FAIL."""

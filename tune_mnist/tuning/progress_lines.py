@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tune_mnist.confirm.summary import best_confirmed, group_rows, reached_end, trial_rows
+from tune_mnist.confirm.rule import reached_end
+from tune_mnist.confirm.summary import best_confirmed, group_rows, trial_rows
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
 from tune_mnist.strategies.screening_deadline import budget_left
 

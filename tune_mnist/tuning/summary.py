@@ -8,8 +8,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from tune_mnist.confirm.rule import marking_k
-from tune_mnist.confirm.summary import Pick, StageTimes, group_rows, pick_lines, picks, reached_end, trial_rows
+from tune_mnist.confirm.rule import marking_k, reached_end
+from tune_mnist.confirm.summary import Pick, group_rows, pick_lines, picks, trial_rows
 from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.layout import member_trial_dir
 from tune_mnist.core.objectives import OBJECTIVES, SELECTION_METRIC
@@ -44,10 +44,10 @@ def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
 
 
 def summarize(
-    results: Any, options: SearchOptions, experiment: str, expected: int | None, stage: StageTimes | None = None
+    results: Any, options: SearchOptions, experiment: str, expected: int | None, wall_time: str | None = None
 ) -> SearchResult:
     """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
-    train, None where an adaptive searcher decides; ``stage``: the confirmation stage's wall time.
+    train, None where an adaptive searcher decides; ``wall_time``: the line on the confirmation stage's wall time.
     Its status: 0 when every config finished, else 1."""
     finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
@@ -78,8 +78,8 @@ def summarize(
     by_budget = budget_ran_out(experiment)  # then what is unfinished was stopped by --time-budget: not a failure
     for line in limit_lines(early, unfinished, by_budget):
         print(line)
-    for line in stage.lines() if stage is not None else []:
-        print(line)
+    if wall_time is not None:
+        print(wall_time)
     groups = group_rows(pairs)  # seeds of a config together: picks on seed means, seeds shown
     feasible = [g for g in groups if g.mean(SELECTION_METRIC) > options.min_accuracy]
     for line in pick_lines(groups, OBJECTIVES, options.min_accuracy, marking_k(options.confirm)):

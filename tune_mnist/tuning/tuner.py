@@ -149,7 +149,7 @@ def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tu
         cost = measure_step_cost(int(options.cpus_per_trial))
     screening_s = options.screening_s
     if cost is not None and screening_s and hasattr(search_alg, "budget_flops"):  # the cheap space
-        from tune_mnist.strategies.budget_cap import budget_flops
+        from tune_mnist.strategies.cost_aware import budget_flops
 
         search_alg.budget_flops = budget_flops(cost, options.n_train, screening_s, options.epochs)
     searcher = PackingSearcher(
