@@ -59,21 +59,23 @@ class TrialRuns(MLflowLoggerCallback):
         self._members: dict[Any, list[str]] = {}
         self._tagged: set[str] = set()
         self._failed = False
+        self._experiment_id = ""
 
     def setup(self, *args: Any, **kwargs: Any) -> None:
-        experiment_id(self.tracking_uri, self.experiment_name, self.artifact_location)  # artifacts beside the store
+        # Created here, with the artifacts beside the store, before the base class looks it up by name.
+        self._experiment_id = experiment_id(self.tracking_uri, self.experiment_name, self.artifact_location)
         super().setup(*args, **kwargs)
         self._members, self._tagged = {}, set()
 
     def _client(self) -> Any:
-        return self.mlflow_util._get_client()
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(self.tracking_uri)
 
     def _run(self, name: str, trial_id: str, config: dict[str, Any], parent: str | None = None) -> str:
         """The run tagged ``trial_id`` (a resumed search's), or a new one with ``config`` as params."""
         client = self._client()
-        found = client.search_runs(
-            [self.mlflow_util.experiment_id], f"tags.`{TRIAL_ID_TAG}` = '{trial_id}'", max_results=1
-        )
+        found = client.search_runs([self._experiment_id], f"tags.`{TRIAL_ID_TAG}` = '{trial_id}'", max_results=1)
         if found:
             run_id = found[0].info.run_id
             client.update_run(run_id, status="RUNNING")
@@ -81,7 +83,7 @@ class TrialRuns(MLflowLoggerCallback):
         tags = {TRIAL_ID_TAG: trial_id, TRIAL_DIR_TAG: name, **(self.tags or {})}
         if parent is not None:
             tags[PARENT_TAG] = parent
-        run_id = client.create_run(self.mlflow_util.experiment_id, run_name=name, tags=tags).info.run_id
+        run_id = client.create_run(self._experiment_id, run_name=name, tags=tags).info.run_id
         from mlflow.entities import Param
 
         client.log_batch(run_id, params=[Param(k, v) for k, v in _params(config).items()])
