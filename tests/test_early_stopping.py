@@ -101,7 +101,7 @@ def test_bad_scheduler_values_are_refused_before_ray_starts(argv, message, tmp_p
 
 @pytest.mark.slow
 def test_a_real_search_counts_and_lists_the_trials_it_stopped_early(tmp_path, capsys, local_ray):
-    argv = ["--space", "random", "--num-samples", "5", "--search-seed", "3", "--subset", "2000", "--epochs", "4"]
+    argv = ["--space", "random", "--num-samples", "5", "--search-seed", "3", "--subset", "1000", "--epochs", "4"]
     argv += ["--lr", "1e-4", "--confirm", "1", "--storage-path", str(tmp_path), "--name", "early"]
     assert search.main(argv) == 0
     out = capsys.readouterr().out

@@ -44,11 +44,6 @@ EPOCHS = 4
 # ---------------------------------------------------------------- helpers
 
 
-def search(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
-
-
 def resume_here(name: str, storage: Path) -> subprocess.CompletedProcess:
     """``--resume`` through the command's ``main`` in this process, on the module's Ray (``local_ray``): a
     resume needs no separate process, and a child would start its own Ray (about 8 s with its imports)."""
@@ -366,7 +361,7 @@ def no_traceback(stdout: str, stderr: str) -> None:
 
 
 @pytest.mark.slow
-def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(small_tmpfs):
+def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(small_tmpfs, local_ray):
     """The fault drill: the storage fills, the search stops in one sentence (Ray's own messages in a log
     file), keeps every finished trial; enlarged, --resume runs it to the end, each config once, with one
     checkpoint per trial holding its model only. (The footprint of a finished grid against its dry run's
@@ -411,7 +406,7 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     del before[cut.parent.name]
 
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
-    resumed = search("--resume", "--name", name, "--storage-path", str(storage))
+    resumed = resume_here(name, storage)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     no_traceback(resumed.stdout, resumed.stderr)
     assert f"Resume: {len(before)} of 3 configs had finished and are kept" in resumed.stdout

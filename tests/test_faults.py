@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,19 +25,12 @@ from tune_mnist.experiment.footprint import weights_bytes
 from tune_mnist.experiment.rebuild import remove_replaced, replaced_dirs
 
 REPO = Path(__file__).resolve().parent.parent
-SEARCH = [sys.executable, "-m", "tune_mnist.search"]
 GOAL = 1.5
 # The grid's 23 configs (119 MB of float32 weights) on a small subset: the weights dominate the footprint.
 GRID = ["--space", "grid", "--subset", "2000", "--confirm", "1"]
 
 
-def search(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([*SEARCH, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def no_traceback(done: subprocess.CompletedProcess) -> None:
-    console = done.stdout + done.stderr
+def no_traceback(console: str) -> None:
     assert "Traceback" not in console and "Unhandled error" not in console, console[-4000:]
     assert "Experiment state snapshotting has been triggered" not in console
 
@@ -172,13 +164,15 @@ def test_resume_removes_the_directories_it_trains_again_and_counts_them(tmp_path
 
 
 @pytest.mark.slow
-def test_dry_run_predicts_the_disk_use_and_a_finished_grid_keeps_its_models_only(tmp_path, capsys):
+def test_dry_run_predicts_the_disk_use_and_a_finished_grid_keeps_its_models_only(tmp_path, capsys, local_ray):
+    """The grid's search through the command's ``main`` in this process, on the module's Ray: a child
+    would start its own Ray (about 8 s with its imports), and nothing here needs a separate process."""
     args = [*GRID, "--epochs", "1", "--storage-path", str(tmp_path), "--name", "g"]
     _, dry, _ = command(capsys, *args, "--dry-run")
     predicted = float(re.search(r"Disk: about ([\d,.]+) MB once", dry).group(1).replace(",", "")) * 1e6
-    done = search(*args)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    no_traceback(done)
+    status, out, err = command(capsys, *args)
+    assert status == 0, out[-3000:] + err[-3000:]
+    no_traceback(out + err)
     written = used_bytes(tmp_path / "g")
     assert abs(written - predicted) <= 0.2 * written, (written, predicted)
     assert_footprint(tmp_path / "g")

@@ -116,7 +116,7 @@ def test_interrupted_experiment_resumes_without_rerunning_finished_trials(tmp_pa
         "--space",
         "small",
         "--subset",
-        "6000",
+        "2000",
         "--epochs",
         "2",
         "--max-concurrent",
@@ -290,12 +290,14 @@ def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
                     "20000",
                     "--batch-size",
                     "16",
+                    "--epochs",
+                    "1",
                     "--pack",
                     "1",
                 ]
             )
             == 0
-        )  # three trials of a few seconds: the first two start at once, one on each GPU
+        )  # three trials of a few seconds (1,250 batches each): the first two start at once, one on each GPU
         assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu", "--epochs", "1"]) == 0
     finally:
         ray.shutdown()
