@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from tune_mnist import search as search_command
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.core.layout import PARAMS_FILE
 from tune_mnist.experiment.footprint import weights_bytes
 from tune_mnist.experiment.rebuild import remove_replaced, replaced_dirs
@@ -58,7 +58,7 @@ def trained_weights_bytes(experiment: str | Path) -> int:
     for params_file in Path(experiment).glob(f"*/{PARAMS_FILE}"):
         try:
             params = json.loads(params_file.read_text())
-            if PACK_MEMBERS in params or PACK_SEEDS in params:
+            if PACK_MEMBERS in params:
                 continue
             total += weights_bytes(TrialConfig.from_dict(params))
         except (OSError, ValueError, KeyError, TypeError):

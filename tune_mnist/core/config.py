@@ -18,8 +18,6 @@ NUM_CLASSES = 10
 SCALINGS = ("unit", "standard")
 #: The key of a pack trial's config (``--pack``): the list of configs it trains together.
 PACK_MEMBERS = "members"
-#: The key of an adaptive trial's config under ``--seeds S``: train the config once per seed 0..S-1, as one pack.
-PACK_SEEDS = "n_seeds"
 #: A trial config key: the confirmation round that proposed the trial (absent on screening trials).
 #: Nothing stops such a trial early or at the budget (the scheduler, a pack's member stopping); the
 #: analysis ignores the key.
@@ -153,16 +151,11 @@ LABEL_SETTINGS = ("lr", "batch_size")
 
 def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The flat configs a pack trial trains, each with the trial's run constants (what its member's
-    params.json holds), or None for a one-config trial. A pack lists its members (``--pack``) or
-    repeats one config over seeds (adaptive search with ``--seeds``)."""
-    if PACK_MEMBERS in config:
-        shared = {k: v for k, v in config.items() if k != PACK_MEMBERS}
-        return [{**member, **shared} for member in config[PACK_MEMBERS]]
-    seeds = config.get(PACK_SEEDS)
-    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 1:
-        shared = {k: v for k, v in config.items() if k != PACK_SEEDS}
-        return [{**shared, "seed": seed} for seed in range(seeds)]
-    return None
+    params.json holds), or None for a one-config trial."""
+    if PACK_MEMBERS not in config:
+        return None
+    shared = {k: v for k, v in config.items() if k != PACK_MEMBERS}
+    return [{**member, **shared} for member in config[PACK_MEMBERS]]
 
 
 def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = False) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_key, pack_members
+from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.layout import CONFIRM_FILE, PARAMS_FILE, RESULT_FILE, STOPPED_EARLY_FILE, STUDY_FILE, TRIAL_ID
 from tune_mnist.core.metrics import EPOCH
 from tune_mnist.core.options import SearchOptions
@@ -78,7 +78,7 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     done: list[FinishedTrial] = []
     for info in trial_dirs(loc):
         params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if not isinstance(params, dict) or PACK_MEMBERS in params or PACK_SEEDS in params:
+        if not isinstance(params, dict) or PACK_MEMBERS in params:
             continue
         try:
             config_key(params, seed=True)
@@ -132,7 +132,7 @@ def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
         if info.type != pafs.FileType.Directory or not TRIAL_ID.match(info.base_name) or info.base_name in keep:
             continue
         params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if isinstance(params, dict) and (PACK_MEMBERS in params or PACK_SEEDS in params):
+        if isinstance(params, dict) and PACK_MEMBERS in params:
             members = pack_members(params) or []
             try:
                 if members and all(config_key(m, seed=True) in finished for m in members):

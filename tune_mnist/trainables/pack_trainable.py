@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from ray import tune
 
-from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, PACK_SEEDS, TrialConfig, pack_members
+from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.layout import checkpoint_member_dir
 from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.data.splits import Splits
@@ -153,8 +153,7 @@ def run_pack(
                     record = {"rows": {i: last[i] for i in sorted(stopped)}, "curves": stopping.curves}
                     (Path(directory) / STOPPED_FILE).write_text(json.dumps(record))
                 every = [last[i] for i in range(len(configs))]
-                summary = seeds_mean(every, config) if PACK_SEEDS in config else {}
-                report = {**summary, EPOCH: every[active[0]][EPOCH], PACK_SIZE: len(every), PACK_MEMBERS: every}
+                report = {EPOCH: every[active[0]][EPOCH], PACK_SIZE: len(every), PACK_MEMBERS: every}
                 if stops:
                     report[STOPPED_MEMBERS] = {str(i): json.loads(d.to_json()) for i, d in stops.items()}
                 late = cannot_finish(last, active, stopped, configs[active[0]].epochs, screening_deadline, config)

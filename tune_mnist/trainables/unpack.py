@@ -6,7 +6,7 @@ flat config), ``result.json`` (its rows, with Ray's bookkeeping fields copied fr
 report) and, after each checkpoint, ``checkpoint_NNNNNN/`` with the member's model (``model.pt``,
 ``config.json``; the optimizer state stays in the pack's own checkpoint, which is what resumes). It goes
 through Ray's storage filesystem, so cloud URIs work as local paths do. The pack's own directory
-keeps ``"members"`` (or ``"n_seeds"``) in its params.json; the analysis reads member directories
+keeps ``"members"`` in its params.json; the analysis reads member directories
 and skips packs."""
 
 from __future__ import annotations

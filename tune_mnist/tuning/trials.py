@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tune_mnist.core.config import PACK_MEMBERS, PACK_SEEDS, TrialConfig, config_label, pack_members
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_label
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import SearchOptions
 
@@ -127,11 +127,9 @@ def run_constants(options: SearchOptions) -> dict[str, Any]:
 
 def trial_label(config: dict[str, Any], sep: str = " ") -> str:
     """What a trial trains, in ``tune_mnist.core.labels``' words: ``pack<K>`` for a pack of K configs,
-    ``<config> seeds<S>`` for a config trained over S seeds in one trial, ``<config> s<seed>`` for one config."""
+    ``<config> s<seed>`` for one config."""
     if PACK_MEMBERS in config:
         return f"pack{len(config[PACK_MEMBERS])}"
-    if pack_members(config):
-        return sep.join((config_label(config, sep, seed=False), f"seeds{config[PACK_SEEDS]}"))
     return config_label(config, sep)
 
 
