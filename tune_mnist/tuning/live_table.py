@@ -13,11 +13,11 @@ the run's start time, which Ray gives the table only: ``LiveTable.setup``).
 Above the table: under ``--time-budget`` the time left of it, and in a search that confirms the best
 confirmed config so far (``tune_mnist.tuning.progress_lines``).
 
-A pack trial (``--pack``) shows its best member by validation accuracy; a config trained over
-several seeds in one trial (adaptive search with ``--seeds``) shows the seeds' mean, as it reports."""
+A pack trial (``--pack``) shows its best member by validation accuracy."""
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -26,6 +26,7 @@ from ray.tune.experimental.output import ProgressReporter as AirProgressReporter
 
 from tune_mnist.core.config import PACK_MEMBERS, config_label, pack_members
 from tune_mnist.core.metrics import EPOCH, US_PER_SAMPLE, finite, latency_text, metric
+from tune_mnist.core.objectives import selection_accuracy
 from tune_mnist.tuning.progress_lines import progress_lines
 from tune_mnist.tuning.ray_private import TerminalReporterHooks
 
@@ -44,7 +45,7 @@ def shown_result(trial: Any) -> tuple[dict[str, Any], str | None]:
     """The numbers a trial's row shows, and for a pack the label of the member they are from."""
     result = trial.last_result or {}
     rows = result.get(PACK_MEMBERS)
-    if not rows or "val_acc" in result:  # one config, or a config's seeds as their mean
+    if not rows:
         return result, None
     best = max(range(len(rows)), key=lambda i: _accuracy(rows[i]))
     members = pack_members(trial.config) or []
@@ -53,11 +54,9 @@ def shown_result(trial: Any) -> tuple[dict[str, Any], str | None]:
 
 
 def _accuracy(row: dict[str, Any]) -> float:
-    for key in ("val_acc", "test_acc"):  # no validation split: test accuracy
-        value = row.get(key)
-        if finite(value):
-            return float(value)
-    return -1.0
+    """The selection accuracy, with a row that has none ranked last (NaN would break max and sort)."""
+    value = selection_accuracy(row)
+    return -1.0 if math.isnan(value) else value
 
 
 def count_text(value: Any) -> str:
