@@ -23,7 +23,7 @@ from tune_mnist.core.layout import STOPPED_EARLY_FILE
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
-from tune_mnist.strategies.member_stopping import MemberStopping
+from tune_mnist.strategies.early_stopping import MemberStopping
 from tune_mnist.strategies.pack_searcher import PackingSearcher
 from tune_mnist.training.loop import new_state, train
 from tune_mnist.training.packed.engine import train_packed

@@ -19,7 +19,8 @@ gives it its own trial directory.
 
 When a pack ends, each config's seed rows are averaged (``pack_trainable.seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
-(``tune_mnist.strategies.member_stopping``) is told its last epoch's mean, as a stopped single trial would be."""
+(``tune_mnist.strategies.early_stopping.MemberStopping``) is told its last epoch's mean, as a stopped
+single trial would be."""
 
 from __future__ import annotations
 

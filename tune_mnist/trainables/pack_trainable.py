@@ -55,7 +55,7 @@ def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, 
 
 
 #: In a pack checkpoint beside the members' directories: the members stopped early, their last rows,
-#: and the seed-mean curves the stopping rule has seen (``tune_mnist.strategies.member_stopping``).
+#: and the seed-mean curves the stopping rule has seen (``tune_mnist.strategies.early_stopping.MemberStopping``).
 STOPPED_FILE = "stopped_members.json"
 
 
@@ -97,7 +97,7 @@ def run_pack(
 ) -> None:
     """Train every config of ``config["members"]`` together and report each epoch.
 
-    With a ``stopping_rule`` (the bar scheduler's ``tune_mnist.strategies.member_stopping.MemberStopping``,
+    With a ``stopping_rule`` (the bar scheduler's ``tune_mnist.strategies.early_stopping.MemberStopping``,
     handed down by the tuner, as the trainables sit below the strategies), a config whose seeds' mean
     cannot reach the bar stops: its members keep their last row and checkpoint, and the pack is
     rebuilt without them from the others' single-model states, which are exact, so every member trains

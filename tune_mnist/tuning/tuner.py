@@ -52,7 +52,7 @@ def build_tuner(
     search_alg, param_space, num_samples = search_of(options, points, space, storage, packed)
     if options.max_concurrent and not isinstance(search_alg, BasicVariantGenerator):
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=options.max_concurrent)
-    # A list space's packs stop their hopeless members themselves (strategies.member_stopping).
+    # A list space's packs stop their hopeless members themselves (strategies.early_stopping.MemberStopping).
     packs_alone = packed and points is not None and options.confirm <= 1
     # Without a scheduler Tune's first-in-first-out one runs every trial to its last epoch.
     scheduler = None if packs_alone else scheduler_of(options)
@@ -176,10 +176,10 @@ def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
     if packed:
         import functools
 
-        from tune_mnist.strategies.member_stopping import MemberStopping
+        from tune_mnist.strategies.early_stopping import MemberStopping
         from tune_mnist.trainables.pack_trainable import run_pack
 
-        # Under the bar scheduler a pack stops its hopeless configs itself (strategies.member_stopping); a
+        # Under the bar scheduler a pack stops its hopeless configs itself (strategies.early_stopping.MemberStopping); a
         # pack that cannot finish before the screening deadline gives its CPU back (trainables.pack_trainable).
         trial_function = functools.partial(
             run_pack,
