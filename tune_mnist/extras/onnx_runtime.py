@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tune_mnist.model.measure import _time_calls
+from tune_mnist.model.measure import latency_us
 
 INPUT_NAME, OUTPUT_NAME = "features", "logits"
 ONNX_FILE = "model.onnx"
@@ -104,23 +104,14 @@ def measure_latency_onnx(
     batch: int = 1024,
     batch_calls: int = 5,
 ) -> dict[str, float | int | str]:
-    """Per-sample latency in microseconds with the keys and method of ``measure.measure_latency``:
-    batch-1 p50/p90/p99 over ``calls`` calls after warm-up, and the per-sample time at ``batch``.
+    """Per-sample latency in microseconds with the keys and method of ``measure.measure_latency``.
     Each timed call is ``ort_session.run`` on feeds made before the loop (``TIMING``)."""
     import onnxruntime as ort
 
     run = functools.partial(ort_session.run, None)
     one, many = feeds(ort_session, 1, in_features), feeds(ort_session, batch, in_features)
-    _time_calls(run, one, warmup)
-    _time_calls(run, many, max(1, warmup // 10))
-    single = _time_calls(run, one, calls) * 1e6
-    batched = _time_calls(run, many, batch_calls) * 1e6 / batch
-    p50, p90, p99 = np.percentile(single, [50, 90, 99])
     return {
-        "latency_p50_us": float(p50),
-        "latency_p90_us": float(p90),
-        "latency_p99_us": float(p99),
-        "latency_batch_us": float(np.median(batched)),
+        **latency_us(run, one, many, batch, warmup, calls, batch_calls),
         "latency_batch_size": batch,
         "runtime": RUNTIME,
         "device": "cpu",

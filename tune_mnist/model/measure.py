@@ -59,6 +59,20 @@ def _time_calls(call: Callable[[Any], object], x: Any, calls: int) -> np.ndarray
     return times
 
 
+def latency_us(
+    call: Callable[[Any], object], one: Any, many: Any, batch: int, warmup: int, calls: int, batch_calls: int
+) -> dict[str, float]:
+    """The ``LATENCY_US`` numbers of ``call`` after warm-up: batch-1 p50/p90/p99 over ``calls`` calls on
+    ``one``, and the median per-sample time over ``batch_calls`` calls on ``many`` (``batch`` samples).
+    Eager PyTorch and ONNX Runtime are timed by this one method, so their numbers compare."""
+    _time_calls(call, one, warmup)
+    _time_calls(call, many, max(1, warmup // 10))
+    single = _time_calls(call, one, calls) * 1e6
+    batched = _time_calls(call, many, batch_calls) * 1e6 / batch
+    p50, p90, p99 = np.percentile(single, [50, 90, 99])
+    return dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True))
+
+
 def measure_latency(
     model: nn.Module,
     in_features: int,
@@ -75,14 +89,10 @@ def measure_latency(
     with thread_count(threads) as used, torch.inference_mode():
         one = torch.rand(1, in_features, device=device)
         many = torch.rand(batch, in_features, device=device)
-        _time_calls(model, one, warmup)
-        _time_calls(model, many, max(1, warmup // 10))
-        single = _time_calls(model, one, calls) * 1e6
-        batched = _time_calls(model, many, batch_calls) * 1e6 / batch
+        latencies = latency_us(model, one, many, batch, warmup, calls, batch_calls)
     model.train(was_training)
-    p50, p90, p99 = np.percentile(single, [50, 90, 99])
     return {
-        **dict(zip(LATENCY_US, (float(p50), float(p90), float(p99), float(np.median(batched))), strict=True)),
+        **latencies,
         "latency_batch_size": batch,
         **environment_row(device, used),
     }
