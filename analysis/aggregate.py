@@ -15,7 +15,7 @@ from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.layout import RAY_FIELDS_NOT_AVERAGED
 from tune_mnist.core.metrics import ACCURACY, missing
-from tune_mnist.model.measure import mlp_flops, mlp_params
+from tune_mnist.model.counts import mlp_flops, mlp_params
 
 #: A config's seeds are grouped by ``config_key(row, data=True)``: its fields but the seed, and the data it saw.
 GROUP_KEYS = tuple(k for k in CONFIG_KEYS if k != "seed") + DATA_KEYS

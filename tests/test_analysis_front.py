@@ -18,7 +18,7 @@ from analysis.front import Objective, compute_front, nondominated, parse_objecti
 from analysis.load import ERRORED, NO_RESULTS, NOT_STARTED, UNFINISHED, UNREADABLE, USABLE, load_experiment
 from analysis.result import compute
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.model.measure import mlp_flops, mlp_params
+from tune_mnist.model.counts import mlp_flops, mlp_params
 
 OBJECTIVES = [Objective("val_acc", "max"), Objective("flops", "min"), Objective("latency_p50_us", "min")]
 

@@ -14,7 +14,7 @@ from tune_mnist.core import metrics
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
-from tune_mnist.model.measure import mlp_flops, mlp_params
+from tune_mnist.model.counts import mlp_flops, mlp_params
 from tune_mnist.training.loop import TrainingState, evaluate, new_state, train, train_epoch
 
 CPU = torch.device("cpu")

@@ -17,9 +17,6 @@ from torch import nn
 
 from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
 
-# The shape-only counters live in model.counts (torch-free); re-exported here for the search and the analysis.
-from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params  # noqa: F401
-
 
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
