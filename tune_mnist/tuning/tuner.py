@@ -54,8 +54,11 @@ def build_tuner(
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=options.max_concurrent)
     # A list space's packs stop their hopeless members themselves (strategies.early_stopping.MemberStopping).
     packs_alone = packed and points is not None and options.confirm <= 1
-    # Without a scheduler Tune's first-in-first-out one runs every trial to its last epoch.
-    scheduler = None if packs_alone else scheduler_of(options)
+    # Without a scheduler Tune's first-in-first-out one runs every trial to its last epoch; --scheduler
+    # was resolved by the CLI (tune_mnist.strategies.schedulers).
+    from tune_mnist.strategies.schedulers import make_scheduler
+
+    scheduler = None if packs_alone else make_scheduler(options.scheduler or "fifo", options.min_accuracy)
     tune_config = tune.TuneConfig(
         search_alg=search_alg,
         num_samples=num_samples,
@@ -83,9 +86,13 @@ def search_of(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     constants = run_constants(options)
+    experiment = f"{storage.rstrip('/')}/{options.name}"
     if points is None:
         assert space.searcher is not None
-        adaptive = space.searcher(space_options(options, storage))
+        # Its Optuna study is kept in the experiment's journal under the experiment's name
+        # (tune_mnist.strategies.study_journal).
+        space_options = SpaceOptions.of(options, study_journal=journal_path(experiment), study_name=options.name)
+        adaptive = space.searcher(space_options)
         # Under --time-budget the proposals are unlimited (negative): the budget ends the screening.
         search_alg, samples = packed_searcher(
             options, adaptive.make_search_alg(), sample_limit(options, adaptive.num_samples)
@@ -101,7 +108,7 @@ def search_of(
             pack=(AUTO_PACK_CPU if cost is not None else pack_size(options)) if points is not None else 1,
             packed=packed,
             constants=constants,
-            experiment=f"{storage.rstrip('/')}/{options.name}",
+            experiment=experiment,
             cost=cost,
             n_train=options.n_train,
         )
@@ -124,13 +131,6 @@ def search_of(
     # One trial per point, in the given order; every key a point sets must exist in the param space.
     search_alg = BasicVariantGenerator(points_to_evaluate=points, max_concurrent=max_concurrent)
     return search_alg, dict.fromkeys(points[0]), len(points)
-
-
-def scheduler_of(options: SearchOptions) -> Any:
-    """The trial scheduler of ``--scheduler`` (resolved by the CLI): ``tune_mnist.strategies.schedulers``."""
-    from tune_mnist.strategies.schedulers import make_scheduler
-
-    return make_scheduler(options.scheduler or "fifo", options.min_accuracy)
 
 
 def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tuple[Any, int]:
@@ -156,13 +156,6 @@ def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tu
         search_alg, size, seeds, options.min_accuracy, limit=samples, cost=cost, n_train=options.n_train
     )
     return searcher, UNLIMITED
-
-
-def space_options(options: SearchOptions, storage: str) -> SpaceOptions:
-    """What an adaptive space is given: the command's options, and its Optuna study kept in the
-    experiment's journal under the experiment's name (``tune_mnist.strategies.study_journal``)."""
-    experiment = f"{storage.rstrip('/')}/{options.name}"
-    return SpaceOptions.of(options, study_journal=journal_path(experiment), study_name=options.name)
 
 
 # ---------------------------------------------------------------- what the modes share
