@@ -38,15 +38,12 @@ def log_note() -> str:
     return f" (Ray's messages: {path})" if path else ""
 
 
-def _from_ray(record: logging.LogRecord) -> bool:
-    return any(record.name == name or record.name.startswith(name + ".") for name in RAY_LOGGERS)
-
-
 class _OffConsole(logging.Filter):
     """On a console handler: no warning or error of Ray's loggers (they are in the log file)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno >= logging.WARNING and _from_ray(record))
+        from_ray = any(record.name == name or record.name.startswith(name + ".") for name in RAY_LOGGERS)
+        return not (record.levelno >= logging.WARNING and from_ray)
 
 
 class RayLog:

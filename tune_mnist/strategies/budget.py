@@ -200,7 +200,8 @@ class SearchBudget:
             publish(None)
         publish_budget(None)
         if self.seconds is not None:
-            record_run(self.experiment, self.entry())
+            runs = [*read_runs(self.experiment), self.entry()]
+            write_text(f"{self.experiment}/{BUDGET_FILE}", json.dumps({"runs": runs}, indent=2) + "\n")
 
     def entry(self) -> dict[str, Any]:
         return {
@@ -225,11 +226,6 @@ def read_runs(experiment: str) -> list[dict[str, Any]]:
         return []
     runs = value.get("runs") if isinstance(value, dict) else None
     return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
-
-
-def record_run(experiment: str, entry: dict[str, Any]) -> None:
-    runs = [*read_runs(experiment), entry]
-    write_text(f"{experiment}/{BUDGET_FILE}", json.dumps({"runs": runs}, indent=2) + "\n")
 
 
 def budget_ran_out(experiment: str) -> bool:
