@@ -5,8 +5,8 @@ second experiment state, and the analysis's trial statuses would see only the ne
 that first yields the screening trials (a list space's points, or an adaptive searcher's
 ``num_samples`` proposals), waits for them (``suggest`` returns None while they run), then yields
 confirmation trials round by round (``tune_mnist.confirm.rule``) and finally ``Searcher.FINISHED``.
-Each round is written to ``confirmation.json`` beside the trials (``tune_mnist.confirm.log``), which the
-search summary reads for the stage's wall time, and from which ``--resume`` rebuilds the stage
+Each round is written to ``confirmation.json`` beside the trials (``tune_mnist.experiment.rebuild.write_log``),
+which the search summary reads for the stage's wall time, and from which ``--resume`` rebuilds the stage
 (``resume``): the finished trial directories give every finished seed, the log the rounds and when
 screening closed, so a finished seed is never trained again and an unfinished one starts over. Ray's
 saved copy of this searcher is never used (``save`` writes nothing).
@@ -30,13 +30,12 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from tune_mnist.confirm.log import read_log, write_log
 from tune_mnist.confirm.rule import Seeds, missing_seeds, plan_round, reached_end
 from tune_mnist.confirm.summary import trial_rows
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
-from tune_mnist.experiment.rebuild import finished_trials
+from tune_mnist.experiment.rebuild import finished_trials, read_log, write_log
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND, current
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 from tune_mnist.training.packed.plan import plan_packs

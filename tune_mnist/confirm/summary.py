@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tune_mnist.confirm.log import read_log
 from tune_mnist.confirm.rule import Seeds
 from tune_mnist.core import metrics
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
 from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
+from tune_mnist.experiment.rebuild import read_log
 
 
 @dataclass

@@ -12,7 +12,7 @@ is left (``prepare_resume``):
 - adaptive: a new searcher for the samples not yet finished (``finished_proposals``), which goes on
   from the Optuna study in ``optuna.journal``;
 - the confirmation stage: rebuilt from the finished trial directories (``finished_trials``) and
-  ``confirmation.json`` (``tune_mnist.confirm.searcher``).
+  ``confirmation.json`` (``read_log``; ``tune_mnist.confirm.searcher``).
 
 An unfinished config starts over from scratch: its directory (with its checkpoints) is removed first
 (``remove_replaced``), as it holds no result, and its space is what a storage that filled up lacks.
@@ -32,7 +32,7 @@ from tune_mnist.core.layout import CONFIRM_FILE, PARAMS_FILE, RESULT_FILE, STOPP
 from tune_mnist.core.metrics import EPOCH
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.core.result_rows import parse_result_rows
-from tune_mnist.experiment.storage import Location, exists, read_text
+from tune_mnist.experiment.storage import Location, exists, read_text, write_text
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def prepare_resume(
             f"Removed {removed} trial directories that did not finish their config ({size / 1e6:,.1f} MB): "
             "those configs start over in new directories."
         )
-    stage_done = options.confirm <= 1 or confirmation_finished(experiment)
+    stage_done = options.confirm <= 1 or (read_log(experiment) or {}).get("finished_at") is not None
     if configs is not None:
         left = remaining(configs, finished_configs(experiment))
         kept = len(configs) - len(left)
@@ -200,10 +200,23 @@ def prepare_resume(
     return options, None, nothing_left
 
 
-def confirmation_finished(experiment: str) -> bool:
-    """Whether the confirmation log says the stage finished (``tune_mnist.confirm.log``)."""
+# ---------------------------------------------------------------- the confirmation log
+# ``confirmation.json``: what the confirmation stage decided, round by round, and when it ran. Why a
+# file: the searcher lives inside the Tuner, so the search summary cannot ask it; ``--resume`` rebuilds
+# the stage from it and the trial directories (``tune_mnist.confirm.searcher``); and it tells a reader of
+# the experiment which configs were trained again and why (the analysis needs only the trial
+# directories: seeds are grouped as usual).
+
+
+def write_log(experiment: str, log: dict[str, Any]) -> None:
+    write_text(f"{experiment.rstrip('/')}/{CONFIRM_FILE}", json.dumps(log, indent=2) + "\n")
+
+
+def read_log(experiment: str) -> dict[str, Any] | None:
+    """The log, or None for an experiment without a confirmation stage (or one that never reached it)."""
     text = read_text(f"{experiment.rstrip('/')}/{CONFIRM_FILE}")
     try:
-        return bool(text) and json.loads(text).get("finished_at") is not None
-    except (json.JSONDecodeError, AttributeError):
-        return False
+        log = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return log if isinstance(log, dict) else None
