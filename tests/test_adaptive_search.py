@@ -16,7 +16,7 @@ from tune_mnist import search
 from tune_mnist.core.config import PACK_MEMBERS
 from tune_mnist.core.objectives import SEARCH_OBJECTIVES
 from tune_mnist.model.saved import load_model
-from tune_mnist.trainables.pack_trainable import seeds_mean
+from tune_mnist.strategies.pack_searcher import seeds_mean
 
 COMMON = [
     "--space",

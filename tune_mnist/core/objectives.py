@@ -1,6 +1,6 @@
 """What the study optimises, defined once: the accuracy bar and the objectives of the front.
 
-The search CLI, the trainable (``accuracy_shortfall``), the search spaces, the summary and the
+The search CLI, the trainables (``accuracy_shortfall``), the search spaces, the summary and the
 analysis all read these, so changing the default bar or objectives is a one-line change here."""
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def selection_accuracy(row: Mapping[str, Any]) -> float:
         if finite(value):
             return float(value)
     return math.nan
+
+
+def accuracy_shortfall(row: Mapping[str, Any], config: Mapping[str, Any]) -> float:
+    """How far a row's selection accuracy is below the run's bar (``config["min_accuracy"]``): what the
+    adaptive searcher minimises (``SEARCH_OBJECTIVES``); 0 where it has no accuracy."""
+    return max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selection_accuracy(row))
 
 
 def objectives_text(accuracy_metric: str = SELECTION_METRIC) -> str:

@@ -17,7 +17,7 @@ with partial parameters, the sampler draws the rest). The batch is cut into pack
 others the next trials. Each member is one config at one seed, so ``tune_mnist.trainables.unpack``
 gives it its own trial directory.
 
-When a pack ends, each config's seed rows are averaged (``pack_trainable.seeds_mean``) and that mean
+When a pack ends, each config's seed rows are averaged (``seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
 (``tune_mnist.strategies.early_stopping.MemberStopping``) is told its last epoch's mean, as a stopped
 single trial would be."""
@@ -30,6 +30,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
+from tune_mnist.core.objectives import accuracy_shortfall
 from tune_mnist.strategies.study_searcher import StudySearcher
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
@@ -38,6 +39,21 @@ from tune_mnist.training.packed.plan import plan_packs
 SHAPE = ("depth", "batch_size", "epochs")
 #: A drawn config in a pack: (inner searcher's id for it, the config, the seeds it trains over).
 Entry = tuple[str, dict[str, Any], int]
+
+
+def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """One config's seeds as one result: the mean of each number, and the shortfall of the mean
+    accuracy (the analysis puts the bar on the seeds' mean by default, so the searcher does too)."""
+    mean: dict[str, Any] = {}
+    for key, value in rows[0].items():
+        if key == "seed":
+            continue
+        if all(row.get(key) == value for row in rows):  # flops, architecture, device: the same for every seed
+            mean[key] = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            mean[key] = sum(float(row[key]) for row in rows) / len(rows)
+    mean["accuracy_shortfall"] = accuracy_shortfall(mean, config)
+    return mean
 
 
 class PackingSearcher(Searcher):
@@ -110,8 +126,6 @@ class PackingSearcher(Searcher):
         return drawn
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        from tune_mnist.trainables.pack_trainable import seeds_mean
-
         pack = self.packs.pop(trial_id, None)
         if pack is None:
             return

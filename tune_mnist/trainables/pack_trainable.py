@@ -27,7 +27,6 @@ from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED
 from tune_mnist.data.splits import Splits
 from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.trainables.trainable import (
-    accuracy_shortfall,
     complete_row,
     run_trial,
     save_checkpoint,
@@ -37,22 +36,6 @@ from tune_mnist.trainables.trainable import (
 )
 from tune_mnist.training.packed.engine import train_packed
 from tune_mnist.training.packed.state import PackState
-
-
-def seeds_mean(rows: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-    """One config's seeds as one result: the mean of each number, and the shortfall of the mean
-    accuracy (the analysis puts the bar on the seeds' mean by default, so the searcher does too)."""
-    mean: dict[str, Any] = {}
-    for key, value in rows[0].items():
-        if key == "seed":
-            continue
-        if all(row.get(key) == value for row in rows):  # flops, architecture, device: the same for every seed
-            mean[key] = value
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            mean[key] = sum(float(row[key]) for row in rows) / len(rows)
-    mean["accuracy_shortfall"] = accuracy_shortfall(mean, config)
-    return mean
-
 
 #: In a pack checkpoint beside the members' directories: the members stopped early, their last rows,
 #: and the seed-mean curves the stopping rule has seen (``tune_mnist.strategies.early_stopping.MemberStopping``).

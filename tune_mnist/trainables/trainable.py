@@ -17,7 +17,7 @@ from ray import tune
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.layout import TRAINING_STATE_FILE
 from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT
-from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
+from tune_mnist.core.objectives import accuracy_shortfall
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.saved import save_model
@@ -64,12 +64,6 @@ def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> d
     )
     row["accuracy_shortfall"] = accuracy_shortfall(row, config)
     return row
-
-
-def accuracy_shortfall(row: dict[str, Any], config: dict[str, Any]) -> float:
-    """How far the selection accuracy (validation; test when there is no validation split) is below the bar."""
-    selected = row["val_acc"] if row["val_acc"] == row["val_acc"] else row["test_acc"]
-    return max(0.0, float(config.get("min_accuracy", DEFAULT_MIN_ACCURACY)) - selected)
 
 
 def run_trial(config: dict[str, Any], data: Splits) -> None:
