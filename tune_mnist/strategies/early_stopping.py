@@ -136,11 +136,13 @@ class MemberStopping:
     unlucky seed must not stop a config whose mean would clear the bar. Confirmation trials (config key
     ``confirm_round``) are never stopped: they exist to measure a config's seed spread."""
 
-    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any]) -> None:
+    def __init__(self, configs: Sequence[TrialConfig], trial_config: dict[str, Any], enabled: bool = True) -> None:
+        """``enabled``: False where no member stops (any scheduler but bar); a confirmation seed always
+        runs to its end."""
         self.configs = list(configs)
         self.groups = config_groups(self.configs)
         self.bar = float(trial_config.get("min_accuracy", DEFAULT_MIN_ACCURACY))
-        self.enabled = trial_config.get(CONFIRM_ROUND) is None  # a confirmation seed always runs to its end
+        self.enabled = enabled and trial_config.get(CONFIRM_ROUND) is None
         self.curves: dict[int, dict[int, list[float]]] = {}  # group -> epoch -> accuracy of each seed
 
     def after_epoch(self, rows: dict[int, dict[str, Any]]) -> dict[int, StopDecision]:

@@ -62,26 +62,16 @@ def cannot_finish(
     return left > 0 and time.time() + left * pace > deadline
 
 
-class _NoStopping:
-    """Every member trains to its last epoch (no stopping rule given: the FIFO scheduler)."""
-
-    def __init__(self) -> None:
-        self.curves: dict[int, dict[int, list[float]]] = {}
-
-    def after_epoch(self, rows: dict[int, dict[str, Any]]) -> dict[int, Any]:
-        return {}
-
-
 def run_pack(
     config: dict[str, Any],
     data: Splits,
-    stopping_rule: Callable[[list[TrialConfig], dict[str, Any]], Any] | None = None,
+    stopping_rule: Callable[[list[TrialConfig], dict[str, Any]], Any],
     screening_deadline: float | None = None,
 ) -> None:
     """Train every config of ``config["members"]`` together and report each epoch.
 
-    With a ``stopping_rule`` (the bar scheduler's ``tune_mnist.strategies.early_stopping.MemberStopping``,
-    handed down by the tuner, as the trainables sit below the strategies), a config whose seeds' mean
+    ``stopping_rule``: ``tune_mnist.strategies.early_stopping.MemberStopping``, handed down by the tuner
+    (the trainables sit below the strategies). Under the bar scheduler a config whose seeds' mean
     cannot reach the bar stops: its members keep their last row and checkpoint, and the pack is
     rebuilt without them from the others' single-model states, which are exact, so every member trains
     on as it would alone. Each report carries every member's latest row; ``tune_mnist.trainables.unpack`` writes
@@ -98,7 +88,7 @@ def run_pack(
     device, gpu_ids = trial_device()
     threads = trial_threads()
     torch.set_num_threads(threads)
-    stopping = stopping_rule(configs, config) if stopping_rule is not None else _NoStopping()
+    stopping = stopping_rule(configs, config)
     last: dict[int, dict[str, Any]] = {}  # member -> its latest row
     stopped: set[int] = set()
     states: dict[int, dict] = {}  # member -> its single-model state, to start the (re)built pack from

@@ -176,7 +176,7 @@ def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
         # pack that cannot finish before the screening deadline gives its CPU back (trainables.pack_trainable).
         trial_function = functools.partial(
             run_pack,
-            stopping_rule=MemberStopping if options.scheduler == "bar" else None,
+            stopping_rule=functools.partial(MemberStopping, enabled=options.scheduler == "bar"),
             screening_deadline=options.screening_deadline,
         )
         # TensorBoard cannot log the list of member rows; the rows reach result.json and the members.
