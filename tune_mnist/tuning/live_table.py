@@ -236,16 +236,11 @@ def failure_line(trial: Any, retried: bool) -> str:
     return f"Trial {trial} failed{after}{what}; {then} ({where}){log_note()}."
 
 
-def new_output_engine() -> bool:
-    """Whether Ray Tune uses its new output engine (the default; ``RAY_AIR_NEW_OUTPUT=0`` turns it off)."""
-    return os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0"
-
-
 def console_options(run_callbacks: list[Any], bar: float, k: int) -> dict[str, Any]:
     """The ``RunConfig`` settings for the console: ``LiveTable`` (added to ``run_callbacks``) with Ray's
     reporter at verbosity 0 (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics
     (and its own location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
-    if new_output_engine():
+    if os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0":  # Ray Tune's new output engine, its default
         run_callbacks.append(LiveTable(run_callbacks, bar, k))
         return {"verbose": 0}
     from ray.tune import CLIReporter

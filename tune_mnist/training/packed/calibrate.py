@@ -15,6 +15,7 @@ from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import Splits
 from tune_mnist.model.counts import mlp_flops
+from tune_mnist.model.measure import thread_count
 from tune_mnist.training.loop import new_state, train_epoch
 from tune_mnist.training.packed.cost_model import TRAIN_FLOPS_FACTOR, StepCost
 
@@ -56,9 +57,7 @@ def pack_step_s(configs: list[TrialConfig], splits: Splits, repeat: int = 3) -> 
 
 def measure_step_cost(threads: int) -> StepCost:
     """The machine's step costs at ``threads`` torch threads (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
-    try:
+    with thread_count(max(1, threads)):
         splits = synthetic_splits()
         tiny, wide = TrialConfig(**TINY, batch_size=BATCH), TrialConfig(**WIDE, batch_size=BATCH)
         solo_step_s(tiny, splits, repeat=1)  # warm-up: library start-up is not a step's cost
@@ -70,5 +69,3 @@ def measure_step_cost(threads: int) -> StepCost:
         two, sixteen = pack_step_s(seeds[:2], splits), pack_step_s(seeds, splits)
         member = max((sixteen - two) / 14, 0.0)
         return StepCost(solo_s=solo, pack_s=max(two - 2 * member, 0.0), member_s=member, flops_per_s=rate)
-    finally:
-        torch.set_num_threads(before)
