@@ -39,12 +39,11 @@ from tune_mnist.core.layout import (
     EXPERIMENT_STATE_PREFIX,
     PARAMS_FILE,
     RESULT_FILE,
-    RUN_FILE,
     TRIAL_ID,
     pack_trial_of,
 )
 from tune_mnist.core.result_rows import CorruptResultFile
-from tune_mnist.experiment.storage import Location
+from tune_mnist.experiment.storage import RUN_FILE, Location
 from tune_mnist.strategies.budget import budget_ran_out
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.

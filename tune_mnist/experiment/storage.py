@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import RUN_FILE  # noqa: F401  (re-exported: the run-options file's name lives in layout)
 
 # File system types that other machines can see too (from /proc/mounts).
 SHARED_FS_TYPES = {
