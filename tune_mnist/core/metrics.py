@@ -159,6 +159,11 @@ def names(group: str) -> tuple[str, ...]:
     return tuple(m.name for m in METRICS if m.group == group)
 
 
+def row_keys() -> tuple[str, ...]:
+    """Every key of every per-epoch row the training loop yields, in the order the rows hold them."""
+    return tuple(m.name for m in METRICS if m.group != SEARCH)
+
+
 def log_axis(name: str, values: Iterable[float]) -> bool:
     """Whether a plot draws ``name``'s ``values`` (the numbers it has) on a log axis."""
     kind = metric(name).log_axis
@@ -198,7 +203,7 @@ LATENCY = names(LATENCY_GROUP)
 LATENCY_US = tuple(name for name in LATENCY if metric(name).unit == US_PER_SAMPLE)
 ENVIRONMENT = names(ENVIRONMENT_GROUP)
 #: Every key of every per-epoch row the training loop yields, in the order the rows hold them.
-EPOCH_ROW = tuple(m.name for m in METRICS if m.group != SEARCH)
+EPOCH_ROW = row_keys()
 
 PACK_SIZE = "pack_size"  # configs trained together in the trial (1 unless --pack)
 PACK = (PACK_SIZE,)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.core.metrics import ACCURACY, COST, DESCRIPTION, EPOCH, EPOCH_ROW, LATENCY, LOSS, SPLIT_SIZES, TIMING
+from tune_mnist.core.metrics import ACCURACY, COST, DESCRIPTION, EPOCH, LATENCY, LOSS, SPLIT_SIZES, TIMING, row_keys
 from tune_mnist.model.counts import mlp_bias_relu_ops, mlp_flops, mlp_params
 
 
@@ -46,7 +46,7 @@ def epoch_row(
     training time, ``static_fields`` and ``measured`` (``measure_latency``'s result, or only
     ``environment_row`` when latency was not measured: the latency keys are then left out).
 
-    The keys are exactly the table's ``EPOCH_ROW`` (less the latency ones), in its order; anything else
+    The keys are exactly the table's ``row_keys()`` (less the latency ones), in its order; anything else
     is a bug."""
     values = {
         EPOCH: epoch,
@@ -56,11 +56,12 @@ def epoch_row(
         **static,
         **measured,
     }
-    unknown = set(values) - set(EPOCH_ROW)
-    missing = set(EPOCH_ROW) - set(LATENCY) - set(values)
+    keys = row_keys()
+    unknown = set(values) - set(keys)
+    missing = set(keys) - set(LATENCY) - set(values)
     if unknown or missing:
         raise ValueError(
             f"An epoch row must have the keys of tune_mnist.core.metrics.METRICS: unknown "
             f"{sorted(unknown)} (add a row to that table), missing {sorted(missing)}."
         )
-    return {key: values[key] for key in EPOCH_ROW if key in values}
+    return {key: values[key] for key in keys if key in values}
