@@ -10,11 +10,10 @@ import pandas as pd
 
 from analysis import report
 from analysis.confirmation import LUCKY_PLOT, lucky_lines, lucky_table
-from analysis.find import ANALYSIS_DIR
+from analysis.find import ANALYSIS_DIR, make_dir
 from analysis.html_report import HTML_FILE, write_html
 from analysis.load import Experiment, excluded_lines
 from analysis.result import Analysis
-from tune_mnist.core.errors import InputError
 
 FILE_MEANING = {
     "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
@@ -50,12 +49,7 @@ def output_dir(out: str | None, experiment: Experiment) -> Path:
             else Path(f"{experiment.name}-{ANALYSIS_DIR}")
         )
     )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory you can write to."
-        ) from None
+    make_dir(path, "--out")
     for stale in FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
     return path
