@@ -14,6 +14,7 @@ from analysis.find import ANALYSIS_DIR, make_dir
 from analysis.html_report import HTML_FILE, write_html
 from analysis.load import Experiment, excluded_lines
 from analysis.result import Analysis
+from analysis.runtimes import remeasured_text
 
 FILE_MEANING = {
     "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
@@ -70,15 +71,8 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         drawn[LUCKY_PLOT] = lucky_seed_figure(lucky, accuracy, analysis.min_accuracy)
     pngs = plots.save(drawn, out)
     files = write_tables(out, analysis)
-    remeasured_lines = None
-    if remeasured is not None:
-        from analysis.runtimes import comparison_text
-
-        remeasured_lines = report.remeasure_text(analysis.front, remeasured, accuracy, latency, markdown=True)
-        for runtime, other in remeasured.runtimes.items():
-            remeasured_lines += ["", *comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
     files += [*pngs, out / "report.md", out / HTML_FILE]
-    write_markdown(out / "report.md", analysis, confirmation, remeasured_lines, pngs, files)
+    write_markdown(out / "report.md", analysis, confirmation, remeasured_text(analysis, markdown=True), pngs, files)
     from analysis.interactive import analysis_section  # plotly where it is installed, else the sentence
 
     csvs = [f for f in files if f.suffix == ".csv"]
@@ -143,7 +137,7 @@ def write_markdown(
     path: Path,
     analysis: Analysis,
     confirmation: list[str],
-    remeasured: list[str] | None,
+    remeasured: list[str],
     plots: list[Path],
     files: list[Path],
 ) -> None:
