@@ -29,10 +29,6 @@ class ExperimentAnalysis:
     result: Analysis  # every number the command's outputs are made from
 
     @property
-    def path(self) -> str:
-        return str(self.result.experiment.path)
-
-    @property
     def configs(self) -> pd.DataFrame:
         return self.result.final.table
 
@@ -81,7 +77,8 @@ class ExperimentAnalysis:
                     f"No config labelled {', '.join(map(repr, unknown))}" if unknown else "labels=[] names no config"
                 )
                 raise InputError(
-                    f"{named} in {self.path}: pass labels from .configs['label'] (or None, for the front)."
+                    f"{named} in {self.result.experiment.path}: pass labels from .configs['label'] "
+                    "(or None, for the front)."
                 )
             chosen = self.configs[self.configs["label"].isin(wanted)]
         exported = export_front(self.result.experiment, chosen, directory, self.result.epoch, format)
