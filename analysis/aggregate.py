@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.confirmation import experiment_sigma, lcb_values
+from analysis.confirmation import lcb_values
 from analysis.load import Experiment, Trial
+from tune_mnist.confirm.rule import pooled_sigma
 from tune_mnist.core.config import CONFIG_KEYS, DATA_KEYS, TrialConfig, config_key
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.labels import DISTINGUISHING, distinct_labels
@@ -102,7 +103,6 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         )
         raise InputError(f"No trial reported {accuracy_metric}: {hint}.")
     keys = [k for k in GROUP_KEYS if k in trials.columns]
-    sigma = experiment_sigma(trials, accuracy_metric) if bar_on == "lcb" else None
     groups = trials.assign(_key=trials.apply(config_key, axis=1, data=True)).groupby("_key", sort=False)
     rows = []
     for _, group in groups:
@@ -132,6 +132,7 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
         rows.append(row)
     table = pd.DataFrame(rows)
     if bar_on == "lcb":
+        sigma = pooled_sigma(group[accuracy_metric] for _, group in groups)  # the seeds' spread within configs
         table["bar_value"] = lcb_values(table[accuracy_metric], table["n_seeds"], sigma, accuracy_metric)
     table.insert(0, "label", config_labels(table))
     front_cols = [c for c in FIRST if c in table.columns]

@@ -29,10 +29,6 @@ class ExperimentAnalysis:
     result: Analysis  # every number the command's outputs are made from
 
     @property
-    def path(self) -> str:
-        return str(self.result.experiment.path)
-
-    @property
     def configs(self) -> pd.DataFrame:
         return self.result.final.table
 
@@ -68,7 +64,7 @@ class ExperimentAnalysis:
         """Every seed of the configs named by ``labels`` (default: the front) into ``directory``, as
         ``--export`` writes them (``format="onnx"``: model.onnx checked against PyTorch, as ``--format
         onnx``); returns the index (index.csv). Load one with ``tune_mnist.model.saved.load_model``."""
-        from analysis.export import convert_export, export_front
+        from analysis.export import export_front
 
         if format not in FORMATS:
             raise InputError(f"format={format!r} is not an export format: pass one of {', '.join(FORMATS)}.")
@@ -81,13 +77,11 @@ class ExperimentAnalysis:
                     f"No config labelled {', '.join(map(repr, unknown))}" if unknown else "labels=[] names no config"
                 )
                 raise InputError(
-                    f"{named} in {self.path}: pass labels from .configs['label'] (or None, for the front)."
+                    f"{named} in {self.result.experiment.path}: pass labels from .configs['label'] "
+                    "(or None, for the front)."
                 )
             chosen = self.configs[self.configs["label"].isin(wanted)]
-        exported = export_front(self.result.experiment, chosen, directory, self.result.epoch)
-        if format == "onnx":
-            convert_export(exported, self.result.experiment.run_options)
-        exported.print_warnings()
+        exported = export_front(self.result.experiment, chosen, directory, self.result.epoch, format)
         return pd.read_csv(exported.index)
 
     def write(self, out: str | os.PathLike | None = None) -> list[Path]:

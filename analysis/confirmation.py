@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tune_mnist.confirm.rule import LCB_Z, pooled_sigma
-from tune_mnist.core.config import config_key
+from tune_mnist.confirm.rule import LCB_Z
 from tune_mnist.core.errors import InputError
 
 #: The lucky-seed plot (analysis.confirm_plot).
@@ -28,14 +27,6 @@ def trial_groups(trials: pd.DataFrame, table: pd.DataFrame) -> list[pd.DataFrame
     """Each config's trial rows (by the aggregate's ``trial_ids``), in the table's order."""
     by_id = trials.set_index("trial_id", drop=False)
     return [by_id.loc[str(ids).split(";")] for ids in table["trial_ids"]]
-
-
-def experiment_sigma(trials: pd.DataFrame, metric: str) -> float | None:
-    """The pooled within-config seed standard deviation of ``metric`` (None: no config has two seeds)."""
-    groups: dict[str, list[float]] = {}
-    for _, row in trials.iterrows():
-        groups.setdefault(config_key(row, data=True), []).append(row[metric])
-    return pooled_sigma(groups.values())
 
 
 def lcb_values(means: pd.Series, n_seeds: pd.Series, sigma: float | None, metric: str) -> pd.Series:

@@ -9,11 +9,11 @@ from analysis import report
 from analysis.export import Exported
 from analysis.load import excluded_lines
 from analysis.result import Analysis
+from analysis.runtimes import remeasured_text
 
 
 def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Exported | None = None) -> None:
     experiment, front = analysis.experiment, analysis.front
-    accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
     print(f"Experiment: {experiment.path}")
     print(f"Trials: {analysis.trial_counts}.")
     for line in excluded_lines(experiment, analysis.skipped):
@@ -31,14 +31,10 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
     print("\n".join(report.front_lines(analysis)))
     if front.unranked:
         print(f"Above the bar but missing an objective value (not ranked): {', '.join(front.unranked)}.")
-    if analysis.remeasured is not None:
-        from analysis.runtimes import comparison_text
-
+    remeasured = remeasured_text(analysis)
+    if remeasured:
         print()
-        print("\n".join(report.remeasure_text(front, analysis.remeasured, accuracy, latency)))
-        for runtime, other in analysis.remeasured.runtimes.items():
-            print()
-            print("\n".join(comparison_text(analysis.remeasured, other, runtime, accuracy, latency)))
+        print("\n".join(remeasured))
     print()
     for line in report.picks(analysis) + report.notebook_text(analysis):
         print(line)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.find import make_dir
 from analysis.load import Experiment, local_checkpoint
-from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE
 from tune_mnist.model.saved import load_model
 
@@ -27,27 +27,23 @@ class Exported:
     format: str = "state_dict"
     lines: list[str] = field(default_factory=list)  # what the ONNX check found, one line per model
 
-    def print_warnings(self) -> None:
-        for warning in self.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
 
 
 def export_front(
-    experiment: Experiment, front: pd.DataFrame, directory: str | Path, epoch: int | None = None
+    experiment: Experiment,
+    front: pd.DataFrame,
+    directory: str | Path,
+    epoch: int | None = None,
+    format: str = "state_dict",
+    threads: int = 1,
 ) -> Exported:
-    """Copy each front config's trials (every seed) to ``directory``, with index.csv listing them."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"Export directory {directory} cannot be created ({exc.strerror}): "
-            "pass --export with a directory you can write to."
-        ) from None
+    """Copy each front config's trials (every seed) to ``directory``, with index.csv listing them; with
+    ``format="onnx"`` (``--format onnx``) each as a model.onnx checked against PyTorch on the test set.
+    Its warnings go to stderr."""
+    directory = make_dir(Path(directory), "--export")
     trials = {t.trial_id: t for t in experiment.trials}
     rows, warnings = [], []
     with tempfile.TemporaryDirectory(prefix="pareto-export-") as scratch:
@@ -86,13 +82,13 @@ def export_front(
                 )
     index = directory / "index.csv"
     pd.DataFrame(rows).to_csv(index, index=False)
-    return Exported(directory.resolve(), len(front), index, warnings)
+    exported = Exported(directory.resolve(), len(front), index, warnings)
+    if format == "onnx":
+        from analysis.onnx_export import convert_to_onnx, verification_lines
 
-
-def convert_export(exported: Exported, run_options: dict, threads: int = 1) -> None:
-    """``--format onnx``: each exported model as a model.onnx checked against PyTorch on the test set."""
-    from analysis.onnx_export import convert_to_onnx, verification_lines
-
-    index, warnings = convert_to_onnx(exported.index, run_options, threads)
-    exported.format, exported.lines = "onnx", verification_lines(index)
-    exported.warnings += warnings
+        checked, onnx_warnings = convert_to_onnx(index, experiment.run_options, threads)
+        exported.format, exported.lines = "onnx", verification_lines(checked)
+        exported.warnings += onnx_warnings
+    for warning in exported.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return exported

@@ -23,6 +23,18 @@ ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 SEARCH_HINT = "python -m tune_mnist.search"
 
 
+def make_dir(path: Path, option: str) -> Path:
+    """``path`` made (with its parents) for the analysis to write into; where it cannot be, the option to change."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{option} directory {path} cannot be created ({exc.strerror}): "
+            f"pass {option} with a directory you can write to."
+        ) from None
+    return path
+
+
 def looks_like_experiment(loc: Location, path: str) -> bool:
     names = {i.base_name: i.type for i in loc.children(path)}
     if any(n.startswith(EXPERIMENT_STATE_PREFIX) for n in names) or RUN_FILE in names:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.confirmation import seeds_cell
 from analysis.front import Front
 from analysis.plots import axis_label, counts_line, plane_front
 from analysis.result import Analysis
@@ -44,9 +45,7 @@ def hover_rows(table: pd.DataFrame, accuracy: str, latency: str) -> list[list[st
     rows = []
     for _, row in table.iterrows():
         std, worst = row.get(f"{accuracy}_std"), row.get(f"{accuracy}_min")
-        n = int(row.get("n_seeds", 1))
         spread = f" ± {std:.4f} (worst seed {worst:.4f})" if pd.notna(std) else " (one seed)"
-        seeds = f"{n}" + ("" if bool(row.get("confirmed", True)) else ", unconfirmed")
         rows.append(
             [
                 str(row["label"]),
@@ -54,7 +53,7 @@ def hover_rows(table: pd.DataFrame, accuracy: str, latency: str) -> list[list[st
                 f"{row[accuracy]:.4f}{spread}",
                 f"{row['flops']:,.0f}" if pd.notna(row.get("flops")) else "-",
                 f"{row[latency]:.1f} us" if pd.notna(row.get(latency)) else "-",
-                seeds,
+                seeds_cell(row),  # as the front table's seeds column
             ]
         )
     return rows

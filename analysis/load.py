@@ -234,13 +234,10 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
         )
         return Trial(trial_id, name, path, params, history, status, reason, checkpoint)
     last = int(history["epoch"].max())
-    if (
-        isinstance(epochs, (int, float))
-        and not math.isnan(epochs)
-        and last < int(epochs)
-        and ray_status != "TERMINATED"
-    ):
-        if error and ray_status != "RUNNING":
+    if isinstance(epochs, (int, float)) and not math.isnan(epochs) and last < int(epochs):
+        # Short of its epochs (even where Ray says TERMINATED): errored or unfinished; _stopped_state then
+        # tells the ones the scheduler or the budget stopped apart.
+        if error and ray_status not in ("RUNNING", "TERMINATED"):
             status, reason = ERRORED, f"errored after epoch {last} of {int(epochs)}: {error}"
         else:
             status, reason = (
@@ -255,9 +252,6 @@ def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[
             if ray_status == "ERROR"
             else f"failed, was retried and finished: {error}"
         )
-    if isinstance(epochs, (int, float)) and last < int(epochs):  # Ray's TERMINATED, yet not at its last epoch
-        reason = f"stopped after epoch {last} of {int(epochs)} (Ray status {ray_status}), not by early stopping"
-        return Trial(trial_id, name, path, params, history, UNFINISHED, reason, checkpoint)
     return Trial(trial_id, name, path, params, history, USABLE, note, checkpoint)
 
 

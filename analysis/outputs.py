@@ -10,11 +10,11 @@ import pandas as pd
 
 from analysis import report
 from analysis.confirmation import LUCKY_PLOT, lucky_lines, lucky_table
-from analysis.find import ANALYSIS_DIR
+from analysis.find import ANALYSIS_DIR, make_dir
 from analysis.html_report import HTML_FILE, write_html
 from analysis.load import Experiment, excluded_lines
 from analysis.result import Analysis
-from tune_mnist.core.errors import InputError
+from analysis.runtimes import remeasured_text
 
 FILE_MEANING = {
     "trials.csv": "one row per config (seeds grouped): config, every metric (seed means; accuracies also "
@@ -50,12 +50,7 @@ def output_dir(out: str | None, experiment: Experiment) -> Path:
             else Path(f"{experiment.name}-{ANALYSIS_DIR}")
         )
     )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"Output directory {path} cannot be created ({exc.strerror}): pass --out with a directory you can write to."
-        ) from None
+    make_dir(path, "--out")
     for stale in FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
     return path
@@ -76,15 +71,8 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         drawn[LUCKY_PLOT] = lucky_seed_figure(lucky, accuracy, analysis.min_accuracy)
     pngs = plots.save(drawn, out)
     files = write_tables(out, analysis)
-    remeasured_lines = None
-    if remeasured is not None:
-        from analysis.runtimes import comparison_text
-
-        remeasured_lines = report.remeasure_text(analysis.front, remeasured, accuracy, latency, markdown=True)
-        for runtime, other in remeasured.runtimes.items():
-            remeasured_lines += ["", *comparison_text(remeasured, other, runtime, accuracy, latency, markdown=True)]
     files += [*pngs, out / "report.md", out / HTML_FILE]
-    write_markdown(out / "report.md", analysis, confirmation, remeasured_lines, pngs, files)
+    write_markdown(out / "report.md", analysis, confirmation, remeasured_text(analysis, markdown=True), pngs, files)
     from analysis.interactive import analysis_section  # plotly where it is installed, else the sentence
 
     csvs = [f for f in files if f.suffix == ".csv"]
@@ -149,7 +137,7 @@ def write_markdown(
     path: Path,
     analysis: Analysis,
     confirmation: list[str],
-    remeasured: list[str] | None,
+    remeasured: list[str],
     plots: list[Path],
     files: list[Path],
 ) -> None:

@@ -13,7 +13,7 @@ import sys
 
 from analysis.aggregate import BAR_ON
 from analysis.console import print_summary
-from analysis.export import convert_export, export_front
+from analysis.export import export_front
 from analysis.outputs import output_dir, write_outputs
 from analysis.result import compute, load_finished
 from analysis.runtimes import FORMATS, RUNTIMES, check_runtime
@@ -232,10 +232,9 @@ def run(args: argparse.Namespace) -> int:
     if args.export and not analysis.cleared:
         print("note: --export skipped: no config is above the bar, so the front is empty.", file=sys.stderr)
     elif args.export:
-        exported = export_front(experiment, analysis.final.front, args.export, analysis.epoch)
-        if args.format == "onnx":
-            convert_export(exported, experiment.run_options, args.threads)
-        exported.print_warnings()
+        exported = export_front(
+            experiment, analysis.final.front, args.export, analysis.epoch, args.format, args.threads
+        )
     print_summary(analysis, files, out, exported)
     if args.mlflow:
         from analysis.mlflow_log import log_analysis

@@ -109,14 +109,12 @@ def scatter_figure(
     if notebook is not None and not notebook.empty:
         ax.scatter(notebook[x], notebook[y], marker="*", s=260, color="gold", edgecolors="black", zorder=6)
     bar_text = f"accuracy bar: {accuracy_metric} ({bar_on} over seeds) > {front.min_accuracy:g}"
-    for axis, metric in (("y", y), ("x", x)):
-        if metric == accuracy_metric:
-            line = ax.axhline if axis == "y" else ax.axvline
-            line(front.min_accuracy, color="crimson", linestyle=":", linewidth=1.5, zorder=1)
-            limits = ax.get_ylim() if axis == "y" else ax.get_xlim()
-            span = ax.axhspan if axis == "y" else ax.axvspan
-            span(min(limits[0], front.min_accuracy - 0.01), front.min_accuracy, color="crimson", alpha=0.06, zorder=0)
-            (ax.set_ylim if axis == "y" else ax.set_xlim)(min(limits[0], front.min_accuracy - 0.01), limits[1])
+    if y == accuracy_metric:  # accuracy is on y or on neither axis: the plots put costs on x
+        ax.axhline(front.min_accuracy, color="crimson", linestyle=":", linewidth=1.5, zorder=1)
+        bottom, top = ax.get_ylim()
+        bottom = min(bottom, front.min_accuracy - 0.01)
+        ax.axhspan(bottom, front.min_accuracy, color="crimson", alpha=0.06, zorder=0)
+        ax.set_ylim(bottom, top)
     for axis, metric in (("x", x), ("y", y)):
         if metrics.log_axis(metric, table[metric].dropna()):
             (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
@@ -142,7 +140,7 @@ def scatter_figure(
         ),
         Line2D([], [], color="0.35", linestyle="--", label="front of these two metrics alone"),
     ]
-    if accuracy_metric in (x, y):
+    if y == accuracy_metric:
         handles.append(Line2D([], [], color="crimson", linestyle=":", label=bar_text))
     if notebook is not None and not notebook.empty:
         handles.append(

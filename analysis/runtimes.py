@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from analysis.result import Analysis
+
 EAGER, ONNXRUNTIME = "eager", "onnxruntime"
 RUNTIMES = (EAGER, ONNXRUNTIME)
 #: What ``--export`` writes: a state_dict (``analysis.export``) or a verified ONNX file (``analysis.onnx_export``).
@@ -49,6 +51,20 @@ def timer(runtime: str, model: nn.Module, in_features: int, threads: int) -> Cal
 
     ort_session = session(export_onnx(model, in_features), threads)
     return lambda calls: measure_latency_onnx(ort_session, in_features, threads, calls=calls)
+
+
+def remeasured_text(analysis: Analysis, markdown: bool = False) -> list[str]:
+    """The re-measurement's section, printed and in report.md alike: trial-time against re-measured
+    latency, then each other runtime against eager; none where nothing was re-measured."""
+    from analysis.report import remeasure_text
+
+    remeasured, accuracy, latency = analysis.remeasured, analysis.accuracy_metric, analysis.latency_metric
+    if remeasured is None:
+        return []
+    lines = remeasure_text(analysis.front, remeasured, accuracy, latency, markdown)
+    for runtime, other in remeasured.runtimes.items():
+        lines += ["", *comparison_text(remeasured, other, runtime, accuracy, latency, markdown)]
+    return lines
 
 
 def comparison_text(

@@ -88,7 +88,7 @@ def test_the_hover_names_the_config_its_spread_and_its_costs():
     fig = figures(front_of(five_configs()), "val_acc", "latency_p50_us", 3, "exp")["accuracy_vs_flops"]
     hovers = {row[0]: row for t in traces(fig, CONFIGS) for row in t.customdata}
     assert hovers["b"] == ["b", "64-32-10", "0.9500 ± 0.0020 (worst seed 0.9480)", "4,736", "12.0 us", "3"]
-    assert hovers["c"][2] == "0.9700 (one seed)" and hovers["c"][5] == "1, unconfirmed"
+    assert hovers["c"][2] == "0.9700 (one seed)" and hovers["c"][5] == "1 unconfirmed"
     template = traces(fig, CONFIGS)[0].hovertemplate
     for name in ("architecture", "val_acc", "FLOPs", "latency_p50_us", "seeds"):
         assert f"{name}: %{{customdata[" in template
