@@ -37,6 +37,9 @@ from tune_mnist.training.packed.plan import plan_packs
 
 #: What the members of a pack share, as the spaces name the parameters.
 SHAPE = ("depth", "batch_size", "epochs")
+#: A generation of the cheap end's proposals holds at most this many members (configs x seeds): the
+#: engine trains 700-FLOP members at about 17x one model alone in packs of 64, 11x at 16 (docs/packed.md).
+GENERATION_MEMBERS = 64
 #: A drawn config in a pack: (inner searcher's id for it, the config, the seeds it trains over).
 Entry = tuple[str, dict[str, Any], int]
 
@@ -92,14 +95,19 @@ class PackingSearcher(Searcher):
         if not self.ready:
             if self.left == 0:
                 return Searcher.FINISHED
-            drawn = self._draw(trial_id)
+            generation = getattr(self.inner, "queued", lambda: 0)() > 0
+            # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
+            # --pack N the user gave, or a GPU's packs, stay the size they are.
+            planned = generation and self.cost is not None
+            size = max(self.size, GENERATION_MEMBERS // self.seeds) if planned else self.size
+            drawn = self._draw(trial_id, size, generation)
             if isinstance(drawn, str) or drawn is None:
                 return drawn
             configs = [TrialConfig.from_dict(c) for _, c in drawn]
             if self.cost is None:
-                plan, seeds = plan_packs(configs, self.size), [self.seeds] * len(configs)
+                plan, seeds = plan_packs(configs, size), [self.seeds] * len(configs)
             else:
-                plan = plan_by_cost(configs, self.size, self.cost, self.n_train)
+                plan = plan_by_cost(configs, size, self.cost, self.n_train)
                 cheap = [seeds_are_cheap(c, self.seeds, self.cost, self.n_train) for c in configs]
                 seeds = [self.seeds if ok else 1 for ok in cheap]
             self.ready = [[(*drawn[i], seeds[i]) for i in pack] for pack in plan]
@@ -108,12 +116,16 @@ class PackingSearcher(Searcher):
         members = [{**config, "seed": seed} for _, config, n in pack for seed in range(n)]
         return {PACK_MEMBERS: members}
 
-    def _draw(self, trial_id: str) -> list[tuple[str, dict[str, Any]]] | str | None:
-        """Up to ``size`` proposals, the later ones enqueued with the first one's shape."""
+    def _draw(self, trial_id: str, size: int, generation: bool) -> list[tuple[str, dict[str, Any]]] | str | None:
+        """Up to ``size`` proposals, the later ones enqueued with the first one's shape; or, as a
+        ``generation``, the cheap end's proposals the inner searcher has queued
+        (``CostAwareSearcher.queued``), full proposals of their own, which the planner cuts into packs."""
         drawn: list[tuple[str, dict[str, Any]]] = []
-        for j in range(self.size if self.left < 0 else min(self.size, self.left)):
+        for j in range(size if self.left < 0 else min(size, self.left)):
             sub = f"{trial_id}_c{j}"
-            if drawn and isinstance(self.inner, StudySearcher):
+            if generation and drawn and not self.inner.queued():
+                break  # the cheap end is covered: the sampler's proposals start a pack of their own
+            if drawn and not generation and isinstance(self.inner, StudySearcher):
                 self.inner.share(drawn[0][0], SHAPE)
             with warnings.catch_warnings():
                 # A shape outside a range the cost-aware space narrowed: Optuna warns and uses it.
