@@ -4,11 +4,14 @@ searchers are driven as Tune would drive them."""
 
 from __future__ import annotations
 
+import time
+
 from search_spaces import SpaceOptions, load
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
 from tune_mnist.strategies.cheap_end import SCREENING, band, shape_flops
 from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
+from tune_mnist.strategies.screening_deadline import Deadline, publish
 from tune_mnist.training.packed.cost_model import StepCost
 
 #: Step costs of a 2-core CPU, as tests/test_pack_auto.py's: tiny models' steps are overhead.
@@ -71,3 +74,20 @@ def test_a_resumed_search_skips_the_shapes_its_journal_holds(tmp_path):
     resumed = load("cheap").searcher(options).make_search_alg()
     after = [resumed.suggest(f"u{i}") for i in range(5)]
     assert not [c for c in after if c in before]
+
+
+def test_under_a_budget_the_last_generation_is_sized_to_the_time_left():
+    def first_pack(deadline: Deadline | None) -> list[TrialConfig]:
+        inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+        searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.9, cost=CPU_COST, n_train=55_000)
+        publish(deadline)
+        try:
+            return [TrialConfig.from_dict(m) for m in searcher.suggest("t0")[PACK_MEMBERS]]
+        finally:
+            publish(None)
+
+    whole = first_pack(None)
+    assert CPU_COST.packed(whole, 55_000) > 5  # a whole generation takes longer than the 5 s left below
+    now = time.time()
+    last = first_pack(Deadline(at=now + 5, started=now - 60))
+    assert 3 <= len(last) < len(whole) and CPU_COST.packed(last, 55_000) <= 5
