@@ -1,15 +1,18 @@
 """Which search finds the cheap end of the front soonest, at the same wall-time budget, and whether
 the tool beats the script a user would write instead. Methods: ``cheap`` (the default for this
 question: cost-aware TPE proposing packs of configs, each screened over its ``--confirm`` seeds, FLOPs
-known, the bar a constraint, bar-aware stopping per member), ``optuna`` (``optuna_peer``: a plain
-in-process Optuna study, no Ray, the same ranges, data, bar and budget, confirmation of the cheapest
-feasible configs after the budget), and for comparison ``random`` (Tune's FIFO) and ``adaptive``
-(multi-objective TPE, ``--scheduler fifo``). Each runs ``--seeds`` search seeds under
-``--time-budget`` (for the tool, the whole command: search and confirmation).
+known, the bar a constraint, bar-aware stopping per member), two peers a user could write instead:
+``optuna`` (``optuna_peer``: a plain in-process Optuna study, no Ray, the same ranges, data, bar and
+budget, confirmation of the cheapest feasible configs after the budget) and ``sweep`` (``sweep_peer``:
+the plain cheap-end-first sweep of every config of at most 1,000 FLOPs, one pack per (crop, side,
+depth) group on the project's packed engine, no Ray, no Optuna, confirmed as it screens), and for
+comparison ``random`` (Tune's FIFO) and ``adaptive`` (multi-objective TPE, ``--scheduler fifo``).
+Each runs ``--seeds`` search seeds under ``--time-budget`` (for the tool, the whole command: search
+and confirmation), but the sweep, which has no search seed, once.
 
-    python benchmarks/search_efficiency.py --budget-minutes 3    # cheap and optuna, 3 seeds: about 21 min on 2 cores
-    python benchmarks/search_efficiency.py                       # the same at 10 minutes: about 62 min
-    python benchmarks/search_efficiency.py --quick               # 1-minute budgets, 1 seed, 3,000 images: ~3 min
+    python benchmarks/search_efficiency.py --budget-minutes 3    # cheap, optuna (3 seeds), sweep: ~25 min, 2 cores
+    python benchmarks/search_efficiency.py                       # the same at 10 minutes: about 75 min
+    python benchmarks/search_efficiency.py --quick               # 1-minute budgets, 1 seed, 3,000 images: ~4 min
 
 For every run: anytime curves of the hypervolume of the front above the bar (the tool's methods:
 the analysis's default objectives and fixed reference point) and of the fewest FLOPs above the bar
@@ -23,8 +26,9 @@ model-epochs per second over the whole run; and the orchestration share of the t
 1 - (sum of every Ray trial's ``time_total_s`` / CPU slots) / (the experiment's wall time). Below
 the table each goal of ``cheap`` is printed as met or missed: a confirmed model of at most
 ``--goal-flops`` in every search seed; every command within its budget plus 30 s; against the
-peer, a median time to target at most a quarter of the peer's and confirmed FLOPs at most the
-peer's in every seed; orchestration under 10%. Timings depend on the machine and what else runs
+optuna peer, a median time to target at most a quarter of the peer's and confirmed FLOPs at most
+the peer's in every seed; against the sweep, confirmed FLOPs at most the sweep's in every seed;
+orchestration under 10%. Timings depend on the machine and what else runs
 on it: compare methods within one invocation only."""
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from optuna_peer import fewest_flops_by, run_peer  # noqa: E402  (a sibling script, not a package)
+from optuna_peer import PeerRun, fewest_flops_by, run_peer  # noqa: E402  (sibling scripts, not a package)
+from sweep_peer import run_sweep  # noqa: E402
 
 #: Each method's search options beyond the shared ones.
 METHODS = {
@@ -64,6 +69,9 @@ METHODS = {
 }
 #: The plain in-process Optuna study a user would write instead (``optuna_peer``): no Ray.
 PEER = "optuna"
+#: The plain cheap-end-first packed sweep (``sweep_peer``): no Ray, no Optuna, no search seed (it runs once).
+SWEEP = "sweep"
+PEERS = (PEER, SWEEP)
 #: How far past its --time-budget a whole command may end.
 GRACE_S = 30
 #: Points of each anytime curve over the budget.
@@ -80,8 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="search seeds per method, 0..N-1 (default 3)")
     parser.add_argument(
         "--methods",
-        default=f"cheap,{PEER}",
-        help=f"comma list of {', '.join([*METHODS, PEER])} (default cheap,{PEER})",
+        default=f"cheap,{PEER},{SWEEP}",
+        help=f"comma list of {', '.join([*METHODS, *PEERS])} (default cheap,{PEER},{SWEEP})",
+    )
+    parser.add_argument(
+        "--peer-seconds", type=float, help="the peers' budget in seconds (default: --budget-minutes; a test's shorter)"
     )
     parser.add_argument("--subset", type=int, help="train on a seeded subset of N images (default: all 55,000)")
     parser.add_argument("--confirm", type=int, default=3, help="--confirm K of every run (default 3)")
@@ -103,9 +114,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.budget_minutes, args.seeds, args.subset, args.confirm = 1.0, 1, args.subset or 3000, 2
     methods = [m for m in args.methods.split(",") if m]
-    unknown = [m for m in methods if m not in METHODS and m != PEER]
+    unknown = [m for m in methods if m not in METHODS and m not in PEERS]
     if unknown or not methods or args.seeds < 1 or not args.budget_minutes > 0:
-        parser.error(f"--methods takes {', '.join([*METHODS, PEER])}; --seeds and --budget-minutes must be positive")
+        parser.error(f"--methods takes {', '.join([*METHODS, *PEERS])}; --seeds and --budget-minutes must be positive")
+    if args.peer_seconds is not None and not args.peer_seconds > 0:
+        parser.error(f"--peer-seconds {args.peer_seconds:g} is not a budget: give a positive number of seconds")
     args.methods = methods
     return args
 
@@ -233,13 +246,25 @@ def ray_trial_time(experiment: Path) -> float:
     return total
 
 
-def measure_peer(seed: int, args: argparse.Namespace) -> Run:
-    """The plain Optuna study's run, in the table's terms. Its model is confirmed only after its
-    budget (the script confirms at the end), so its time to target is when that confirmation ends."""
-    budget_s = args.budget_minutes * 60
-    peer = run_peer(seed, budget_s, args.min_accuracy, args.confirm, args.subset)
+def measure_peer(method: str, seed: int, args: argparse.Namespace) -> Run:
+    """A peer's run, in the table's terms. The Optuna study confirms only after its budget (the
+    script confirms at the end), so its time to target is when that confirmation ends; the sweep
+    screens every seed at once, so its time to target is when the first such config's pack ended."""
+    budget_s = args.budget_minutes * 60 if args.peer_seconds is None else args.peer_seconds
+    if method == SWEEP:
+        peer = run_sweep(budget_s, args.min_accuracy, args.confirm, args.subset)
+        sure = [x for x in peer.screened if x.val_acc > args.min_accuracy and x.test_acc > args.min_accuracy]
+        to_target = min((x.finished_s for x in sure if x.flops <= args.target_flops), default=math.inf)
+    else:
+        peer = run_peer(seed, budget_s, args.min_accuracy, args.confirm, args.subset)
+        found = peer.confirmed is not None and peer.confirmed.flops <= args.target_flops
+        to_target = peer.search_s + peer.confirm_s if found else math.inf
+    return peer_row(method, seed, peer, budget_s, to_target, args.min_accuracy)
+
+
+def peer_row(method: str, seed: int, peer: PeerRun, budget_s: float, to_target: float, bar: float) -> Run:
     times = [budget_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS)]
-    feasible = [x.flops for x in peer.screened if x.val_acc > args.min_accuracy]
+    feasible = [x.flops for x in peer.screened if x.val_acc > bar]
     best, confirmed = peer.confirmed, "none above the bar"
     if best is not None:
         seeds = ", ".join(f"{100 * v:.2f}" for v, _ in peer.seeds)
@@ -247,13 +272,12 @@ def measure_peer(seed: int, args: argparse.Namespace) -> Run:
             f"{best.config.label()} {best.flops:,} FLOPs val {100 * best.val_acc:.2f}% test {100 * best.test_acc:.2f}% "
             f"({len(peer.seeds)} seeds: {seeds}; found at {best.finished_s:.0f} s)"
         )
-    done = peer.search_s + peer.confirm_s
     return Run(
-        method=PEER,
+        method=method,
         seed=seed,
         times=times,
         hypervolume=[math.nan] * CURVE_POINTS,
-        cheapest=fewest_flops_by(peer.screened, times, args.min_accuracy),
+        cheapest=fewest_flops_by(peer.screened, times, bar),
         screened=(math.nan, float(min(feasible)) if feasible else math.nan),
         counts={"started": len(peer.screened), "finished": len(peer.screened), "early": 0, "budget": 0},
         confirmed=confirmed,
@@ -261,7 +285,7 @@ def measure_peer(seed: int, args: argparse.Namespace) -> Run:
         confirm_s=peer.confirm_s,
         overhead=math.nan,
         past_budget_s=peer.search_s - budget_s,
-        to_target_s=done if best is not None and best.flops <= args.target_flops else math.inf,
+        to_target_s=to_target,
         confirmed_flops=float(best.flops) if best is not None else math.nan,
         confirmed_test=best.test_acc if best is not None else math.nan,
         model_epochs=peer.model_epochs,
@@ -323,7 +347,14 @@ def goals(runs: list[Run], args: argparse.Namespace, new: str = "cheap") -> list
                 f"{'met' if ok else 'missed'}: confirmed FLOPs, {new} <= {PEER} in every search seed "
                 f"({', '.join(f'{x.confirmed_flops:,.0f} vs {y.confirmed_flops:,.0f}' for x, y in pairs)})"
             )
-        for other in (m for m in by if m not in (new, PEER)):
+        if SWEEP in by:
+            sweep = min((r.confirmed_flops for r in by[SWEEP] if not math.isnan(r.confirmed_flops)), default=math.inf)
+            ok = all(r.confirmed_flops <= sweep for r in mine)
+            lines.append(
+                f"{'met' if ok else 'missed'}: confirmed FLOPs, {new} <= {SWEEP} ({sweep:,.0f}) in every search seed "
+                f"({', '.join(f'{r.confirmed_flops:,.0f}' for r in mine)})"
+            )
+        for other in (m for m in by if m not in (new, *PEERS)):
             pairs = [(x, y) for x in mine for y in by[other] if x.seed == y.seed]
             ok = all(x.hypervolume[-1] >= y.hypervolume[-1] for x, y in pairs)
             lines.append(
@@ -358,7 +389,9 @@ def plot(runs: list[Run], out: str) -> None:
             (line,) = ax.plot(minutes, median, label=f"{method} ({len(group)} seeds)")
             ax.fill_between(minutes, low, high, color=line.get_color(), alpha=0.2)
     hv_ax.set(xlabel="wall time (min)", ylabel="hypervolume above the bar", title="Front hypervolume")
-    fl_ax.set(xlabel="wall time (min)", ylabel="FLOPs", yscale="log", title="Fewest FLOPs above the bar")
+    fl_ax.set(xlabel="wall time (min)", ylabel="FLOPs", title="Fewest FLOPs above the bar")
+    if any(c > 0 for r in runs for c in r.cheapest):  # a log axis needs a point: none above the bar has none
+        fl_ax.set_yscale("log")
     for ax in (hv_ax, fl_ax):
         ax.set_xlim(0, runs[0].times[-1] / 60)
     hv_ax.legend()
@@ -372,12 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         storage = Path(args.storage_path or scratch).resolve()
         for method in args.methods:
-            for seed in range(args.seeds):
+            for seed in range(1 if method == SWEEP else args.seeds):
                 name = f"{method}-s{seed}"
                 print(f"running {name} ({args.budget_minutes:g} min + confirmation) ...", flush=True)
                 start = time.perf_counter()
-                if method == PEER:
-                    run = measure_peer(seed, args)
+                if method in PEERS:
+                    run = measure_peer(method, seed, args)
                     wall = time.perf_counter() - start
                 else:
                     argv = [*METHODS[method], "--search-seed", str(seed), "--time-budget", f"{args.budget_minutes:g}"]

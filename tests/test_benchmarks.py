@@ -35,17 +35,18 @@ QUICK = {
     "onnx_latency.py": (["--calls", "5", "--rounds", "1"], "ours/bare"),
     # smaller: one epoch on 500 images, no pick above the bar, so no confirmation
     "confirm_cost.py": (["--quick", "--", "--subset", "500", "--epochs", "1"], "goal: the default run's total"),
-    # cheap and the plain Optuna peer, 45-second budgets on 1,000 images: cheap screens for about 30 s of it,
-    # counted from the command's start. At 30-second budgets (20 s of screening) it started 0-32 configs and
-    # the script once failed in CI, so the budget stays where every run started some.
+    # cheap at a 30-second budget on 1,000 images, both peers at 5 s: cheap screens its cheapest shapes first, in
+    # packs of up to 64 members, so its first pack starts as soon as Ray has (at 30 s, before that change, it
+    # started 0-32 configs, its first proposals anywhere in the space, and the script once failed in CI)
     "search_efficiency.py": (
         [
-            *["--budget-minutes", "0.75", "--seeds", "1", "--subset", "1000", "--confirm", "2"],
+            *["--budget-minutes", "0.5", "--peer-seconds", "5", "--seeds", "1", "--subset", "1000", "--confirm", "2"],
             *["--plot", str(Path(tempfile.gettempdir()) / "search_efficiency_test.png")],
         ],
         "Search efficiency at a",
     ),
     "optuna_peer.py": (["--budget-seconds", "5", "--subset", "500", "--min-accuracy", "0.5"], "optuna peer:"),
+    "sweep_peer.py": (["--budget-seconds", "5", "--subset", "500", "--min-accuracy", "0.5"], "sweep peer:"),
 }
 PRESENT = sorted(p.name for p in BENCHMARKS.glob("*.py"))
 

@@ -271,7 +271,9 @@ def test_a_budgeted_packed_search_shows_the_time_left_and_its_best_confirmed_con
     the best config confirmed so far, every pick confirmed; the budget bounds the whole command,
     confirmation included; a --resume with a new budget screens more and is bounded by it."""
     argv = ["tune_mnist.search", "--space", "cheap", "--subset", "1000", "--validation-size", "1000", "--epochs", "1"]
-    argv += ["--min-accuracy", "0.6", "--time-budget", str(BUDGET_S / 60)]
+    # The bar: the cheap space screens its cheapest shapes first (up to about 1,000 FLOPs), whose 3-seed means
+    # after one epoch on 1,000 images stayed below 0.6 in a 35 s run; 0.5 is within their reach.
+    argv += ["--min-accuracy", "0.5", "--time-budget", str(BUDGET_S / 60)]
     argv += ["--storage-path", str(tmp_path), "--name", "b"]
     start = time.time()
     done = run_module(argv)
@@ -293,12 +295,12 @@ def test_a_budgeted_packed_search_shows_the_time_left_and_its_best_confirmed_con
     # The last one, on the final table, is the end summary's pick by val_acc: one rule for both.
     label, accuracy = best[-1]
     pick = re.search(
-        r"best by val_acc \(max\) among val_acc > 0\.6 \(seed means\): (.+): val_acc (0\.\d{4}) over 3 seeds",
+        r"best by val_acc \(max\) among val_acc > 0\.5 \(seed means\): (.+): val_acc (0\.\d{4}) over 3 seeds",
         done.stdout,
     )
     assert pick is not None and pick.groups() == (label, accuracy), done.stdout[-3000:]
     # A table (the one before any config finished) said so first.
-    assert done.stdout.index("Best confirmed so far: none yet (3 seeds of a config finished, mean val_acc > 0.6).") < (
+    assert done.stdout.index("Best confirmed so far: none yet (3 seeds of a config finished, mean val_acc > 0.5).") < (
         done.stdout.index("Best confirmed so far (by")
     )
     # Every answer printed is confirmed (K = 3 seeds). A config the budget left on fewer seeds may be

@@ -104,6 +104,7 @@ def test_the_packing_searcher_gives_small_proposals_their_seeds_and_large_ones_o
 
     splits = subset(split_validation(mnist, 500), 500)
     inner = load("cheap").searcher(SpaceOptions(epochs=1, search_seed=3, min_accuracy=0.5)).make_search_alg()
+    inner.cheap_end = None  # the sampler's proposals, as once the cheap end is covered: small and large ones
     searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.5, cost=COST, n_train=N_TRAIN)
     seen, packs = {}, [searcher.suggest("t0")[PACK_MEMBERS]]
     while searcher.ready:

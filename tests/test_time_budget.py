@@ -55,6 +55,14 @@ def test_the_cost_aware_searcher_is_told_flops_before_training_and_the_bar_as_a_
     done = study.trials[0]
     assert done.state.name == "COMPLETE" and done.values == [float(trial.user_attrs["flops"]), 0.95]
     assert done.constraints and next(iter(done.constraints.values())) == pytest.approx(0.9 - 0.95)
+    cheap_end = 0
+    while searcher.queued():  # the cheap end's shapes of no more FLOPs than that model come first
+        assert searcher.trials == {}
+        searcher.suggest(f"c{cheap_end}")
+        assert study.trials[-1].user_attrs["flops"] <= searcher.incumbent
+        searcher.on_trial_complete(f"c{cheap_end}", error=True)
+        cheap_end += 1
+    assert cheap_end > 0
     narrowed = 0
     for i in range(1, 7):  # two proposals in three cost no more than the model above the bar
         proposed = searcher.suggest(f"t{i}")

@@ -24,6 +24,11 @@ config (``tune_mnist.model.counts``), so:
   (``tune_mnist.training.packed.cost_model``) is never proposed. The first proposals are random over
   the whole range, and on 2 cores at the full training set a 2x1860 model at 10 epochs holds a CPU for
   most of a 3-minute budget, while the answer looked for is a model of a few hundred FLOPs;
+- with a ``cheap_end`` (``tune_mnist.strategies.cheap_end``), the first proposals are not sampled: the
+  lattice's shapes, cheapest first, each enqueued as a full proposal (``enqueue_trial``, so the journal
+  keeps them and a resumed search skips what it tried) until the next one would cost more than the
+  incumbent or the budget allows; then the sampler proposes as above. ``queued`` says how many such
+  proposals are ready, so the packing searcher can draw them as one generation;
 - a trial the scheduler stopped early is told with its last accuracy (its constraint then says how
   far below the bar it stopped; a stopped trial is infeasible as far as the search knows).
 
@@ -43,6 +48,7 @@ import optuna
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.objectives import selection_accuracy
 from tune_mnist.model.counts import mlp_flops, mlp_params
+from tune_mnist.strategies.cheap_end import CheapEnd, Params, key, shape_flops
 from tune_mnist.strategies.study_searcher import Space, StudySearcher
 from tune_mnist.training.packed.cost_model import TRAIN_FLOPS_FACTOR, StepCost
 
@@ -83,8 +89,12 @@ class CostAwareSearcher(StudySearcher):
         bar: float,
         storage: optuna.storages.BaseStorage | None = None,
         study_name: str | None = None,
+        cheap_end: CheapEnd | None = None,
     ) -> None:
         self.bar = bar
+        self.cheap_end = cheap_end
+        self.queue: list[Params] = []  # the cheap end's proposals drawn from it, not yet proposed
+        self.seen: set[tuple] = set()  # the params of every trial in the study (a resumed search)
         self.narrows = "max_flops" in inspect.signature(space).parameters
         self.incumbent: float = math.inf  # FLOPs of the cheapest trial above the bar so far
         self.budget_flops: float = math.inf  # under --time-budget: what one proposal may cost
@@ -97,20 +107,32 @@ class CostAwareSearcher(StudySearcher):
         study = super()._open()
         done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         self.incumbent = min((t.values[0] for t in done if t.values[1] > self.bar), default=math.inf)
+        self.seen = {key(t.params) for t in study.get_trials(deepcopy=False)}
         return study
 
+    def queued(self) -> int:
+        """How many of the next proposals are the cheap end's (0: the sampler's from here on)."""
+        cap = min(self.incumbent, self.budget_flops)
+        while self.cheap_end is not None:
+            self.queue = [p for p in self.queue if shape_flops(p) <= cap]
+            if self.queue:
+                break
+            self.queue = self.cheap_end.next_group(cap, self.seen)
+            if not self.queue:
+                self.cheap_end = None  # covered: the sampler's turn
+        return len(self.queue)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.queued():
+            return self.enqueued(trial_id, self.queue.pop(0))
         self.proposed += 1
         narrowed = math.isfinite(self.incumbent) and self.proposed % CYCLE < NARROWED
         cap = min(self.incumbent if narrowed else math.inf, self.budget_flops)
         space = functools.partial(self.space, max_flops=cap) if self.narrows and math.isfinite(cap) else self.space
         for attempt in range(MAX_REJECTS + 1):
             config = self.propose(trial_id, space)
-            flops, params = config_costs(config)
-            trial = self.trials[trial_id]
-            trial.set_user_attr("flops", flops)  # known before the trial trains
-            trial.set_user_attr("params", params)
-            trial.set_user_attr("epochs", config.get("epochs"))
+            flops, _ = config_costs(config)
+            trial = self.costs(trial_id, config)
             trial.set_user_attr("narrowed", narrowed)
             if flops <= cap or attempt == MAX_REJECTS:
                 return config
@@ -120,6 +142,24 @@ class CostAwareSearcher(StudySearcher):
             self.on_trial_complete(trial_id, error=True)  # told FAIL: TPE learns nothing from it
             self.rejected += 1
         return None
+
+    def enqueued(self, trial_id: str, params: Params) -> dict[str, Any]:
+        """The cheap end's next proposal, asked of the study as an enqueued trial (the space run on it
+        unnarrowed, so that its ranges hold the fixed values)."""
+        self.study.enqueue_trial(params, skip_if_exists=True)
+        self.seen.add(key(params))
+        config = self.propose(trial_id, self.space)
+        self.costs(trial_id, config).set_user_attr("cheap_end", True)
+        return config
+
+    def costs(self, trial_id: str, config: dict[str, Any]) -> optuna.trial.Trial:
+        """The asked trial of ``config``, its FLOPs, params and epochs recorded before it trains."""
+        flops, params = config_costs(config)
+        trial = self.trials[trial_id]
+        trial.set_user_attr("flops", flops)
+        trial.set_user_attr("params", params)
+        trial.set_user_attr("epochs", config.get("epochs"))
+        return trial
 
     def values(self, trial: optuna.trial.Trial, result: dict) -> list[float] | None:
         """FLOPs and the selection accuracy, with the bar's constraint and what the dashboard shows."""

@@ -17,6 +17,9 @@ with partial parameters, the sampler draws the rest). The batch is cut into pack
 others the next trials. Each member is one config at one seed, so ``tune_mnist.trainables.unpack``
 gives it its own trial directory.
 
+Under ``--time-budget`` a pack is drawn no larger than the cost model expects to end before the
+screening deadline (``fitting``), so the last generation is sized to the time left.
+
 When a pack ends, each config's seed rows are averaged (``seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
 (``tune_mnist.strategies.early_stopping.MemberStopping``) is told its last epoch's mean, as a stopped
@@ -24,6 +27,8 @@ single trial would be."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import warnings
 from typing import Any
 
@@ -31,12 +36,16 @@ from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.core.objectives import accuracy_shortfall
+from tune_mnist.strategies.screening_deadline import current
 from tune_mnist.strategies.study_searcher import StudySearcher
 from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
 
 #: What the members of a pack share, as the spaces name the parameters.
 SHAPE = ("depth", "batch_size", "epochs")
+#: A generation of the cheap end's proposals holds at most this many members (configs x seeds): the
+#: engine trains 700-FLOP members at about 17x one model alone in packs of 64, 11x at 16 (docs/packed.md).
+GENERATION_MEMBERS = 64
 #: A drawn config in a pack: (inner searcher's id for it, the config, the seeds it trains over).
 Entry = tuple[str, dict[str, Any], int]
 
@@ -92,14 +101,19 @@ class PackingSearcher(Searcher):
         if not self.ready:
             if self.left == 0:
                 return Searcher.FINISHED
-            drawn = self._draw(trial_id)
+            generation = getattr(self.inner, "queued", lambda: 0)() > 0
+            # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
+            # --pack N the user gave, or a GPU's packs, stay the size they are.
+            planned = generation and self.cost is not None
+            size = max(self.size, GENERATION_MEMBERS // self.seeds) if planned else self.size
+            drawn = self._draw(trial_id, size, generation)
             if isinstance(drawn, str) or drawn is None:
                 return drawn
             configs = [TrialConfig.from_dict(c) for _, c in drawn]
             if self.cost is None:
-                plan, seeds = plan_packs(configs, self.size), [self.seeds] * len(configs)
+                plan, seeds = plan_packs(configs, size), [self.seeds] * len(configs)
             else:
-                plan = plan_by_cost(configs, self.size, self.cost, self.n_train)
+                plan = plan_by_cost(configs, size, self.cost, self.n_train)
                 cheap = [seeds_are_cheap(c, self.seeds, self.cost, self.n_train) for c in configs]
                 seeds = [self.seeds if ok else 1 for ok in cheap]
             self.ready = [[(*drawn[i], seeds[i]) for i in pack] for pack in plan]
@@ -108,12 +122,17 @@ class PackingSearcher(Searcher):
         members = [{**config, "seed": seed} for _, config, n in pack for seed in range(n)]
         return {PACK_MEMBERS: members}
 
-    def _draw(self, trial_id: str) -> list[tuple[str, dict[str, Any]]] | str | None:
-        """Up to ``size`` proposals, the later ones enqueued with the first one's shape."""
+    def _draw(self, trial_id: str, size: int, generation: bool) -> list[tuple[str, dict[str, Any]]] | str | None:
+        """Up to ``size`` proposals, the later ones enqueued with the first one's shape; or, as a
+        ``generation``, the cheap end's proposals the inner searcher has queued
+        (``CostAwareSearcher.queued``), full proposals of their own, which the planner cuts into packs."""
         drawn: list[tuple[str, dict[str, Any]]] = []
-        for j in range(self.size if self.left < 0 else min(self.size, self.left)):
-            sub = f"{trial_id}_c{j}"
-            if drawn and isinstance(self.inner, StudySearcher):
+        size = size if self.left < 0 else min(size, self.left)
+        while len(drawn) < size:
+            sub = f"{trial_id}_c{len(drawn)}"
+            if generation and drawn and not self.inner.queued():
+                break  # the cheap end is covered: the sampler's proposals start a pack of their own
+            if drawn and not generation and isinstance(self.inner, StudySearcher):
                 self.inner.share(drawn[0][0], SHAPE)
             with warnings.catch_warnings():
                 # A shape outside a range the cost-aware space narrowed: Optuna warns and uses it.
@@ -123,7 +142,25 @@ class PackingSearcher(Searcher):
                 return drawn or config
             drawn.append((sub, dict(config)))
             self.left -= 1 if self.left > 0 else 0
+            if len(drawn) == 1:
+                size = min(size, self.fitting(TrialConfig.from_dict(config), size))
         return drawn
+
+    def fitting(self, config: TrialConfig, size: int) -> int:
+        """How many configs like ``config`` (each over the seeds it would screen) one pack may hold and,
+        by the cost model, still end before the screening deadline: the last generation is sized to
+        the time left, so the budget stops little work half done. At least 1 (a pack that cannot
+        finish stops itself, ``tune_mnist.trainables.pack_trainable``); ``size`` without a deadline or costs."""
+        deadline = current()
+        if deadline is None or self.cost is None or size <= 1:
+            return size
+        left = deadline.at - time.time()
+        seeds = self.seeds if seeds_are_cheap(config, self.seeds, self.cost, self.n_train) else 1
+        copies = [dataclasses.replace(config, seed=s) for s in range(seeds)]
+        for k in range(size, 1, -1):
+            if self.cost.packed(copies * k, self.n_train) <= left:
+                return k
+        return 1
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         pack = self.packs.pop(trial_id, None)

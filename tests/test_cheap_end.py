@@ -1,0 +1,93 @@
+"""The cheap space starts from its cheapest shapes, in generations of packs that pad little, and hands
+over to the sampler once nothing cheaper than the cheapest model above the bar is left. No Ray: the
+searchers are driven as Tune would drive them."""
+
+from __future__ import annotations
+
+import time
+
+from search_spaces import SpaceOptions, load
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
+from tune_mnist.model.counts import mlp_flops
+from tune_mnist.strategies.cheap_end import SCREENING, band, first_band_top, shape_flops
+from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
+from tune_mnist.strategies.screening_deadline import Deadline, publish
+from tune_mnist.training.packed.cost_model import StepCost
+
+#: Step costs of a 2-core CPU, as tests/test_pack_auto.py's: tiny models' steps are overhead.
+CPU_COST = StepCost(solo_s=300e-6, pack_s=250e-6, member_s=30e-6, flops_per_s=50e9)
+
+
+def flops_of(config: dict) -> int:
+    c = TrialConfig.from_dict(config)
+    return mlp_flops(c.in_features, c.depth, c.width)
+
+
+def test_the_bands_hold_every_shape_once_cheapest_groups_first_each_group_one_input_and_depth():
+    first, second = band(0, 640), band(640, 1280)
+    shapes = [s for g in first + second for s in g]
+    assert len({tuple(sorted(s.items())) for s in shapes}) == len(shapes)
+    assert all(0 < shape_flops(s) <= 640 for g in first for s in g)
+    assert all(640 < shape_flops(s) <= 1280 for g in second for s in g)
+    for group in first:
+        assert len({(s["crop"], s["side"], s["depth"]) for s in group}) == 1  # they pad in width only
+        assert [s.get("width", 1) for s in group] == sorted(s.get("width", 1) for s in group)
+    assert [shape_flops(g[0]) for g in first] == sorted(shape_flops(g[0]) for g in first)
+    assert {"crop": 20, "side": 5, "scaling": "standard", "depth": 2, "width": 10} in [s for g in second for s in g]
+
+
+def test_the_first_proposals_are_the_cheapest_shapes_with_the_screening_recipe_and_what_the_user_fixed():
+    searcher = load("cheap").searcher(SpaceOptions(epochs=3, search_seed=0, min_accuracy=0.9)).make_search_alg()
+    configs = [searcher.suggest(f"t{i}") for i in range(30)]
+    flops = [flops_of(c) for c in configs]
+    assert max(flops) <= 2 * first_band_top() and flops[0] == min(flops)
+    assert all(c["epochs"] == 3 for c in configs)  # --epochs stays as given
+    assert all(c["lr"] == SCREENING["lr"] and c["batch_size"] == SCREENING["batch_size"] for c in configs)
+    assert all(t.user_attrs["cheap_end"] and t.user_attrs["flops"] == f for t, f in zip(searcher.study.trials, flops))
+    assert len({tuple(sorted(c.items())) for c in configs}) == len(configs)
+
+
+def test_generations_are_packs_of_close_shapes_and_the_sampler_takes_over_below_the_incumbent():
+    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.9, cost=CPU_COST, n_train=55_000)
+    pack = searcher.suggest("t0")[PACK_MEMBERS]
+    configs = [TrialConfig.from_dict(m) for m in pack]
+    assert 8 * 3 < len(pack) <= GENERATION_MEMBERS  # more than a sampled pack: tiny shapes are cheap to carry
+    assert len({(c.depth, c.batch_size, c.epochs) for c in configs}) == 1
+    assert max(c.in_features for c in configs) <= 2 * min(c.in_features for c in configs)
+    inner.incumbent = 200.0  # a model of 200 FLOPs is above the bar: nothing costlier is screened from here
+    while searcher.ready:
+        searcher.suggest(f"r{len(searcher.packs)}")
+    proposals = []
+    for i in range(12):
+        proposals += searcher.suggest(f"n{i}")[PACK_MEMBERS]
+    assert inner.cheap_end is None  # covered: the later proposals are the sampler's
+    cheap_end = [t for t in inner.study.trials[len(pack) // 3 :] if t.user_attrs.get("cheap_end")]
+    assert cheap_end and all(t.user_attrs["flops"] <= 200 for t in cheap_end)
+    assert any(not t.user_attrs.get("cheap_end") for t in inner.study.trials)
+
+
+def test_a_resumed_search_skips_the_shapes_its_journal_holds(tmp_path):
+    options = SpaceOptions(epochs=1, min_accuracy=0.9, study_journal=str(tmp_path / "j"), study_name="e")
+    first = load("cheap").searcher(options).make_search_alg()
+    before = [first.suggest(f"t{i}") for i in range(5)]
+    resumed = load("cheap").searcher(options).make_search_alg()
+    after = [resumed.suggest(f"u{i}") for i in range(5)]
+    assert not [c for c in after if c in before]
+
+
+def test_under_a_budget_the_last_generation_is_sized_to_the_time_left():
+    def first_pack(deadline: Deadline | None) -> list[TrialConfig]:
+        inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+        searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.9, cost=CPU_COST, n_train=55_000)
+        publish(deadline)
+        try:
+            return [TrialConfig.from_dict(m) for m in searcher.suggest("t0")[PACK_MEMBERS]]
+        finally:
+            publish(None)
+
+    whole = first_pack(None)
+    assert CPU_COST.packed(whole, 55_000) > 5  # a whole generation takes longer than the 5 s left below
+    now = time.time()
+    last = first_pack(Deadline(at=now + 5, started=now - 60))
+    assert 3 <= len(last) < len(whole) and CPU_COST.packed(last, 55_000) <= 5
