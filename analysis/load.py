@@ -1,11 +1,6 @@
-"""Read a finished (or half-finished) Ray Tune experiment from disk, without Ray and without pickles.
-
-An experiment is Ray's standard layout, ``<storage>/<name>/``: one directory per trial holding
-``params.json`` (the config) and ``result.json`` (one JSON object per reported epoch), maybe
-``error.txt`` and ``checkpoint_NNNNNN/``; beside them ``experiment_state-*.json`` (read as plain JSON,
-only for each trial's status) and ``tune_mnist_run.json`` (the search CLI's options). A local path or
-a URI (``s3://...``, ``gs://...``, ``file://...``) through ``pyarrow.fs`` both work, so results copied
-off a cluster can be analysed anywhere."""
+"""Read a finished (or half-finished) Ray Tune experiment from disk, without Ray and without pickles
+(Ray's ``experiment_state-*.json`` is read as plain JSON, only for each trial's status), from a local
+path or a URI through ``pyarrow.fs``, so results copied off a cluster can be analysed anywhere."""
 
 from __future__ import annotations
 
