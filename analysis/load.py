@@ -95,9 +95,6 @@ class Experiment:
     def usable(self) -> list[Trial]:
         return [t for t in self.trials if t.status == USABLE]
 
-    def excluded(self) -> list[Trial]:
-        return [t for t in self.trials if t.status != USABLE]
-
     def counts(self) -> dict[str, int]:
         return dict(Counter(t.status for t in self.trials))
 
@@ -274,7 +271,7 @@ def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_
 
 def excluded_lines(experiment: Experiment, skipped: list[tuple[Trial, str]]) -> list[str]:
     """Each trial not used, and why: its status, or the reason the analysis left it out (``skipped``)."""
-    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.excluded()]
+    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.trials if t.status != USABLE]
     lines += [f"{t.name}: not used: {reason}" for t, reason in skipped]
     return lines
 
