@@ -22,7 +22,6 @@ from analysis.trial_files import (
     budget_marker,
     error_line,
     latest_checkpoint,
-    read_json,
     read_results,
     stopped_marker,
     trial_states,
@@ -34,11 +33,12 @@ from tune_mnist.core.layout import (
     EXPERIMENT_STATE_PREFIX,
     PARAMS_FILE,
     RESULT_FILE,
+    RUN_FILE,
     TRIAL_ID,
     pack_trial_of,
 )
 from tune_mnist.core.result_rows import CorruptResultFile
-from tune_mnist.experiment.storage import RUN_FILE, Location
+from tune_mnist.experiment.storage import Location
 from tune_mnist.strategies.budget import budget_ran_out
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
@@ -137,7 +137,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
             f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote."
         )
-    experiment = Experiment(loc, [], read_json(loc, loc.join(RUN_FILE)) or {})
+    experiment = Experiment(loc, [], loc.read_json(loc.join(RUN_FILE)) or {})
     states = trial_states(loc, children, experiment.warnings)
     budget_out = budget_ran_out(str(path))  # its latest run ran out: what it left unfinished, the budget stopped
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
@@ -145,7 +145,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     packs = {
         info.base_name
         for info in trial_dirs
-        if pack_members(read_json(loc, f"{info.path}/{PARAMS_FILE}") or {}) is not None
+        if pack_members(loc.read_json(f"{info.path}/{PARAMS_FILE}") or {}) is not None
     }
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     packs_stopped = {_trial_id(name) for name in packs if stopped_marker(loc, loc.join(name))}
@@ -201,7 +201,7 @@ def _trial_id(dirname: str) -> str:
 def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[str]) -> Trial:
     path, name = info.path, info.base_name
     trial_id = state.get("trial_id") or _trial_id(name)
-    params = read_json(loc, f"{path}/{PARAMS_FILE}")
+    params = loc.read_json(f"{path}/{PARAMS_FILE}")
     if params is None:
         params = state.get("config") if isinstance(state.get("config"), dict) else {}
         return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS_FILE} is missing or not JSON")

@@ -16,8 +16,8 @@ from analysis.front import Front, Objective, compute_front, parse_objectives, pa
 from analysis.load import Experiment, Trial, excluded_lines, load_experiment
 from tune_mnist.confirm.rule import marking_k
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import RUN_FILE
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
-from tune_mnist.experiment.storage import RUN_FILE
 
 #: Objectives the front table shows in columns of their own anyway.
 SHOWN_COLUMNS = ("val_acc", "test_acc", "flops", "params")

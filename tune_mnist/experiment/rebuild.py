@@ -32,7 +32,7 @@ from tune_mnist.core.layout import CONFIRM_FILE, PARAMS_FILE, RESULT_FILE, STOPP
 from tune_mnist.core.metrics import EPOCH
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.core.result_rows import parse_result_rows
-from tune_mnist.experiment.storage import Location, exists, read_text, write_text
+from tune_mnist.experiment.storage import Location, exists, write_text
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,6 @@ def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
         for i in loc.children()
         if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, PARAMS_FILE)) == pafs.FileType.File
     ]
-
-
-def _read_json(loc: Location, path: str) -> Any:
-    try:
-        return json.loads(loc.read_text(path))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def last_row(loc: Location, directory: str) -> dict[str, Any]:
@@ -77,8 +70,8 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     loc = Location(experiment)
     done: list[FinishedTrial] = []
     for info in trial_dirs(loc):
-        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if not isinstance(params, dict) or PACK_MEMBERS in params:
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+        if params is None or PACK_MEMBERS in params:
             continue
         try:
             config_key(params, seed=True)
@@ -131,8 +124,8 @@ def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
     for info in loc.children():
         if info.type != pafs.FileType.Directory or not TRIAL_ID.match(info.base_name) or info.base_name in keep:
             continue
-        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if isinstance(params, dict) and PACK_MEMBERS in params:
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+        if params is not None and PACK_MEMBERS in params:
             members = pack_members(params) or []
             try:
                 if members and all(config_key(m, seed=True) in finished for m in members):
@@ -214,9 +207,4 @@ def write_log(experiment: str, log: dict[str, Any]) -> None:
 
 def read_log(experiment: str) -> dict[str, Any] | None:
     """The log, or None for an experiment without a confirmation stage (or one that never reached it)."""
-    text = read_text(f"{experiment.rstrip('/')}/{CONFIRM_FILE}")
-    try:
-        log = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
-    return log if isinstance(log, dict) else None
+    return Location(f"{experiment.rstrip('/')}/{CONFIRM_FILE}").read_json()
