@@ -1,23 +1,11 @@
 """``--resume`` from the experiment directory alone: what finished, and what is left to train.
 
-The experiment directory is the truth: the finished trials' ``params.json`` and ``result.json`` (a
-config finished when its rows reach its last epoch, or when the scheduler stopped it early), the
-Optuna journal of an adaptive space and the confirmation log. Ray's own state files (its experiment
-state, search state and ``tuner.pkl``) are never read. Every ``--resume``, after Ctrl-C, kill -9, a
-full disk or a lost node alike, starts a fresh Tuner under the same name and storage path over what
-is left (``prepare_resume``):
-
-- list spaces: the configs from the saved run options without a finished trial directory
-  (``remaining``); a finished config is never trained again;
-- adaptive: a new searcher for the samples not yet finished (``finished_proposals``), which goes on
-  from the Optuna study in ``optuna.journal``;
-- the confirmation stage: rebuilt from the finished trial directories (``finished_trials``) and
-  ``confirmation.json`` (``read_log``; ``tune_mnist.confirm.searcher``).
-
-An unfinished config starts over from scratch: its directory (with its checkpoints) is removed first
-(``remove_replaced``), as it holds no result, and its space is what a storage that filled up lacks.
-Ray writes the new run's state under a new session name and gives each new trial a new id, so the new
-trials sit beside the finished ones."""
+The experiment directory is the truth (a config finished when its rows reach its last epoch, or when
+the scheduler stopped it early); Ray's own state files are never read, so every ``--resume``, after
+Ctrl-C, kill -9, a full disk or a lost node alike, starts a fresh Tuner over what is left
+(``prepare_resume``; docs/robustness.md walks through it). An unfinished config starts over from
+scratch: its directory is removed first (``remove_replaced``), as it holds no result, and its space
+is what a storage that filled up lacks."""
 
 from __future__ import annotations
 
