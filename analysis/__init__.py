@@ -1,10 +1,6 @@
-"""The Pareto analysis of finished experiments: ``python -m analysis.pareto [EXPERIMENT]``.
-
-Data flows one way: this package reads what ``tune_mnist.search`` wrote to disk and uses only
-tune_mnist's config, objectives, metric names, file layout, storage, saved-model format, model and
-measurements; it never imports the search, the trainable or Ray.
-
-docs/architecture.md lists the modules, one job each, in the order the data flows through them."""
+"""The Pareto analysis of finished experiments: ``python -m analysis.pareto [EXPERIMENT]``. It reads
+what ``tune_mnist.search`` wrote to disk and never imports the search, the trainable or Ray
+(docs/architecture.md lists its modules in the order the data flows through them)."""
 
 import importlib
 

@@ -1,15 +1,9 @@
 """What backs each number: seeds per config, the confirmed / unconfirmed mark, the lower confidence
-bound of ``--bar-on lcb``, and the screening pick (each config's first seed alone) against the
-confirmed one, with the lucky-seed table behind the report's plot.
+bound of ``--bar-on lcb`` (docs/analysis.md), and the screening pick (each config's first seed alone)
+against the confirmed one, with the lucky-seed table behind the report's plot.
 
 Why: a search screens configs on one seed and picks near the bar, so one-seed numbers are biased up
-(the winner's curse). A config with fewer seeds than the experiment's ``--confirm`` K (the default
-K = 3 for an experiment run without the stage) is marked unconfirmed wherever it appears.
-
-``--bar-on lcb`` puts the bar on ``mean - 1.645 * sigma / sqrt(n)``: a one-sided 95% lower bound on
-the config's mean accuracy, with ``sigma`` the experiment's pooled within-config seed standard
-deviation (``tune_mnist.confirm.rule.pooled_sigma`` over every config with two or more seeds), so a
-config with one seed has a bound too (``mean - 1.645 * sigma``)."""
+(the winner's curse)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ class Exported:
     directory: Path
     configs: int
     index: Path  # index.csv
-    warnings: list[str]
     format: str = "state_dict"
     lines: list[str] = field(default_factory=list)  # what the ONNX check found, one line per model
 
@@ -82,13 +81,13 @@ def export_front(
                 )
     index = directory / "index.csv"
     pd.DataFrame(rows).to_csv(index, index=False)
-    exported = Exported(directory.resolve(), len(front), index, warnings)
+    exported = Exported(directory.resolve(), len(front), index)
     if format == "onnx":
         from analysis.onnx_export import convert_to_onnx, verification_lines
 
         checked, onnx_warnings = convert_to_onnx(index, experiment.run_options, threads)
         exported.format, exported.lines = "onnx", verification_lines(checked)
-        exported.warnings += onnx_warnings
-    for warning in exported.warnings:
+        warnings += onnx_warnings
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return exported

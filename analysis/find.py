@@ -14,8 +14,9 @@ from tune_mnist.core.layout import (
     EXPERIMENT_STATE_PREFIX,
     PARAMS_FILE,
     RESULT_FILE,
+    RUN_FILE,
 )
-from tune_mnist.experiment.storage import RUN_FILE, Location, is_uri
+from tune_mnist.experiment.storage import Location, is_uri
 
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
 

@@ -18,7 +18,6 @@ import pandas as pd
 HTML_FILE = "report.html"
 #: CSV tables with more rows than this are named, not embedded (a 1,000-config search stays readable).
 MAX_TABLE_ROWS = 200
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
        padding: 0 1em; color: #222; line-height: 1.45; }
@@ -34,10 +33,10 @@ details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 
 
 def _data_uri(path: Path) -> str | None:
-    kind = IMAGE_TYPES.get(path.suffix.lower())
-    if kind is None or not path.is_file():
+    """A PNG (the only image the analysis writes) as a ``data:`` URI."""
+    if path.suffix.lower() != ".png" or not path.is_file():
         return None
-    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def _inline(text: str, base: Path) -> str:
@@ -101,7 +100,7 @@ def markdown_to_html(text: str, base: Path) -> str:
     return "\n".join(out)
 
 
-def csv_section(paths: list[Path], max_rows: int = MAX_TABLE_ROWS) -> str:
+def csv_section(paths: list[Path]) -> str:
     """The CSV tables as collapsible HTML tables (a table too long to read here is named instead)."""
     parts = []
     for path in paths:
@@ -112,7 +111,7 @@ def csv_section(paths: list[Path], max_rows: int = MAX_TABLE_ROWS) -> str:
         except (pd.errors.EmptyDataError, pd.errors.ParserError):
             continue
         summary = f"{html.escape(path.name)} ({len(table)} rows, {len(table.columns)} columns)"
-        if len(table) > max_rows:
+        if len(table) > MAX_TABLE_ROWS:
             parts.append(f"<p>{summary}: too long to embed here; it is beside this report.</p>")
             continue
         body = table.to_html(index=False, na_rep="-", border=0, float_format=lambda v: f"{v:.6g}")
@@ -120,8 +119,8 @@ def csv_section(paths: list[Path], max_rows: int = MAX_TABLE_ROWS) -> str:
     return ("<h2>Tables</h2>\n" + "\n".join(parts)) if parts else ""
 
 
-def write_html(markdown_path: Path, tables: list[Path] = (), target: Path | None = None, interactive: str = "") -> Path:
-    """Write ``report.html`` beside ``markdown_path`` (or to ``target``): the report, its plots embedded,
+def write_html(markdown_path: Path, tables: list[Path] = (), interactive: str = "") -> Path:
+    """Write ``report.html`` beside ``markdown_path``: the report, its plots embedded,
     then ``tables`` (CSV files) as HTML tables. ``interactive`` (an HTML section: the plotly figures)
     goes just above the plots, else at the end of the report."""
     markdown_path = Path(markdown_path)
@@ -137,6 +136,6 @@ def write_html(markdown_path: Path, tables: list[Path] = (), target: Path | None
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
-    target = target or markdown_path.with_name(HTML_FILE)
+    target = markdown_path.with_name(HTML_FILE)
     target.write_text(page, encoding="utf-8")
     return target

@@ -1,10 +1,8 @@
-"""The front as interactive plotly figures, for ``report.html`` and for notebooks.
+"""The front as interactive plotly figures, for ``report.html`` and for notebooks (docs/analysis.md).
 
 With hundreds of configs the PNGs' points overlap and a reader cannot tell which config a point is;
-here every config is a point whose hover names it (label, architecture, accuracy as mean and spread
-over seeds, FLOPs, latency, seeds), the front is ringed and the bar drawn, and confirmed configs
-(K seeds) are filled where unconfirmed ones are open. plotly is an optional extra: without it the
-report keeps its PNGs and says how to get these (``MISSING_TEXT``)."""
+here each point's hover names its config. plotly is an optional extra: without it the report keeps
+its PNGs and says how to get these (``MISSING_TEXT``)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Read a finished (or half-finished) Ray Tune experiment from disk, without Ray and without pickles.
-
-An experiment is Ray's standard layout, ``<storage>/<name>/``: one directory per trial holding
-``params.json`` (the config) and ``result.json`` (one JSON object per reported epoch), maybe
-``error.txt`` and ``checkpoint_NNNNNN/``; beside them ``experiment_state-*.json`` (read as plain JSON,
-only for each trial's status) and ``tune_mnist_run.json`` (the search CLI's options). A local path or
-a URI (``s3://...``, ``gs://...``, ``file://...``) through ``pyarrow.fs`` both work, so results copied
-off a cluster can be analysed anywhere."""
+"""Read a finished (or half-finished) Ray Tune experiment from disk, without Ray and without pickles
+(Ray's ``experiment_state-*.json`` is read as plain JSON, only for each trial's status), from a local
+path or a URI through ``pyarrow.fs``, so results copied off a cluster can be analysed anywhere."""
 
 from __future__ import annotations
 
@@ -27,7 +22,6 @@ from analysis.trial_files import (
     budget_marker,
     error_line,
     latest_checkpoint,
-    read_json,
     read_results,
     stopped_marker,
     trial_states,
@@ -39,11 +33,12 @@ from tune_mnist.core.layout import (
     EXPERIMENT_STATE_PREFIX,
     PARAMS_FILE,
     RESULT_FILE,
+    RUN_FILE,
     TRIAL_ID,
     pack_trial_of,
 )
 from tune_mnist.core.result_rows import CorruptResultFile
-from tune_mnist.experiment.storage import RUN_FILE, Location
+from tune_mnist.experiment.storage import Location
 from tune_mnist.strategies.budget import budget_ran_out
 
 # Trial statuses. Only USABLE trials enter the table; every other one is counted and listed.
@@ -100,9 +95,6 @@ class Experiment:
     def usable(self) -> list[Trial]:
         return [t for t in self.trials if t.status == USABLE]
 
-    def excluded(self) -> list[Trial]:
-        return [t for t in self.trials if t.status != USABLE]
-
     def counts(self) -> dict[str, int]:
         return dict(Counter(t.status for t in self.trials))
 
@@ -145,7 +137,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
             f"{loc.display} is not a Ray Tune experiment (it has no trial directories with {PARAMS_FILE} "
             f"or {RESULT_FILE}): pass the directory {SEARCH_HINT} wrote."
         )
-    experiment = Experiment(loc, [], read_json(loc, loc.join(RUN_FILE)) or {})
+    experiment = Experiment(loc, [], loc.read_json(loc.join(RUN_FILE)) or {})
     states = trial_states(loc, children, experiment.warnings)
     budget_out = budget_ran_out(str(path))  # its latest run ran out: what it left unfinished, the budget stopped
     # A pack trial (--pack, or adaptive --seeds) trained several configs; each has its own member
@@ -153,7 +145,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     packs = {
         info.base_name
         for info in trial_dirs
-        if pack_members(read_json(loc, f"{info.path}/{PARAMS_FILE}") or {}) is not None
+        if pack_members(loc.read_json(f"{info.path}/{PARAMS_FILE}") or {}) is not None
     }
     trial_dirs = [info for info in trial_dirs if info.base_name not in packs]
     packs_stopped = {_trial_id(name) for name in packs if stopped_marker(loc, loc.join(name))}
@@ -209,7 +201,7 @@ def _trial_id(dirname: str) -> str:
 def _load_trial(loc: Location, info: pafs.FileInfo, state: dict, warnings: list[str]) -> Trial:
     path, name = info.path, info.base_name
     trial_id = state.get("trial_id") or _trial_id(name)
-    params = read_json(loc, f"{path}/{PARAMS_FILE}")
+    params = loc.read_json(f"{path}/{PARAMS_FILE}")
     if params is None:
         params = state.get("config") if isinstance(state.get("config"), dict) else {}
         return Trial(trial_id, name, path, params, pd.DataFrame(), UNREADABLE, f"{PARAMS_FILE} is missing or not JSON")
@@ -279,7 +271,7 @@ def _stopped_state(loc: Location, trial: Trial, packs_stopped: set[str], budget_
 
 def excluded_lines(experiment: Experiment, skipped: list[tuple[Trial, str]]) -> list[str]:
     """Each trial not used, and why: its status, or the reason the analysis left it out (``skipped``)."""
-    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.excluded()]
+    lines = [f"{t.name}: {t.status}: {t.reason}" for t in experiment.trials if t.status != USABLE]
     lines += [f"{t.name}: not used: {reason}" for t, reason in skipped]
     return lines
 

@@ -1,11 +1,6 @@
 """``python -m analysis.pareto --mlflow [URI]``: the analysis as one MLflow run named ``analysis`` in
-the search's MLflow experiment (same name, same store as the search's ``--mlflow``: by default the
-SQLite store beside the experiment, ``tune_mnist.extras.mlflow_store``), so the trials' runs and what was
-concluded from them sit side by side in the MLflow UI.
-
-The run holds the settings as params (bar, objectives, epoch, accuracy metric), the front's size,
-hypervolume and counts as metrics, and the files as artifacts: CSV tables under ``tables/``, plots
-under ``plots/``, ``report.md`` and ``report.html`` under ``report/``. Each analysis is a new run."""
+the search's MLflow experiment and store (docs/tracking.md), so the trials' runs and what was
+concluded from them sit side by side in the MLflow UI. Each analysis is a new run."""
 
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
-"""``--export DIR --format onnx``: each exported front model as ``model.onnx`` + ``config.json``,
-verified against the PyTorch model on the whole test set before it is kept.
-
-The state_dict export (``analysis.export``) runs first; this step turns each of its directories
-into the ONNX form: it exports the loaded MLP, runs it in ONNX Runtime on the transformed features
-of every test image of the experiment's data source (all of them, not the search's ``--subset``),
-compares the logits with PyTorch's, and replaces ``model.pt`` by ``model.onnx``. ``index.csv``
-gets the format, the file, what the model takes as input and its shape, and the two results of
-the check: the largest absolute logit difference and the fraction of equal predictions. The
-ONNX model takes transformed features, not raw images: see ``tune_mnist.extras.onnx_runtime``."""
+"""``--export DIR --format onnx``: each directory the state_dict export (``analysis.export``) wrote
+turned into ``model.onnx`` + ``config.json``, verified against the PyTorch model on every test image
+of the experiment's data source before it is kept (docs/deploy-runtime.md says what ``index.csv``
+records). The ONNX model takes transformed features, not raw images."""
 
 from __future__ import annotations
 

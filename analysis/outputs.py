@@ -82,8 +82,6 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
 
 def confirmation_text(analysis: Analysis) -> tuple[list[str], pd.DataFrame]:
     """The report's confirmation section and the lucky-seed table behind its plot."""
-    if analysis.trials is None:
-        return [], pd.DataFrame()
     lucky = lucky_table(analysis.trials, analysis.front.table, analysis.accuracy_metric)
     k = analysis.confirm_k
     confirmed = int(analysis.front.table["confirmed"].sum())

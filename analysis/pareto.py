@@ -18,9 +18,9 @@ from analysis.outputs import output_dir, write_outputs
 from analysis.result import compute, load_finished
 from analysis.runtimes import FORMATS, RUNTIMES, check_runtime
 from tune_mnist.core.errors import InputError, exit_status
+from tune_mnist.core.layout import RUN_FILE
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
 from tune_mnist.data.options import nonnegative_int, positive_int
-from tune_mnist.experiment.storage import RUN_FILE
 from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
 

@@ -1,13 +1,7 @@
-"""The front's labels on the static plots, each readable: with adjustText (the ``plot`` extra) every
-label is pushed clear of the other labels and of every marker on the axes, and joined to its point by
-a leader line where it had to move. Front configs often sit within a factor of 2 in FLOPs and 0.01 in
-accuracy, where labels set beside their points print on top of one another.
-
-Where a plot has more front configs than ``MAX_LABELS``, where adjustText cannot place them all clear
-(``place_labels`` says so, and ``analysis.plots`` draws the plot again), or where adjustText is not
-installed, only the configs a reader looks for are labelled: the best front config on each objective (among them the
-picks, fewest FLOPs and lowest latency above the bar) and the front's two ends on the plot's x axis.
-The legend then says where the rest are named (``REST_TEXT``)."""
+"""The front's labels on the static plots, each readable (docs/analysis.md shows the rule): front
+configs often sit within a factor of 2 in FLOPs and 0.01 in accuracy, where labels set beside their
+points print on top of one another, so adjustText (the ``plot`` extra) pushes them apart; where it
+cannot, only the configs a reader looks for are labelled (``essential``)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from analysis.front import Front, compute_front
 from analysis.load import Experiment, local_checkpoint
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
-from tune_mnist.model.measure import measure_latency
+from tune_mnist.model.measure import measure_latency, named_device
 from tune_mnist.model.saved import load_model
 
 
@@ -51,19 +51,7 @@ def remeasure_device(requested: str, trial_devices: list[str]) -> tuple[torch.de
     if requested == "auto":
         device = torch.device("cuda:0" if ran_on_gpu and torch.cuda.is_available() else "cpu")
     else:
-        try:
-            device = torch.device(requested)
-        except RuntimeError:
-            raise InputError(f"--device {requested!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError(
-                f"--device {requested} asks for a GPU, but torch sees no CUDA device here: use --device cpu (or auto)."
-            )
-        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-            raise InputError(
-                f"--device {requested} names a GPU this machine does not have (it has "
-                f"{torch.cuda.device_count()}): use cuda:0 to cuda:{torch.cuda.device_count() - 1}."
-            )
+        device = named_device(requested)
         if device.type not in ("cpu", "cuda"):
             raise InputError(f"--device {requested} is not supported: use auto, cpu, cuda or cuda:N.")
     kinds = sorted({str(d).split(":")[0] for d in trial_devices if d})

@@ -192,15 +192,19 @@ def remeasure_text(
         for _, r in t.iterrows()
     ]
     lines += [format_table(header, rows, markdown), ""]
-    before, after = set(front.front["label"]), set(remeasured.front.front["label"])
-    if before == after:
-        lines.append("The front is the same with the re-measured latency.")
-    if after - before:
-        lines.append(f"Joined the front with the re-measured latency: {', '.join(sorted(after - before))}.")
-    if before - after:
-        lines.append(f"Left the front with the re-measured latency: {', '.join(sorted(before - after))}.")
-        lines += _within_noise(remeasured, sorted(before - after), latency_metric)
+    lines += front_change_lines(front, remeasured.front, "with the re-measured latency")
+    left = set(front.front["label"]) - set(remeasured.front.front["label"])
+    lines += _within_noise(remeasured, sorted(left), latency_metric)
     return lines + recomputed_front_lines(remeasured.front, "re-measured", accuracy_metric, latency_metric, markdown)
+
+
+def front_change_lines(before: Front, after: Front, how: str) -> list[str]:
+    """Which configs joined or left the front when it was recomputed ``how`` (or that none did)."""
+    old, new = set(before.front["label"]), set(after.front["label"])
+    if old == new:
+        return [f"The front is the same {how}."]
+    joined = [f"Joined the front {how}: {', '.join(sorted(new - old))}."] if new - old else []
+    return joined + ([f"Left the front {how}: {', '.join(sorted(old - new))}."] if old - new else [])
 
 
 def recomputed_front_lines(

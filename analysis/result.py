@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from analysis.aggregate import aggregate, trial_table
 from analysis.confirmation import screening_trials
 from analysis.find import resolve_experiment
@@ -14,8 +16,8 @@ from analysis.front import Front, Objective, compute_front, parse_objectives, pa
 from analysis.load import Experiment, Trial, excluded_lines, load_experiment
 from tune_mnist.confirm.rule import marking_k
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import RUN_FILE
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY, objectives_text
-from tune_mnist.experiment.storage import RUN_FILE
 
 #: Objectives the front table shows in columns of their own anyway.
 SHOWN_COLUMNS = ("val_acc", "test_acc", "flops", "params")
@@ -34,10 +36,10 @@ class Analysis:
     bar_source: str  # where the bar came from, in words
     objectives: list[Objective]
     front: Front
+    trials: pd.DataFrame  # one row per trial, for the screening-vs-confirmed comparison
+    screening: Front | None  # the front on each config's first seed alone (analysis.confirmation)
+    confirm_k: int  # seeds a config needs not to be marked unconfirmed
     remeasured: Any = None  # analysis.remeasure.Remeasured
-    trials: Any = None  # pd.DataFrame: one row per trial, for the screening-vs-confirmed comparison
-    screening: Front | None = None  # the front on each config's first seed alone (analysis.confirmation)
-    confirm_k: int = 3  # seeds a config needs not to be marked unconfirmed
 
     @property
     def bar_label(self) -> str:
@@ -139,7 +141,7 @@ def compute(
 
 
 def screening_front(
-    trials: Any, table: Any, accuracy_metric: str, objectives: list[Objective], min_accuracy: float
+    trials: pd.DataFrame, table: pd.DataFrame, accuracy_metric: str, objectives: list[Objective], min_accuracy: float
 ) -> Front | None:
     """The front on each config's first seed alone (what the search saw before confirmation); None
     where no config has a second seed (nothing to compare) or no first seed clears the bar."""

@@ -1,14 +1,7 @@
 """``--remeasure --runtime onnxruntime``: the front's candidates timed in ONNX Runtime beside eager
-PyTorch, and the front each runtime gives.
-
-Both runtimes time the same loaded models in the same interleaved rounds (``analysis.remeasure``:
-at each model's turn, eager first, then ONNX Runtime), at the same thread count (torch threads =
-ONNX Runtime's ``intra_op_num_threads``, inter-op 1, sequential execution), with the same method and
-keys (``tune_mnist.model.measure``: batch-1 p50/p90/p99 and the per-sample time at batch 1024), each timed
-call on an input made before the timed loop in the form that runtime takes (a torch tensor; a
-float32 NumPy array for ONNX Runtime, ``tune_mnist.extras.onnx_runtime.TIMING``). The model
-run is the MLP alone on transformed features in both, so the numbers compare. ONNX Runtime runs on
-the CPU here (the ``onnx`` extra installs its CPU build), so the eager side must too."""
+PyTorch, in the same rounds at the same threads so that the numbers compare (docs/deploy-runtime.md),
+and the front each runtime gives. ONNX Runtime runs on the CPU here (the ``onnx`` extra installs its
+CPU build), so the eager side must too."""
 
 from __future__ import annotations
 
@@ -71,7 +64,7 @@ def comparison_text(
     eager: Any, other: Any, runtime: str, accuracy_metric: str, latency_metric: str, markdown: bool = False
 ) -> list[str]:
     """Eager against ``runtime`` per config, whether the front changes, and ``runtime``'s front."""
-    from analysis.report import format_table, recomputed_front_lines
+    from analysis.report import format_table, front_change_lines, recomputed_front_lines
     from tune_mnist.core.metrics import latency_text
 
     env = other.environment
@@ -95,12 +88,5 @@ def comparison_text(
         cells.append(f"{r[f'latency_p50_us_{runtime}'] / r['latency_p50_us']:.2f}")
         rows.append(cells)
     lines += [format_table(header, rows, markdown), ""]
-    before, after = set(eager.front.front["label"]), set(other.front.front["label"])
-    if before == after:
-        lines.append(f"The front is the same with {runtime}'s latency as with eager PyTorch's ({latency_metric}).")
-    else:
-        if after - before:
-            lines.append(f"On the front with {runtime}'s latency only: {', '.join(sorted(after - before))}.")
-        if before - after:
-            lines.append(f"On the front with eager PyTorch's latency only: {', '.join(sorted(before - after))}.")
+    lines += front_change_lines(eager.front, other.front, f"with {runtime}'s {latency_metric}, not eager's")
     return lines + recomputed_front_lines(other.front, runtime, accuracy_metric, latency_metric, markdown)

@@ -1,4 +1,4 @@
-"""Reading an experiment's files one at a time: JSON objects (the run options, params.json), Ray's trial
+"""Reading an experiment's files one at a time: Ray's trial
 statuses from its newest experiment state, and a trial directory's per-epoch results (a half-written
 last line skipped), error line, newest checkpoint and stop markers. ``load`` turns them into trials."""
 
@@ -42,15 +42,6 @@ def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[st
             f"{newest.base_name} could not be read as JSON; trial statuses come from the trial directories alone."
         )
         return {}
-
-
-def read_json(loc: Location, path: str) -> dict[str, Any] | None:
-    """A JSON object file (params.json, the run options); None where it is missing or no JSON object."""
-    try:
-        value = json.loads(loc.read_text(path))
-    except (json.JSONDecodeError, OSError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:

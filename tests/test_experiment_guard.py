@@ -434,8 +434,8 @@ def test_resume_plan_from_trial_directories(tmp_path):
     are neither read nor changed; an unfinished config's directory goes and the config starts over."""
     from search_spaces.random import DEFAULT_SAMPLES
     from tune_mnist.core.config import TrialConfig
+    from tune_mnist.core.layout import RUN_FILE
     from tune_mnist.experiment.rebuild import prepare_resume
-    from tune_mnist.experiment.storage import RUN_FILE
     from tune_mnist.search_keywords import options_from
 
     experiment = tmp_path / "exp"

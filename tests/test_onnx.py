@@ -208,6 +208,8 @@ def test_cli_remeasures_in_onnxruntime_beside_eager(analysed_onnx):
     out = analysed_onnx["out"]
     assert "Eager PyTorch and onnxruntime" in out and "Front with the onnxruntime latency" in out
     assert "Hypervolume (onnxruntime)" in out
+    changed = r"(The front is the same|Joined the front|Left the front) with onnxruntime's latency_p50_us, not eager's"
+    assert re.search(changed, out)
     assert (ort["timing"] == TIMING).all() and f"onnxruntime, {TIMING}." in out  # the method, stated
     report = (analysed_onnx["dir"] / "report.md").read_text()
     assert "Front with the onnxruntime latency" in report and "remeasure_onnxruntime.csv" in report

@@ -11,10 +11,10 @@ import textwrap
 
 import search_spaces
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
+from tune_mnist.core.layout import RUN_FILE
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.data.options import add_data_options
-from tune_mnist.experiment.storage import RUN_FILE
 from tune_mnist.extras.mlflow_store import BESIDE
 from tune_mnist.search_keywords import options_from
 from tune_mnist.strategies.early_stopping import schedulers_text

@@ -11,15 +11,10 @@ which the search summary reads for the stage's wall time, and from which ``--res
 screening closed, so a finished seed is never trained again and an unfinished one starts over. Ray's
 saved copy of this searcher is never used (``save`` writes nothing).
 
-Under ``--time-budget`` screening ends at a deadline (``tune_mnist.strategies.screening_deadline``; the share of the
-budget is ``tune_mnist.strategies.budget.screening_share``): past it the searcher proposes no more screening trials
-(the scheduler stops the running ones), and the confirmation rounds start once those have stopped,
-until the budget's end interrupts the run. The moment screening closed is saved with the searcher, so a
-plain ``--resume`` goes on with confirmation, while ``--resume --time-budget M`` opens screening again
-for M minutes (and the stage after it). Only a seed that reached its last epoch counts as a result: a
-trial stopped early or by the budget never stands for its config's accuracy. In the packed adaptive
-spaces each proposal is screened on its K seeds (``tune_mnist.strategies.pack_searcher``), so the rounds usually
-have nothing to add."""
+Under ``--time-budget`` screening ends at a deadline (``tune_mnist.strategies.screening_deadline``), past
+which the searcher proposes no more screening trials; docs/search.md says how the budget is shared and
+resumed. Only a seed that reached its last epoch counts as a result: a trial stopped early or by the
+budget never stands for its config's accuracy."""
 
 from __future__ import annotations
 

@@ -1,23 +1,11 @@
 """``--resume`` from the experiment directory alone: what finished, and what is left to train.
 
-The experiment directory is the truth: the finished trials' ``params.json`` and ``result.json`` (a
-config finished when its rows reach its last epoch, or when the scheduler stopped it early), the
-Optuna journal of an adaptive space and the confirmation log. Ray's own state files (its experiment
-state, search state and ``tuner.pkl``) are never read. Every ``--resume``, after Ctrl-C, kill -9, a
-full disk or a lost node alike, starts a fresh Tuner under the same name and storage path over what
-is left (``prepare_resume``):
-
-- list spaces: the configs from the saved run options without a finished trial directory
-  (``remaining``); a finished config is never trained again;
-- adaptive: a new searcher for the samples not yet finished (``finished_proposals``), which goes on
-  from the Optuna study in ``optuna.journal``;
-- the confirmation stage: rebuilt from the finished trial directories (``finished_trials``) and
-  ``confirmation.json`` (``read_log``; ``tune_mnist.confirm.searcher``).
-
-An unfinished config starts over from scratch: its directory (with its checkpoints) is removed first
-(``remove_replaced``), as it holds no result, and its space is what a storage that filled up lacks.
-Ray writes the new run's state under a new session name and gives each new trial a new id, so the new
-trials sit beside the finished ones."""
+The experiment directory is the truth (a config finished when its rows reach its last epoch, or when
+the scheduler stopped it early); Ray's own state files are never read, so every ``--resume``, after
+Ctrl-C, kill -9, a full disk or a lost node alike, starts a fresh Tuner over what is left
+(``prepare_resume``; docs/robustness.md walks through it). An unfinished config starts over from
+scratch: its directory is removed first (``remove_replaced``), as it holds no result, and its space
+is what a storage that filled up lacks."""
 
 from __future__ import annotations
 
@@ -32,7 +20,7 @@ from tune_mnist.core.layout import CONFIRM_FILE, PARAMS_FILE, RESULT_FILE, STOPP
 from tune_mnist.core.metrics import EPOCH
 from tune_mnist.core.options import SearchOptions
 from tune_mnist.core.result_rows import parse_result_rows
-from tune_mnist.experiment.storage import Location, exists, read_text, write_text
+from tune_mnist.experiment.storage import Location, exists, write_text
 
 
 @dataclass(frozen=True)
@@ -50,13 +38,6 @@ def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
         for i in loc.children()
         if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, PARAMS_FILE)) == pafs.FileType.File
     ]
-
-
-def _read_json(loc: Location, path: str) -> Any:
-    try:
-        return json.loads(loc.read_text(path))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def last_row(loc: Location, directory: str) -> dict[str, Any]:
@@ -77,8 +58,8 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     loc = Location(experiment)
     done: list[FinishedTrial] = []
     for info in trial_dirs(loc):
-        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if not isinstance(params, dict) or PACK_MEMBERS in params:
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+        if params is None or PACK_MEMBERS in params:
             continue
         try:
             config_key(params, seed=True)
@@ -131,8 +112,8 @@ def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
     for info in loc.children():
         if info.type != pafs.FileType.Directory or not TRIAL_ID.match(info.base_name) or info.base_name in keep:
             continue
-        params = _read_json(loc, f"{info.path}/{PARAMS_FILE}")
-        if isinstance(params, dict) and PACK_MEMBERS in params:
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+        if params is not None and PACK_MEMBERS in params:
             members = pack_members(params) or []
             try:
                 if members and all(config_key(m, seed=True) in finished for m in members):
@@ -214,9 +195,4 @@ def write_log(experiment: str, log: dict[str, Any]) -> None:
 
 def read_log(experiment: str) -> dict[str, Any] | None:
     """The log, or None for an experiment without a confirmation stage (or one that never reached it)."""
-    text = read_text(f"{experiment.rstrip('/')}/{CONFIRM_FILE}")
-    try:
-        log = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
-    return log if isinstance(log, dict) else None
+    return Location(f"{experiment.rstrip('/')}/{CONFIRM_FILE}").read_json()

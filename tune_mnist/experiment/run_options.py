@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 from tune_mnist.core.errors import InputError
+from tune_mnist.core.layout import RUN_FILE
 from tune_mnist.core.options import COMMAND_OPTIONS, SearchOptions
 from tune_mnist.experiment.old_layout import refuse_old_layout
-from tune_mnist.experiment.storage import RUN_FILE, exists, read_text, write_text
+from tune_mnist.experiment.storage import exists, read_text, write_text
 
 #: The options ``--resume`` takes from the file instead of the command line: all but where the experiment is,
 #: which Ray to run on, and this command line's own switches and consent.

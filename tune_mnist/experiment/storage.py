@@ -4,15 +4,16 @@ node reaches, and a local disk is refused there before any trial starts."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.layout import RUN_FILE  # noqa: F401  (re-exported: the run-options file's name lives in layout)
 
 # File system types that other machines can see too (from /proc/mounts).
 SHARED_FS_TYPES = {
@@ -129,6 +130,15 @@ class Location:
     def read_text(self, path: str | None = None) -> str:
         with self.fs.open_input_stream(path or self.root) as stream:
             return stream.read().decode("utf-8", errors="replace")
+
+    def read_json(self, path: str | None = None) -> dict[str, Any] | None:
+        """A JSON object file (params.json, the run options, the confirmation log); None where it is
+        missing or holds no JSON object, for the caller to say what that means."""
+        try:
+            value = json.loads(self.read_text(path))
+        except (json.JSONDecodeError, OSError):
+            return None
+        return value if isinstance(value, dict) else None
 
     def write_text(self, text: str, path: str | None = None) -> None:
         path = path or self.root

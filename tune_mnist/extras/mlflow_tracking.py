@@ -73,13 +73,8 @@ class TrialRuns(MLflowLoggerCallback):
         return MlflowClient(self.tracking_uri)
 
     def _run(self, name: str, trial_id: str, config: dict[str, Any], parent: str | None = None) -> str:
-        """The run tagged ``trial_id`` (a resumed search's), or a new one with ``config`` as params."""
+        """A new run tagged ``trial_id``, with ``config`` as params (a resumed search's trials are new trials)."""
         client = self._client()
-        found = client.search_runs([self._experiment_id], f"tags.`{TRIAL_ID_TAG}` = '{trial_id}'", max_results=1)
-        if found:
-            run_id = found[0].info.run_id
-            client.update_run(run_id, status="RUNNING")
-            return run_id
         tags = {TRIAL_ID_TAG: trial_id, TRIAL_DIR_TAG: name, **(self.tags or {})}
         if parent is not None:
             tags[PARENT_TAG] = parent

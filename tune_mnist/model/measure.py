@@ -15,7 +15,25 @@ import numpy as np
 import torch
 from torch import nn
 
+from tune_mnist.core.errors import InputError
 from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
+
+
+def named_device(name: str) -> torch.device:
+    """``--device NAME`` (cpu, cuda, cuda:N, ...) as a device this machine has, for the single run and
+    the analysis's re-measurement alike; else one sentence naming the fix."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {name} asks for a GPU, but torch sees no CUDA device here: use --device cpu.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise InputError(
+            f"--device {name} names a GPU this machine does not have (it has {torch.cuda.device_count()}): "
+            f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}."
+        )
+    return device
 
 
 def synchronize(device: torch.device) -> None:

@@ -1,24 +1,12 @@
-"""The checkpoint policy of a search: a checkpoint every epoch of every trial (a trial Ray restarts
-in the run, ``--max-failures`` or a lost node, loses at most one epoch, and a trial stopped early
-still has its model), one checkpoint kept per running trial, and a finished trial keeping only what
-the analysis and the export read: its rows and its model's weights (``model.pt``, ``config.json``),
-not its optimizer state.
+"""The checkpoint policy of a search (docs/search.md): a checkpoint every epoch of every trial, one
+kept per running trial, and a finished trial keeping only what the analysis and the export read.
 
-Ray's own way to keep one checkpoint, ``CheckpointConfig(num_to_keep=1)``, forces an experiment-state
-snapshot (the whole state written, synced and waited for) after every checkpoint of every trial, so
-that its saved state never names a deleted checkpoint: several a second with small models, each
-costing the driver time and printing "Experiment state snapshotting has been triggered multiple
-times". ``--resume`` never reads Ray's saved state (``tune_mnist.experiment.rebuild``), so nothing here
-waits for it: Ray keeps every checkpoint (``num_to_keep=None``, its snapshots stay periodic) and
-``PruneCheckpoints`` deletes a trial's previous checkpoint as soon as Ray reports its next one (a
-restart in the run restores the trial's latest). When a trial finishes, its last checkpoint loses
-``training_state.pt`` (most of its size) and its older ones go; a pack trial's own checkpoints go
-entirely, as its members' directories hold their models.
-
-Each persisted checkpoint also makes Ray log "Checkpoint successfully created at: ..." at INFO level
-in the trial's process, which Ray forwards to the driver's console: one line per epoch of every trial.
-``quiet_checkpoint_log`` raises Ray Train's loggers (where that line comes from) to WARNING in a trial
-process (their warnings and errors still show); the status table says how far each trial is."""
+Why not Ray's ``CheckpointConfig(num_to_keep=1)``: it forces an experiment-state snapshot, written,
+synced and waited for, after every checkpoint of every trial, several a second with small models.
+``--resume`` never reads Ray's saved state, so Ray keeps every checkpoint (its snapshots stay
+periodic) and ``PruneCheckpoints`` deletes a trial's previous one as soon as Ray reports the next.
+``quiet_checkpoint_log`` keeps Ray's INFO line per checkpoint ("Checkpoint successfully created")
+off the driver's console: one line per epoch of every trial."""
 
 from __future__ import annotations
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 
 from tune_mnist.core.config import CONFIG_KEYS, TrialConfig
-from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, default_model_dir
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.options import DataSource, load_data
 from tune_mnist.data.splits import split_validation, subset
+from tune_mnist.model.measure import named_device
 from tune_mnist.model.saved import save_model
 from tune_mnist.training.loop import new_state, train
 
@@ -39,13 +39,7 @@ def cpu_name() -> str:
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"Device {name!r} is not a device name: use auto, cpu, cuda or cuda:N.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"Device {name!r} was asked for but torch sees no CUDA GPU here: use --device cpu.")
-    return device
+    return named_device(name)
 
 
 def interactive() -> bool:

@@ -207,7 +207,7 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
         from tune_mnist.trainables.unpack import UnpackMembers
 
         callbacks.append(UnpackMembers())
-    if options.mlflow:  # every trial as an MLflow run (a resumed search keeps the first run's)
+    if options.mlflow:  # every trial as an MLflow run
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
         callbacks.append(trial_callback(options.mlflow, f"{storage.rstrip('/')}/{options.name}", options.name))
