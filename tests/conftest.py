@@ -34,7 +34,7 @@ def local_ray() -> None:
     """A local Ray that the in-process searches of a module, and of the modules after it, share: a search
     reuses a Ray it finds running and leaves it running (``tuning.ray_session.start_ray``), where starting
     and stopping its own costs about 5 s per search on two cores. Only speed depends on it: a test that
-    stops Ray (``ray.shutdown()``: a bad input refused before Ray starts, a Ray with logical GPUs) leaves
+    stops Ray (``ray.shutdown()``: a bad input refused before Ray starts, a cluster) leaves
     the searches after it in the module to start their own, as a search run from the command line does."""
     start_local_ray()
 
