@@ -368,13 +368,10 @@ def test_full_storage_is_one_sentence_and_resume_after_enlarging_loses_nothing(s
     prediction: test_faults.)"""
     storage, name = small_tmpfs / "results", "full"
     experiment = storage / name
-    # Batches of 4 on 3,000 images (trials of seconds, one at a time) and Ray's experiment sync every second
-    # instead of every ten or more: the disk fills once the first trial's result.json is on the storage, and
-    # before the last trial ends (two trials later).
+    # Batches of 4 (trials of seconds) and Ray's experiment sync every second instead of every ten or more:
+    # the disk fills once the first trial's result.json is on the storage, and before the last trial ends.
     driver = start_search(
         *SMOKE,
-        "--subset",
-        "3000",
         "--batch-size",
         "4",
         "--storage-path",
