@@ -75,6 +75,21 @@ def smoke_search(tmp_path_factory) -> SmokeSearch:
     return SmokeSearch(storage / "smoke", out.getvalue())
 
 
+@pytest.fixture(scope="session")
+def packed_adaptive_search(tmp_path_factory) -> Path:
+    """One real packed adaptive search (4 proposals, each over 2 seeds, in packs of 2; bar 0.5, --confirm 2),
+    run once for the modules that read it: its Optuna study (test_study_journal) and its members' trial
+    directories (test_packed_screening). Read it, never write into it."""
+    from tune_mnist import search
+
+    start_local_ray()
+    storage = tmp_path_factory.mktemp("packed_adaptive")
+    argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "4", "--pack", "2", "--confirm", "2"]
+    assert search.main([*argv, "--storage-path", str(storage), "--name", "packed"]) == 0
+    return storage / "packed"
+
+
 @pytest.fixture(scope="module")
 def smoke_experiment(smoke_search, tmp_path_factory) -> Path:
     """This module's own copy of the shared smoke experiment, at <tmp>/ray_results/smoke, to analyse and write into."""

@@ -214,12 +214,9 @@ def test_a_searcher_over_an_existing_journal_goes_on_from_it_and_never_tells_a_t
 
 
 @pytest.mark.slow
-def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path, local_ray):
-    """A packed adaptive search (each proposal over 2 seeds), then a resumed one that proposes more."""
-    argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
-    argv += ["--min-accuracy", "0.5", "--storage-path", str(tmp_path), "--name", "ad", "--pack", "2", "--confirm", "2"]
-    assert search.main([*argv, "--num-samples", "4"]) == 0
-    experiment = tmp_path / "ad"
+def test_the_study_is_the_experiments_configs_with_their_seed_means(packed_adaptive_search):
+    """A packed adaptive search (4 proposals, each over 2 seeds; conftest's shared one)."""
+    experiment = packed_adaptive_search
     assert_study_is_the_experiment(experiment, seeds=2, values=SEARCH_OBJECTIVES, bar=0.5)
     assert len(complete(study(experiment))) == 4
     assert study(experiment).directions == [optuna.study.StudyDirection.MINIMIZE] * len(SEARCH_OBJECTIVES)
