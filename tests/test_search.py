@@ -82,7 +82,7 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 
 @pytest.mark.slow
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, local_ray):
-    options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=2)
+    options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=0)
     space = search_spaces.load("smoke")
     configs = search.space_configs(options, space)
     options = search.with_subset(options, space)
@@ -96,13 +96,14 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, loc
     assert rc == 1 and "2 trials finished, 1 failed" in out
     errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
     assert len(errored) == 1 and "depth=-1" in (errored[0] / "error.txt").read_text()
-    # --max-failures 2: the first attempt and two restarts, then Ray gives up on it.
+    # --max-failures 0 (the default is 1): the first attempt only, then Ray gives up on it. Each restart would
+    # cost a new actor process (seconds); that the option reaches Ray is what is checked.
     (state_file,) = (tmp_path / "broken").glob("experiment_state-*.json")
     failures = {
         json.loads(trial)["trial_id"]: json.loads(runtime)["num_failures"]
         for trial, runtime in json.loads(state_file.read_text())["trial_data"]
     }
-    assert sorted(failures.values()) == [0, 0, 3]
+    assert sorted(failures.values()) == [0, 0, 1]
 
 
 @pytest.mark.slow
