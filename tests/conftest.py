@@ -34,7 +34,7 @@ def local_ray() -> None:
     """A local Ray that the in-process searches of a module, and of the modules after it, share: a search
     reuses a Ray it finds running and leaves it running (``tuning.ray_session.start_ray``), where starting
     and stopping its own costs about 5 s per search on two cores. Only speed depends on it: a test that
-    stops Ray (``ray.shutdown()``: a bad input refused before Ray starts, a Ray with logical GPUs) leaves
+    stops Ray (``ray.shutdown()``: a bad input refused before Ray starts, a cluster) leaves
     the searches after it in the module to start their own, as a search run from the command line does."""
     start_local_ray()
 
@@ -73,6 +73,21 @@ def smoke_search(tmp_path_factory) -> SmokeSearch:
         )
     assert code == 0, out.getvalue()[-3000:]
     return SmokeSearch(storage / "smoke", out.getvalue())
+
+
+@pytest.fixture(scope="session")
+def packed_adaptive_search(tmp_path_factory) -> Path:
+    """One real packed adaptive search (4 proposals, each over 2 seeds, in packs of 2; bar 0.5, --confirm 2),
+    run once for the modules that read it: its Optuna study (test_study_journal) and its members' trial
+    directories (test_packed_screening). Read it, never write into it."""
+    from tune_mnist import search
+
+    start_local_ray()
+    storage = tmp_path_factory.mktemp("packed_adaptive")
+    argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
+    argv += ["--min-accuracy", "0.5", "--num-samples", "4", "--pack", "2", "--confirm", "2"]
+    assert search.main([*argv, "--storage-path", str(storage), "--name", "packed"]) == 0
+    return storage / "packed"
 
 
 @pytest.fixture(scope="module")

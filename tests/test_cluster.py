@@ -198,60 +198,6 @@ def test_gpu_check_says_why_it_cannot_run_without_cuda(capsys):
     assert not ray.is_initialized()  # refused before any Ray starts
 
 
-def test_search_through_address_runs_on_both_nodes_in_distinct_gpu_slots(cluster, tmp_path):
-    cluster.worker()
-    env = driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=cluster.token)  # what a driver needs to connect
-    driver = SearchCLI(
-        [
-            "--space",
-            "smoke",
-            *ONE_PER_TRIAL,
-            "--seeds",
-            "2",
-            "--subset",
-            "8000",
-            "--batch-size",
-            "8",
-            "--gpus-per-trial",
-            "0.5",
-            "--address",
-            cluster.address,
-            "--storage-path",
-            str(tmp_path),
-            "--shared-storage",
-            "--name",
-            "two-nodes",
-            "--confirm",
-            "1",  # this is about placement: the 6 screening trials, no confirmation seeds
-        ],
-        env,
-        tmp_path / "logs",
-    )
-    rc, out, err = driver.finish(400)
-    assert rc == 0, out[-3000:] + err[-3000:]
-    assert "Ray: 2 node(s), 6 CPUs, 4 GPUs" in out
-    assert "6 trials finished, 0 failed, 0 not finished" in out
-
-    trials = trial_dirs(tmp_path / "two-nodes")
-    assert len(trials) == 6
-    spans = []  # (node, gpu id, start, end) of every trial's training
-    for trial in trials:
-        rows = check_complete(trial, epochs=2)
-        assert len({r["node_id"] for r in rows}) == 1 and {r["device"] for r in rows} == {DEVICE}
-        (gpu,) = {str(r["gpu_ids"]) for r in rows}
-        assert gpu in {"0", "1"}  # a fraction of one GPU: exactly one GPU id
-        # The last checkpoint is written just before the last report: its time ends the training.
-        end = max(p.stat().st_mtime for p in trial.glob("checkpoint_*"))
-        spans.append((rows[-1]["node_id"], gpu, end - rows[-1]["time_total_s"], end))
-    assert {node for node, *_ in spans} == {cluster.head_id, cluster.worker().node_id}
-    most = 0
-    for node, gpu, start, _ in spans:  # at any trial's start, at most 1 / 0.5 trials hold its GPU
-        holding = [s for s in spans if s[:2] == (node, gpu) and s[2] <= start < s[3]]
-        assert len(holding) <= 2, (node, gpu, holding)
-        most = max(most, sum(s[0] == node and s[2] <= start < s[3] for s in spans))
-    assert most >= 2  # trials did share a node at the same time (else the check above proves nothing)
-
-
 def test_node_local_storage_is_refused_on_two_nodes_before_anything_starts(cluster, tmp_path, capsys):
     cluster.worker()
     storage = tmp_path / "results"
@@ -284,12 +230,15 @@ def test_node_local_storage_is_refused_on_two_nodes_before_anything_starts(clust
 
 def test_a_driver_without_the_clusters_token_is_refused(cluster, tmp_path):
     storage = tmp_path / "shared"
-    args = ["--space", "smoke", "--address", cluster.address, "--storage-path", str(storage), "--shared-storage"]
+    args = ["--space", "smoke", "--storage-path", str(storage), "--shared-storage"]
     quick = {"RAY_gcs_server_port_wait_time_s": "2"}  # give up after 2 tries instead of about 20
-    no_token = SearchCLI([*args, "--name", "no-token"], driver_env(**quick), tmp_path / "no-token")
+    no_token = SearchCLI(
+        [*args, "--address", cluster.address, "--name", "no-token"], driver_env(**quick), tmp_path / "no-token"
+    )
+    # RAY_ADDRESS instead of --address: refused by the cluster, where a local Ray would have run the search
     wrong = SearchCLI(
         [*args, "--name", "wrong-token"],
-        driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **quick),
+        driver_env(RAY_ADDRESS=cluster.address, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **quick),
         tmp_path / "wrong-token",
     )
     for driver in (no_token, wrong):
@@ -298,7 +247,13 @@ def test_a_driver_without_the_clusters_token_is_refused(cluster, tmp_path):
     assert list(storage.iterdir()) == []
 
 
-def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, tmp_path):
+def test_search_through_address_runs_in_distinct_gpu_slots_and_retries_a_lost_nodes_trials_on_the_head(
+    cluster, tmp_path
+):
+    """One search on both nodes through ``--address``, a driver with the cluster's token in a file: the
+    worker node is removed while one of its trials is mid-run. Before the loss the trials ran on both
+    nodes, each in one slot of a logical GPU that at most 1 / 0.5 trials held at once; after it, the
+    lost node's trials are retried on the head from their last checkpoints and the search finishes."""
     worker = cluster.worker()
     worker_id, epochs = worker.node_id, 3
     token_file = tmp_path / "token"
@@ -306,12 +261,7 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
     storage = tmp_path / "shared"
     # Ray writes result.json to the shared storage at its periodic experiment sync (ten seconds or more
     # apart since checkpoints no longer force one): every second here, so trials are seen mid-run.
-    env = driver_env(
-        RAY_ADDRESS=cluster.address,
-        RAY_AUTH_MODE="token",
-        RAY_AUTH_TOKEN_PATH=str(token_file),
-        TUNE_GLOBAL_CHECKPOINT_S="1",
-    )
+    env = driver_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file), TUNE_GLOBAL_CHECKPOINT_S="1")
     driver = SearchCLI(
         [
             "--space",
@@ -327,13 +277,15 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
             "8",
             "--gpus-per-trial",
             "0.5",
+            "--address",
+            cluster.address,
             "--storage-path",
             str(storage),
             "--shared-storage",
             "--name",
             "node-loss",
             "--confirm",
-            "1",  # this is about retrying a lost node's trials: the 6 screening trials only
+            "1",  # this is about placement and retrying a lost node's trials: the 6 screening trials only
         ],
         env,
         tmp_path / "logs",
@@ -362,18 +314,23 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
         cluster.cluster.remove_node(worker)
     finally:
         rc, out, err = driver.finish(400)
-    assert "Ray: 2 node(s)" in out  # RAY_ADDRESS led it to the cluster
     assert rc == 0, out[-3000:] + err[-3000:]
+    assert "Ray: 2 node(s), 6 CPUs, 4 GPUs" in out  # --address led it to the cluster
     assert "6 trials finished, 0 failed, 0 not finished" in out
 
     trials = trial_dirs(experiment)
     assert len(trials) == 6
     after = {t.name: read_rows(t) for t in trials}
     history = {t.name: list(t.history["epoch"]) for t in load_experiment(experiment).trials}
+    spans = []  # (node, gpu id, start, end) of every stretch of training whose end is known
     for trial in trials:
         rows, nodes = after[trial.name], [r["node_id"] for r in after[trial.name]]
         on_worker = nodes.count(worker_id)  # it may have reported once more while the node went down
         assert nodes == [worker_id] * on_worker + [cluster.head_id] * (len(rows) - on_worker), trial.name
+        assert {r["device"] for r in rows} == {DEVICE}
+        for node in set(nodes):
+            (gpu,) = {str(r["gpu_ids"]) for r in rows if r["node_id"] == node}
+            assert gpu in {"0", "1"}  # a fraction of one GPU: exactly one GPU id on each node it ran on
         # Resumed on the head from its last checkpoint. Tune writes a row before it registers the row's
         # checkpoint, so an epoch reported just as its node went down may be trained and reported again;
         # the analysis keeps the later row.
@@ -381,6 +338,21 @@ def test_losing_the_worker_node_mid_run_retries_its_trials_on_the_head(cluster, 
         assert again in (0, 1), (trial.name, [r["epoch"] for r in rows])
         check_complete(trial, epochs, rows[: on_worker - again] + rows[on_worker:])
         assert history[trial.name] == list(range(1, epochs + 1)), trial.name
+        # The last checkpoint is written just before the last report: its time ends the stretch on the node
+        # that finished the trial, which began time_since_restore before (a retried trial: on the head). A
+        # stretch the loss cut short has no known end and is left out.
+        end = max(p.stat().st_mtime for p in trial.glob("checkpoint_*"))
+        spans.append((nodes[-1], str(rows[-1]["gpu_ids"]), end - rows[-1]["time_since_restore"], end))
+    assert {r["node_id"] for rows in after.values() for r in rows} == {cluster.head_id, worker_id}
+    # Three trials at once on a node of two logical GPUs: both were handed out (and without CUDA the trials
+    # holding them trained on the CPU, as every row's device says).
+    assert {str(r["gpu_ids"]) for rows in after.values() for r in rows} == {"0", "1"}
+    most = 0
+    for node, gpu, start, _ in spans:  # at any stretch's start, at most 1 / 0.5 trials hold its GPU
+        holding = [s for s in spans if s[:2] == (node, gpu) and s[2] <= start < s[3]]
+        assert len(holding) <= 2, (node, gpu, holding)
+        most = max(most, sum(s[0] == node and s[2] <= start < s[3] for s in spans))
+    assert most >= 2  # trials did share a node at the same time (else the check above proves nothing)
     for name, rows in before.items():  # nothing reported before the loss is lost
         assert after[name][: len(rows)] == rows, name
     for name in finished_before:  # a finished trial keeps its last checkpoint, its model only

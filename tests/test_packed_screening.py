@@ -144,13 +144,13 @@ def test_a_member_stopped_inside_a_pack_stops_while_the_others_train_on_exactly(
 
 
 @pytest.fixture(scope="module")
-def searches(tmp_path_factory, local_ray) -> dict[str, Path]:
+def searches(packed_adaptive_search, tmp_path_factory, local_ray) -> dict[str, Path]:
+    """The shared packed adaptive search and a solo one with the same options (one trial per proposal)."""
     storage = tmp_path_factory.mktemp("packed_screening")
     common = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
     common += ["--min-accuracy", "0.5", "--storage-path", str(storage)]
-    assert search.main([*common, "--name", "packed", "--num-samples", "4", "--pack", "2", "--confirm", "2"]) == 0
     assert search.main([*common, "--name", "solo", "--num-samples", "2", "--pack", "1", "--confirm", "1"]) == 0
-    return {"packed": storage / "packed", "solo": storage / "solo"}
+    return {"packed": packed_adaptive_search, "solo": storage / "solo"}
 
 
 @pytest.mark.slow

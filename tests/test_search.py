@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import ray
-import torch
 
 import search_spaces
 from search_spaces import SpaceOptions
@@ -83,7 +82,7 @@ def test_checkpoint_reproduces_reported_test_accuracy(smoke, mnist):
 
 @pytest.mark.slow
 def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, local_ray):
-    options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=2)
+    options = options_from(space="smoke", storage_path=str(tmp_path), name="broken", max_failures=0)
     space = search_spaces.load("smoke")
     configs = search.space_configs(options, space)
     options = search.with_subset(options, space)
@@ -97,13 +96,14 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, loc
     assert rc == 1 and "2 trials finished, 1 failed" in out
     errored = [t for t in trial_dirs(tmp_path / "broken") if (t / "error.txt").exists()]
     assert len(errored) == 1 and "depth=-1" in (errored[0] / "error.txt").read_text()
-    # --max-failures 2: the first attempt and two restarts, then Ray gives up on it.
+    # --max-failures 0 (the default is 1): the first attempt only, then Ray gives up on it. Each restart would
+    # cost a new actor process (seconds); that the option reaches Ray is what is checked.
     (state_file,) = (tmp_path / "broken").glob("experiment_state-*.json")
     failures = {
         json.loads(trial)["trial_id"]: json.loads(runtime)["num_failures"]
         for trial, runtime in json.loads(state_file.read_text())["trial_data"]
     }
-    assert sorted(failures.values()) == [0, 0, 3]
+    assert sorted(failures.values()) == [0, 0, 1]
 
 
 @pytest.mark.slow
@@ -268,42 +268,3 @@ def test_existing_experiment_is_not_overwritten(smoke, capsys):
     assert search.main(["--space", "smoke", "--storage-path", str(smoke.parent), "--name", "smoke"]) == 2
     assert "already exists: pass --resume" in capsys.readouterr().err
     assert sorted(p.name for p in smoke.iterdir()) == before
-
-
-@pytest.mark.slow
-def test_logical_gpus_are_distinct_and_cpu_trials_stay_on_cpu(tmp_path):
-    ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False)
-    try:
-        assert (
-            search.main(
-                [
-                    "--space",
-                    "smoke",
-                    "--storage-path",
-                    str(tmp_path),
-                    "--name",
-                    "gpu",
-                    "--gpus-per-trial",
-                    "1",
-                    "--subset",
-                    "20000",
-                    "--batch-size",
-                    "16",
-                    "--pack",
-                    "1",
-                ]
-            )
-            == 0
-        )  # three trials of a few seconds: the first two start at once, one on each GPU (at one epoch, in a CI
-        # run, one trial could finish before the second started and every trial held the same GPU)
-        assert search.main(["--space", "smoke", "--storage-path", str(tmp_path), "--name", "cpu", "--epochs", "1"]) == 0
-    finally:
-        ray.shutdown()
-    gpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "gpu"))
-    assert set(gpu_rows["gpu_ids"].astype(str)) == {"0", "1"}  # both logical GPUs were handed out
-    expected = "cuda:0" if torch.cuda.is_available() else "cpu"  # logical GPUs without CUDA stay on the CPU
-    assert (gpu_rows["device"] == expected).all()
-    cpu_rows = pd.concat(rows(t) for t in trial_dirs(tmp_path / "cpu"))
-    assert cpu_rows["gpu_ids"].isna().all() or (cpu_rows["gpu_ids"].astype(str) == "").all()
-    assert (cpu_rows["device"] == "cpu").all()

@@ -214,12 +214,9 @@ def test_a_searcher_over_an_existing_journal_goes_on_from_it_and_never_tells_a_t
 
 
 @pytest.mark.slow
-def test_the_study_is_the_experiments_configs_with_their_seed_means(tmp_path, local_ray):
-    """A packed adaptive search (each proposal over 2 seeds), then a resumed one that proposes more."""
-    argv = ["--space", "adaptive", "--epochs", "2", "--subset", "1000", "--validation-size", "1000"]
-    argv += ["--min-accuracy", "0.5", "--storage-path", str(tmp_path), "--name", "ad", "--pack", "2", "--confirm", "2"]
-    assert search.main([*argv, "--num-samples", "4"]) == 0
-    experiment = tmp_path / "ad"
+def test_the_study_is_the_experiments_configs_with_their_seed_means(packed_adaptive_search):
+    """A packed adaptive search (4 proposals, each over 2 seeds; conftest's shared one)."""
+    experiment = packed_adaptive_search
     assert_study_is_the_experiment(experiment, seeds=2, values=SEARCH_OBJECTIVES, bar=0.5)
     assert len(complete(study(experiment))) == 4
     assert study(experiment).directions == [optuna.study.StudyDirection.MINIMIZE] * len(SEARCH_OBJECTIVES)
@@ -255,8 +252,7 @@ def test_an_interrupted_searchs_journal_holds_every_finished_config_and_resume_c
 
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory) -> Path:
-    """One driver killed with SIGKILL (no last snapshot) once two configs have finished: both variants
-    below resume a copy of what it left, so each resume starts from the same killed experiment."""
+    """One driver killed with SIGKILL (no last snapshot) once two configs have finished."""
     storage = tmp_path_factory.mktemp("killed")
     experiment = storage / "killed"
     argv = ["--space", "cheap", "--epochs", "3", "--subset", "4000", "--validation-size", "1000", "--pack", "2"]
@@ -283,16 +279,13 @@ def killed(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damaged", [False, True], ids=["ray-state-kept", "ray-state-rebuilt"])
-def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(damaged, killed, tmp_path, local_ray, capsys):
-    """SIGKILL (no last snapshot), then --resume: with Ray's saved state as the kill left it, or damaged
-    (--resume never reads it: a new searcher goes on over the same journal either way)."""
+def test_after_a_hard_kill_the_resumed_study_is_still_the_experiments(killed, tmp_path, local_ray, capsys):
+    """SIGKILL (no last snapshot), then --resume with Ray's saved state as the kill left it: a new searcher
+    goes on over the same journal. (--resume never reads Ray's state: test_experiment_guard cuts it short
+    and empties it, and the resume neither reads nor changes it.)"""
     name = killed.name
     experiment = tmp_path / name
     shutil.copytree(killed, experiment)
-    if damaged:
-        for state in experiment.glob("experiment_state-*.json"):
-            state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
     out = resume(name, tmp_path, capsys)
     assert "the adaptive searcher goes on from its Optuna study (optuna.journal" in out
     assert_study_is_the_experiment(experiment, seeds=3, values=("flops", "val_acc"), bar=0.5, resumed=True)
