@@ -101,7 +101,7 @@ class PackingSearcher(Searcher):
         if not self.ready:
             if self.left == 0:
                 return Searcher.FINISHED
-            generation = getattr(self.inner, "queued", lambda: 0)() > 0
+            generation = isinstance(self.inner, StudySearcher) and self.inner.queued() > 0
             # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
             # --pack N the user gave, or a GPU's packs, stay the size they are.
             planned = generation and self.cost is not None

@@ -90,6 +90,10 @@ class StudySearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         return self.propose(trial_id, self.space)
 
+    def queued(self) -> int:
+        """How many of the next proposals are already decided (a cost-aware searcher's cheap end): none here."""
+        return 0
+
     def propose(self, trial_id: str, space: Space) -> dict[str, Any]:
         """A config from ``space`` on a newly asked study trial, held for ``trial_id``."""
         trial = self.study.ask()
