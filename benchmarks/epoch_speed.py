@@ -39,8 +39,8 @@ from tune_mnist.core.config import TrialConfig
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.sources import MnistArrays, load_mnist
 from tune_mnist.data.splits import split_validation
+from tune_mnist.train import cpu_name
 from tune_mnist.training.loop import evaluate, new_state, train_epoch
-from tune_mnist.training.single_run import cpu_name
 
 MODELS = {
     "baseline": TrialConfig(side=None, depth=2, width=1024),

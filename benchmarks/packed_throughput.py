@@ -56,10 +56,10 @@ from tune_mnist.data.sources import load_mnist
 from tune_mnist.data.splits import Splits, split_validation, subset
 from tune_mnist.model.counts import mlp_params
 from tune_mnist.model.measure import synchronize
+from tune_mnist.train import cpu_name
 from tune_mnist.training.loop import new_state, train
 from tune_mnist.training.packed.engine import train_packed
 from tune_mnist.training.packed.state import PackState
-from tune_mnist.training.single_run import cpu_name
 
 SHAPES = {
     "tiny": dict(side=5, depth=1, width=10),

@@ -179,7 +179,7 @@ def test_a_failed_trial_is_one_line_naming_its_error_and_files(tmp_path):
 
 
 def test_epoch_progress_redraws_only_on_a_terminal(capsys):
-    from tune_mnist.training.single_run import EpochProgress
+    from tune_mnist.train import EpochProgress
 
     live, plain = EpochProgress(live=True), EpochProgress(live=False, quiet_s=0)
     live(2, 40, 40)
