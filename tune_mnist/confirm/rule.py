@@ -1,23 +1,10 @@
 """Which configs the confirmation stage trains again, and with which seeds: the rule, pure Python.
 
-Why: the search screens many configs on one seed and picks the best near an accuracy bar, which
-selects lucky seeds (the winner's curse). The confirmation stage trains the configs whose seed noise
-can change the answer again, until each has ``k`` seeds, and the answer is read off seed means.
-
-The rule, applied in rounds (each round waits for the trials of the one before):
-
-1. the Pareto front above the bar, on seed means over ``OBJECTIVES`` (validation accuracy up, FLOPs
-   and latency down), is confirmed first;
-2. ``sigma``, the pooled within-config seed standard deviation of the accuracy, is estimated from
-   every config that now has two or more seeds (``pooled_sigma``);
-3. every other unconfirmed config whose mean lies within ``Z_BAND * sigma / sqrt(n)`` of the bar
-   (n: its seeds so far) is confirmed too, unless it could not join the front even at the top of
-   that band: a confirmed config above the bar at least that accurate and no more costly on every
-   cost objective already dominates it;
-4. repeat until the front on seed means is confirmed and no config is left in the band.
-
-Dominance is ``tune_mnist.core.pareto``'s, the analysis's own, so both agree on the front. Nothing here
-imports Ray or torch, so the analysis (``--bar-on lcb``) shares ``pooled_sigma``."""
+Why: screening on one seed and picking the best near the bar selects lucky seeds (the winner's
+curse), so the configs whose seed noise can change the answer get more seeds, in rounds, and the
+answer is read off seed means. The rule step by step: docs/search.md, "The confirmation stage".
+Dominance is ``tune_mnist.core.pareto``'s, the analysis's own; nothing here imports Ray or torch, so
+the analysis (``--bar-on lcb``) shares ``pooled_sigma``."""
 
 from __future__ import annotations
 
@@ -107,9 +94,7 @@ def front_keys(seeds: Mapping[str, Seeds], bar: float) -> set[str]:
     return {key for key, kept in zip(feasible, nondominated(points, MAXIMISE)) if kept}
 
 
-def plan_round(
-    seeds: Mapping[str, Seeds], bar: float, k: int, z: float = Z_BAND
-) -> tuple[list[Decision], float | None]:
+def plan_round(seeds: Mapping[str, Seeds], bar: float, k: int) -> tuple[list[Decision], float | None]:
     """The configs to bring to ``k`` seeds next (cheap near-bar configs first), and the sigma used."""
     sigma = pooled_sigma([r.get(SELECTION_METRIC) for r in s.rows.values()] for s in seeds.values())
     unconfirmed = {key for key, s in seeds.items() if 0 < s.n < k}
@@ -120,7 +105,7 @@ def plan_round(
         confirmed_feasible = [s for s in seeds.values() if s.n >= k and s.mean() > bar]
         for key in sorted(unconfirmed - set(chosen)):
             s = seeds[key]
-            half = z * sigma / math.sqrt(s.n)
+            half = Z_BAND * sigma / math.sqrt(s.n)
             if abs(s.mean() - bar) > half:
                 continue
             best_case = _point(s, s.mean() + half)

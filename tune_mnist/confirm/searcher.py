@@ -1,20 +1,10 @@
 """The confirmation stage as a Ray Tune ``Searcher``: screening and confirmation in one Tuner.
 
-Why a searcher and not a second Tuner: a second ``Tuner`` in the same experiment directory writes a
-second experiment state, and the analysis's trial statuses would see only the newest one. A searcher
-that first yields the screening trials (a list space's points, or an adaptive searcher's
-``num_samples`` proposals), waits for them (``suggest`` returns None while they run), then yields
-confirmation trials round by round (``tune_mnist.confirm.rule``) and finally ``Searcher.FINISHED``.
-Each round is written to ``confirmation.json`` beside the trials (``tune_mnist.experiment.rebuild.write_log``),
-which the search summary reads for the stage's wall time, and from which ``--resume`` rebuilds the stage
-(``resume``): the finished trial directories give every finished seed, the log the rounds and when
-screening closed, so a finished seed is never trained again and an unfinished one starts over. Ray's
-saved copy of this searcher is never used (``save`` writes nothing).
-
-Under ``--time-budget`` screening ends at a deadline (``tune_mnist.strategies.screening_deadline``), past
-which the searcher proposes no more screening trials; docs/search.md says how the budget is shared and
-resumed. Only a seed that reached its last epoch counts as a result: a trial stopped early or by the
-budget never stands for its config's accuracy."""
+Why a searcher and not a second Tuner: a second Tuner in the same directory writes a second
+experiment state, which the analysis would take for the whole experiment. How it runs, resumes from
+the trial directories and ``confirmation.json`` (``save`` writes nothing), and shares a
+``--time-budget`` with screening: docs/search.md. Only a seed that reached its last epoch counts:
+a trial stopped early or by the budget never stands for its config's accuracy."""
 
 from __future__ import annotations
 

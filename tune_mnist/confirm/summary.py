@@ -33,8 +33,8 @@ class Group(Seeds):
         seed = min(self.rows)
         return Group({seed: self.rows[seed]}, self.label, self.key)
 
-    def per_seed(self, metric: str = SELECTION_METRIC) -> str:
-        return ", ".join(f"s{s} {self.rows[s][metric]:.4f}" for s in sorted(self.rows))
+    def per_seed(self) -> str:
+        return ", ".join(f"s{s} {self.rows[s][SELECTION_METRIC]:.4f}" for s in sorted(self.rows))
 
 
 def group_rows(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> list[Group]:

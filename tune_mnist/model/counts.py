@@ -10,9 +10,9 @@ from __future__ import annotations
 from tune_mnist.core.config import NUM_CLASSES
 
 
-def layer_sizes(in_features: int, depth: int, width: int, classes: int = NUM_CLASSES) -> list[int]:
+def layer_sizes(in_features: int, depth: int, width: int) -> list[int]:
     """[in, width x depth, classes]: depth 0 is a linear classifier."""
-    return [in_features] + [width] * depth + [classes]
+    return [in_features] + [width] * depth + [NUM_CLASSES]
 
 
 def mlp_params(in_features: int, depth: int, width: int) -> int:

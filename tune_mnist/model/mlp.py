@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from tune_mnist.core.config import NUM_CLASSES
 from tune_mnist.model.counts import layer_sizes
 
 
-def build_mlp(in_features: int, depth: int, width: int, classes: int = NUM_CLASSES) -> nn.Sequential:
+def build_mlp(in_features: int, depth: int, width: int) -> nn.Sequential:
     """Flatten, then Linear/ReLU pairs, then the output Linear (no softmax: cross-entropy takes logits)."""
-    sizes = layer_sizes(in_features, depth, width, classes)
+    sizes = layer_sizes(in_features, depth, width)
     layers: list[nn.Module] = [nn.Flatten()]
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))

@@ -32,7 +32,7 @@ def save_model(
     mean: float = 0.0,
     std: float = 1.0,
     metrics: dict[str, Any] | None = None,
-) -> Path:
+) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE)
@@ -46,7 +46,6 @@ def save_model(
         "metrics": {k: jsonable(v) for k, v in (metrics or {}).items()},
     }
     (directory / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return directory
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Sequential, TrialConfig, dict]:

@@ -1,12 +1,9 @@
-"""The checkpoint policy of a search (docs/search.md): a checkpoint every epoch of every trial, one
-kept per running trial, and a finished trial keeping only what the analysis and the export read.
+"""The checkpoint policy of a search (docs/search.md, "Checkpoints"): a checkpoint every epoch of every
+trial, one kept per running trial, and a finished trial keeping only what the analysis and the export read.
 
-Why not Ray's ``CheckpointConfig(num_to_keep=1)``: it forces an experiment-state snapshot, written,
-synced and waited for, after every checkpoint of every trial, several a second with small models.
-``--resume`` never reads Ray's saved state, so Ray keeps every checkpoint (its snapshots stay
-periodic) and ``PruneCheckpoints`` deletes a trial's previous one as soon as Ray reports the next.
-``quiet_checkpoint_log`` keeps Ray's INFO line per checkpoint ("Checkpoint successfully created")
-off the driver's console: one line per epoch of every trial."""
+Why not Ray's ``CheckpointConfig(num_to_keep=1)``: it forces an experiment-state snapshot after every
+checkpoint of every trial, several a second with small models; so Ray keeps every checkpoint and
+``PruneCheckpoints`` deletes a trial's previous one as soon as Ray reports the next."""
 
 from __future__ import annotations
 

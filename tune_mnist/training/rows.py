@@ -1,7 +1,6 @@
-"""The per-epoch result row, built in one place for the single-model loop (``tune_mnist.train``)
-and the packed one (``tune_mnist.training.packed``), so that a new metric is added once and both report it
-under the same name, in the order of ``tune_mnist.core.metrics.METRICS`` (a new metric: its row there, its
-value here)."""
+"""The per-epoch result row, built in one place for the one-config loop and the packed engine, so that
+a new metric is added once (its row in ``tune_mnist.core.metrics.METRICS``, its value here) and both
+report it under the same name, in the table's order."""
 
 from __future__ import annotations
 
@@ -56,7 +55,7 @@ def epoch_row(
         **static,
         **measured,
     }
-    keys = row_keys()
+    keys = row_keys()  # the table as it is now (a test adds a metric to it)
     unknown = set(values) - set(keys)
     missing = set(keys) - set(LATENCY) - set(values)
     if unknown or missing:
