@@ -45,12 +45,6 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return named_device(name)
-
-
 def interactive() -> bool:
     """Carriage-return progress only where a person watches both streams: in a log file (``> run.log``,
     a pipe, a batch job) it would pile dozens of updates into one line."""
@@ -105,7 +99,7 @@ class SingleRun:
 
 def run(job: SingleRun) -> Path:
     config = job.config
-    device = pick_device(job.device)
+    device = named_device(job.device)
     if job.threads:
         torch.set_num_threads(job.threads)
     threads = torch.get_num_threads()

@@ -20,8 +20,11 @@ from tune_mnist.core.metrics import ENVIRONMENT, LATENCY_US
 
 
 def named_device(name: str) -> torch.device:
-    """``--device NAME`` (cpu, cuda, cuda:N, ...) as a device this machine has, for the single run and
-    the analysis's re-measurement alike; else one sentence naming the fix."""
+    """``--device NAME`` (auto: cuda where torch sees it, else cpu; cpu, cuda, cuda:N, ...) as a device
+    this machine has, for the single run and the analysis's re-measurement alike; else one sentence
+    naming the fix."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
