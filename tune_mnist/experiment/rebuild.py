@@ -1,11 +1,7 @@
-"""``--resume`` from the experiment directory alone: what finished, and what is left to train.
-
-The experiment directory is the truth (a config finished when its rows reach its last epoch, or when
-the scheduler stopped it early); Ray's own state files are never read, so every ``--resume``, after
-Ctrl-C, kill -9, a full disk or a lost node alike, starts a fresh Tuner over what is left
-(``prepare_resume``; docs/robustness.md walks through it). An unfinished config starts over from
-scratch: its directory is removed first (``remove_replaced``), as it holds no result, and its space
-is what a storage that filled up lacks."""
+"""``--resume`` from the experiment directory alone (docs/robustness.md): a config finished when its rows
+reach its last epoch or the scheduler stopped it; Ray's state files are never read, so every resume
+starts a fresh Tuner over what is left (``prepare_resume``). An unfinished config starts over: its
+directory is removed first (``remove_replaced``), as it holds no result and its space may be needed."""
 
 from __future__ import annotations
 

@@ -1,15 +1,10 @@
-"""A full (or failing) storage ends the search with one sentence, and nothing written is lost.
+"""A full (or failing) storage ends the search with one sentence, and nothing written is lost
+(docs/robustness.md).
 
-When the storage fills up, every trial fails at its next checkpoint, Ray's experiment state can no
-longer be saved, and the search used to end in a traceback (Ray reading back a truncated error
-pickle). ``StorageGuard`` watches the trials' errors (the ``StorageErrors`` Tune callback) and Ray's
-own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO,
-EFBIG); on the first one it stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which
-leaves unfinished trials resumable instead of marking them finished, and the search then raises
-``StorageFailed``: one sentence naming the storage and the fix. ``--resume`` continues the
-experiment once there is space, from its trial directories (``tune_mnist.experiment.rebuild``): a
-file the full disk cut short counts as unfinished, and that config is trained again.
-"""
+``StorageGuard`` watches the trials' errors (the ``StorageErrors`` callback) and Ray's sync warnings (a
+logging handler) for storage write failures; on the first it stops the search as Ctrl-C does (Ray's
+SIGUSR1 handler), which leaves unfinished trials resumable, and raises ``StorageFailed`` naming the
+storage and the fix. ``--resume`` then trains again what the full disk cut short."""
 
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
-"""Where MLflow runs go, shared by the search's ``--mlflow`` and the analysis's ``--mlflow``; no Ray
-here, so the analysis can use it without importing Ray.
-
-By default a SQLite store beside the trials, ``<storage>/<name>/mlflow/mlflow.db``, with the runs'
-artifacts in ``<storage>/<name>/mlflow/artifacts``: MLflow 3 keeps its plain-file store in
-maintenance mode and refuses it unless told otherwise, while SQLite needs no server and works with
-the light ``mlflow-skinny`` client (``mlflow ui --backend-store-uri sqlite:///...`` opens it where the
-full ``mlflow`` is installed). Any tracking URI works instead (``http://host:5000``,
-``sqlite:////path/mlflow.db``, ``databricks``). SQLite wants a local disk, not NFS: on a cluster
-pass a tracking server's URI."""
+"""Where MLflow runs go, for the search's and the analysis's ``--mlflow`` (no Ray here, for the analysis):
+by default a SQLite store beside the trials (``<storage>/<name>/mlflow/``), which needs no server and
+works with ``mlflow-skinny`` (MLflow 3 refuses its plain-file store), else any tracking URI. SQLite wants
+a local disk: on a cluster pass a tracking server's URI (docs/tracking.md)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,9 @@
 """The trained MLP in ONNX Runtime: export, a session at a fixed thread count, latency, and a check
-that ONNX Runtime computes what PyTorch computes.
+that ONNX Runtime computes what PyTorch computes (docs/deploy-runtime.md).
 
-The ONNX model is the MLP alone: its input ``features`` is a float32 (N, in_features) batch of
-*transformed* images (centre crop, antialiased resize, scaling, flattening, exactly as
-``tune_mnist.data.inputs`` builds them, with the statistics in ``config.json``); its output ``logits`` is
-(N, 10). The batch dimension is dynamic. Keeping the preprocessing out of the graph keeps the graph
-a plain stack of Gemm/Relu that every runtime runs, and keeps the latency comparable with the eager
-numbers, which also time the MLP alone.
-
-Everything here needs the ``onnx`` extra; callers go through ``tune_mnist.extras.optional.require`` first so
-that a missing extra is one sentence, not a traceback."""
+The graph is the MLP alone, input ``features`` (N, in_features) of transformed images, output
+``logits``: a plain stack of Gemm/Relu every runtime runs, timed as the eager numbers time the MLP.
+Everything here needs the ``onnx`` extra (callers ``require`` it first)."""
 
 from __future__ import annotations
 
