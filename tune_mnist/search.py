@@ -52,9 +52,6 @@ def prepare_data(options: SearchOptions) -> Splits:
     return subset(splits, options.subset, options.split_seed)
 
 
-# ---------------------------------------------------------------- running
-
-
 def execute(options: SearchOptions) -> SearchResult:
     storage = storage_root(options.storage_path)
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())

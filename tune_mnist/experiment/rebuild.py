@@ -28,14 +28,6 @@ class FinishedTrial:
     row: dict[str, Any]
 
 
-def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
-    return [
-        i
-        for i in loc.children()
-        if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, PARAMS_FILE)) == pafs.FileType.File
-    ]
-
-
 def last_row(loc: Location, directory: str) -> dict[str, Any]:
     """The row with the highest epoch in a trial's result.json (empty when none), read by the one
     reader (``core.result_rows``: a half-written last line, what a full disk leaves, is skipped)."""
@@ -53,8 +45,8 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     epoch, or stopped early by the scheduler (``stopped_early.json``: done, its searcher was told)."""
     loc = Location(experiment)
     done: list[FinishedTrial] = []
-    for info in trial_dirs(loc):
-        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+    for info in loc.children():
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}") if info.type == pafs.FileType.Directory else None
         if params is None or PACK_MEMBERS in params:
             continue
         try:
@@ -87,14 +79,6 @@ def finished_proposals(experiment: str) -> int:
             config.pop("seed", None)
             proposals.add(json.dumps(config, sort_keys=True))
     return len(proposals)
-
-
-def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[TrialConfig]:
-    """The configs still to train, in the space's order."""
-    return [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]
-
-
-# ---------------------------------------------------------------- the unfinished directories
 
 
 def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
@@ -135,9 +119,6 @@ def remove_replaced(experiment: str) -> tuple[int, int]:
     return count, size
 
 
-# ---------------------------------------------------------------- the plan
-
-
 def prepare_resume(
     options: SearchOptions, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
 ) -> tuple[SearchOptions, list[TrialConfig] | None, bool]:
@@ -153,7 +134,8 @@ def prepare_resume(
         )
     stage_done = options.confirm <= 1 or (read_log(experiment) or {}).get("finished_at") is not None
     if configs is not None:
-        left = remaining(configs, finished_configs(experiment))
+        finished = finished_configs(experiment)
+        left = [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]  # in the space's order
         kept = len(configs) - len(left)
         print(f"Resume: {kept} of {len(configs)} configs had finished and are kept; {len(left)} to train.")
         if not left and stage_done:
@@ -177,12 +159,8 @@ def prepare_resume(
     return options, None, nothing_left
 
 
-# ---------------------------------------------------------------- the confirmation log
-# ``confirmation.json``: what the confirmation stage decided, round by round, and when it ran. Why a
-# file: the searcher lives inside the Tuner, so the search summary cannot ask it; ``--resume`` rebuilds
-# the stage from it and the trial directories (``tune_mnist.confirm.searcher``); and it tells a reader of
-# the experiment which configs were trained again and why (the analysis needs only the trial
-# directories: seeds are grouped as usual).
+# ``confirmation.json``: what the confirmation stage decided, round by round, and when. A file, as the
+# searcher lives inside the Tuner: the summary and ``--resume`` read it, and so can a reader of the experiment.
 
 
 def write_log(experiment: str, log: dict[str, Any]) -> None:

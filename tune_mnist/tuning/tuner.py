@@ -66,9 +66,6 @@ def build_tuner(
     )
 
 
-# ---------------------------------------------------------------- the search algorithm of each mode
-
-
 def search_of(
     options: SearchOptions, points: list[dict[str, Any]] | None, space: Space, storage: str, packed: bool
 ) -> tuple[Any, dict[str, Any], int]:
@@ -147,9 +144,6 @@ def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tu
         search_alg, size, seeds, options.min_accuracy, limit=samples, cost=cost, n_train=options.n_train
     )
     return searcher, UNLIMITED
-
-
-# ---------------------------------------------------------------- what the modes share
 
 
 def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
