@@ -55,10 +55,9 @@ DISTINGUISHING = ("epochs", "lr", "batch_size", "width", "validation_size", "spl
 
 
 def distinct_labels(labels: list[str], settings: list[dict[str, Any]]) -> list[str]:
-    """``labels`` (one per config, without the seed) with, where several configs share one, the
-    settings that differ among them added in the same short form (``resize8 1x256 e8``): the one rule
-    by which the search's summary and the analysis name configs, so both spell a config the same way.
-    ``settings[i]`` holds config i's values of ``DISTINGUISHING`` (a missing one reads ``-``)."""
+    """``labels`` (one per config, without the seed) with, where several configs share one, the settings that
+    differ among them added (``resize8 1x256 e8``): the search's summary and the analysis name configs so.
+    ``settings[i]`` holds config i's values of ``DISTINGUISHING``."""
     out = list(labels)
     shared: dict[str, list[int]] = {}
     for i, label in enumerate(labels):

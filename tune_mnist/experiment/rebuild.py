@@ -82,9 +82,8 @@ def finished_proposals(experiment: str) -> int:
 
 
 def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
-    """The trial directories a resume trains again: every one that did not finish its config
-    (unfinished, errored, stopped by a budget, files cut to nothing), and packs with a member left to
-    train. A resume starts those configs over in new directories."""
+    """The trial directories a resume trains again in new ones: every one that did not finish its config
+    (unfinished, errored, stopped by a budget, cut to nothing), and packs with a member left to train."""
     loc = Location(experiment)
     finished = finished_configs(experiment)
     keep = {trial.name for trial in finished_trials(experiment)}  # every directory that finished its config
@@ -122,10 +121,9 @@ def remove_replaced(experiment: str) -> tuple[int, int]:
 def prepare_resume(
     options: SearchOptions, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
 ) -> tuple[SearchOptions, list[TrialConfig] | None, bool]:
-    """Before ``--resume`` (with the lock held): remove the directories of unfinished configs and work
-    out what is left to train: the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples``,
-    the space's, where it is unset; unlimited where a ``--time-budget`` ends it). A fresh Tuner then
-    runs that (see the module docstring). Returns (options, configs, nothing_left)."""
+    """Before ``--resume`` (the lock held): remove the directories of unfinished configs and work out what is
+    left to train, the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples`` where unset,
+    unlimited under a ``--time-budget``). Returns (options, configs, nothing_left)."""
     removed, size = remove_replaced(experiment)
     if removed:
         print(

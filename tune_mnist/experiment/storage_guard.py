@@ -92,9 +92,8 @@ def failure_sentence(storage: str, name: str, number: int) -> str:
 
 
 def check_free_space(storage: str, needed: int, what: str, allow: bool) -> None:
-    """Before the search starts: a storage with less free space than ``needed`` bytes is refused in one
-    sentence, unless ``allow`` (``--allow-low-space``), where the sentence is a warning and the search
-    runs until the storage fills (then it stops as any full storage does, every finished trial kept)."""
+    """Before the search starts: refuse a storage with less free space than ``needed`` bytes in one sentence,
+    or with ``allow`` (``--allow-low-space``) warn and run until it fills (then stop as any full storage does)."""
     free = free_bytes(storage)
     if free is None or free >= needed:
         return
@@ -139,9 +138,8 @@ class StorageErrors(tune.Callback):
 
 
 class StorageGuard:
-    """The first storage write failure of this driver's search: stops the search like Ctrl-C, and turns
-    the end of the search into one sentence. Use ``with StorageGuard(storage, name):`` around fit and the
-    summary (see the module docstring)."""
+    """``with StorageGuard(storage, name):`` around fit and the summary: the first storage write failure stops
+    the search like Ctrl-C, and the end of the search is one sentence."""
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name

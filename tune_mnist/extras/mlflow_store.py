@@ -25,9 +25,8 @@ def check_uri(requested: str) -> None:
 
 
 def tracking_uri(requested: str, experiment_dir: str) -> tuple[str, str | None]:
-    """The tracking URI and, for a local SQLite store, the artifact location to create the experiment with.
-
-    ``requested`` is a URI or ``BESIDE`` (the default store in the experiment directory)."""
+    """The tracking URI of ``requested`` (a URI or ``BESIDE``) and, for a local SQLite store, the artifact
+    location to create the experiment with."""
     if requested == BESIDE:
         if is_uri(experiment_dir):
             raise InputError(

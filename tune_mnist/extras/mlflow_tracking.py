@@ -41,9 +41,8 @@ def _params(config: dict[str, Any]) -> dict[str, str]:
 
 
 class TrialRuns(MLflowLoggerCallback):
-    """Ray Tune's MLflow logger callback with one run per config (see the module docstring): the base
-    class finds or creates the experiment and creates runs; this class names and tags them, logs each
-    epoch's metrics as one batch at step = epoch, and splits packs into member runs."""
+    """Ray Tune's MLflow logger callback with one run per config: the base class creates the runs; this one
+    names and tags them, logs each epoch as one batch at step = epoch, and splits packs into member runs."""
 
     def __init__(self, uri: str, experiment_name: str, artifact_location: str | None = None) -> None:
         super().__init__(tracking_uri=uri, experiment_name=experiment_name)

@@ -49,9 +49,8 @@ def export_onnx(model: nn.Module, in_features: int, path: str | Path | None = No
 
 
 def session(model: bytes | str | Path, threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session with a fixed thread count: ``intra_op_num_threads`` = threads,
-    ``inter_op_num_threads`` = 1, sequential execution, so numbers compare with eager PyTorch at the
-    same torch thread count."""
+    """An ONNX Runtime CPU session at ``threads`` intra-op threads, one inter-op, sequential, so that its
+    numbers compare with eager PyTorch at the same thread count."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -119,9 +118,8 @@ def measure_latency_onnx(
 def compare(
     model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 4096
 ) -> dict[str, float | int]:
-    """ONNX Runtime against PyTorch on the inputs ``x``: the largest absolute difference of the logits,
-    the fraction of samples whose predicted class (argmax) is the same and, given ``labels``, the
-    ONNX model's accuracy."""
+    """ONNX Runtime against PyTorch on ``x``: the largest absolute logit difference, the fraction of equal
+    predictions and, given ``labels``, the ONNX model's accuracy."""
     run = SessionCallable(ort_session)
     model = model.to("cpu").eval()
     worst, same, right = 0.0, 0, 0

@@ -147,9 +147,8 @@ class LiveTable(TerminalReporterHooks):
     """Ray Tune's terminal reporter with this project's table (see the module docstring)."""
 
     def __init__(self, run_callbacks: list[Any] | None = None, bar: float | None = None, k: int = 1) -> None:
-        """``run_callbacks``: the run's callback list, to which Ray appends its own reporter (``setup``);
-        ``bar`` and ``k``: show the best config confirmed on ``k`` seeds above ``bar`` so far
-        (``tuning.progress_lines``)."""
+        """``run_callbacks``: the run's callback list, where Ray appends its own reporter (``setup``); ``bar``
+        and ``k``: show the best config confirmed on ``k`` seeds above ``bar`` so far."""
         super().__init__(AirVerbosity.DEFAULT)
         self.run_callbacks = run_callbacks
         self.bar = bar
@@ -225,9 +224,8 @@ def failure_line(trial: Any, retried: bool) -> str:
 
 
 def console_options(run_callbacks: list[Any], bar: float, k: int) -> dict[str, Any]:
-    """The ``RunConfig`` settings for the console: ``LiveTable`` (added to ``run_callbacks``) with Ray's
-    reporter at verbosity 0 (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics
-    (and its own location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
+    """The ``RunConfig`` settings for the console: ``LiveTable`` with Ray's reporter at verbosity 0 (errors
+    only); with Ray's old output engine its ``CLIReporter`` with the same metrics (a pack's then empty)."""
     if os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0":  # Ray Tune's new output engine, its default
         run_callbacks.append(LiveTable(run_callbacks, bar, k))
         return {"verbose": 0}

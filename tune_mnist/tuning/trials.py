@@ -24,9 +24,8 @@ AUTO_PACK_ADAPTIVE_CPU = 8
 
 
 def adaptive_packing(options: SearchOptions) -> tuple[int, int]:
-    """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the
-    seeds the answer needs (``--confirm`` K, or ``--seeds`` if more) and ``--pack`` proposals share a
-    trial (auto: AUTO_PACK_ADAPTIVE_CPU on CPU trials, AUTO_PACK_GPU members on GPU trials)."""
+    """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the seeds
+    the answer needs (``--confirm`` K, or ``--seeds`` if more), ``--pack`` proposals to a trial."""
     confirm = options.confirm
     seeds = max(options.seeds, confirm if isinstance(confirm, int) else 1)
     if options.pack not in PLANNED:

@@ -122,9 +122,8 @@ def search_of(
 
 
 def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tuple[Any, int]:
-    """An adaptive space's searcher and trial count, proposing packs where its trials are packs
-    (``tune_mnist.strategies.pack_searcher``), which proposes ``samples`` configs in all and then says it has
-    finished, so Tune's own trial count is unlimited."""
+    """An adaptive space's searcher and trial count, proposing packs where its trials are packs: the
+    ``PackingSearcher`` says when it has proposed ``samples`` configs, so Tune's own count is unlimited."""
     if not adaptive_packed(options):
         return search_alg, samples
     from tune_mnist.strategies.pack_searcher import PackingSearcher
