@@ -87,9 +87,8 @@ def trial_table(experiment: Experiment, epoch: int | None = None) -> tuple[pd.Da
 
 
 def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: str = "mean") -> pd.DataFrame:
-    """One row per config (all seeds of it together). Numeric metrics are seed means; for every
-    accuracy metric ``<m>_std`` and ``<m>_min`` are added; ``bar_value`` is the ``bar_on`` statistic
-    of ``accuracy_metric`` that the accuracy bar is applied to."""
+    """One row per config: numeric metrics as seed means, accuracies also ``<m>_std`` and ``<m>_min``, and
+    ``bar_value``, the ``bar_on`` statistic of ``accuracy_metric`` that the accuracy bar is applied to."""
     if bar_on not in BAR_ON:
         raise InputError(f"--bar-on {bar_on!r} is invalid: use mean, min or lcb.")
     if accuracy_metric not in trials.columns or trials[accuracy_metric].isna().all():
@@ -140,9 +139,8 @@ def aggregate(trials: pd.DataFrame, accuracy_metric: str = "val_acc", bar_on: st
 
 
 def config_labels(table: pd.DataFrame) -> list[str]:
-    """``TrialConfig.label`` without the seed (``resize8 1x256``, ``crop20-resize13-std linear lr2.1e-4``),
-    the label a config's trial directories and the live table show; where two configs would still
-    read the same, ``tune_mnist.labels.distinct_labels`` adds the settings that tell them apart (``e8``)."""
+    """``TrialConfig.label`` without the seed (``resize8 1x256``), as the trial directories and the live table
+    show it; ``distinct_labels`` tells apart two configs that would still read the same (``e8``)."""
     base = [_config(row).label(seed=False) for _, row in table.iterrows()]
     keys = [k for k in DISTINGUISHING if k in table.columns]
     return distinct_labels(base, [{k: row[k] for k in keys} for _, row in table.iterrows()])

@@ -21,10 +21,8 @@ from tune_mnist.core.errors import InputError
 
 @dataclass
 class ExperimentAnalysis:
-    """One experiment's analysis: ``configs`` (one row per config, seeds grouped, with ``feasible``,
-    ``pareto_rank`` and ``on_front``), ``front`` (its rows on the Pareto front), ``epochs`` (every
-    epoch of the trials behind them), ``picks`` (the printed picks), ``figures()`` (matplotlib) and
-    ``plotly_figures()`` (interactive); ``export()`` writes chosen models as ``--export`` does."""
+    """One experiment's analysis as the command computes it: ``configs`` (one row per config, seeds grouped),
+    ``front``, ``epochs``, ``picks``, ``figures()``, ``plotly_figures()`` and ``export()`` (as ``--export``)."""
 
     result: Analysis  # every number the command's outputs are made from
 
@@ -51,9 +49,8 @@ class ExperimentAnalysis:
         return {Path(name).stem: fig for name, fig in plots.figures(self.result).items()}
 
     def plotly_figures(self) -> dict[str, Any]:
-        """Accuracy vs FLOPs and vs latency as interactive plotly figures (name -> Figure), as report.html
-        shows them: hover a point for its config. Needs plotly (``pip install -e ".[plot]"``): without
-        it, ``InputError`` says so."""
+        """Accuracy vs FLOPs and vs latency as report.html's plotly figures (name -> Figure); without
+        plotly (``pip install -e ".[plot]"``) an ``InputError`` says so."""
         from analysis.interactive import analysis_figures
 
         return analysis_figures(self.result)

@@ -1,9 +1,6 @@
-"""What backs each number: seeds per config, the confirmed / unconfirmed mark, the lower confidence
-bound of ``--bar-on lcb`` (docs/analysis.md), and the screening pick (each config's first seed alone)
-against the confirmed one, with the lucky-seed table behind the report's plot.
-
-Why: a search screens configs on one seed and picks near the bar, so one-seed numbers are biased up
-(the winner's curse)."""
+"""What backs each number (docs/analysis.md): seeds per config, the confirmed mark, ``--bar-on lcb``, and
+the screening pick (first seeds alone) against the confirmed one, since one-seed numbers picked near the
+bar are biased up (the winner's curse)."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ import pandas as pd
 from tune_mnist.confirm.rule import LCB_Z
 from tune_mnist.core.errors import InputError
 
-#: The lucky-seed plot (analysis.confirm_plot).
+#: The lucky-seed plot (analysis.plots).
 LUCKY_PLOT = "lucky_seed.png"
 
 

@@ -23,7 +23,7 @@ def print_summary(analysis: Analysis, files: list[Path], out: Path, exported: Ex
             print(f"  note: {trial.name}: {trial.reason}")
     print("; ".join(analysis.settings) + ".")
     print()
-    if analysis.cleared:
+    if analysis.front.cleared:
         print(
             f"Pareto front: {len(front.front)} of {int(front.table['feasible'].sum())} configs above the bar "
             f"({len(front.table)} configs in all), sorted by FLOPs:"

@@ -39,9 +39,8 @@ def export_front(
     format: str = "state_dict",
     threads: int = 1,
 ) -> Exported:
-    """Copy each front config's trials (every seed) to ``directory``, with index.csv listing them; with
-    ``format="onnx"`` (``--format onnx``) each as a model.onnx checked against PyTorch on the test set.
-    Its warnings go to stderr."""
+    """Copy each front config's trials (every seed) to ``directory``, with index.csv listing them (``onnx``:
+    each as a model.onnx checked against PyTorch on the test set); warnings go to stderr."""
     directory = make_dir(Path(directory), "--export")
     trials = {t.trial_id: t for t in experiment.trials}
     rows, warnings = [], []

@@ -19,8 +19,6 @@ from tune_mnist.core.layout import (
 from tune_mnist.experiment.storage import Location, is_uri
 
 ANALYSIS_DIR = "analysis"  # the default output directory inside an experiment
-
-
 SEARCH_HINT = "python -m tune_mnist.search"
 
 

@@ -1,8 +1,5 @@
-"""Feasibility (the accuracy bar), the Pareto front over named objectives, and its hypervolume.
-
-Dominance is ``tune_mnist.core.pareto``'s (moocore, exact ties kept on the front, the layers behind it),
-the one the confirmation stage uses too; the hypervolume is moocore's, computed against a fixed
-reference point that is reported beside it."""
+"""Feasibility (the accuracy bar), the Pareto front over named objectives (``tune_mnist.core.pareto``'s
+dominance, the confirmation stage's too), and moocore's hypervolume against a reported reference point."""
 
 from __future__ import annotations
 
@@ -149,9 +146,8 @@ def compute_front(
 def reference_point(
     objectives: list[Objective], min_accuracy: float, ranked: pd.DataFrame, given: dict[str, float]
 ) -> tuple[list[float], list[str]]:
-    """A fixed point every front point should beat, from the metric table (``tune_mnist.core.metrics``):
-    the bar for accuracies, the notebook's baseline model for FLOPs and params, 1 ms for latencies; else
-    this experiment's worst value (not fixed)."""
+    """A fixed point every front point should beat, from the metric table (``tune_mnist.core.metrics``);
+    else this experiment's worst value (not fixed)."""
     ref, source = [], []
     for o in objectives:
         m = metric(o.name)

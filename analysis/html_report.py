@@ -1,10 +1,6 @@
-"""``report.html``: the analysis's ``report.md`` as one self-contained page a browser opens offline.
-
-The plots are embedded as base64 ``data:`` URIs and the CSV tables as HTML tables, and the page has
-no external reference at all (no stylesheet, script or image outside the file), so it can be mailed,
-attached to a ticket or logged to MLflow as one file. The converter is a small one for the markdown
-subset ``analysis.outputs`` writes (headings, paragraphs, ``-`` lists, pipe tables, inline code,
-images): a full markdown library would be one more core dependency for that."""
+"""``report.html``: ``report.md`` as one self-contained page (plots as ``data:`` URIs, CSV tables as HTML,
+no external reference), so that it can be mailed or logged to MLflow as one file. The converter reads
+only the markdown subset ``analysis.outputs`` writes: a markdown library would be one more dependency."""
 
 from __future__ import annotations
 
@@ -34,7 +30,7 @@ details { margin: .6em 0; } summary { cursor: pointer; font-weight: 600; }
 
 def _data_uri(path: Path) -> str | None:
     """A PNG (the only image the analysis writes) as a ``data:`` URI."""
-    if path.suffix.lower() != ".png" or not path.is_file():
+    if not path.is_file():
         return None
     return f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
@@ -120,9 +116,8 @@ def csv_section(paths: list[Path]) -> str:
 
 
 def write_html(markdown_path: Path, tables: list[Path] = (), interactive: str = "") -> Path:
-    """Write ``report.html`` beside ``markdown_path``: the report, its plots embedded,
-    then ``tables`` (CSV files) as HTML tables. ``interactive`` (an HTML section: the plotly figures)
-    goes just above the plots, else at the end of the report."""
+    """Write ``report.html`` beside ``markdown_path``: the report with its plots, the ``interactive`` section
+    (the plotly figures) just above the plots, then ``tables`` (CSV files) as HTML tables."""
     markdown_path = Path(markdown_path)
     text = markdown_path.read_text()
     title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "Report")

@@ -1,8 +1,6 @@
-"""The front as interactive plotly figures, for ``report.html`` and for notebooks (docs/analysis.md).
-
-With hundreds of configs the PNGs' points overlap and a reader cannot tell which config a point is;
-here each point's hover names its config. plotly is an optional extra: without it the report keeps
-its PNGs and says how to get these (``MISSING_TEXT``)."""
+"""The front as interactive plotly figures for ``report.html`` and notebooks (docs/analysis.md): where
+the PNGs' points overlap, each point's hover names its config. plotly is an optional extra: without it
+the report keeps its PNGs and says how to get these (``MISSING_TEXT``)."""
 
 from __future__ import annotations
 

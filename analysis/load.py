@@ -54,8 +54,8 @@ USABLE, ERRORED, NO_RESULTS, UNFINISHED, UNREADABLE, NOT_STARTED = (
 STOPPED_EARLY = "stopped early"
 #: Left unfinished by a search run that ran out of --time-budget (search_budget.json); --resume continues it.
 STOPPED_BY_BUDGET = "stopped by budget"
-#: A not-usable trial whose config (same fields, seed and data split) finished in another directory: a
-#: ``--resume`` that rebuilt Ray's damaged state trained it again there, and the old one is no failure.
+#: A not-usable trial whose config (same fields, seed and data split) finished in another directory (a
+#: ``--resume`` that could not remove it trained it again there): no failure.
 SUPERSEDED = "superseded"
 
 
@@ -97,9 +97,6 @@ class Experiment:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(t.status for t in self.trials))
-
-
-# ---------------------------------------------------------------- finding the experiment
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
@@ -192,8 +189,7 @@ def mark_superseded(trials: list[Trial]) -> None:
 
 
 def _trial_id(dirname: str) -> str:
-    """The Ray trial id a directory name starts with: ``94014_00000`` (list spaces) or ``8de7c56d``
-    (a searcher's trials); a pack member's adds its index: ``94014_00000_m0003``."""
+    """The Ray trial id a directory name starts with (``tune_mnist.core.layout.TRIAL_ID``)."""
     match = TRIAL_ID.match(dirname)
     return match.group(0) if match else dirname
 

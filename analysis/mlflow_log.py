@@ -1,6 +1,5 @@
-"""``python -m analysis.pareto --mlflow [URI]``: the analysis as one MLflow run named ``analysis`` in
-the search's MLflow experiment and store (docs/tracking.md), so the trials' runs and what was
-concluded from them sit side by side in the MLflow UI. Each analysis is a new run."""
+"""``python -m analysis.pareto --mlflow [URI]``: each analysis as a new MLflow run named ``analysis`` beside
+the search's trial runs, in its experiment and store (docs/tracking.md)."""
 
 from __future__ import annotations
 

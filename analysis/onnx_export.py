@@ -1,7 +1,5 @@
-"""``--export DIR --format onnx``: each directory the state_dict export (``analysis.export``) wrote
-turned into ``model.onnx`` + ``config.json``, verified against the PyTorch model on every test image
-of the experiment's data source before it is kept (docs/deploy-runtime.md says what ``index.csv``
-records). The ONNX model takes transformed features, not raw images."""
+"""``--export DIR --format onnx``: each exported ``model.pt`` turned into a ``model.onnx`` of transformed
+features, verified against PyTorch on every test image before it is kept (docs/deploy-runtime.md)."""
 
 from __future__ import annotations
 

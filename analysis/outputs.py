@@ -41,15 +41,12 @@ FILE_MEANING = {
 def output_dir(out: str | None, experiment: Experiment) -> Path:
     """``out``, else ``analysis/`` inside a local experiment or ``./<name>-analysis`` for a URI; made,
     and emptied of the files an earlier analysis wrote there (this one may not rewrite them all)."""
-    path = (
-        Path(out)
-        if out
-        else (
-            Path(experiment.location.root) / ANALYSIS_DIR
-            if experiment.location.local
-            else Path(f"{experiment.name}-{ANALYSIS_DIR}")
-        )
-    )
+    if out:
+        path = Path(out)
+    elif experiment.location.local:
+        path = Path(experiment.location.root) / ANALYSIS_DIR
+    else:
+        path = Path(f"{experiment.name}-{ANALYSIS_DIR}")
     make_dir(path, "--out")
     for stale in FILE_MEANING:
         (path / stale).unlink(missing_ok=True)
@@ -66,9 +63,7 @@ def write_outputs(analysis: Analysis, out: Path) -> list[Path]:
         drawn["remeasure.png"] = plots.remeasure_figure(remeasured.table, latency)
     confirmation, lucky = confirmation_text(analysis)
     if not lucky.empty:
-        from analysis.confirm_plot import lucky_seed_figure
-
-        drawn[LUCKY_PLOT] = lucky_seed_figure(lucky, accuracy, analysis.min_accuracy)
+        drawn[LUCKY_PLOT] = plots.lucky_seed_figure(lucky, accuracy, analysis.min_accuracy)
     pngs = plots.save(drawn, out)
     files = write_tables(out, analysis)
     files += [*pngs, out / "report.md", out / HTML_FILE]

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         reference=args.reference,
     )
     out = output_dir(args.out, experiment)  # before re-measuring, so that a bad --out fails fast
-    if args.remeasure and not analysis.cleared:
+    if args.remeasure and not analysis.front.cleared:
         print("note: --remeasure skipped: no config is above the bar, so there is no front to time.", file=sys.stderr)
     elif args.remeasure:
         from analysis.remeasure import remeasure
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         )
     files = write_outputs(analysis, out)
     exported = None
-    if args.export and not analysis.cleared:
+    if args.export and not analysis.front.cleared:
         print("note: --export skipped: no config is above the bar, so the front is empty.", file=sys.stderr)
     elif args.export:
         exported = export_front(
@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         from analysis.mlflow_log import log_analysis
 
         print(log_analysis(args.mlflow, analysis, files))
-    return 0 if analysis.cleared else NOTHING_CLEARS_STATUS
+    return 0 if analysis.front.cleared else NOTHING_CLEARS_STATUS
 
 
 def check_extras(args: argparse.Namespace) -> None:

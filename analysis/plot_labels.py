@@ -108,11 +108,9 @@ def toward_room(ax: Axes, x: float, y: float) -> dict[str, str]:
 
 
 def place_labels(ax: Axes, rows: pd.DataFrame, x: str, y: str) -> bool:
-    """Draw ``rows``' labels and move them apart; whether every label ended up clear (call it after
-    everything else is drawn: adjustText works in the figure's pixels). adjustText's pushes can stall
-    between crowded markers, so it tries each of ``ATTEMPTS`` until one leaves nothing covered; the
-    last one stays drawn either way.
-    Without adjustText the labels sit up and right of their points, as they did before it."""
+    """Draw ``rows``' labels and move them apart (call it last: adjustText works in pixels); whether every
+    label ended up clear. Each of ``ATTEMPTS`` is tried until one leaves nothing covered, the last kept
+    either way. Without adjustText the labels sit up and right of their points."""
     points = list(zip(rows[x], rows[y]))
     if adjust_text is None:
         for (px, py), label in zip(points, rows["label"]):

@@ -1,8 +1,6 @@
-"""The notebook's three scatter plots, done so a reader needs no code to read them: accuracy vs
-FLOPs, latency vs FLOPs and accuracy vs latency, one point per config coloured by input spec, FLOPs
-on a log scale, the accuracy bar marked, the Pareto front ringed; plus per-epoch learning curves and
-the re-measurement's plot. Each is a matplotlib figure (``load_analysis(...).figures()``) until ``save``
-writes it as a PNG at the dpi it was drawn with, the one its labels were placed in."""
+"""The notebook's three scatter plots (docs/analysis.md), the learning curves, the re-measurement's
+plot and the lucky-seed plot. Each is a matplotlib figure (``load_analysis(...).figures()``) until
+``save`` writes it as a PNG at the dpi it was drawn with, the one its labels were placed in."""
 
 from __future__ import annotations
 
@@ -210,9 +208,7 @@ def save(drawn: dict[str, Figure], out: Path) -> list[Path]:
 def learning_curves(experiment: Experiment, table: pd.DataFrame, accuracy_metric: str, min_accuracy: float) -> Figure:
     """Per-epoch accuracy and training loss of every used trial, front configs drawn thicker."""
     colours = spec_colours(table)
-    on_front = set()
-    for _, row in table[table["on_front"]].iterrows():
-        on_front.update(str(row["trial_ids"]).split(";"))
+    on_front = set(";".join(table.loc[table["on_front"], "trial_ids"].astype(str)).split(";"))
     used = set(";".join(table["trial_ids"].astype(str)).split(";"))
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), dpi=110, constrained_layout=True)
     for trial in experiment.usable():
@@ -270,4 +266,34 @@ def remeasure_figure(table: pd.DataFrame, metric: str = "latency_p50_us") -> Fig
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=8)
     plot_labels.place_labels(ax, table.dropna(subset=[f"trial_{metric}", metric]), f"trial_{metric}", metric)
+    return fig
+
+
+def lucky_seed_figure(lucky: pd.DataFrame, metric: str, bar: float) -> Figure:
+    """First-seed (screening) accuracy against the seed mean: how large the winner's curse was, whom it carried."""
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110, constrained_layout=True)
+    colours = ["tab:green" if ok else "tab:red" for ok in lucky["feasible"]]
+    ax.errorbar(lucky["screening"], lucky["mean"], yerr=lucky["std"], fmt="none", ecolor="0.6", capsize=3)
+    ax.scatter(lucky["screening"], lucky["mean"], c=colours, zorder=3)
+    for _, row in lucky.iterrows():
+        ax.annotate(
+            f"{row['label']} ({int(row['n_seeds'])})",
+            (row["screening"], row["mean"]),
+            xytext=(5, 4),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    values = pd.concat([lucky["screening"], lucky["mean"], pd.Series([bar])])
+    span = float(values.max() - values.min()) or 0.01
+    lo, hi = float(values.min()) - 0.05 * span, float(values.max()) + 0.05 * span
+    ax.plot([lo, hi], [lo, hi], color="0.4", linestyle=":", label="y = x (no lucky-seed effect)")
+    ax.axhline(bar, color="tab:red", linestyle="--", linewidth=1, label=f"accuracy bar {bar:g}")
+    ax.axvline(bar, color="tab:red", linestyle="--", linewidth=1)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"first seed alone (screening): {axis_label(metric)}")
+    ax.set_ylabel(f"mean over seeds (confirmed), bars = std: {axis_label(metric)}")
+    ax.set_title("screening accuracy vs confirmed mean (green: above the bar on the mean)", fontsize=10)
+    ax.grid(True, alpha=0.25)
+    ax.legend(fontsize=8, loc="upper left")
     return fig

@@ -1,9 +1,6 @@
-"""Latency measured again, alone: the front's models (and the layer behind it) loaded from their
-checkpoints and timed one after another on this machine, in interleaved rounds at a fixed thread count.
-
-Latency reported during the search was measured while other trials shared the machine; here every
-model gets the same conditions, and each round visits the models in a new order so that a slow
-moment (another process, a frequency change) is spread over all of them instead of hitting one."""
+"""Latency measured again, alone: the trials timed their models while other trials shared the machine;
+here the front's models (and the layer behind it) are timed one after another at a fixed thread count,
+in rounds that each visit them in a new order, so that a slow moment is spread over all of them."""
 
 from __future__ import annotations
 
@@ -44,9 +41,8 @@ def candidates(front: Front, layers: int = 2) -> pd.DataFrame:
 
 
 def remeasure_device(requested: str, trial_devices: list[str]) -> tuple[torch.device, str | None]:
-    """The device to time on and, where it is not the one the trials used, a sentence saying so.
-
-    ``auto`` takes the trials' device kind (CUDA or CPU) when this machine has it."""
+    """The device to time on (``auto``: the trials' kind, CUDA or CPU, where this machine has it) and, where
+    it is not the one the trials used, a sentence saying so."""
     ran_on_gpu = any(str(d).startswith("cuda") for d in trial_devices)
     if requested == "auto":
         device = torch.device("cuda:0" if ran_on_gpu and torch.cuda.is_available() else "cpu")
@@ -71,17 +67,14 @@ def remeasure(
     layers: int = 2,
     rounds: int = 5,
     threads: int = 1,
-    seed: int = 0,
     progress: TextIO | None = None,
     calls: int = 200,
     device: str = "auto",
     runtime: str = "eager",
 ) -> Remeasured:
-    """Time every candidate ``rounds`` times, each round in a new order; ``progress`` (e.g.
-    sys.stderr) gets a one-line progress display. The median over rounds is the new number.
-
-    ``runtime`` other than eager (``analysis.runtimes``) also times each model there, right after its
-    eager turn in the same round, and returns that runtime's table and front in ``runtimes``."""
+    """Time every candidate ``rounds`` times, each round in a new order (``progress``: a one-line display),
+    the median the new number; another ``runtime`` times each model there too, right after its eager turn,
+    into ``Remeasured.runtimes``."""
     from analysis.runtimes import check_runtime, timer
 
     chosen = candidates(front, layers)
@@ -100,7 +93,7 @@ def remeasure(
         raise InputError("There is no config to re-measure: the front is empty.")
     samples: dict[int, list[dict]] = {index: [] for index, *_ in models}
     others: dict[int, list[dict]] = {index: [] for index, *_ in models}
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)  # the same orders every time
     total, done = rounds * len(models), 0
     environment: dict = {}
     # Carriage-return updates only on a terminal; in a log, one plain line per round.

@@ -20,9 +20,6 @@ from tune_mnist.core.pareto import dominates
 NOTEBOOK_PICK = {"input_spec": "resize8", "depth": 1, "width": 256}
 
 
-# ---------------------------------------------------------------- numbers as text
-
-
 def _num(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "-"
@@ -140,11 +137,9 @@ def nothing_clears_text(front: Front, bar_label: str) -> str:
 
 
 def picks(analysis: Analysis) -> list[str]:
-    """The fewest-FLOPs and lowest-latency configs above the bar, in words (among the re-measured configs,
-    with their re-measured latency, where there are); where confirmation changed a pick, the screening
-    pick (first seeds alone) too. None where no config is above the bar (the front's place then says so,
-    naming the closest: ``nothing_clears_text``)."""
-    if not analysis.cleared:
+    """The fewest-FLOPs and lowest-latency configs above the bar, in words (re-measured where they were),
+    and the screening pick where confirmation changed it; none where no config is above the bar."""
+    if not analysis.front.cleared:
         return []
     accuracy, latency = analysis.accuracy_metric, analysis.latency_metric
     remeasured = " (latency re-measured alone)" if analysis.remeasured is not None else ""

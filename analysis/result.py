@@ -48,12 +48,6 @@ class Analysis:
         return f"{self.accuracy_metric} ({what})"
 
     @property
-    def cleared(self) -> bool:
-        """Whether any config is above the bar; where none is, every file is still written and
-        ``analysis.pareto`` exits with its own status (``NOTHING_CLEARS_STATUS``)."""
-        return self.front.cleared
-
-    @property
     def latency_metric(self) -> str:
         """The latency the picks and plots use: the first latency objective, else the p50."""
         return next((o.name for o in self.objectives if o.name.startswith("latency_")), "latency_p50_us")
@@ -85,9 +79,8 @@ class Analysis:
 
 
 def load_finished(experiment: str | None, storage_path: str) -> Experiment:
-    """The experiment (a path, URI or name under ``storage_path``; None: the latest there). Its load
-    warnings go to stderr; where no trial finished, the list of what went wrong does too, and it is
-    refused."""
+    """The experiment (a path, URI or name under ``storage_path``; None: the latest there), refused where no
+    trial finished; its warnings, and then what went wrong, go to stderr."""
     loaded = load_experiment(resolve_experiment(experiment, storage_path))
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -113,10 +106,9 @@ def compute(
     objectives: str | None = None,
     reference: str | None = None,
 ) -> Analysis:
-    """One row per config at ``epoch`` (None: each trial's last), seeds grouped, the bar applied to
-    their mean or worst seed (``bar_on``), and the front over ``objectives`` (``name:max|min,...``;
-    None: the default objectives with ``accuracy_metric``). ``min_accuracy`` None takes the bar the
-    experiment ran with, else the default."""
+    """One row per config at ``epoch`` (None: each trial's last), seeds grouped, the bar (None: the
+    experiment's, else the default) applied by ``bar_on``, and the front over ``objectives``
+    (``name:max|min,...``; None: the default objectives with ``accuracy_metric``)."""
     trials, skipped = trial_table(experiment, epoch)
     confirm_k = marking_k(experiment.run_options.get("confirm"))
     table = aggregate(trials, accuracy_metric, bar_on)

@@ -1,7 +1,6 @@
-"""``--remeasure --runtime onnxruntime``: the front's candidates timed in ONNX Runtime beside eager
-PyTorch, in the same rounds at the same threads so that the numbers compare (docs/deploy-runtime.md),
-and the front each runtime gives. ONNX Runtime runs on the CPU here (the ``onnx`` extra installs its
-CPU build), so the eager side must too."""
+"""``--remeasure --runtime onnxruntime``: the front's candidates timed in ONNX Runtime beside eager PyTorch,
+in the same rounds, threads and CPU (the ``onnx`` extra is ONNX Runtime's CPU build), and the front each
+runtime gives (docs/deploy-runtime.md)."""
 
 from __future__ import annotations
 

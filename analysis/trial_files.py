@@ -45,10 +45,8 @@ def trial_states(loc: Location, children: list[pafs.FileInfo], warnings: list[st
 
 
 def read_results(text: str, where: str, warnings: list[str]) -> pd.DataFrame:
-    """Ray's result.json (one JSON object per line) as a DataFrame, one row per epoch.
-
-    ``tune_mnist.core.result_rows``' rule for a bad line: a half-written last line (a trial killed
-    mid-write) is skipped with a warning; a bad line anywhere else raises ``CorruptResultFile``."""
+    """Ray's result.json as a DataFrame, one row per epoch, by ``tune_mnist.core.result_rows``' rule for a
+    bad line: a half-written last line is skipped with a warning, a bad line elsewhere raises ``CorruptResultFile``."""
     parsed = parse_result_rows(text, where)
     if parsed.skipped:
         warnings.append(parsed.skipped)

@@ -1,24 +1,9 @@
 """tune_mnist: a Ray Tune search over small MLP classifiers for MNIST.
 
-The subpackages are the stages of the data flow; each imports only the ones above it in this list:
-
-    core         the vocabulary: configs, labels, metric and objective names, errors, file layout
-    data         MNIST files -> validated arrays, the validation split, a config's input tensors
-    model        a config's MLP, its counts, latency measurement, saved models
-    training     the one-config loop, the per-epoch row, the packed engine (K configs as one)
-    trainables   one config or a pack as a Ray Tune trial, checkpoints, unpacking a pack's rows
-    experiment   the experiment on disk: storage, the driver lock, guards, rebuild, resumed options
-    strategies   early stopping, schedulers, the time budget, limits, the cost-aware searcher
-    confirm      the confirmation stage: rule, searcher, log, summary
-    extras       optional ONNX and MLflow, imported only when an option asks
-    tuning       the run: trials, the Ray session, the Tuner of each mode, live table, summary
-    search.py    ``python -m tune_mnist.search`` (its options: search_options, search_keywords)
-    train.py     ``python -m tune_mnist.train``
-    api.py       ``from tune_mnist import run_search``: the search from Python
-
-ray_results/<experiment>/ on disk is then read by ``analysis`` (a separate package that never imports
-Ray or the search). docs/architecture.md draws the same picture with every module in it.
-"""
+Its subpackages are the stages of the data flow (core, data, model, training, trainables, experiment,
+strategies, confirm, extras, tuning), each importing only the ones before it; each ``__init__`` says
+what it holds. ``search.py`` and ``train.py`` are the commands, ``api.py`` the search from Python
+(``run_search``). docs/architecture.md draws the flow with every module in it."""
 
 import importlib
 

@@ -1,9 +1,6 @@
 """The Python API of the search: ``run_search(space="smoke", subset=2000, epochs=1)`` runs what
-``python -m tune_mnist.search --space smoke --subset 2000 --epochs 1`` runs and returns a
-``SearchResult`` (the experiment's path, the exit status, the picks). Both build the same ``SearchOptions``
-with the same defaults and checks (``tune_mnist.search_keywords``): a bad value raises the ``InputError``
-whose sentence the command prints, naming the option by its flag (``--time-budget``).
-``SearchResult.analysis()`` loads the analysis (``analysis.load_analysis``)."""
+``python -m tune_mnist.search --space smoke --subset 2000 --epochs 1`` runs, with the same options and
+checks (``tune_mnist.search_keywords``), and returns a ``SearchResult``."""
 
 from __future__ import annotations
 

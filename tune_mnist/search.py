@@ -52,9 +52,6 @@ def prepare_data(options: SearchOptions) -> Splits:
     return subset(splits, options.subset, options.split_seed)
 
 
-# ---------------------------------------------------------------- running
-
-
 def execute(options: SearchOptions) -> SearchResult:
     storage = storage_root(options.storage_path)
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())
@@ -88,9 +85,8 @@ def execute(options: SearchOptions) -> SearchResult:
 
 
 def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
-    """``--resume``: the options the experiment was started with (``tune_mnist.experiment.run_options``),
-    but for the command line's own consent (``--allow-low-space``) and a new ``--time-budget``, which
-    reopens screening for that many minutes."""
+    """``--resume``: the options the experiment was started with, but for this command line's consent
+    (``--allow-low-space``) and a new ``--time-budget``, which reopens screening for that many minutes."""
     reopen = options.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
     known = {
         # an older file's retired options are left out; --allow-low-space is this command line's consent

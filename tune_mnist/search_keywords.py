@@ -1,11 +1,7 @@
-"""The search's options, their defaults and their checks, once: ``options_from(**keywords)`` is the frozen
-``SearchOptions`` (``tune_mnist.core.options``) of one keyword per option of ``python -m tune_mnist.search``
-(``time_budget`` for ``--time-budget``). ``run_search`` passes its keywords here and the command the options
-its parser read from argv (``tune_mnist.search_options``), so both get the same record, and a bad value
-the same sentence (an ``InputError``), naming the option by its flag, as the README and ``--help`` list it.
-
-A check that needs more than the value (does the space exist, the data, the experiment?) stays with the
-stage that owns it, which the command and ``run_search`` both reach through ``tune_mnist.search.execute``."""
+"""The search's options, their defaults and their checks, once: ``options_from(**keywords)`` builds the
+frozen ``SearchOptions`` for ``run_search`` and for the command's parser alike, so both get the same
+record and a bad value the same sentence, naming the option by its flag. A check that needs more than
+the value (the space, the data, the experiment) stays with the stage that owns it."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The command line of ``python -m tune_mnist.search``: its flags and their help, with every space listed at
-the end of ``--help``. The parser only reads argv: what an option may be and its default are
-``tune_mnist.search_keywords``, which ``run_search`` uses too, so that the command and the API build the same
-record with the same checks."""
+"""The command line of ``python -m tune_mnist.search``: its flags and their help, with every space listed
+at the end of ``--help``. Defaults and checks are ``tune_mnist.search_keywords``', shared with ``run_search``."""
 
 from __future__ import annotations
 

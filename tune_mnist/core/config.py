@@ -159,13 +159,10 @@ def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = False) -> str:
-    """One config as one string (a JSON object), so that every spelling of a config (``8`` or ``8.0``,
-    ``side`` equal to its crop or left out, a table's empty cell for None) has one key.
-
-    Without ``seed`` the seeds of a config share the key (the confirmation stage and the analysis group
-    them so); with ``data`` the ``DATA_KEYS`` are part of it (the analysis, whose trials may come from
-    runs on other data). An invalid config (``depth=-1``, ...) still gets a key, from its raw config
-    fields: such a trial fails when it runs, and naming it must never crash the search's driver."""
+    """One config as one string (a JSON object), the same for every spelling of it (``8`` or ``8.0``, ``side``
+    equal to its crop or left out, an empty cell for None): without ``seed`` its seeds share the key; with
+    ``data`` the ``DATA_KEYS`` are part of it. An invalid config still gets a key, from its raw fields:
+    naming a trial must never crash the driver."""
     given = {k: v for k, v in values.items() if not missing(v)}
     try:
         fields = TrialConfig.from_dict(given).to_dict()

@@ -1,12 +1,8 @@
-"""The one way a config is named for people: trial directories, the live status table, the analysis's
-tables and plots all name a config by ``TrialConfig.label``, built from these words, so that a config
-reads the same everywhere.
-
-A label is the input spec, the model (``linear`` for depth 0, else ``<depth>x<width>``), then the
-training settings that differ from ``TrialConfig``'s defaults (``lr2.1e-4``, ``b128``), then the seed
-where one trial is meant (``s0``). Settings are compared with the defaults, not with the other configs
-of an experiment, so a trial's label is known before the experiment is (adaptive search) and never
-changes; the analysis adds more settings only where two configs would otherwise read the same."""
+"""The one way a config is named for people (trial directories, the live table, the analysis):
+``TrialConfig.label``, built from these words: the input spec, the model (``linear`` or
+``<depth>x<width>``), the training settings that differ from the defaults (``lr2.1e-4``, ``b128``),
+then the seed (``s0``). Compared with the defaults, not the other configs, a label is known before the
+experiment is and never changes; the analysis adds settings only where two configs would read the same."""
 
 from __future__ import annotations
 
@@ -59,10 +55,9 @@ DISTINGUISHING = ("epochs", "lr", "batch_size", "width", "validation_size", "spl
 
 
 def distinct_labels(labels: list[str], settings: list[dict[str, Any]]) -> list[str]:
-    """``labels`` (one per config, without the seed) with, where several configs share one, the
-    settings that differ among them added in the same short form (``resize8 1x256 e8``): the one rule
-    by which the search's summary and the analysis name configs, so both spell a config the same way.
-    ``settings[i]`` holds config i's values of ``DISTINGUISHING`` (a missing one reads ``-``)."""
+    """``labels`` (one per config, without the seed) with, where several configs share one, the settings that
+    differ among them added (``resize8 1x256 e8``): the search's summary and the analysis name configs so.
+    ``settings[i]`` holds config i's values of ``DISTINGUISHING``."""
     out = list(labels)
     shared: dict[str, list[int]] = {}
     for i, label in enumerate(labels):

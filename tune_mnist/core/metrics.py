@@ -1,10 +1,6 @@
-"""Every reported metric, in one table: its name (one string, used alike by the training loop, the
-trainable, the analysis, its CSV files and its plots), unit, words, direction, plot axis and
-hypervolume reference.
-
-The rows (``tune_mnist.training.rows``), the analysis's tables, front and plots, the live table and
-the search summary all read ``METRICS``, so a new evaluated metric is a row here and the code that
-computes its value in ``tune_mnist.training.rows``; everything downstream picks it up by its name."""
+"""Every reported metric, in one table: its name (one string in the rows, the analysis, its CSV files
+and plots), unit, words, direction, plot axis and hypervolume reference. Everything downstream reads
+``METRICS``, so a new evaluated metric is a row here and its computation in ``tune_mnist.training.rows``."""
 
 from __future__ import annotations
 

@@ -25,9 +25,8 @@ SEARCH_OBJECTIVES: tuple[str, ...] = ("accuracy_shortfall", "flops", "latency_p5
 
 
 def selection_accuracy(row: Mapping[str, Any]) -> float:
-    """The accuracy the bar applies to in a result row: ``SELECTION_METRIC``, or the test accuracy where
-    the run held out no validation split; NaN where neither was reported. The scheduler, a pack's
-    member stopping and the cost-aware searcher all judge a trial by it."""
+    """The accuracy the bar applies to in a result row (the scheduler, member stopping, the cost-aware
+    searcher): ``SELECTION_METRIC``, else the test accuracy where no validation split was held out, else NaN."""
     for name in (SELECTION_METRIC, "test_acc"):
         value = row.get(name)
         if finite(value):

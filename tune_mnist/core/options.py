@@ -1,11 +1,8 @@
 """The options of one search, typed and frozen: what every stage below the CLI is given.
 
-Why one record: a search's options pass through the resume, the data, the packing plan, the budget and
-the Tuner; a mutable namespace that each stage completes in place hides who set what. Here the
-command-line options (built only by ``tune_mnist.search_keywords.options_from``, which holds their
-defaults and checks for the command and ``run_search`` alike, so none is written twice) sit beside what
-the run works out as it goes (the fields with defaults); a stage that works something out returns a new record
-(``dataclasses.replace``), so every value has one author."""
+The command-line options (built only by ``tune_mnist.search_keywords.options_from``) sit beside what
+the run works out as it goes (the fields with defaults); a stage that works something out returns a
+new record (``replace``), so every value has one author."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Pareto dominance, defined once (by moocore) for the confirmation stage and the analysis, so the two
-can never disagree on which configs are on the front.
-
-A point dominates another when it is at least as good on every objective and better on one; exact
-ties are both kept on the front (``keep_weakly``). moocore is a base dependency: the confirmation
-stage runs inside the search."""
+never disagree on the front; exact ties are both kept on it (``keep_weakly``)."""
 
 from __future__ import annotations
 

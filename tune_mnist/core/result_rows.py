@@ -1,10 +1,6 @@
-"""A trial's ``result.json`` (one JSON object per line, one line per report) read back into rows,
-with one rule for a bad line, for every reader (the driver's pack unpacking, the analysis).
-
-The rule: a kill can only cut the file's last line short, so a last line that is not a JSON object
-is skipped, and said so (``ResultRows.skipped``); a bad line before the last is corruption, which
-``CorruptResultFile`` names with the file and the line. Empty lines are no rows. The callers read
-the file; this is text parsing only."""
+"""A trial's ``result.json`` read back into rows with one rule for a bad line, for every reader: a kill
+can only cut the last line short, so a bad last line is skipped and said so (``ResultRows.skipped``);
+a bad line before it is corruption (``CorruptResultFile``, naming the file and the line)."""
 
 from __future__ import annotations
 

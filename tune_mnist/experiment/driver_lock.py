@@ -1,18 +1,9 @@
-"""One driver per experiment: filelock's OS lock (``flock``) on ``tune_mnist_driver.lock`` in the
-experiment directory, held while a search drives it.
-
-Two drivers on one experiment (a run and a ``--resume`` of it from another shell) would train the same
-trials into the same directories at once. A driver takes the lock before Ray starts, without waiting,
-and writes who it is (host, pid, since when, its command) into the lock file through the locked
-descriptor; a second driver cannot take it and is refused in one sentence naming that holder. The
-kernel drops the lock when its process ends, however it ends (``kill -9`` too), so a dead driver's
-file blocks nobody: there is no staleness rule, no heartbeat and no pid to compare. The holder removes
-the file when it ends (with the experiment directory, where the lock created it and nothing else was
-written: a search refused before it began leaves no trace).
-
-An experiment behind a URI (s3://, gs://) has no file to lock: its lock is a file on this machine
-(``MACHINE_LOCKS``, named by the URI), and so is that of an experiment on a file system without
-``flock``. docs/robustness.md says what each storage guarantees."""
+"""One driver per experiment (docs/robustness.md): filelock's OS lock (``flock``) on
+``tune_mnist_driver.lock`` in the experiment directory, taken without waiting before Ray starts, with
+the holder (host, pid, since when) written into the file; a second driver is refused in one sentence
+naming it. The kernel drops the lock when its process ends, however it ends, so there is no
+staleness rule. An experiment behind a URI, or on a file system without ``flock``, is locked by a
+file on this machine (``MACHINE_LOCKS``)."""
 
 from __future__ import annotations
 

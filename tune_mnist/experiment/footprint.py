@@ -1,13 +1,7 @@
-"""What an experiment writes to its storage, predicted from its configs (tests/test_faults.py measures it).
-
-A finished trial keeps its rows (``result.json``, ``progress.csv``, Ray's event file and its line in
-Ray's experiment state) and its model's float32 weights (``tune_mnist.trainables.checkpoints``), so a finished
-experiment takes its models' weights plus a few tens of kB per trial. While it runs, each running
-trial holds a resumable checkpoint as well: the weights again and Adam's two moments (4x the weights),
-and, until Ray reports the next one, also the one it supersedes. ``--dry-run`` prints the
-estimate, and a search refuses to start on a storage with less free space than it needs.
-
-The per-trial and per-epoch sizes below were measured on this project's trials (Ray 2.60)."""
+"""What an experiment writes to its storage, predicted from its configs for ``--dry-run`` and the
+free-space check (tests/test_faults.py measures it): per finished trial its rows and float32 weights;
+per running trial also a resumable checkpoint (weights and Adam's two moments), two while Ray reports
+the next. The per-trial and per-epoch sizes below were measured on this project's trials (Ray 2.60)."""
 
 from __future__ import annotations
 

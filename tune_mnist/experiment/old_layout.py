@@ -1,11 +1,7 @@
-"""An experiment written before ``tune_mnist`` was grouped into subpackages cannot be resumed: Ray's
-``tuner.pkl`` names the searcher, scheduler and callbacks by their module paths of that time
-(``tune_mnist.live_table``, ``tune_mnist.confirm_searcher``, ...), which no longer exist, so Ray's
-restore would fail deep inside ``pickle``. ``--resume`` refuses it first, in one sentence, before
-anything is written; the analysis still reads it, since it reads the trials' JSON files only.
-
-The check lists the strings of the pickle with ``pickletools`` (it imports nothing and runs no code)
-and looks for a dotted ``tune_mnist.X...`` name whose ``X`` is no module of the package today."""
+"""``--resume`` refuses, in one sentence before anything is written, an experiment written before
+``tune_mnist`` was grouped into subpackages (docs/robustness.md): its ``tuner.pkl`` names module paths
+that are gone (``tune_mnist.live_table``, ...), found among the pickle's strings with ``pickletools``,
+which imports nothing and runs no code. The analysis still reads such an experiment (it reads JSON)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
 """Ray's own warnings, errors and tracebacks go to a log file; the console keeps the project's lines.
 
-On a full disk, a lost node, a failing trial or Ctrl-C, Ray Tune logs tracebacks ("Trial task failed
-for trial ...", "Saving experiment state to storage ... failed with exception") and multi-line advice
-on the driver's console, above the project's one sentence, and a user reads the traceback first.
-``RayLog`` (around a search's fit) writes every record of Ray Tune's and Ray Train's loggers, INFO and
-up, to a local file, and keeps their warnings and errors off the console; each fault's sentence names
-that file (``log_path``). The trial processes' own output is not forwarded to the console at all
-(``ray.init(log_to_driver=False)`` in ``tune_mnist.tuning.ray_session``): it stays in Ray's session logs,
-and a failed trial's traceback in its error file, which the live table names."""
+On a fault Ray Tune logs tracebacks and advice above the project's one sentence, and a user reads the
+traceback first. ``RayLog`` (around a search's fit) writes Ray Tune's and Ray Train's records, INFO and
+up, to a local file that each fault's sentence names (``log_path``); trial processes' output stays in
+Ray's session logs (``ray.init(log_to_driver=False)``)."""
 
 from __future__ import annotations
 

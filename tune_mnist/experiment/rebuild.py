@@ -1,11 +1,7 @@
-"""``--resume`` from the experiment directory alone: what finished, and what is left to train.
-
-The experiment directory is the truth (a config finished when its rows reach its last epoch, or when
-the scheduler stopped it early); Ray's own state files are never read, so every ``--resume``, after
-Ctrl-C, kill -9, a full disk or a lost node alike, starts a fresh Tuner over what is left
-(``prepare_resume``; docs/robustness.md walks through it). An unfinished config starts over from
-scratch: its directory is removed first (``remove_replaced``), as it holds no result, and its space
-is what a storage that filled up lacks."""
+"""``--resume`` from the experiment directory alone (docs/robustness.md): a config finished when its rows
+reach its last epoch or the scheduler stopped it; Ray's state files are never read, so every resume
+starts a fresh Tuner over what is left (``prepare_resume``). An unfinished config starts over: its
+directory is removed first (``remove_replaced``), as it holds no result and its space may be needed."""
 
 from __future__ import annotations
 
@@ -32,14 +28,6 @@ class FinishedTrial:
     row: dict[str, Any]
 
 
-def trial_dirs(loc: Location) -> list[pafs.FileInfo]:
-    return [
-        i
-        for i in loc.children()
-        if i.type == pafs.FileType.Directory and loc.kind(loc.join(i.base_name, PARAMS_FILE)) == pafs.FileType.File
-    ]
-
-
 def last_row(loc: Location, directory: str) -> dict[str, Any]:
     """The row with the highest epoch in a trial's result.json (empty when none), read by the one
     reader (``core.result_rows``: a half-written last line, what a full disk leaves, is skipped)."""
@@ -57,8 +45,8 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     epoch, or stopped early by the scheduler (``stopped_early.json``: done, its searcher was told)."""
     loc = Location(experiment)
     done: list[FinishedTrial] = []
-    for info in trial_dirs(loc):
-        params = loc.read_json(f"{info.path}/{PARAMS_FILE}")
+    for info in loc.children():
+        params = loc.read_json(f"{info.path}/{PARAMS_FILE}") if info.type == pafs.FileType.Directory else None
         if params is None or PACK_MEMBERS in params:
             continue
         try:
@@ -93,18 +81,9 @@ def finished_proposals(experiment: str) -> int:
     return len(proposals)
 
 
-def remaining(configs: list[TrialConfig], finished: dict[str, str]) -> list[TrialConfig]:
-    """The configs still to train, in the space's order."""
-    return [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]
-
-
-# ---------------------------------------------------------------- the unfinished directories
-
-
 def replaced_dirs(experiment: str) -> list[pafs.FileInfo]:
-    """The trial directories a resume trains again: every one that did not finish its config
-    (unfinished, errored, stopped by a budget, files cut to nothing), and packs with a member left to
-    train. A resume starts those configs over in new directories."""
+    """The trial directories a resume trains again in new ones: every one that did not finish its config
+    (unfinished, errored, stopped by a budget, cut to nothing), and packs with a member left to train."""
     loc = Location(experiment)
     finished = finished_configs(experiment)
     keep = {trial.name for trial in finished_trials(experiment)}  # every directory that finished its config
@@ -139,16 +118,12 @@ def remove_replaced(experiment: str) -> tuple[int, int]:
     return count, size
 
 
-# ---------------------------------------------------------------- the plan
-
-
 def prepare_resume(
     options: SearchOptions, experiment: str, configs: list[TrialConfig] | None, *, default_samples: int
 ) -> tuple[SearchOptions, list[TrialConfig] | None, bool]:
-    """Before ``--resume`` (with the lock held): remove the directories of unfinished configs and work
-    out what is left to train: the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples``,
-    the space's, where it is unset; unlimited where a ``--time-budget`` ends it). A fresh Tuner then
-    runs that (see the module docstring). Returns (options, configs, nothing_left)."""
+    """Before ``--resume`` (the lock held): remove the directories of unfinished configs and work out what is
+    left to train, the configs (list spaces) or ``num_samples`` (adaptive; ``default_samples`` where unset,
+    unlimited under a ``--time-budget``). Returns (options, configs, nothing_left)."""
     removed, size = remove_replaced(experiment)
     if removed:
         print(
@@ -157,7 +132,8 @@ def prepare_resume(
         )
     stage_done = options.confirm <= 1 or (read_log(experiment) or {}).get("finished_at") is not None
     if configs is not None:
-        left = remaining(configs, finished_configs(experiment))
+        finished = finished_configs(experiment)
+        left = [c for c in configs if config_key(c.to_dict(), seed=True) not in finished]  # in the space's order
         kept = len(configs) - len(left)
         print(f"Resume: {kept} of {len(configs)} configs had finished and are kept; {len(left)} to train.")
         if not left and stage_done:
@@ -181,12 +157,8 @@ def prepare_resume(
     return options, None, nothing_left
 
 
-# ---------------------------------------------------------------- the confirmation log
-# ``confirmation.json``: what the confirmation stage decided, round by round, and when it ran. Why a
-# file: the searcher lives inside the Tuner, so the search summary cannot ask it; ``--resume`` rebuilds
-# the stage from it and the trial directories (``tune_mnist.confirm.searcher``); and it tells a reader of
-# the experiment which configs were trained again and why (the analysis needs only the trial
-# directories: seeds are grouped as usual).
+# ``confirmation.json``: what the confirmation stage decided, round by round, and when. A file, as the
+# searcher lives inside the Tuner: the summary and ``--resume`` read it, and so can a reader of the experiment.
 
 
 def write_log(experiment: str, log: dict[str, Any]) -> None:

@@ -1,15 +1,10 @@
-"""A full (or failing) storage ends the search with one sentence, and nothing written is lost.
+"""A full (or failing) storage ends the search with one sentence, and nothing written is lost
+(docs/robustness.md).
 
-When the storage fills up, every trial fails at its next checkpoint, Ray's experiment state can no
-longer be saved, and the search used to end in a traceback (Ray reading back a truncated error
-pickle). ``StorageGuard`` watches the trials' errors (the ``StorageErrors`` Tune callback) and Ray's
-own sync warnings (a logging handler) for storage write failures (ENOSPC, EDQUOT, EROFS, EIO,
-EFBIG); on the first one it stops the search the way Ctrl-C does (Ray's SIGUSR1 handler), which
-leaves unfinished trials resumable instead of marking them finished, and the search then raises
-``StorageFailed``: one sentence naming the storage and the fix. ``--resume`` continues the
-experiment once there is space, from its trial directories (``tune_mnist.experiment.rebuild``): a
-file the full disk cut short counts as unfinished, and that config is trained again.
-"""
+``StorageGuard`` watches the trials' errors (the ``StorageErrors`` callback) and Ray's sync warnings (a
+logging handler) for storage write failures; on the first it stops the search as Ctrl-C does (Ray's
+SIGUSR1 handler), which leaves unfinished trials resumable, and raises ``StorageFailed`` naming the
+storage and the fix. ``--resume`` then trains again what the full disk cut short."""
 
 from __future__ import annotations
 
@@ -97,9 +92,8 @@ def failure_sentence(storage: str, name: str, number: int) -> str:
 
 
 def check_free_space(storage: str, needed: int, what: str, allow: bool) -> None:
-    """Before the search starts: a storage with less free space than ``needed`` bytes is refused in one
-    sentence, unless ``allow`` (``--allow-low-space``), where the sentence is a warning and the search
-    runs until the storage fills (then it stops as any full storage does, every finished trial kept)."""
+    """Before the search starts: refuse a storage with less free space than ``needed`` bytes in one sentence,
+    or with ``allow`` (``--allow-low-space``) warn and run until it fills (then stop as any full storage does)."""
     free = free_bytes(storage)
     if free is None or free >= needed:
         return
@@ -144,9 +138,8 @@ class StorageErrors(tune.Callback):
 
 
 class StorageGuard:
-    """The first storage write failure of this driver's search: stops the search like Ctrl-C, and turns
-    the end of the search into one sentence. Use ``with StorageGuard(storage, name):`` around fit and the
-    summary (see the module docstring)."""
+    """``with StorageGuard(storage, name):`` around fit and the summary: the first storage write failure stops
+    the search like Ctrl-C, and the end of the search is one sentence."""
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name

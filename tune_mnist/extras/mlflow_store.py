@@ -1,13 +1,7 @@
-"""Where MLflow runs go, shared by the search's ``--mlflow`` and the analysis's ``--mlflow``; no Ray
-here, so the analysis can use it without importing Ray.
-
-By default a SQLite store beside the trials, ``<storage>/<name>/mlflow/mlflow.db``, with the runs'
-artifacts in ``<storage>/<name>/mlflow/artifacts``: MLflow 3 keeps its plain-file store in
-maintenance mode and refuses it unless told otherwise, while SQLite needs no server and works with
-the light ``mlflow-skinny`` client (``mlflow ui --backend-store-uri sqlite:///...`` opens it where the
-full ``mlflow`` is installed). Any tracking URI works instead (``http://host:5000``,
-``sqlite:////path/mlflow.db``, ``databricks``). SQLite wants a local disk, not NFS: on a cluster
-pass a tracking server's URI."""
+"""Where MLflow runs go, for the search's and the analysis's ``--mlflow`` (no Ray here, for the analysis):
+by default a SQLite store beside the trials (``<storage>/<name>/mlflow/``), which needs no server and
+works with ``mlflow-skinny`` (MLflow 3 refuses its plain-file store), else any tracking URI. SQLite wants
+a local disk: on a cluster pass a tracking server's URI (docs/tracking.md)."""
 
 from __future__ import annotations
 
@@ -31,9 +25,8 @@ def check_uri(requested: str) -> None:
 
 
 def tracking_uri(requested: str, experiment_dir: str) -> tuple[str, str | None]:
-    """The tracking URI and, for a local SQLite store, the artifact location to create the experiment with.
-
-    ``requested`` is a URI or ``BESIDE`` (the default store in the experiment directory)."""
+    """The tracking URI of ``requested`` (a URI or ``BESIDE``) and, for a local SQLite store, the artifact
+    location to create the experiment with."""
     if requested == BESIDE:
         if is_uri(experiment_dir):
             raise InputError(

@@ -1,16 +1,8 @@
-"""``--mlflow [URI]``: every trial of a search as an MLflow run, through Ray Tune's MLflow logger
-callback (``ray.air.integrations.mlflow.MLflowLoggerCallback``, which runs on the driver).
-
-Where: ``tune_mnist.extras.mlflow_store`` (by default a SQLite store beside the trials); the MLflow
-experiment is named after the Tune experiment.
-
-What: one run per trial, named after its trial directory and tagged with its trial id: its config as
-params and every numeric metric of every epoch, with the epoch as the step (``val_acc`` over epochs
-is ``get_metric_history(run, "val_acc")``). A pack trial (``--pack``, or adaptive ``--seeds``) is a
-parent run holding the pack's own numbers (``epoch``, ``pack_size``, and the seeds' means for a seed
-pack) with one nested child run per member config, named like the member's trial directory, holding
-that config's params and per-epoch metrics: the same runs an unpacked search logs, one level down.
-A resumed search's trials are new trials (``tune_mnist.experiment.rebuild``), so new runs beside the finished ones."""
+"""``--mlflow [URI]``: every trial of a search as an MLflow run, through Ray Tune's
+``MLflowLoggerCallback`` (on the driver), in ``tune_mnist.extras.mlflow_store``'s store under the
+experiment's name: one run per config with its params and every numeric metric at step = epoch; a
+pack is a parent run with a child run per member (docs/tracking.md). A resumed search's trials are
+new trials, so new runs beside the finished ones."""
 
 from __future__ import annotations
 
@@ -49,9 +41,8 @@ def _params(config: dict[str, Any]) -> dict[str, str]:
 
 
 class TrialRuns(MLflowLoggerCallback):
-    """Ray Tune's MLflow logger callback with one run per config (see the module docstring): the base
-    class finds or creates the experiment and creates runs; this class names and tags them, logs each
-    epoch's metrics as one batch at step = epoch, and splits packs into member runs."""
+    """Ray Tune's MLflow logger callback with one run per config: the base class creates the runs; this one
+    names and tags them, logs each epoch as one batch at step = epoch, and splits packs into member runs."""
 
     def __init__(self, uri: str, experiment_name: str, artifact_location: str | None = None) -> None:
         super().__init__(tracking_uri=uri, experiment_name=experiment_name)

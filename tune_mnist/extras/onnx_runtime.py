@@ -1,15 +1,9 @@
 """The trained MLP in ONNX Runtime: export, a session at a fixed thread count, latency, and a check
-that ONNX Runtime computes what PyTorch computes.
+that ONNX Runtime computes what PyTorch computes (docs/deploy-runtime.md).
 
-The ONNX model is the MLP alone: its input ``features`` is a float32 (N, in_features) batch of
-*transformed* images (centre crop, antialiased resize, scaling, flattening, exactly as
-``tune_mnist.data.inputs`` builds them, with the statistics in ``config.json``); its output ``logits`` is
-(N, 10). The batch dimension is dynamic. Keeping the preprocessing out of the graph keeps the graph
-a plain stack of Gemm/Relu that every runtime runs, and keeps the latency comparable with the eager
-numbers, which also time the MLP alone.
-
-Everything here needs the ``onnx`` extra; callers go through ``tune_mnist.extras.optional.require`` first so
-that a missing extra is one sentence, not a traceback."""
+The graph is the MLP alone, input ``features`` (N, in_features) of transformed images, output
+``logits``: a plain stack of Gemm/Relu every runtime runs, timed as the eager numbers time the MLP.
+Everything here needs the ``onnx`` extra (callers ``require`` it first)."""
 
 from __future__ import annotations
 
@@ -55,9 +49,8 @@ def export_onnx(model: nn.Module, in_features: int, path: str | Path | None = No
 
 
 def session(model: bytes | str | Path, threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session with a fixed thread count: ``intra_op_num_threads`` = threads,
-    ``inter_op_num_threads`` = 1, sequential execution, so numbers compare with eager PyTorch at the
-    same torch thread count."""
+    """An ONNX Runtime CPU session at ``threads`` intra-op threads, one inter-op, sequential, so that its
+    numbers compare with eager PyTorch at the same thread count."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -125,9 +118,8 @@ def measure_latency_onnx(
 def compare(
     model: nn.Module, ort_session: Any, x: torch.Tensor, labels: torch.Tensor | None = None, chunk: int = 4096
 ) -> dict[str, float | int]:
-    """ONNX Runtime against PyTorch on the inputs ``x``: the largest absolute difference of the logits,
-    the fraction of samples whose predicted class (argmax) is the same and, given ``labels``, the
-    ONNX model's accuracy."""
+    """ONNX Runtime against PyTorch on ``x``: the largest absolute logit difference, the fraction of equal
+    predictions and, given ``labels``, the ONNX model's accuracy."""
     run = SessionCallable(ort_session)
     model = model.to("cpu").eval()
     worst, same, right = 0.0, 0, 0

@@ -1,19 +1,10 @@
-"""The status table a search prints while it runs: one row per trial, named by its config label (as
-its directory), with the numbers a user watches (epoch, validation and test accuracy, FLOPs, latency
-p50) as they are reported, in under 120 columns.
+"""The status table a search prints while it runs: one row per trial, named by its config label, with
+the numbers a user watches (epoch, accuracies, FLOPs, latency p50; a pack's best member) in under 120
+columns, and above it the budget's clock and the best confirmed config (``progress_lines``).
 
-Ray Tune's own reporter (the new output engine, ``RAY_AIR_NEW_OUTPUT`` unset or 1) shows Ray's
-bookkeeping columns and the first four metrics of a result, which for these trials are losses, and
-prints each trial's whole config and result as tables when it starts and ends. ``LiveTable`` is that
-reporter with the rows and per-trial lines replaced; Ray uses the first output-engine reporter among
-the run's callbacks for the table. Ray still adds its own reporter, which the search runs at
-verbosity 0: it then only reports trial errors, which ``LiveTable`` leaves to it (and to which it hands
-the run's start time, which Ray gives the table only: ``LiveTable.setup``).
-
-Above the table: under ``--time-budget`` the time left of it, and in a search that confirms the best
-confirmed config so far (``tune_mnist.tuning.progress_lines``).
-
-A pack trial (``--pack``) shows its best member by validation accuracy."""
+``LiveTable`` is Ray Tune's terminal reporter (its new output engine) with the rows and per-trial lines
+replaced: Ray's own columns are its bookkeeping and the first four metrics, here losses. Ray still adds
+its own reporter, run at verbosity 0, which reports trial errors only."""
 
 from __future__ import annotations
 
@@ -156,21 +147,17 @@ class LiveTable(TerminalReporterHooks):
     """Ray Tune's terminal reporter with this project's table (see the module docstring)."""
 
     def __init__(self, run_callbacks: list[Any] | None = None, bar: float | None = None, k: int = 1) -> None:
-        """``run_callbacks``: the run's callback list, to which Ray appends its own reporter (``setup``);
-        ``bar`` and ``k``: show the best config confirmed on ``k`` seeds above ``bar`` so far
-        (``tuning.progress_lines``)."""
+        """``run_callbacks``: the run's callback list, where Ray appends its own reporter (``setup``); ``bar``
+        and ``k``: show the best config confirmed on ``k`` seeds above ``bar`` so far."""
         super().__init__(AirVerbosity.DEFAULT)
         self.run_callbacks = run_callbacks
         self.bar = bar
         self.k = k
 
     def setup(self, start_time: float | None = None, **kwargs: Any) -> None:
-        """Hand the run's start time to the other output-engine reporters of ``run_callbacks`` too.
-
-        Ray calls every callback's ``setup`` without a start time (its reporters then hold None) and then
-        ``setup(start_time=...)`` on the first output-engine reporter only, this table. Its own reporter,
-        which it appends to the same list and which prints trial errors, would keep None and crash the
-        driver (``TypeError`` in ``_get_time_str``) on the first trial error or retry."""
+        """Hand the run's start time to Ray's own reporter in ``run_callbacks`` too: Ray gives it only to
+        the first output-engine reporter, and its own would crash the driver (``TypeError`` in
+        ``_get_time_str``) on the first trial error or retry."""
         super().setup(start_time=start_time, **kwargs)
         if start_time is None:
             return
@@ -237,9 +224,8 @@ def failure_line(trial: Any, retried: bool) -> str:
 
 
 def console_options(run_callbacks: list[Any], bar: float, k: int) -> dict[str, Any]:
-    """The ``RunConfig`` settings for the console: ``LiveTable`` (added to ``run_callbacks``) with Ray's
-    reporter at verbosity 0 (errors only); with the old engine, Ray's ``CLIReporter`` with the same metrics
-    (and its own location column; a pack's metrics are then empty, as that reporter reads only flat ones)."""
+    """The ``RunConfig`` settings for the console: ``LiveTable`` with Ray's reporter at verbosity 0 (errors
+    only); with Ray's old output engine its ``CLIReporter`` with the same metrics (a pack's then empty)."""
     if os.environ.get("RAY_AIR_NEW_OUTPUT", "1") != "0":  # Ray Tune's new output engine, its default
         run_callbacks.append(LiveTable(run_callbacks, bar, k))
         return {"verbose": 0}

@@ -1,11 +1,6 @@
-"""The live table's progress lines: the time left of ``--time-budget`` and the best confirmed config so far.
-
-Why: under a budget a user watching the search asks two things, how long it still runs and whether it
-has an answer yet. The clock counts from the command's start, as the budget does
-(``tune_mnist.strategies.budget`` publishes its end for the length of ``fit``). The answer is picked by
-the end summary's own rule (``tune_mnist.confirm.summary.best_confirmed``): among the configs whose K =
-``--confirm`` seeds all finished and whose seed mean of the selection accuracy is above the bar, the
-best by the first objective, from the trials' last results as the table holds them."""
+"""The live table's progress lines, what a user watching a budgeted search asks: the time left of
+``--time-budget`` (counted from the command's start, as the budget counts) and the best confirmed config
+so far, by the end summary's own rule (``tune_mnist.confirm.summary.best_confirmed``)."""
 
 from __future__ import annotations
 

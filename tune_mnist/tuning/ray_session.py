@@ -29,9 +29,8 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 def start_ray(
     address: str | None, cpus_per_trial: float, gpus_per_trial: float, storage: str, shared_storage: bool
 ) -> None:
-    """Connect to ``address`` (no resource arguments: Ray rejects them there), reuse a Ray already
-    started in this process, or start a local one sized to this machine; then check that the
-    trials fit and that every node can write to the storage."""
+    """Connect to ``address`` (Ray rejects resource arguments there), reuse this process's Ray, or start a
+    local one sized to this machine; then check that the trials fit and every node can write to the storage."""
     import ray
 
     if not ray.is_initialized():

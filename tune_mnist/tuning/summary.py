@@ -46,9 +46,8 @@ def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
 def summarize(
     results: Any, options: SearchOptions, experiment: str, expected: int | None, wall_time: str | None = None
 ) -> SearchResult:
-    """Print the summary of ``results`` (a Tune ResultGrid); ``expected``: the configs the run was to
-    train, None where an adaptive searcher decides; ``wall_time``: the line on the confirmation stage's wall time.
-    Its status: 0 when every config finished, else 1."""
+    """Print the summary of ``results`` (a Tune ResultGrid; ``expected``: the configs to train, None where an
+    adaptive searcher decides); its status is 0 when every config finished, else 1."""
     finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:

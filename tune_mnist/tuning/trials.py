@@ -24,9 +24,8 @@ AUTO_PACK_ADAPTIVE_CPU = 8
 
 
 def adaptive_packing(options: SearchOptions) -> tuple[int, int]:
-    """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the
-    seeds the answer needs (``--confirm`` K, or ``--seeds`` if more) and ``--pack`` proposals share a
-    trial (auto: AUTO_PACK_ADAPTIVE_CPU on CPU trials, AUTO_PACK_GPU members on GPU trials)."""
+    """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the seeds
+    the answer needs (``--confirm`` K, or ``--seeds`` if more), ``--pack`` proposals to a trial."""
     confirm = options.confirm
     seeds = max(options.seeds, confirm if isinstance(confirm, int) else 1)
     if options.pack not in PLANNED:
@@ -58,12 +57,9 @@ def pack_size(options: SearchOptions) -> int:
 
 
 def resolve_pack(options: SearchOptions, configs: list[TrialConfig], gpus: float) -> SearchOptions:
-    """The options with ``pack`` a number. ``cost`` on CPU trials: packs of up to AUTO_PACK_CPU configs
-    where this machine's measured step costs say a pack is faster than its members alone
-    (``plan_by_cost``, for ``n_train`` images), every other config alone; the plan and the costs go on
-    the options (``pack_plan``, ``pack_cost``) for the trials and the confirmation stage; ``auto`` on CPU
-    trials: one config per trial. On GPU trials (either), packs of up to AUTO_PACK_GPU configs, but never
-    fewer trials than the cluster has GPU slots, so that no GPU sits idle."""
+    """The options with ``pack`` a number: on CPU trials ``auto`` is one config per trial and ``cost`` the
+    measured cost model's plan (``plan_by_cost``, saved on the options for the trials and the confirmation
+    stage); on GPU trials packs of up to AUTO_PACK_GPU configs, never fewer trials than GPU slots."""
     if isinstance(options.pack_cost, dict):  # --resume: the costs saved with the run, planned over what is left
         from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost
 
@@ -91,10 +87,8 @@ def list_packed(options: SearchOptions, points: list[dict[str, Any]]) -> bool:
 
 
 def trial_points(configs: list[TrialConfig], options: SearchOptions) -> list[dict[str, Any]]:
-    """One Tune config per trial: a flat config, or with packing a list of ``members``. Either way
-    the heaviest trials come first (``plan_packs``; ``--pack auto`` on CPU: its cost-model plan, whose
-    lone configs are flat), so the search does not end on one long trial
-    while the other CPUs or GPUs sit idle. Under ``--time-budget`` a seeded random order instead
+    """One Tune config per trial, a flat config or a list of ``members``, the heaviest first (so that the
+    search does not end on one long trial), or under ``--time-budget`` in a seeded random order
     (``tune_mnist.strategies.budget.anytime_order``: what has finished at any moment is a fair sample)."""
     from tune_mnist.strategies.budget import anytime_order
     from tune_mnist.training.packed.plan import plan_packs

@@ -1,17 +1,8 @@
-"""The Ray Tune ``Tuner`` of a search: its search algorithm, param space and trial count by mode, and
-what every mode shares (the trainable, the ``RunConfig``, the ``TuneConfig``). The modes:
-
-- a list space, one config per trial: Ray's list generator over the points;
-- a list space with ``--pack``, several configs per trial: a grid over the packs' member lists;
-- an adaptive space: the space's search algorithm proposes the configs (packs of proposals where its
-  trials are packs, ``tune_mnist.strategies.pack_searcher``);
-- ``--confirm K`` (K > 1): the screening trials of either kind and then the confirmation rounds, both
-  proposed by one ``ConfirmingSearcher`` (see ``tune_mnist.confirm.searcher`` for why one searcher rather
-  than a second Tuner), with no fixed number of trials.
-
-``--resume`` builds a new Tuner of the same mode over what is left (``tune_mnist.experiment.rebuild``);
-Ray's saved Tuner is never restored. The trial scheduler (``--scheduler``, such as early stopping) goes
-in ``TuneConfig`` here."""
+"""The Ray Tune ``Tuner`` of a search: its search algorithm, param space and trial count by mode (a list
+space, one config or a pack per trial; an adaptive space's searcher; with ``--confirm K`` one
+``ConfirmingSearcher`` over screening and confirmation, docs/search.md), and what every mode shares:
+the trainable, the ``RunConfig``, the ``TuneConfig`` with its scheduler. ``--resume`` builds a new Tuner
+of the same mode over what is left (``tune_mnist.experiment.rebuild``)."""
 
 from __future__ import annotations
 
@@ -75,9 +66,6 @@ def build_tuner(
     )
 
 
-# ---------------------------------------------------------------- the search algorithm of each mode
-
-
 def search_of(
     options: SearchOptions, points: list[dict[str, Any]] | None, space: Space, storage: str, packed: bool
 ) -> tuple[Any, dict[str, Any], int]:
@@ -134,9 +122,8 @@ def search_of(
 
 
 def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tuple[Any, int]:
-    """An adaptive space's searcher and trial count, proposing packs where its trials are packs
-    (``tune_mnist.strategies.pack_searcher``), which proposes ``samples`` configs in all and then says it has
-    finished, so Tune's own trial count is unlimited."""
+    """An adaptive space's searcher and trial count, proposing packs where its trials are packs: the
+    ``PackingSearcher`` says when it has proposed ``samples`` configs, so Tune's own count is unlimited."""
     if not adaptive_packed(options):
         return search_alg, samples
     from tune_mnist.strategies.pack_searcher import PackingSearcher
@@ -156,9 +143,6 @@ def packed_searcher(options: SearchOptions, search_alg: Any, samples: int) -> tu
         search_alg, size, seeds, options.min_accuracy, limit=samples, cost=cost, n_train=options.n_train
     )
     return searcher, UNLIMITED
-
-
-# ---------------------------------------------------------------- what the modes share
 
 
 def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
@@ -240,14 +224,9 @@ def trial_slots(resources: dict[str, float], cpus_per_trial: float, gpus_per_tri
 @contextmanager
 def pending_trials(options: SearchOptions, list_space: bool) -> Iterator[None]:
     """While a confirming search over a list space runs: let Ray create as many trials ahead as the
-    cluster runs at once.
-
-    Ray creates one pending trial at a time from any searcher other than its own list generator (unless
-    a ``ConcurrencyLimiter`` names a number), so with the ``ConfirmingSearcher`` the next trial was only
-    created once the previous one was running and, with trials shorter than a worker's start-up, the
-    trials ran one after another on one worker (one GPU of two). The list's trials are known in advance,
-    so handing out a round of them together costs nothing; an adaptive searcher keeps Ray's one (each
-    proposal then sees the results so far), and ``--max-concurrent`` keeps its own limit."""
+    cluster runs at once. Ray creates one pending trial at a time from any searcher but its own list
+    generator, so short trials ran one after another on one worker; a list's trials are known in advance,
+    so a round of them costs nothing (an adaptive searcher keeps Ray's one, to see results between)."""
     if options.confirm <= 1 or not list_space or options.max_concurrent or PENDING_TRIALS_ENV in os.environ:
         yield
         return
