@@ -24,7 +24,8 @@ from analysis.load import load_experiment
 from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.confirm.rule import LCB_Z, Seeds, missing_seeds, plan_round, pooled_sigma
-from tune_mnist.core.config import PACK_MEMBERS
+from tune_mnist.confirm.summary import group_rows, pick_lines, picks
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ["--space", "smoke"]
@@ -34,6 +35,22 @@ def seeds(accuracies: list[float], flops: float, latency: float = 10.0) -> Seeds
     return Seeds(
         {seed: {"val_acc": acc, "flops": flops, "latency_p50_us": latency} for seed, acc in enumerate(accuracies)}
     )
+
+
+def test_the_api_returns_the_pick_the_summary_prints_when_a_budget_left_a_cheaper_config_unconfirmed():
+    """A --time-budget can end the confirmation stage with a cheaper config above the bar on one seed beside a
+    confirmed one: the summary names the confirmed one first (the other on a "not yet confirmed" line), and
+    ``run_search``'s ``picks`` must name the same config, not the unconfirmed one."""
+    confirmed = TrialConfig(crop=20, side=5, depth=1, width=11, epochs=5).to_dict()
+    cheaper = {**confirmed, "width": 10}
+    row = {"val_acc": 0.91, "test_acc": 0.91, "flops": 770.0, "params": 0.0, "latency_p50_us": 1.0}
+    pairs = [({**confirmed, "seed": s}, row) for s in range(3)] + [(cheaper, {**row, "flops": 700.0})]
+    groups = group_rows(pairs)
+    objectives = [("flops", "min")]
+    lines = pick_lines(groups, objectives, bar=0.9, k=3)
+    [pick] = picks(groups, objectives, bar=0.9, k=3)
+    assert pick.label in lines[0] and pick.seeds == 3 and pick.means["flops"] == 770.0, (pick, lines)
+    assert "not yet confirmed" in lines[1] and "1x10" in lines[1], lines
 
 
 def trial_params(experiment: Path) -> list[dict]:

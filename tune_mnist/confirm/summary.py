@@ -94,11 +94,19 @@ class Pick:
     means: dict[str, float]
 
 
-def picks(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float) -> list[Pick]:
+def chosen(groups: list[Group], metric: str, mode: str, bar: float, k: int) -> Group | None:
+    """The best config above the bar by one objective: a confirmed one (``k`` seeds) where any is above it.
+
+    A stage cut short (a --time-budget's end) may leave a better-looking config on fewer seeds; the summary
+    shows it beside the confirmed one, never instead of it, and ``run_search`` returns the same pick."""
+    return best_confirmed(groups, metric, mode, bar, k) or best(groups, metric, mode, bar)
+
+
+def picks(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: float, k: int) -> list[Pick]:
     """One Pick per objective that has a config above ``bar`` (the ones ``pick_lines`` prints)."""
     out = []
     for metric, mode in objectives:
-        pick = best(groups, metric, mode, bar)
+        pick = chosen(groups, metric, mode, bar, k)
         if pick is not None:
             architecture = str(pick.rows[min(pick.rows)].get("architecture", ""))
             means = {m: pick.mean(m) for m in PICK_METRICS}
@@ -120,9 +128,7 @@ def pick_lines(groups: list[Group], objectives: Iterable[tuple[str, str]], bar: 
     out: list[str] = []
     screening = [g.first() for g in groups]
     for metric, mode in objectives:
-        # A confirmed answer where there is one: a stage cut short (a --time-budget's end) may leave a
-        # better-looking config on fewer seeds, which is shown beside it, not instead of it.
-        pick = best_confirmed(groups, metric, mode, bar, k) or best(groups, metric, mode, bar)
+        pick = chosen(groups, metric, mode, bar, k)
         if pick is None:
             continue
         rival = best(groups, metric, mode, bar)

@@ -96,4 +96,6 @@ def summarize(
     if dashboard:
         print(dashboard)
     status = 0 if not failed and (not unfinished or by_budget) else 1
-    return SearchResult(experiment, status, tuple(picks(groups, OBJECTIVES, options.min_accuracy)))
+    return SearchResult(
+        experiment, status, tuple(picks(groups, OBJECTIVES, options.min_accuracy, marking_k(options.confirm)))
+    )
