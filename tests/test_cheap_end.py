@@ -9,7 +9,7 @@ import time
 from search_spaces import SpaceOptions, load
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
-from tune_mnist.strategies.cheap_end import SCREENING, band, first_band_top, shape_flops
+from tune_mnist.strategies.cheap_end import MOST_EPOCHS, SCREENING, band, first_band_top, shape_flops
 from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
 from tune_mnist.strategies.screening_deadline import Deadline, publish
 from tune_mnist.training.packed.cost_model import StepCost
@@ -53,7 +53,7 @@ def test_generations_are_packs_of_close_shapes_and_the_sampler_takes_over_below_
     pack = searcher.suggest("t0")[PACK_MEMBERS]
     configs = [TrialConfig.from_dict(m) for m in pack]
     assert 8 * 3 < len(pack) <= GENERATION_MEMBERS  # more than a sampled pack: tiny shapes are cheap to carry
-    assert len({(c.depth, c.batch_size, c.epochs) for c in configs}) == 1
+    assert {(c.depth, c.batch_size, c.epochs) for c in configs} == {(configs[0].depth, 64, MOST_EPOCHS)}
     assert max(c.in_features for c in configs) <= 2 * min(c.in_features for c in configs)
     inner.incumbent = 200.0  # a model of 200 FLOPs is above the bar: nothing costlier is screened from here
     while searcher.ready:
@@ -87,7 +87,9 @@ def test_under_a_budget_the_last_generation_is_sized_to_the_time_left():
             publish(None)
 
     whole = first_pack(None)
-    assert CPU_COST.packed(whole, 55_000) > 5  # a whole generation takes longer than the 5 s left below
+    assert CPU_COST.packed(whole, 55_000) > 10  # a whole generation takes longer than the 10 s left below
     now = time.time()
-    last = first_pack(Deadline(at=now + 5, started=now - 60))
-    assert 3 <= len(last) < len(whole) and CPU_COST.packed(last, 55_000) <= 5
+    last = first_pack(Deadline(at=now + 10, started=now - 60))
+    # fitting() sizes the pack by copies of its first, narrowest config; the group's wider members add a
+    # little padded arithmetic to the pack's steps (0.3% here), hence the 1% allowance
+    assert 3 <= len(last) < len(whole) and CPU_COST.packed(last, 55_000) <= 10 * 1.01
