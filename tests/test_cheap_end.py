@@ -4,6 +4,7 @@ searchers are driven as Tune would drive them."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from search_spaces import SpaceOptions, load
@@ -93,3 +94,24 @@ def test_under_a_budget_the_last_generation_is_sized_to_the_time_left():
     # fitting() sizes the pack by copies of its first, narrowest config; the group's wider members add a
     # little padded arithmetic to the pack's steps (0.3% here), hence the 1% allowance
     assert 3 <= len(last) < len(whole) and CPU_COST.packed(last, 55_000) <= 10 * 1.01
+
+
+def test_once_not_one_config_can_end_before_the_deadline_no_pack_starts():
+    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.9, cost=CPU_COST, n_train=55_000)
+    now = time.time()
+    publish(Deadline(at=now + 600, started=now - 60))
+    try:
+        assert PACK_MEMBERS in searcher.suggest("t0")
+        while searcher.ready:  # the generation's packs drawn with it still go out
+            assert PACK_MEMBERS in searcher.suggest(f"r{len(searcher.packs)}")
+        last = TrialConfig.from_dict(searcher.packs["t0"][-1][1])
+        one = CPU_COST.packed([dataclasses.replace(last, seed=s) for s in range(3)], 55_000)
+        deadline = Deadline(at=time.time() + one / 2, started=now - 60)  # half of what one such config takes
+        publish(deadline)
+        asked = len(inner.study.trials)
+        assert searcher.suggest("late") == PackingSearcher.FINISHED
+        assert len(inner.study.trials) == asked  # nothing asked of the study
+        assert deadline.reached_at is not None  # the budget ended screening, not the space
+    finally:
+        publish(None)
