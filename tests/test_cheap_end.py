@@ -7,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pytest
+
 from search_spaces import SpaceOptions, load
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
 from tune_mnist.strategies.cheap_end import MOST_EPOCHS, SCREENING, band, first_band_top, shape_flops
 from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
 from tune_mnist.strategies.screening_deadline import Deadline, publish
-from tune_mnist.training.packed.cost_model import StepCost
+from tune_mnist.training.packed.cost_model import TRIAL_S, StepCost
 
 #: Step costs of a 2-core CPU, as tests/test_pack_auto.py's: tiny models' steps are overhead.
 CPU_COST = StepCost(solo_s=300e-6, pack_s=250e-6, member_s=30e-6, flops_per_s=50e9)
@@ -115,3 +117,25 @@ def test_once_not_one_config_can_end_before_the_deadline_no_pack_starts():
         assert deadline.reached_at is not None  # the budget ended screening, not the space
     finally:
         publish(None)
+
+
+def test_the_last_packs_are_sized_by_the_pace_of_the_packs_this_run_finished():
+    """The step costs are calibrated on bare steps; a pack epoch also evaluates, checkpoints and reports.
+    A finished pack whose last epoch took 3x the model's seconds makes the searcher plan with 3x."""
+    inner = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9)).make_search_alg()
+    searcher = PackingSearcher(inner, size=8, seeds=3, bar=0.9, cost=CPU_COST, n_train=55_000)
+    pack = searcher.suggest("t0")[PACK_MEMBERS]
+    one_epoch = [dataclasses.replace(TrialConfig.from_dict(m), epochs=1) for m in pack]
+    bare = CPU_COST.packed(one_epoch, 55_000) - TRIAL_S
+    rows = [{**m, "epoch": MOST_EPOCHS, "val_acc": 0.5} for m in pack]
+    searcher.on_trial_complete("t0", {"epoch": MOST_EPOCHS, "time_this_iter_s": 3 * bare, PACK_MEMBERS: rows})
+    assert searcher.pace == pytest.approx(3)
+    first = TrialConfig.from_dict(pack[0])
+    seeds = [dataclasses.replace(first, seed=s) for s in range(3)]
+    now = time.time()
+    publish(Deadline(at=now + 30, started=now - 60))
+    try:
+        k = searcher.fitting(first, 20)
+    finally:
+        publish(None)
+    assert 1 < k < 20 and 3 * CPU_COST.packed(seeds * k, 55_000) <= 30 < 3 * CPU_COST.packed(seeds * (k + 1), 55_000)
