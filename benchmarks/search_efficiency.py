@@ -8,28 +8,36 @@ the plain cheap-end-first sweep of every config of at most 1,000 FLOPs, one pack
 depth) group on the project's packed engine, no Ray, no Optuna, confirmed as it screens), and for
 comparison ``random`` (Tune's FIFO) and ``adaptive`` (multi-objective TPE, ``--scheduler fifo``).
 Each runs ``--seeds`` search seeds under ``--time-budget`` (for the tool, the whole command: search
-and confirmation), but the sweep, which has no search seed, once.
+and confirmation), but the sweep, which has no search seed, once; each budget of ``--budget-minutes``
+in turn, with its own table and goals.
 
-    python benchmarks/search_efficiency.py --budget-minutes 3    # cheap, optuna (3 seeds), sweep: ~25 min, 2 cores
-    python benchmarks/search_efficiency.py                       # the same at 10 minutes: about 75 min
-    python benchmarks/search_efficiency.py --quick               # 1-minute budgets, 1 seed, 3,000 images: ~4 min
+    python benchmarks/search_efficiency.py --budget-minutes 3 10  # both budgets: ~100 min on 2 cores
+    python benchmarks/search_efficiency.py --budget-minutes 3     # cheap, optuna (3 seeds), sweep: ~25 min
+    python benchmarks/search_efficiency.py                        # the same at 10 minutes: ~75 min
+    python benchmarks/search_efficiency.py --quick                # 1-minute budget, 1 seed, 3,000 images: ~4 min
 
-For every run: anytime curves of the hypervolume of the front above the bar (the tool's methods:
-the analysis's default objectives and fixed reference point) and of the fewest FLOPs above the bar
-(on one seed), over the screening trials finished by each moment, as a PNG with the median and
-range over search seeds; screening trials started, finished, stopped early and stopped by the
-budget; the confirmed cheapest config (K seeds, val and test seed means above the bar); the whole
-command's wall time; the time to a confirmed model of at most ``--target-flops`` (the tool: the
+For every run: anytime curves of the hypervolume of the front above the bar and of the fewest FLOPs
+above the bar, over what each method had finished by each moment, as a PNG with the median and range
+over search seeds (one PNG per budget where there are several). The hypervolume is of the front of
+(validation accuracy up, FLOPs down) against the bar and the notebook's model's FLOPs, for every
+method alike; the rows it counts: the tool's screening trials that ran to their end, as configs
+(seed means); the Optuna study's finished trials on their one screening seed; the sweep's finished
+packs' configs (K seed means). Then screening trials started, finished, stopped early and stopped
+by the budget; the confirmed cheapest config (K seeds, val and test seed means above the bar); the
+whole command's wall time; the time to a confirmed model of at most ``--target-flops`` (the tool: the
 finish of the screening trial of a config then confirmed; its packs screen every seed at once, so
 that is when it is confirmed; the peer: the end of its confirmation, which follows its budget);
 model-epochs per second over the whole run; and the orchestration share of the tool's wall time,
-1 - (sum of every Ray trial's ``time_total_s`` / CPU slots) / (the experiment's wall time). Below
+1 - (sum of every Ray trial's ``time_total_s`` / CPU slots) / (the experiment's wall time). After
+each budget's runs the packed engine alone is timed at the median pack size ``cheap`` used
+(``sweep_peer.engine_rate``: as many packs at once as CPUs, one thread each, a few seconds). Below
 the table each goal of ``cheap`` is printed as met or missed: a confirmed model of at most
 ``--goal-flops`` in every search seed; every command within its budget plus 30 s; against the
-optuna peer, a median time to target at most a quarter of the peer's and confirmed FLOPs at most
-the peer's in every seed; against the sweep, confirmed FLOPs at most the sweep's in every seed;
-orchestration under 10%. Timings depend on the machine and what else runs
-on it: compare methods within one invocation only."""
+optuna peer, a median time to target at most a quarter of the peer's, confirmed FLOPs at most the
+peer's and a hypervolume at least the peer's in every seed; against the sweep, confirmed FLOPs at
+most the sweep's in every seed; model-epochs per second at least half the engine's; orchestration
+under 10%. Timings depend on the machine and what else runs on it: compare methods within one
+invocation only."""
 
 from __future__ import annotations
 
@@ -47,6 +55,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import moocore
 import pandas as pd
 
 from analysis.load import STOPPED_BY_BUDGET, STOPPED_EARLY, USABLE, Experiment, load_experiment
@@ -54,12 +63,13 @@ from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE, pack_trial_of
+from tune_mnist.core.metrics import PACK_SIZE, metric
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from optuna_peer import PeerRun, fewest_flops_by, run_peer  # noqa: E402  (sibling scripts, not a package)
-from sweep_peer import run_sweep  # noqa: E402
+from sweep_peer import engine_rate, run_sweep  # noqa: E402
 
 #: Each method's search options beyond the shared ones.
 METHODS = {
@@ -84,7 +94,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--budget-minutes", type=float, default=10.0, help="--time-budget of every run (default 10)")
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        nargs="+",
+        default=[10.0],
+        help="--time-budget of every run; several budgets run one after another, each with its table and goals "
+        "(default 10)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="search seeds per method, 0..N-1 (default 3)")
     parser.add_argument(
         "--methods",
@@ -112,10 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.budget_minutes, args.seeds, args.subset, args.confirm = 1.0, 1, args.subset or 3000, 2
+        args.budget_minutes, args.seeds, args.subset, args.confirm = [1.0], 1, args.subset or 3000, 2
     methods = [m for m in args.methods.split(",") if m]
     unknown = [m for m in methods if m not in METHODS and m not in PEERS]
-    if unknown or not methods or args.seeds < 1 or not args.budget_minutes > 0:
+    if unknown or not methods or args.seeds < 1 or not all(m > 0 for m in args.budget_minutes):
         parser.error(f"--methods takes {', '.join([*METHODS, *PEERS])}; --seeds and --budget-minutes must be positive")
     if args.peer_seconds is not None and not args.peer_seconds > 0:
         parser.error(f"--peer-seconds {args.peer_seconds:g} is not a budget: give a positive number of seconds")
@@ -141,6 +158,7 @@ class Run:
     confirmed_flops: float  # fewest FLOPs confirmed above the bar, val and test seed means (nan: none)
     confirmed_test: float
     model_epochs: int  # every epoch every model trained, screening and confirmation
+    pack_sizes: list[int] = dataclasses.field(default_factory=list)  # members of each Ray trial (the tool's)
     wall_s: float = math.nan  # the whole command, end to end (set by main)
 
     @property
@@ -161,16 +179,28 @@ def run_search(argv: list[str]) -> None:
         sys.exit(f"search {' '.join(argv)} ended with status {code}:\n{out.getvalue()[-2000:]}")
 
 
+def hypervolume(points: list[tuple[float, float]], bar: float) -> float:
+    """The hypervolume of the front of (validation accuracy up, FLOPs down) over ``points`` above the
+    bar, against the analysis's fixed references of those two (the bar; the notebook's model's FLOPs),
+    so that every method's value compares: the tool's and both peers'."""
+    above = [(val, flops) for val, flops in points if val > bar]
+    if not above:
+        return 0.0
+    reference = [bar, float(metric("flops").reference)]
+    return float(moocore.hypervolume(above, ref=reference, maximise=[True, False]))
+
+
 def front_at(experiment: Experiment, trials: list[Any], bar: float) -> tuple[float, float]:
-    """Hypervolume and fewest FLOPs above the bar of the front over ``trials`` alone."""
+    """Hypervolume and fewest FLOPs above the bar of the configs of ``trials`` alone (seed means)."""
     if not trials:
         return 0.0, math.nan
     try:
-        front = compute(dataclasses.replace(experiment, trials=trials), min_accuracy=bar).front
+        table = compute(dataclasses.replace(experiment, trials=trials), min_accuracy=bar).front.table
     except InputError:
         return 0.0, math.nan
-    feasible = front.table[front.table["feasible"]]
-    return front.hypervolume, float(feasible["flops"].min()) if len(feasible) else math.nan
+    feasible = table[table["feasible"]]
+    points = list(zip(feasible["val_acc"].astype(float), feasible["flops"].astype(float)))
+    return hypervolume(points, bar), float(feasible["flops"].min()) if len(feasible) else math.nan
 
 
 def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, target: float, k: int) -> Run:
@@ -204,7 +234,8 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
     ids = {i for cell in at_target["trial_ids"] for i in str(cell).split(";")}  # the aggregate's separator
     to_target = min((finish[t.trial_id] for t in finished if t.trial_id in ids), default=math.inf)
     slots = max(1, os.cpu_count() or 1)
-    work = ray_trial_time(path)
+    trials = ray_trials(path)
+    work = sum(seconds for seconds, _ in trials)
     return Run(
         method=method,
         seed=seed,
@@ -227,13 +258,14 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
         confirmed_flops=float(sure["flops"].iloc[0]) if len(sure) else math.nan,
         confirmed_test=float(sure["test_acc"].iloc[0]) if len(sure) else math.nan,
         model_epochs=sum(len(t.history) for t in experiment.trials),
+        pack_sizes=[size for _, size in trials],
     )
 
 
-def ray_trial_time(experiment: Path) -> float:
-    """Sum of each Ray trial's ``time_total_s``: a pack's own directory counts once, its members'
-    directories (each holding the pack's clock) not at all."""
-    total = 0.0
+def ray_trials(experiment: Path) -> list[tuple[float, int]]:
+    """Each Ray trial's ``time_total_s`` and members (``pack_size``): a pack's own directory counts
+    once, its members' directories (each holding the pack's clock) not at all."""
+    out = []
     for result in experiment.glob("*/result.json"):
         lines = result.read_text().splitlines()
         if not lines:
@@ -242,15 +274,15 @@ def ray_trial_time(experiment: Path) -> float:
         trial_id = str(last.get("trial_id", ""))
         if pack_trial_of(trial_id) != trial_id:  # a member: its pack's own row counts
             continue
-        total += float(last.get("time_total_s", 0.0))
-    return total
+        out.append((float(last.get("time_total_s", 0.0)), int(last.get(PACK_SIZE) or 1)))
+    return out
 
 
-def measure_peer(method: str, seed: int, args: argparse.Namespace) -> Run:
+def measure_peer(method: str, seed: int, args: argparse.Namespace, minutes: float) -> Run:
     """A peer's run, in the table's terms. The Optuna study confirms only after its budget (the
     script confirms at the end), so its time to target is when that confirmation ends; the sweep
     screens every seed at once, so its time to target is when the first such config's pack ended."""
-    budget_s = args.budget_minutes * 60 if args.peer_seconds is None else args.peer_seconds
+    budget_s = minutes * 60 if args.peer_seconds is None else args.peer_seconds
     if method == SWEEP:
         peer = run_sweep(budget_s, args.min_accuracy, args.confirm, args.subset)
         sure = [x for x in peer.screened if x.val_acc > args.min_accuracy and x.test_acc > args.min_accuracy]
@@ -263,8 +295,11 @@ def measure_peer(method: str, seed: int, args: argparse.Namespace) -> Run:
 
 
 def peer_row(method: str, seed: int, peer: PeerRun, budget_s: float, to_target: float, bar: float) -> Run:
+    """A peer's hypervolume counts what it had screened by each moment: the Optuna study's configs on
+    their one screening seed (as its search sees them), the sweep's on their K seeds' means."""
     times = [budget_s * (i + 1) / CURVE_POINTS for i in range(CURVE_POINTS)]
     feasible = [x.flops for x in peer.screened if x.val_acc > bar]
+    by_then = [[(x.val_acc, float(x.flops)) for x in peer.screened if x.finished_s <= t] for t in times]
     best, confirmed = peer.confirmed, "none above the bar"
     if best is not None:
         seeds = ", ".join(f"{100 * v:.2f}" for v, _ in peer.seeds)
@@ -276,9 +311,12 @@ def peer_row(method: str, seed: int, peer: PeerRun, budget_s: float, to_target: 
         method=method,
         seed=seed,
         times=times,
-        hypervolume=[math.nan] * CURVE_POINTS,
+        hypervolume=[hypervolume(points, bar) for points in by_then],
         cheapest=fewest_flops_by(peer.screened, times, bar),
-        screened=(math.nan, float(min(feasible)) if feasible else math.nan),
+        screened=(
+            hypervolume([(x.val_acc, float(x.flops)) for x in peer.screened], bar),
+            float(min(feasible, default=math.nan)),
+        ),
         counts={"started": len(peer.screened), "finished": len(peer.screened), "early": 0, "budget": 0},
         confirmed=confirmed,
         search_s=peer.search_s,
@@ -314,11 +352,14 @@ def table(runs: list[Run], target: float) -> str:
     return "\n".join(lines)
 
 
-def goals(runs: list[Run], args: argparse.Namespace, new: str = "cheap") -> list[str]:
-    """The goals of the cost-aware default (``cheap``), each met or missed, from this invocation's runs."""
+def goals(
+    runs: list[Run], args: argparse.Namespace, minutes: float, engine: tuple[int, float] | None, new: str = "cheap"
+) -> list[str]:
+    """The goals of the cost-aware default (``cheap``), each met or missed, from this budget's runs;
+    ``engine``: the packed engine's (pack size, model-epochs per second) measured beside them."""
     bar, by = args.min_accuracy, {m: [r for r in runs if r.method == m] for m in dict.fromkeys(r.method for r in runs)}
     lines = []
-    limit = args.budget_minutes * 60 + GRACE_S
+    limit = minutes * 60 + GRACE_S
     if new in by:
         mine = by[new]
         cheap = [r for r in mine if r.confirmed_flops <= args.goal_flops and r.confirmed_test > bar]
@@ -347,12 +388,25 @@ def goals(runs: list[Run], args: argparse.Namespace, new: str = "cheap") -> list
                 f"{'met' if ok else 'missed'}: confirmed FLOPs, {new} <= {PEER} in every search seed "
                 f"({', '.join(f'{x.confirmed_flops:,.0f} vs {y.confirmed_flops:,.0f}' for x, y in pairs)})"
             )
+            ok = all(x.hypervolume[-1] >= y.hypervolume[-1] for x, y in pairs)
+            lines.append(
+                f"{'met' if ok else 'missed'}: hypervolume at the budget, {new} >= {PEER} in every search seed "
+                f"({', '.join(f'{x.hypervolume[-1]:.4g} vs {y.hypervolume[-1]:.4g}' for x, y in pairs)})"
+            )
         if SWEEP in by:
             sweep = min((r.confirmed_flops for r in by[SWEEP] if not math.isnan(r.confirmed_flops)), default=math.inf)
             ok = all(r.confirmed_flops <= sweep for r in mine)
             lines.append(
                 f"{'met' if ok else 'missed'}: confirmed FLOPs, {new} <= {SWEEP} ({sweep:,.0f}) in every search seed "
                 f"({', '.join(f'{r.confirmed_flops:,.0f}' for r in mine)})"
+            )
+        if engine is not None:
+            size, rate = engine
+            slowest = min(r.epochs_per_s for r in mine)
+            lines.append(
+                f"{'met' if slowest >= rate / 2 else 'missed'}: {new}'s model-epochs per second at least half "
+                f"the engine's at its pack size ({', '.join(f'{r.epochs_per_s:.1f}' for r in mine)} vs the engine's "
+                f"{rate:.1f} in packs of {size})"
             )
         for other in (m for m in by if m not in (new, *PEERS)):
             pairs = [(x, y) for x in mine for y in by[other] if x.seed == y.seed]
@@ -399,41 +453,62 @@ def plot(runs: list[Run], out: str) -> None:
     fig.savefig(out, dpi=120)
 
 
+def run_budget(args: argparse.Namespace, minutes: float, storage: Path) -> list[Run]:
+    """Every method and search seed at one budget, one after another."""
+    runs = []
+    for method in args.methods:
+        for seed in range(1 if method == SWEEP else args.seeds):
+            name = f"{method}-{minutes:g}min-s{seed}"
+            print(f"running {name} ({minutes:g} min + confirmation) ...", flush=True)
+            start = time.perf_counter()
+            if method in PEERS:
+                run = measure_peer(method, seed, args, minutes)
+                wall = time.perf_counter() - start
+            else:
+                argv = [*METHODS[method], "--search-seed", str(seed), "--time-budget", f"{minutes:g}"]
+                argv += ["--confirm", str(args.confirm), "--min-accuracy", str(args.min_accuracy)]
+                argv += ["--storage-path", str(storage), "--name", name]
+                argv += ["--subset", str(args.subset)] if args.subset else []
+                run_search(argv)
+                wall = time.perf_counter() - start  # the command alone, not this script's reading of it
+                run = measure(
+                    method, seed, storage / name, args.min_accuracy, minutes * 60, args.target_flops, args.confirm
+                )
+            run.wall_s = wall
+            runs.append(run)
+    return runs
+
+
+def engine_beside(runs: list[Run], args: argparse.Namespace) -> tuple[int, float] | None:
+    """The packed engine alone at the median pack size ``cheap`` ran (``sweep_peer.engine_rate``), or
+    None where ``cheap`` did not run."""
+    sizes = sorted(size for r in runs if r.method == "cheap" for size in r.pack_sizes)
+    if not sizes:
+        return None
+    size = sizes[len(sizes) // 2]
+    print(f"timing the packed engine alone in packs of {size} ...", flush=True)
+    return size, engine_rate(size, args.confirm, args.subset, n_jobs=max(1, os.cpu_count() or 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runs: list[Run] = []
     with tempfile.TemporaryDirectory() as scratch:
         storage = Path(args.storage_path or scratch).resolve()
-        for method in args.methods:
-            for seed in range(1 if method == SWEEP else args.seeds):
-                name = f"{method}-s{seed}"
-                print(f"running {name} ({args.budget_minutes:g} min + confirmation) ...", flush=True)
-                start = time.perf_counter()
-                if method in PEERS:
-                    run = measure_peer(method, seed, args)
-                    wall = time.perf_counter() - start
-                else:
-                    argv = [*METHODS[method], "--search-seed", str(seed), "--time-budget", f"{args.budget_minutes:g}"]
-                    argv += ["--confirm", str(args.confirm), "--min-accuracy", str(args.min_accuracy)]
-                    argv += ["--storage-path", str(storage), "--name", name]
-                    argv += ["--subset", str(args.subset)] if args.subset else []
-                    run_search(argv)
-                    wall = time.perf_counter() - start  # the command alone, not this script's reading of it
-                    budget_s = args.budget_minutes * 60
-                    run = measure(
-                        method, seed, storage / name, args.min_accuracy, budget_s, args.target_flops, args.confirm
-                    )
-                run.wall_s = wall
-                runs.append(run)
-    print(
-        f"\nSearch efficiency at a {args.budget_minutes:g}-minute budget, bar {args.min_accuracy:g}, "
-        f"--confirm {args.confirm}, {args.subset or 'all'} training images, {os.cpu_count()} CPUs"
-    )
-    print(table(runs, args.target_flops))
-    for line in goals(runs, args):
-        print(line)
-    plot(runs, args.plot)
-    print(f"Anytime curves: {args.plot}")
+        for minutes in args.budget_minutes:
+            runs = run_budget(args, minutes, storage)
+            engine = engine_beside(runs, args)
+            print(
+                f"\nSearch efficiency at a {minutes:g}-minute budget, bar {args.min_accuracy:g}, "
+                f"--confirm {args.confirm}, {args.subset or 'all'} training images, {os.cpu_count()} CPUs"
+            )
+            print(table(runs, args.target_flops))
+            for line in goals(runs, args, minutes, engine):
+                print(line)
+            out = (
+                args.plot if len(args.budget_minutes) == 1 else str(Path(args.plot).with_suffix(f".{minutes:g}min.png"))
+            )
+            plot(runs, out)
+            print(f"Anytime curves: {out}", flush=True)
     return 0
 
 

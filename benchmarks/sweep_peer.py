@@ -97,6 +97,29 @@ def run_sweep(budget_s: float, bar: float, k: int, subset_size: int | None, n_jo
     return PeerRun(screened, search_s, 0.0, confirmed, seeds, epochs[0])
 
 
+def engine_rate(size: int, k: int, subset_size: int | None, epochs: int = 2, n_jobs: int = 2) -> float:
+    """Model-epochs per second of the packed engine alone on this machine: ``n_jobs`` packs of ``size``
+    members at once, one thread each, as the search runs its trials, for ``epochs`` epochs (its epochs
+    cost the same), with evaluation and without latency measurement. The members: the widths of the
+    5x5-input, one-layer group of the cheap end (the shapes near the floor), each over ``k`` seeds."""
+    torch.set_num_threads(1)
+    splits = splits_for(subset_size)
+    recipe = {**RECIPE, "epochs": epochs}
+    members = [
+        TrialConfig(crop=20, side=5, depth=1, width=w, seed=s, **recipe) for w in range(1, size + 1) for s in range(k)
+    ]
+    pack = members[:size]
+
+    def train_one(_: int) -> None:
+        for _rows in train_packed(pack, splits, "cpu", latency=False, threads=1):
+            pass
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(n_jobs) as pool:
+        list(pool.map(train_one, range(n_jobs)))
+    return n_jobs * size * epochs / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

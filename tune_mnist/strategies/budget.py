@@ -245,4 +245,6 @@ def limit_lines(early: int, unfinished: int, by_budget: bool) -> list[str]:
             f"  the time budget ran out: the {unfinished} not finished were stopped by it or never started "
             "(not failures); --resume extends the search."
         )
+    elif by_budget:  # no new trial could end in time, so none started: the budget, not the space, ended it
+        lines.append("  the time budget ran out: every trial it started finished; --resume extends the search.")
     return lines

@@ -48,7 +48,7 @@ import optuna
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.objectives import selection_accuracy
 from tune_mnist.model.counts import mlp_flops, mlp_params
-from tune_mnist.strategies.cheap_end import CheapEnd, Params, key, shape_flops
+from tune_mnist.strategies.cheap_end import MOST_EPOCHS, CheapEnd, Params, key, shape_flops
 from tune_mnist.strategies.study_searcher import Space, StudySearcher
 from tune_mnist.training.packed.cost_model import TRAIN_FLOPS_FACTOR, StepCost
 
@@ -60,8 +60,6 @@ CYCLE, NARROWED = 3, 2
 BAR = "accuracy_bar"
 #: Under --time-budget one proposal may take at most this share of the screening time.
 BUDGET_SHARE = 0.25
-#: The most epochs a proposal may sample (the spaces' range), when --epochs does not fix them.
-MOST_EPOCHS = 10
 
 
 def config_costs(config: dict[str, Any]) -> tuple[int, int]:

@@ -18,7 +18,11 @@ others the next trials. Each member is one config at one seed, so ``tune_mnist.t
 gives it its own trial directory.
 
 Under ``--time-budget`` a pack is drawn no larger than the cost model expects to end before the
-screening deadline (``fitting``), so the last generation is sized to the time left.
+screening deadline (``fitting``), so the last generation is sized to the time left; once not even one
+config like the last one drawn can end before it, no pack starts (``out_of_time``): it could only be
+stopped by the budget, and screening ends with the packs still running. Both scale the cost model,
+which is calibrated on bare training steps, by the pace of this run's finished packs (``learn_pace``:
+their epochs also evaluate, checkpoint and report; about 2x the steps alone on 2 CPU cores).
 
 When a pack ends, each config's seed rows are averaged (``seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
@@ -35,10 +39,11 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
+from tune_mnist.core.metrics import EPOCH
 from tune_mnist.core.objectives import accuracy_shortfall
 from tune_mnist.strategies.screening_deadline import current
 from tune_mnist.strategies.study_searcher import StudySearcher
-from tune_mnist.training.packed.cost_model import StepCost, plan_by_cost, seeds_are_cheap
+from tune_mnist.training.packed.cost_model import TRIAL_S, StepCost, plan_by_cost, seeds_are_cheap
 from tune_mnist.training.packed.plan import plan_packs
 
 #: What the members of a pack share, as the spaces name the parameters.
@@ -89,6 +94,8 @@ class PackingSearcher(Searcher):
         self.cost, self.n_train = cost, n_train
         self.left = limit  # configs still to propose; negative: unlimited
         self.ready: list[list[Entry]] = []  # packs drawn but not handed out
+        self.last: TrialConfig | None = None  # the config drawn last, what the next costs about
+        self.pace = 1.0  # a pack epoch's wall time over the cost model's, from the last finished pack
         self.packs: dict[str, list[Entry]] = {}  # trial id -> its pack's entries
 
     def save(self, checkpoint_path: str) -> None:
@@ -99,7 +106,7 @@ class PackingSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if not self.ready:
-            if self.left == 0:
+            if self.left == 0 or self.out_of_time():
                 return Searcher.FINISHED
             generation = isinstance(self.inner, StudySearcher) and self.inner.queued() > 0
             # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
@@ -142,8 +149,9 @@ class PackingSearcher(Searcher):
                 return drawn or config
             drawn.append((sub, dict(config)))
             self.left -= 1 if self.left > 0 else 0
+            self.last = TrialConfig.from_dict(config)
             if len(drawn) == 1:
-                size = min(size, self.fitting(TrialConfig.from_dict(config), size))
+                size = min(size, self.fitting(self.last, size))
         return drawn
 
     def fitting(self, config: TrialConfig, size: int) -> int:
@@ -155,18 +163,51 @@ class PackingSearcher(Searcher):
         if deadline is None or self.cost is None or size <= 1:
             return size
         left = deadline.at - time.time()
-        seeds = self.seeds if seeds_are_cheap(config, self.seeds, self.cost, self.n_train) else 1
-        copies = [dataclasses.replace(config, seed=s) for s in range(seeds)]
         for k in range(size, 1, -1):
-            if self.cost.packed(copies * k, self.n_train) <= left:
+            if self.pack_seconds(self.cost, config, k) <= left:
                 return k
         return 1
+
+    def out_of_time(self) -> bool:
+        """Whether, by the cost model, not even one config like the last one drawn (over the seeds it
+        would screen) can end before the screening deadline: a pack started now could only be stopped
+        by the budget (``tune_mnist.trainables.pack_trainable.cannot_finish``), its slot's time spent on
+        no result, so screening ends with the packs running and the confirmation stage starts sooner."""
+        deadline = current()
+        if deadline is None or self.cost is None or self.last is None:
+            return False
+        if self.pack_seconds(self.cost, self.last, 1) <= deadline.at - time.time():
+            return False
+        deadline.mark_reached()  # the budget, not the space, ends screening: --resume extends it
+        return True
+
+    def pack_seconds(self, cost: StepCost, config: TrialConfig, k: int) -> float:
+        """``cost``'s seconds for a pack of ``k`` configs like ``config``, each over the seeds it would screen."""
+        seeds = self.seeds if seeds_are_cheap(config, self.seeds, cost, self.n_train) else 1
+        copies = [dataclasses.replace(config, seed=s) for s in range(seeds)]
+        return cost.packed(copies * k, self.n_train) * self.pace
+
+    def learn_pace(self, pack: list[Entry], result: dict[str, Any]) -> None:
+        """The wall time of a finished pack's last epoch (training, evaluation, checkpoint, report) over
+        the cost model's seconds for the members that trained in it: how much slower this run's pack
+        epochs are than the bare steps the model was calibrated on (at least 1)."""
+        rows, wall = result.get(PACK_MEMBERS) or [], result.get("time_this_iter_s")
+        members = [{**config, "seed": seed} for _, config, n in pack for seed in range(n)]
+        trained = [m for m, row in zip(members, rows) if row.get(EPOCH) == result.get(EPOCH)]
+        if self.cost is None or not trained or not wall:
+            return
+        one_epoch = [TrialConfig.from_dict({**m, "epochs": 1}) for m in trained]
+        model = self.cost.packed(one_epoch, self.n_train) - TRIAL_S
+        if model > 0:
+            self.pace = max(1.0, float(wall) / model)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         pack = self.packs.pop(trial_id, None)
         if pack is None:
             return
         rows = (result or {}).get(PACK_MEMBERS) or []
+        if not error:
+            self.learn_pace(pack, result or {})
         at = 0
         for sub, _, n in pack:
             mine, at = rows[at : at + n], at + n

@@ -223,11 +223,14 @@ def trial_slots(resources: dict[str, float], cpus_per_trial: float, gpus_per_tri
 
 @contextmanager
 def pending_trials(options: SearchOptions, list_space: bool) -> Iterator[None]:
-    """While a confirming search over a list space runs: let Ray create as many trials ahead as the
-    cluster runs at once. Ray creates one pending trial at a time from any searcher but its own list
-    generator, so short trials ran one after another on one worker; a list's trials are known in advance,
-    so a round of them costs nothing (an adaptive searcher keeps Ray's one, to see results between)."""
-    if options.confirm <= 1 or not list_space or options.max_concurrent or PENDING_TRIALS_ENV in os.environ:
+    """While a confirming search over a list space, or one whose trials are packs, runs: let Ray create
+    as many trials ahead as the cluster runs at once. Ray creates one pending trial at a time from any
+    searcher but its own list generator, so short trials ran one after another on one worker; a list's
+    trials are known in advance, so a round of them costs nothing, and the packing searcher draws a
+    generation of packs at once (its second slot started a worker's start-up, 5-7 s, after the first).
+    An adaptive searcher of single trials keeps Ray's one, to see results between."""
+    ahead = list_space or adaptive_packed(options)
+    if options.confirm <= 1 or not ahead or options.max_concurrent or PENDING_TRIALS_ENV in os.environ:
         yield
         return
     import ray
