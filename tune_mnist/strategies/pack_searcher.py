@@ -164,7 +164,7 @@ class PackingSearcher(Searcher):
             return size
         left = deadline.at - time.time()
         for k in range(size, 1, -1):
-            if self.pack_seconds(self.cost, config, k) <= left:
+            if self.pack_seconds(config, k) <= left:
                 return k
         return 1
 
@@ -176,16 +176,18 @@ class PackingSearcher(Searcher):
         deadline = current()
         if deadline is None or self.cost is None or self.last is None:
             return False
-        if self.pack_seconds(self.cost, self.last, 1) <= deadline.at - time.time():
+        if self.pack_seconds(self.last, 1) <= deadline.at - time.time():
             return False
         deadline.mark_reached()  # the budget, not the space, ends screening: --resume extends it
         return True
 
-    def pack_seconds(self, cost: StepCost, config: TrialConfig, k: int) -> float:
-        """``cost``'s seconds for a pack of ``k`` configs like ``config``, each over the seeds it would screen."""
-        seeds = self.seeds if seeds_are_cheap(config, self.seeds, cost, self.n_train) else 1
+    def pack_seconds(self, config: TrialConfig, k: int) -> float:
+        """The cost model's seconds, at this run's pace, for a pack of ``k`` configs like ``config``, each
+        over the seeds it would screen (callers have checked there is a cost model)."""
+        assert self.cost is not None
+        seeds = self.seeds if seeds_are_cheap(config, self.seeds, self.cost, self.n_train) else 1
         copies = [dataclasses.replace(config, seed=s) for s in range(seeds)]
-        return cost.packed(copies * k, self.n_train) * self.pace
+        return self.cost.packed(copies * k, self.n_train) * self.pace
 
     def learn_pace(self, pack: list[Entry], result: dict[str, Any]) -> None:
         """The wall time of a finished pack's last epoch (training, evaluation, checkpoint, report) over
