@@ -5,6 +5,7 @@ searchers are driven as Tune would drive them."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import pytest
@@ -12,7 +13,15 @@ import pytest
 from search_spaces import SpaceOptions, load
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
-from tune_mnist.strategies.cheap_end import MOST_EPOCHS, SCREENING, band, first_band_top, shape_flops
+from tune_mnist.strategies.cheap_end import (
+    ACCURATE_LR,
+    ACCURATE_WIDTHS,
+    MOST_EPOCHS,
+    SCREENING,
+    band,
+    first_band_top,
+    shape_flops,
+)
 from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
 from tune_mnist.strategies.screening_deadline import Deadline, publish
 from tune_mnist.training.packed.cost_model import TRIAL_S, StepCost
@@ -68,6 +77,30 @@ def test_generations_are_packs_of_close_shapes_and_the_sampler_takes_over_below_
     cheap_end = [t for t in inner.study.trials[len(pack) // 3 :] if t.user_attrs.get("cheap_end")]
     assert cheap_end and all(t.user_attrs["flops"] <= 200 for t in cheap_end)
     assert any(not t.user_attrs.get("cheap_end") for t in inner.study.trials)
+
+
+def test_once_the_cheap_end_is_covered_the_accurate_end_comes_once_with_adams_default_step_then_the_sampler():
+    def accurate_end(options: SpaceOptions, budget: float = math.inf) -> list[dict]:
+        searcher = load("cheap").searcher(options).make_search_alg()
+        searcher.budget_flops = budget
+        searcher.suggest("t0")
+        searcher.on_trial_complete("t0", {"val_acc": 0.95, "epoch": 1})  # the cheapest shape is above the bar
+        proposals = []
+        while searcher.queued():
+            proposals.append(searcher.suggest(f"q{len(proposals)}"))
+        proposals += [searcher.suggest(f"s{i}") for i in range(3)]
+        kinds = ["accurate", "cheap", "sampled"]
+        marks = [next((k for k in kinds if t.user_attrs.get(f"{k}_end")), "sampled") for t in searcher.study.trials[1:]]
+        order = ["cheap", "accurate", "sampled"]  # the cheap end, the accurate end once, then the sampler
+        assert marks == sorted(marks, key=order.index) and marks[-3:] == ["sampled"] * 3
+        return [c for c, mark in zip(proposals, marks) if mark == "accurate"]
+
+    accurate = accurate_end(SpaceOptions(search_seed=0, min_accuracy=0.9))
+    assert [c["width"] for c in accurate] == list(ACCURATE_WIDTHS)
+    assert all((c["depth"], c["side"], c["lr"], c["epochs"]) == (1, 12, ACCURATE_LR, MOST_EPOCHS) for c in accurate)
+    accurate = accurate_end(SpaceOptions(search_seed=0, min_accuracy=0.9, lr=3e-3), budget=50_000)
+    assert 0 < len(accurate) < len(ACCURATE_WIDTHS)  # what the budget can train
+    assert all(c["lr"] == 3e-3 and flops_of(c) <= 50_000 for c in accurate)  # --lr stays as given
 
 
 def test_a_resumed_search_skips_the_shapes_its_journal_holds(tmp_path):

@@ -27,8 +27,10 @@ config (``tune_mnist.model.counts``), so:
 - with a ``cheap_end`` (``tune_mnist.strategies.cheap_end``), the first proposals are not sampled: the
   lattice's shapes, cheapest first, each enqueued as a full proposal (``enqueue_trial``, so the journal
   keeps them and a resumed search skips what it tried) until the next one would cost more than the
-  incumbent or the budget allows; then the sampler proposes as above. ``queued`` says how many such
-  proposals are ready, so the packing searcher can draw them as one generation;
+  incumbent or the budget allows; then, once, the front's accurate end (a few wide one-layer models,
+  ``cheap_end.ACCURATE_END``), which the lattice never reaches; then the sampler proposes as above.
+  ``queued`` says how many such proposals are ready, so the packing searcher can draw them as one
+  generation;
 - a trial the scheduler stopped early is told with its last accuracy (its constraint then says how
   far below the bar it stopped; a stopped trial is infeasible as far as the search knows).
 
@@ -112,12 +114,13 @@ class CostAwareSearcher(StudySearcher):
         """How many of the next proposals are the cheap end's (0: the sampler's from here on)."""
         cap = min(self.incumbent, self.budget_flops)
         while self.cheap_end is not None:
-            self.queue = [p for p in self.queue if shape_flops(p) <= cap]
+            if not self.cheap_end.covered:  # the accurate end's proposals cost more than the incumbent
+                self.queue = [p for p in self.queue if shape_flops(p) <= cap]
             if self.queue:
                 break
-            self.queue = self.cheap_end.next_group(cap, self.seen)
+            self.queue = self.cheap_end.next_group(cap, self.seen, self.budget_flops)
             if not self.queue:
-                self.cheap_end = None  # covered: the sampler's turn
+                self.cheap_end = None  # covered, the accurate end too: the sampler's turn
         return len(self.queue)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -147,7 +150,8 @@ class CostAwareSearcher(StudySearcher):
         self.study.enqueue_trial(params, skip_if_exists=True)
         self.seen.add(key(params))
         config = self.propose(trial_id, self.space)
-        self.costs(trial_id, config).set_user_attr("cheap_end", True)
+        end = "accurate_end" if self.cheap_end is not None and self.cheap_end.covered else "cheap_end"
+        self.costs(trial_id, config).set_user_attr(end, True)
         return config
 
     def costs(self, trial_id: str, config: dict[str, Any]) -> optuna.trial.Trial:
