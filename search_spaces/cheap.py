@@ -20,7 +20,7 @@ DESCRIPTION = (
     "cost-aware Optuna search over the random space's ranges: FLOPs (known before training) and val_acc, "
     "with val_acc above --min-accuracy a constraint; the cheapest shapes first (lr 1e-2, batch 64, up to 10 "
     "epochs where not given, a config stopping once its seed mean cannot reach the bar), then a few wide models "
-    "for the front's accurate end (lr 1e-3 where not given), then two proposals in three narrowed to models "
+    "for the front's accurate end (lr 1e-3, batch 32 where not given), then two proposals in three narrowed to models "
     "cheaper than the cheapest already above the bar; --num-samples trials, 50 by default, unlimited under "
     "--time-budget"
 )

@@ -14,7 +14,7 @@ from search_spaces import SpaceOptions, load
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
 from tune_mnist.strategies.cheap_end import (
-    ACCURATE_LR,
+    ACCURATE_RECIPE,
     ACCURATE_WIDTHS,
     MOST_EPOCHS,
     SCREENING,
@@ -97,7 +97,8 @@ def test_once_the_cheap_end_is_covered_the_accurate_end_comes_once_with_adams_de
 
     accurate = accurate_end(SpaceOptions(search_seed=0, min_accuracy=0.9))
     assert [c["width"] for c in accurate] == list(ACCURATE_WIDTHS)
-    assert all((c["depth"], c["side"], c["lr"], c["epochs"]) == (1, 12, ACCURATE_LR, MOST_EPOCHS) for c in accurate)
+    recipe = (ACCURATE_RECIPE["lr"], ACCURATE_RECIPE["batch_size"], MOST_EPOCHS)
+    assert all((c["depth"], c["side"], c["lr"], c["batch_size"], c["epochs"]) == (1, 12, *recipe) for c in accurate)
     accurate = accurate_end(SpaceOptions(search_seed=0, min_accuracy=0.9, lr=3e-3), budget=50_000)
     assert 0 < len(accurate) < len(ACCURATE_WIDTHS)  # what the budget can train
     assert all(c["lr"] == 3e-3 and flops_of(c) <= 50_000 for c in accurate)  # --lr stays as given
