@@ -45,6 +45,7 @@ QUICK = {
         ],
         "Search efficiency at a",
     ),
+    "sampler_cost.py": (["--trials", "30", "--proposals", "1"], "s/proposal"),  # random proposals, no journal
     "optuna_peer.py": (["--budget-seconds", "5", "--subset", "500", "--min-accuracy", "0.5"], "optuna peer:"),
     "sweep_peer.py": (["--budget-seconds", "5", "--subset", "500", "--min-accuracy", "0.5"], "sweep peer:"),
 }
