@@ -75,7 +75,7 @@ class PackingSearcher(Searcher):
 
     def __init__(
         self,
-        inner: Searcher,
+        inner: StudySearcher,
         size: int,
         seeds: int,
         bar: float,
@@ -108,7 +108,7 @@ class PackingSearcher(Searcher):
         if not self.ready:
             if self.left == 0 or self.out_of_time():
                 return Searcher.FINISHED
-            generation = isinstance(self.inner, StudySearcher) and self.inner.queued() > 0
+            generation = self.inner.queued() > 0
             # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
             # --pack N the user gave, or a GPU's packs, stay the size they are.
             planned = generation and self.cost is not None
@@ -139,7 +139,7 @@ class PackingSearcher(Searcher):
             sub = f"{trial_id}_c{len(drawn)}"
             if generation and drawn and not self.inner.queued():
                 break  # the cheap end is covered: the sampler's proposals start a pack of their own
-            if drawn and not generation and isinstance(self.inner, StudySearcher):
+            if drawn and not generation:
                 self.inner.share(drawn[0][0], SHAPE)
             with warnings.catch_warnings():
                 # A shape outside a range the cost-aware space narrowed: Optuna warns and uses it.
