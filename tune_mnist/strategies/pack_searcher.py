@@ -17,12 +17,8 @@ with partial parameters, the sampler draws the rest). The batch is cut into pack
 others the next trials. Each member is one config at one seed, so ``tune_mnist.trainables.unpack``
 gives it its own trial directory.
 
-Under ``--time-budget`` a pack is drawn no larger than the cost model expects to end before the
-screening deadline (``fitting``), so the last generation is sized to the time left; once not even one
-config like the last one drawn can end before it, no pack starts (``out_of_time``): it could only be
-stopped by the budget, and screening ends with the packs still running. Both scale the cost model,
-which is calibrated on bare training steps, by the pace of this run's finished packs (``learn_pace``:
-their epochs also evaluate, checkpoint and report; about 2x the steps alone on 2 CPU cores).
+Under ``--time-budget`` the packs are sized to the screening time left (``fitting``, ``out_of_time``,
+``learn_pace``; docs/search.md, "Early stopping inside a pack").
 
 When a pack ends, each config's seed rows are averaged (``seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
