@@ -8,7 +8,7 @@ named by ``RAY_AUTH_TOKEN_PATH``). Both nodes share this machine's disk, so a st
 really shared, but the search cannot know that: it refuses it unless ``--shared-storage`` is given.
 
 No CUDA here: the logical GPUs are handed out by Ray (``gpu_ids`` in every row) and the trials
-train on the CPU (``device``), as ``trial_device`` documents."""
+train on the CPU (``device``), as ``start_trial`` documents."""
 
 from __future__ import annotations
 

@@ -241,7 +241,8 @@ def test_cli_bad_option_values_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error:" in err and argv[0].lstrip("-") in err  # the value's option or config key, named
 
 
 @pytest.mark.slow

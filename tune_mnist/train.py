@@ -18,14 +18,7 @@ from tune_mnist.core.config import CONFIG_KEYS, SCALINGS, TrialConfig
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.layout import CONFIG_FILE, MODEL_FILE, default_model_dir
 from tune_mnist.data.inputs import build_tensors
-from tune_mnist.data.options import (
-    DataSource,
-    add_data_options,
-    load_data,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-)
+from tune_mnist.data.options import DataSource, add_data_options, load_data, positive_int
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.measure import named_device
 from tune_mnist.model.saved import save_model
@@ -155,12 +148,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model = parser.add_argument_group("model and input")
     model.add_argument(
         "--crop",
-        type=nonnegative_int,
+        type=int,
         help="centre-crop the 28x28 image to CxC first (default: no crop)",
     )
     model.add_argument(
         "--side",
-        type=nonnegative_int,
+        type=int,
         help="then resize to SxS, antialiased (default: keep the size)",
     )
     model.add_argument(
@@ -170,20 +163,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     model.add_argument(
         "--depth",
-        type=nonnegative_int,
+        type=int,
         help="hidden layers, 0 = linear (default %(default)s)",
     )
-    model.add_argument("--width", type=positive_int, help="units per hidden layer (default %(default)s)")
+    model.add_argument("--width", type=int, help="units per hidden layer (default %(default)s)")
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=positive_int, help="default %(default)s")
-    fit.add_argument("--batch-size", type=positive_int, help="default %(default)s")
-    fit.add_argument("--lr", type=positive_float, help="Adam learning rate (default %(default)g)")
+    fit.add_argument("--epochs", type=int, help="default %(default)s")
+    fit.add_argument("--batch-size", type=int, help="default %(default)s")
+    fit.add_argument("--lr", type=float, help="Adam learning rate (default %(default)g)")
     fit.add_argument(
         "--seed",
-        type=nonnegative_int,
+        type=int,
         help="seed of the weights and batch order (default %(default)s)",
     )
-    parser.set_defaults(**DEFAULTS)  # the config's defaults, shown by %(default)s
+    # The config's defaults, shown by %(default)s; TrialConfig checks the values (one sentence each).
+    parser.set_defaults(**DEFAULTS)
     add_data_options(parser)
     where = parser.add_argument_group("run")
     where.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")

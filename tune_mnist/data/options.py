@@ -1,6 +1,6 @@
 """Command-line options shared by the single-run and search CLIs: the data source and validation split;
-and the number parsers of the single-run CLI's options (the search checks its values in
-``tune_mnist.search_keywords``, with ``run_search``)."""
+and the number parsers of the counts that no record checks (the single run's ``--threads``, the
+analysis's; a config's values are checked by ``TrialConfig``, the search's by ``tune_mnist.search_keywords``)."""
 
 from __future__ import annotations
 
@@ -79,11 +79,4 @@ def nonnegative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value

@@ -37,7 +37,7 @@ def _numbers(row: dict[str, Any]) -> dict[str, float]:
 
 
 def _params(config: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in config.items() if k not in (PACK_MEMBERS,) and not isinstance(v, (list, dict))}
+    return {k: str(v) for k, v in config.items() if not isinstance(v, (list, dict))}
 
 
 class TrialRuns(MLflowLoggerCallback):
@@ -56,7 +56,6 @@ class TrialRuns(MLflowLoggerCallback):
         # Created here, with the artifacts beside the store, before the base class looks it up by name.
         self._experiment_id = experiment_id(self.tracking_uri, self.experiment_name, self.artifact_location)
         super().setup(*args, **kwargs)
-        self._members, self._tagged = {}, set()
 
     def _client(self) -> Any:
         from mlflow.tracking import MlflowClient
@@ -109,7 +108,6 @@ class TrialRuns(MLflowLoggerCallback):
         config = dict(trial.config)
         members = pack_members(config)
         if members is not None:  # the pack's own params: what its members share, and how many there are
-            config = {k: v for k, v in config.items() if k not in (PACK_MEMBERS,)}
             config["pack_size"] = len(members)
         self._trial_runs[trial] = self._run(name, trial.trial_id, config)
         if members is not None:

@@ -4,7 +4,6 @@ them, so the default install works without them and a missing one is one sentenc
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
 from tune_mnist.core.errors import InputError
 
@@ -12,15 +11,13 @@ from tune_mnist.core.errors import InputError
 EXTRAS: dict[str, tuple[str, ...]] = {"onnx": ("onnx", "onnxscript", "onnxruntime"), "mlflow": ("mlflow",)}
 
 
-def require(extra: str, option: str) -> dict[str, ModuleType]:
+def require(extra: str, option: str) -> None:
     """Import every module of ``extra`` or raise InputError naming the option and the extra."""
-    modules = {}
     for name in EXTRAS[extra]:
         try:
-            modules[name] = importlib.import_module(name)
+            importlib.import_module(name)
         except ImportError:
             raise InputError(
                 f"{option} needs the optional {extra!r} extra, which is not installed here: "
                 f'install it with pip install -e ".[{extra}]" (or pip install {" ".join(EXTRAS[extra])}).'
             ) from None
-    return modules

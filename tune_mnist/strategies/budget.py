@@ -9,31 +9,10 @@ complete and analysable, and ``--resume`` continues it: the stopped trials' conf
 another budget. Tune's own ``TuneConfig(time_budget_s)`` / ``stop_all`` stopper was not used because it
 marks every live trial TERMINATED, as if finished.
 
-What it records. ``search_budget.json`` beside Ray's files gets one entry per run (the budget, when
-it started, whether it ran out and when the search returned); the summary and the analysis call the
-trials left unfinished by a run that ran out "stopped by the budget", a state of its own (not a
-failure, not an early stop by the scheduler).
-
-The order. Under a budget a list space runs in a seeded random order (``--search-seed``): then at any
-moment the finished trials are a uniform sample of the list, so the front found so far is a fair
-preview of the whole list's, over all its sizes. Cheapest first was tried and trained only the tiny
-corner of the random space (the 250 cheapest of 2,000 configs, none above the bar, in a 1.5-minute
-run); heaviest first, the right order to finish a fixed list soonest, had finished 2 models of 4
-hidden layers of about 1,750 units after 3 minutes. Without a budget heaviest first stays.
-
-The whole command. The budget counts from the moment the command started (Ray's start-up and the
-data load included) and ends the whole command, confirmation included, within seconds of it. With a
-confirmation stage (``--confirm K``, K > 1, the default) the budget is shared (``screening_share``):
-screening ends at a deadline (``tune_mnist.strategies.screening_deadline``) at which the scheduler stops the
-running screening trials (each gets ``stopped_by_budget.json``; Ray records them TERMINATED, so
-``--resume`` proposes new trials instead of continuing those) and the searcher turns to its
-confirmation rounds, which have the rest of the budget. Where screening trains every config's K seeds
-already (the adaptive spaces' packs), a found pick is confirmed and the rounds have nearly nothing to
-do: screening keeps all but WRAP_UP_S. Where it trains one seed (a list space), the rounds keep
-CONFIRM_SHARE of the budget. At the budget's end the interrupt above ends ``fit`` in either case: a
-round cut short is finished by ``--resume``, and the summary's picks are confirmed configs where there
-is one above the bar (``tune_mnist.confirm.summary``). Without a stage (``--confirm 1``) the
-interrupt is the only end."""
+What it records (``search_budget.json``), the order a budgeted list space runs in (``anytime_order``)
+and how screening and the confirmation stage share the budget (``screening_share``, ending screening
+at a deadline: ``tune_mnist.strategies.screening_deadline``): docs/search.md, "Budget and early
+stopping with the confirmation stage" and "Order: seeded random"."""
 
 from __future__ import annotations
 
@@ -144,9 +123,8 @@ class SearchBudget:
         self.reopen = reopen
         self.command_started = command_started
         self.screening_s = screening_s
-        self.deadline: Deadline | None = None
+        self.deadline: Deadline | None = None  # screening's end, or the budget's where nothing follows it
         self.started = 0.0
-        self.reached_at: float | None = None
         self.ended_confirmation = False  # the budget's end interrupted the confirmation stage
         self._timer: threading.Timer | None = None
         self._done = threading.Event()
@@ -159,10 +137,10 @@ class SearchBudget:
             logging.getLogger(RAY_RESULTS_LOGGER).addFilter(self._quiet)
             self._arm(max(0.0, origin + self.seconds - self.started))  # the end of the whole command
             publish_budget(origin + self.seconds, self.seconds)  # the live table's clock
-        if self.seconds is not None and not self.interrupt:
-            screening = self.seconds if self.screening_s is None else self.screening_s
+            screening = self.seconds if self.interrupt or self.screening_s is None else self.screening_s
             self.deadline = Deadline(origin + screening, self.started, self.reopen)
-            publish(self.deadline)
+            if not self.interrupt:
+                publish(self.deadline)  # the scheduler and the confirming searcher end screening at it
         return self
 
     def _arm(self, delay: float) -> None:
@@ -176,18 +154,10 @@ class SearchBudget:
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
             self._arm(RETRY_S)  # Tune has not started its loop yet: its handler is not installed
             return
-        if self.deadline is not None:
-            self.deadline.mark_reached()
-            self.ended_confirmation = True
-        if self.reached_at is None:
-            self.reached_at = time.time()
+        assert self.deadline is not None  # armed only with a budget
+        self.deadline.mark_reached()  # unless the screening deadline was reached before
+        self.ended_confirmation = not self.interrupt
         os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune: end the loop as on Ctrl-C, state saved
-
-    @property
-    def reached(self) -> bool:
-        if self.deadline is not None:
-            self.reached_at = self.deadline.reached_at
-        return self.reached_at is not None
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
@@ -196,22 +166,22 @@ class SearchBudget:
         logging.getLogger(RAY_RESULTS_LOGGER).removeFilter(self._quiet)
         if self._timer is not None:
             self._timer.cancel()
-        if self.deadline is not None:
-            publish(None)
+        publish(None)
         publish_budget(None)
         if self.seconds is not None:
             runs = [*read_runs(self.experiment), self.entry()]
             write_text(f"{self.experiment}/{BUDGET_FILE}", json.dumps({"runs": runs}, indent=2) + "\n")
 
     def entry(self) -> dict[str, Any]:
+        reached_at = self.deadline.reached_at if self.deadline is not None else None
         return {
             "budget_s": self.seconds,
             "command_started": self.command_started or self.started,
             "started": self.started,
             "ends": "interrupt" if self.interrupt else "screening",
             "screening_s": None if self.interrupt else self.screening_s,
-            "reached": self.reached,
-            "reached_at": self.reached_at,
+            "reached": reached_at is not None,
+            "reached_at": reached_at,
             "ended_confirmation": self.ended_confirmation,
             "ended": time.time(),
         }

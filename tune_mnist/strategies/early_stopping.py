@@ -113,14 +113,6 @@ def decide(
     return None
 
 
-def config_groups(configs: Sequence[TrialConfig]) -> list[list[int]]:
-    """Indices of the members of each config (a config's seeds together), in first-seen order."""
-    groups: dict[TrialConfig, list[int]] = {}
-    for i, config in enumerate(configs):
-        groups.setdefault(dataclasses.replace(config, seed=0), []).append(i)
-    return list(groups.values())
-
-
 class MemberStopping:
     """Keeps each config's mean curve over its seeds and says which members of a pack stop after an epoch.
 
@@ -140,7 +132,10 @@ class MemberStopping:
         """``enabled``: False where no member stops (any scheduler but bar); a confirmation seed always
         runs to its end."""
         self.configs = list(configs)
-        self.groups = config_groups(self.configs)
+        groups: dict[TrialConfig, list[int]] = {}  # a config (at seed 0) -> its members, its seeds
+        for i, config in enumerate(self.configs):
+            groups.setdefault(dataclasses.replace(config, seed=0), []).append(i)
+        self.groups = list(groups.values())  # in first-seen order
         self.bar = float(trial_config.get("min_accuracy", DEFAULT_MIN_ACCURACY))
         self.enabled = enabled and trial_config.get(CONFIRM_ROUND) is None
         self.curves: dict[int, dict[int, list[float]]] = {}  # group -> epoch -> accuracy of each seed

@@ -17,12 +17,8 @@ with partial parameters, the sampler draws the rest). The batch is cut into pack
 others the next trials. Each member is one config at one seed, so ``tune_mnist.trainables.unpack``
 gives it its own trial directory.
 
-Under ``--time-budget`` a pack is drawn no larger than the cost model expects to end before the
-screening deadline (``fitting``), so the last generation is sized to the time left; once not even one
-config like the last one drawn can end before it, no pack starts (``out_of_time``): it could only be
-stopped by the budget, and screening ends with the packs still running. Both scale the cost model,
-which is calibrated on bare training steps, by the pace of this run's finished packs (``learn_pace``:
-their epochs also evaluate, checkpoint and report; about 2x the steps alone on 2 CPU cores).
+Under ``--time-budget`` the packs are sized to the screening time left (``fitting``, ``out_of_time``,
+``learn_pace``; docs/search.md, "Early stopping inside a pack").
 
 When a pack ends, each config's seed rows are averaged (``seeds_mean``) and that mean
 is told to the inner searcher for that config alone: a config stopped early inside the pack
@@ -75,7 +71,7 @@ class PackingSearcher(Searcher):
 
     def __init__(
         self,
-        inner: Searcher,
+        inner: StudySearcher,
         size: int,
         seeds: int,
         bar: float,
@@ -108,7 +104,7 @@ class PackingSearcher(Searcher):
         if not self.ready:
             if self.left == 0 or self.out_of_time():
                 return Searcher.FINISHED
-            generation = isinstance(self.inner, StudySearcher) and self.inner.queued() > 0
+            generation = self.inner.queued() > 0
             # --pack auto on CPU (a cost model): a generation as large as the engine carries well; a
             # --pack N the user gave, or a GPU's packs, stay the size they are.
             planned = generation and self.cost is not None
@@ -139,7 +135,7 @@ class PackingSearcher(Searcher):
             sub = f"{trial_id}_c{len(drawn)}"
             if generation and drawn and not self.inner.queued():
                 break  # the cheap end is covered: the sampler's proposals start a pack of their own
-            if drawn and not generation and isinstance(self.inner, StudySearcher):
+            if drawn and not generation:
                 self.inner.share(drawn[0][0], SHAPE)
             with warnings.catch_warnings():
                 # A shape outside a range the cost-aware space narrowed: Optuna warns and uses it.

@@ -42,14 +42,13 @@ class BudgetedFIFOScheduler(FIFOScheduler):
         return super().choose_trial_to_run(tune_controller)
 
 
-def stop_screening_at_deadline(tune_controller: Any, stopping: set[str] = frozenset()) -> int:
+def stop_screening_at_deadline(tune_controller: Any, stopping: set[str] = frozenset()) -> None:
     """Past the published deadline, stop every live screening trial (a never-started one without a
     marker); confirmation trials run on, and so do the trials in ``stopping`` (already stopped early,
-    their stop pending behind a checkpoint save). Returns how many were stopped."""
+    their stop pending behind a checkpoint save)."""
     deadline = current()
     if deadline is None or not deadline.passed():
-        return 0
-    stopped = 0
+        return
     for trial in list(tune_controller.get_trials()):
         live = trial.status in ("RUNNING", "PENDING", "PAUSED") and trial.trial_id not in stopping
         if not live or is_confirmation(trial.config):
@@ -66,8 +65,6 @@ def stop_screening_at_deadline(tune_controller: Any, stopping: set[str] = frozen
                 )
         logger.info("Stopping screening trial %s: the time budget ran out", trial.trial_id)
         tune_controller.stop_trial(trial)
-        stopped += 1
-    return stopped
 
 
 class BarAwareScheduler(BudgetedFIFOScheduler):

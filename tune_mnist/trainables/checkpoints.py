@@ -40,13 +40,6 @@ class PruneCheckpoints(tune.Callback):
     def __init__(self) -> None:
         self._latest: dict[str, tuple[Any, str]] = {}  # trial id -> (filesystem, path) of its newest checkpoint
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled into the experiment (``tuner.pkl``) as new: pyarrow file systems do not pickle."""
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         previous = self._latest.get(trial.trial_id)
         if previous is not None and previous[1] != checkpoint.path:

@@ -3,11 +3,10 @@
 
 Each epoch it reports ``{"epoch", "pack_size", "members": [one full row per config]}`` and a
 checkpoint holding, per member, the same files a single trial's checkpoint has; a restarted pack
-resumes from those (no second, padded copy of the pack is written). A pack of one config over
-several seeds (adaptive search with ``--seeds``) also reports the seeds' mean of every metric, with
-the shortfall of the mean accuracy, for the searcher to learn from. ``tune_mnist.trainables.unpack`` (a Tune
-callback on the driver) turns those into one ordinary trial directory per config, so nothing
-downstream can tell packed from unpacked runs."""
+resumes from those (no second, padded copy of the pack is written). ``tune_mnist.trainables.unpack``
+(a Tune callback on the driver) turns those into one ordinary trial directory per config, so nothing
+downstream can tell packed from unpacked runs; the adaptive searches' seed means are the driver's
+(``tune_mnist.strategies.pack_searcher``)."""
 
 from __future__ import annotations
 
@@ -18,21 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 from ray import tune
 
 from tune_mnist.core.config import CONFIRM_ROUND, PACK_MEMBERS, TrialConfig, pack_members
 from tune_mnist.core.layout import checkpoint_member_dir
 from tune_mnist.core.metrics import EPOCH, PACK_SIZE, STOPPED_BY_BUDGET, STOPPED_MEMBERS
 from tune_mnist.data.splits import Splits
-from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.trainables.trainable import (
     complete_row,
     run_trial,
     save_checkpoint,
     saved_state,
-    trial_device,
-    trial_threads,
+    start_trial,
 )
 from tune_mnist.training.packed.engine import train_packed
 from tune_mnist.training.packed.state import PackState
@@ -83,11 +79,8 @@ def run_pack(
     its CPU goes to packs that can finish."""
     if pack_members(config) is None:  # a config that trains alone in a cost-planned list (tuning.trials)
         return run_trial(config, data)
-    quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
     configs = [TrialConfig.from_dict(member) for member in pack_members(config)]
-    device, gpu_ids = trial_device()
-    threads = trial_threads()
-    torch.set_num_threads(threads)
+    device, gpu_ids, threads = start_trial()
     stopping = stopping_rule(configs, config)
     last: dict[int, dict[str, Any]] = {}  # member -> its latest row
     stopped: set[int] = set()
@@ -139,5 +132,7 @@ def run_pack(
                 break  # rebuild the pack without the stopped configs
         else:
             return  # every member still training reached its last epoch
-        states = {i: state.member_state_dict(slot) for slot, i in enumerate(active) if i not in stopped}
+        states = {
+            i: state.member_training_state(slot).state_dict() for slot, i in enumerate(active) if i not in stopped
+        }
         active = [i for i in active if i not in stopped]

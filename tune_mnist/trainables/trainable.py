@@ -25,20 +25,19 @@ from tune_mnist.trainables.checkpoints import quiet_checkpoint_log
 from tune_mnist.training.loop import TrainingState, new_state, train
 
 
-def trial_device() -> tuple[torch.device, str]:
-    """The GPU Ray assigned (Ray sets CUDA_VISIBLE_DEVICES to it), else the CPU.
+def start_trial() -> tuple[torch.device, str, int]:
+    """In a trial process: the GPU Ray assigned (Ray sets CUDA_VISIBLE_DEVICES to it), else the CPU;
+    the assigned GPU ids; and the CPUs Ray reserved (at least one), which torch's threads are set to.
+    No console line per epoch's checkpoint (``tune_mnist.trainables.checkpoints``).
 
     Ray no longer hides GPUs from trials that asked for none, so torch.cuda.is_available() alone
     would put CPU trials on a GPU; logical GPUs on a machine without CUDA also stay on the CPU."""
+    quiet_checkpoint_log()
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
     device = torch.device("cuda:0" if gpu_ids and torch.cuda.is_available() else "cpu")
-    return device, ",".join(gpu_ids)
-
-
-def trial_threads() -> int:
-    """The CPUs Ray reserved for this trial (at least one)."""
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    return max(1, int(cpus))
+    threads = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    torch.set_num_threads(threads)
+    return device, ",".join(gpu_ids), threads
 
 
 def save_checkpoint(
@@ -68,11 +67,8 @@ def complete_row(row: dict[str, Any], config: dict[str, Any], gpu_ids: str) -> d
 
 def run_trial(config: dict[str, Any], data: Splits) -> None:
     """Train ``config`` and report each epoch; ``data`` is shared by every trial of the experiment."""
-    quiet_checkpoint_log()  # no console line per epoch's checkpoint: tune_mnist.trainables.checkpoints
     cfg = TrialConfig.from_dict(config)
-    device, gpu_ids = trial_device()
-    threads = trial_threads()
-    torch.set_num_threads(threads)
+    device, gpu_ids, threads = start_trial()
     checkpoint = tune.get_checkpoint()
     tensors = build_tensors(data, cfg, device)
     state = new_state(cfg, device)

@@ -66,8 +66,6 @@ class UnpackMembers(tune.Callback):
             if row.get(EPOCH) != result.get(EPOCH, row.get(EPOCH)):
                 continue  # stopped early at an earlier epoch: its rows ended there, as a single trial's do
             _write_params(fs, path, config)
-            if fs.get_file_info(f"{path}/{ERROR_FILE}").type != pafs.FileType.NotFound:
-                fs.delete_file(f"{path}/{ERROR_FILE}")  # an errored pack that --resume now runs again
             rows = read_rows(fs, f"{path}/{RESULT_FILE}")
             # A restarted pack reports again from its checkpoint's epoch on: keep one row per epoch.
             rows = [r for r in rows if r.get(EPOCH, 0) < row[EPOCH]]

@@ -39,7 +39,7 @@ def train_packed(
     every epoch took about 0.4 s of a 2-3 s pack epoch on 2 CPU cores.
 
     ``state`` (a ``PackState`` of these configs, fresh or loaded from checkpoints) is updated in
-    place, so the caller can checkpoint members after any epoch with ``state.member_state_dict(i)``
+    place, so the caller can checkpoint members after any epoch with ``state.member_training_state(i)``
     and export weights with ``state.model(i)``. ``use_graph`` (default: on CUDA) captures
     the training step as a CUDA graph."""
     configs = list(configs)
@@ -53,7 +53,6 @@ def train_packed(
             "The PackState passed to train_packed was made for other configs or another device: "
             "build it with PackState(configs, device)."
         )
-    state.check_in_step()
     threads = threads or torch.get_num_threads()
     inputs = build_pack_inputs(splits, state)
     state.scaling = inputs.scaling  # what a member's saved model needs to standardise its inputs

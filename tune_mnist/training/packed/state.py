@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from tune_mnist.core.config import TrialConfig
-from tune_mnist.core.errors import InputError
 from tune_mnist.model.mlp import build_mlp, layer_sizes
 from tune_mnist.training.loop import TrainingState
 from tune_mnist.training.packed.plan import check_packable
@@ -20,7 +19,7 @@ class PackState:
     kept internally in learning-rate order (so members sharing a learning rate are contiguous); every
     public method speaks in config order.
 
-    A pack is checkpointed member by member: ``member_state_dict(i)`` is exactly
+    A pack is checkpointed member by member: ``member_training_state(i).state_dict()`` is exactly
     ``tune_mnist.training.loop.TrainingState.state_dict()`` of member ``i`` (a single-model checkpoint),
     and ``load_member_state_dict(i, ...)`` takes one, so a member can be resumed alone or in a pack."""
 
@@ -68,8 +67,6 @@ class PackState:
             self.generators.append(generator)
         self.epoch = 0
         self.train_time_s = [0.0] * self.k
-        # Members loaded from single-model checkpoints: their (epoch, Adam step), until check_in_step.
-        self._loaded: dict[int, tuple[int, float]] = {}
 
     # -------------------------------------------------------------- layout
     @property
@@ -121,14 +118,11 @@ class PackState:
         generator.set_state(self.generators[i].get_state())
         return TrainingState(model, optimizer, generator, epoch=self.epoch, train_time_s=self.train_time_s[i])
 
-    def member_state_dict(self, i: int) -> dict:
-        """A single-model checkpoint of member ``i`` (``TrainingState.state_dict()``'s format)."""
-        return self.member_training_state(i).state_dict()
-
     @torch.no_grad()
     def load_member_state_dict(self, i: int, state: dict) -> None:
-        """Put a single-model checkpoint (``TrainingState.state_dict()``) into member ``i``. Every
-        member of a pack must be at the same epoch before training goes on (``check_in_step``)."""
+        """Put a single-model checkpoint (``TrainingState.state_dict()``) into member ``i``. The pack
+        takes its epoch and Adam step, which all members share: load every member from checkpoints of
+        one epoch (a pack trial's own checkpoint, or its members' states when it is rebuilt)."""
         config = self.configs[i]
         model = build_mlp(config.in_features, config.depth, config.width)
         model.load_state_dict(state["model"])
@@ -145,17 +139,5 @@ class PackState:
                 v_view.zero_()
         self.generators[i].set_state(state["generator"].cpu())
         self.train_time_s[i] = float(state["train_time_s"])
-        self._loaded[i] = (int(state["epoch"]), float(moments[0]["step"]) if moments else 0.0)
-
-    def check_in_step(self) -> None:
-        """Adopt the loaded members' epoch and Adam step; raise InputError unless every member has the same."""
-        found = {self._loaded.get(i, (self.epoch, float(self.step))) for i in range(self.k)}
-        if len(found) > 1:
-            epochs = sorted({epoch for epoch, _ in found})
-            raise InputError(
-                f"Pack members were loaded at different epochs ({', '.join(map(str, epochs))}): "
-                "pack only checkpoints of the same epoch, or resume them one config per trial."
-            )
-        ((self.epoch, step),) = found
-        self.step.fill_(step)
-        self._loaded = {}
+        self.epoch = int(state["epoch"])
+        self.step.fill_(float(moments[0]["step"]) if moments else 0.0)

@@ -51,7 +51,6 @@ class PackTrainer:
         self.correct = torch.zeros(k, device=self.device, dtype=torch.long)
         self.use_graph = (self.device.type == "cuda") if use_graph is None else use_graph
         self.graph: Any = None
-        self.graph_failed = False
         self.static_x_idx = self.static_y_idx = None
         self.eager_full_steps = 0
 
@@ -103,7 +102,7 @@ class PackTrainer:
     def _graph_step(self, x_idx: torch.Tensor, y_idx: torch.Tensor) -> bool:
         """Run a full-size step through the CUDA graph (warming up and capturing it on first use).
         False when the graph is not (or no longer) in use: the caller then runs the step eagerly."""
-        if not self.use_graph or self.graph_failed:
+        if not self.use_graph:
             return False
         if self.static_x_idx is None:
             self.static_x_idx = torch.empty_like(x_idx)
@@ -138,7 +137,7 @@ class PackTrainer:
                 self._step(self.static_x_idx, self.static_y_idx)
             self.graph = graph
         except Exception as exc:  # whatever failed, the training state is untouched
-            self.graph_failed = True
+            self.use_graph = False
             try:
                 torch.cuda.synchronize(self.device)
             except Exception:
