@@ -132,7 +132,7 @@ def run_tuner(
             options = resolve_pack(options, configs, ray.cluster_resources().get("GPU", 0))
             points = trial_points(configs, options)
         options = with_screening_deadline(options, adaptive=points is None)
-        tuner = build_tuner(options, splits, points, space, options.storage_path)
+        tuner = build_tuner(options, splits, points, space)
         if not options.resume:
             save_run_options(experiment, options)
         fit_started = time.time()
@@ -147,9 +147,8 @@ def run_tuner(
             screening_s=options.screening_s,
         )
         pending = pending_trials(options, points is not None)
-        with StorageGuard(options.storage_path, options.name) as guard, budget, pending:
-            results = tuner.fit()  # a full disk: one sentence, exit 2
-            guard.check()
+        with StorageGuard(options.storage_path, options.name), budget, pending:
+            results = tuner.fit()  # a full disk: one sentence, exit 2, when the guard's block ends
         # The confirmation stage ran inside fit (tune_mnist.confirm.searcher); its log times it.
         wall_time = wall_time_line(experiment, fit_started, time.time(), options.confirm)
         expected = None if points is None else configs_in(points)
