@@ -4,7 +4,6 @@ by each objective, where the results are and what to run next; and the same as d
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +27,6 @@ class SearchResult:
     experiment: str | None
     status: int
     picks: tuple[Pick, ...] = ()
-
-    def analysis(self, **options: Any) -> Any:
-        """The experiment's analysis (``analysis.load_analysis``, imported only now: the search never
-        imports the analysis otherwise; its keywords pass on)."""
-        return importlib.import_module("analysis").load_analysis(self.experiment, **options)
 
 
 def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
