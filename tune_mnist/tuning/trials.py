@@ -26,8 +26,7 @@ AUTO_PACK_ADAPTIVE_CPU = 8
 def adaptive_packing(options: SearchOptions) -> tuple[int, int]:
     """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the seeds
     the answer needs (``--confirm`` K, or ``--seeds`` if more), ``--pack`` proposals to a trial."""
-    confirm = options.confirm
-    seeds = max(options.seeds, confirm if isinstance(confirm, int) else 1)
+    seeds = max(options.seeds, options.confirm)
     if options.pack not in PLANNED:
         return int(options.pack), seeds
     if options.gpus_per_trial > 0:
