@@ -138,8 +138,8 @@ class StorageErrors(tune.Callback):
 
 
 class StorageGuard:
-    """``with StorageGuard(storage, name):`` around fit and the summary: the first storage write failure stops
-    the search like Ctrl-C, and the end of the search is one sentence."""
+    """``with StorageGuard(storage, name):`` around fit: the first storage write failure stops the search like
+    Ctrl-C, and the block ends in one sentence instead of a summary of the stopped search."""
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name

@@ -42,7 +42,7 @@ def summarize(
 ) -> SearchResult:
     """Print the summary of ``results`` (a Tune ResultGrid; ``expected``: the configs to train, None where an
     adaptive searcher decides); its status is 0 when every config finished, else 1."""
-    finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
+    finished, failed, unfinished, pairs = 0, 0, 0, []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:
         for i, (member, row) in enumerate(trial_rows(result.config or {}, result.metrics or {})):
@@ -50,7 +50,6 @@ def summarize(
                 failed += 1
             elif reached_end(member, row):
                 finished += 1
-                rows.append(row)
                 pairs.append((member, row))
             elif stopped_early(member_path(result, i, member), result.filesystem):
                 early += 1
@@ -77,7 +76,7 @@ def summarize(
     feasible = [g for g in groups if g.mean(SELECTION_METRIC) > options.min_accuracy]
     for line in pick_lines(groups, OBJECTIVES, options.min_accuracy, marking_k(options.confirm)):
         print(line)
-    if rows and not feasible:
+    if pairs and not feasible:
         print(f"  no finished trial reached {SELECTION_METRIC} > {options.min_accuracy:g}.")
     print(f"Results: {experiment}")
     if failed or unfinished:
