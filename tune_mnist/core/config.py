@@ -133,10 +133,10 @@ class TrialConfig:
         return cls(**known)
 
 
-def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config", seed: bool = True) -> str:
+def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config") -> str:
     """``TrialConfig.label`` of a config dict, or ``fallback`` where the dict is not a valid config."""
     try:
-        return TrialConfig.from_dict(values).label(sep, seed)
+        return TrialConfig.from_dict(values).label(sep)
     except (InputError, TypeError, ValueError):
         return fallback
 
