@@ -158,6 +158,14 @@ def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:
     return [{**member, **shared} for member in config[PACK_MEMBERS]]
 
 
+def trial_point(configs: list[TrialConfig], constants: dict[str, Any], flat: bool) -> dict[str, Any]:
+    """One Tune config, ``pack_members``' inverse: a lone config as it is where ``flat``, else the configs as
+    a pack's ``members``; with the run ``constants`` every trial records beside them."""
+    if flat and len(configs) == 1:
+        return {**configs[0].to_dict(), **constants}
+    return {PACK_MEMBERS: [config.to_dict() for config in configs], **constants}
+
+
 def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = False) -> str:
     """One config as one string (a JSON object), the same for every spelling of it (``8`` or ``8.0``, ``side``
     equal to its crop or left out, an empty cell for None): without ``seed`` its seeds share the key; with

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_label
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_label, trial_point
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import SearchOptions
 
@@ -93,13 +93,9 @@ def trial_points(configs: list[TrialConfig], options: SearchOptions) -> list[dic
     from tune_mnist.training.packed.plan import plan_packs
 
     k = pack_size(options)
+    flat = k == 1 or options.pack_plan is not None  # else a lone config is a pack of one, on the pack trainable
     plan = options.pack_plan or plan_packs(configs, k)
-    points = [
-        {**configs[pack[0]].to_dict(), **run_constants(options)}
-        if len(pack) == 1 and (k == 1 or options.pack_plan is not None)
-        else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(options)}
-        for pack in plan
-    ]
+    points = [trial_point([configs[i] for i in pack], run_constants(options), flat) for pack in plan]
     return anytime_order(points, options.search_seed) if options.time_budget else points
 
 
