@@ -72,7 +72,7 @@ def execute(options: SearchOptions) -> SearchResult:
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
         check_disk(options, configs)  # before anything is written
-    with DriverLock(experiment, options.name):  # one driver per experiment, until this one ends
+    with DriverLock(experiment):  # one driver per experiment, until this one ends
         if options.resume:  # a fresh Tuner over what the experiment directory says is left
             options, configs, nothing_left = prepare_resume(
                 options, experiment, configs, default_samples=DEFAULT_SAMPLES
@@ -89,8 +89,8 @@ def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
     (``--allow-low-space``) and a new ``--time-budget``, which reopens screening for that many minutes."""
     reopen = options.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
     known = {
-        # an older file's retired options are left out; --allow-low-space is this command line's consent
-        **{key: value for key, value in saved.items() if key in FIELDS and key != "allow_low_space"},
+        # an older file's retired options are left out (the file never holds this command line's own options)
+        **{key: value for key, value in saved.items() if key in FIELDS},
         **({"time_budget": options.time_budget} if reopen else {}),
     }
     return options.replace(**known, resume=True, reopen_screening=reopen)
