@@ -19,7 +19,7 @@ import torch
 from analysis import pareto
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.core.metrics import PLACEMENT, row_keys
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
@@ -81,7 +81,7 @@ def test_loading_reads_every_trial_and_its_last_epoch(smoke, analysed):
         mine = trials[trials["trial_dirs"] == name].iloc[0]
         for metric in ("val_acc", "test_acc", "flops", "params", "latency_p50_us", "epoch"):
             assert mine[metric] == pytest.approx(row[metric]), metric
-    missing = [m for m in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall") if m not in trials.columns]
+    missing = [m for m in (*row_keys(), *PLACEMENT, "accuracy_shortfall") if m not in trials.columns]
     assert not missing
     # One row per trial (one seed each), with the columns that say what the analysis made of it.
     assert sorted(trials["trial_dirs"]) == sorted(last_rows(smoke)) and trials["label"].is_unique

@@ -30,7 +30,7 @@ from ray.cluster_utils import Cluster
 
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.core.metrics import PLACEMENT, row_keys
 from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # a two-node Ray cluster and searches on it: minutes
@@ -175,7 +175,7 @@ def check_complete(trial: Path, epochs: int, rows: list[dict] | None = None) -> 
     rows = read_rows(trial) if rows is None else rows
     assert [r["epoch"] for r in rows] == list(range(1, epochs + 1)), trial.name
     for row in rows:
-        for column in (*EPOCH_ROW, *PLACEMENT, "accuracy_shortfall"):
+        for column in (*row_keys(), *PLACEMENT, "accuracy_shortfall"):
             assert row.get(column) is not None, (trial.name, column)
     (checkpoint,) = sorted(trial.glob("checkpoint_*"))
     model, config, meta = load_model(checkpoint)

@@ -15,7 +15,7 @@ import pytest
 
 from analysis.load import load_experiment
 from tune_mnist import search
-from tune_mnist.core.metrics import EPOCH_ROW, PLACEMENT
+from tune_mnist.core.metrics import PLACEMENT, row_keys
 from tune_mnist.model.saved import load_model
 
 pytestmark = pytest.mark.slow  # packed Ray searches, one interrupted and resumed: minutes
@@ -42,7 +42,7 @@ def test_every_packed_config_has_its_own_complete_trial(runs, mnist):
         assert "members" not in params and params["seed"] in (0, 1)
         rows = pd.read_json(trial / "result.json", lines=True)
         assert list(rows["epoch"]) == [1, 2]
-        for column in (*EPOCH_ROW, *PLACEMENT, "pack_size", "accuracy_shortfall", "trial_id", "training_iteration"):
+        for column in (*row_keys(), *PLACEMENT, "pack_size", "accuracy_shortfall", "trial_id", "training_iteration"):
             assert column in rows, column
         (checkpoint,) = sorted(trial.glob("checkpoint_*"))
         model, config, meta = load_model(checkpoint)

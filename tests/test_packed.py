@@ -12,7 +12,7 @@ import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist.core.config import TrialConfig
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.metrics import EPOCH_ROW, PACK
+from tune_mnist.core.metrics import PACK_SIZE, row_keys
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.mlp import build_mlp
@@ -104,7 +104,7 @@ def test_rows_have_the_single_path_keys_and_latency(splits):
     configs = [TrialConfig(side=8, depth=0, epochs=1, seed=s, lr=lr) for s, lr in ((0, 1e-3), (1, 2e-3))]
     (rows,) = list(train_packed(configs, subset(splits, 256), CPU, latency=True))
     for row in rows:
-        assert set(row) == set(EPOCH_ROW) | set(PACK)
+        assert set(row) == set(row_keys()) | {PACK_SIZE}
         assert row["latency_p50_us"] > 0 and row["pack_size"] == 2
         assert row["epoch_time_s"] == pytest.approx(row["train_time_s"])  # the pack's time / K, summed
 

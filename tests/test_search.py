@@ -17,7 +17,7 @@ import ray
 import search_spaces
 from search_spaces import SpaceOptions
 from tune_mnist import search
-from tune_mnist.core.metrics import EPOCH_ROW, PACK, PLACEMENT
+from tune_mnist.core.metrics import PACK_SIZE, PLACEMENT, row_keys
 from tune_mnist.data.inputs import build_tensors
 from tune_mnist.data.splits import split_validation, subset
 from tune_mnist.model.saved import load_model
@@ -54,7 +54,7 @@ def test_smoke_every_trial_finishes_with_every_metric(smoke):
         frame = rows(trial)
         params = json.loads((trial / "params.json").read_text())
         assert list(frame["epoch"]) == list(range(1, params["epochs"] + 1))
-        for column in (*EPOCH_ROW, *PLACEMENT, *PACK, "accuracy_shortfall"):
+        for column in (*row_keys(), *PLACEMENT, PACK_SIZE, "accuracy_shortfall"):
             assert column in frame, column
             assert column == "gpu_ids" or frame[column].notna().all(), column
         written = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
@@ -90,7 +90,7 @@ def test_failing_trial_is_recorded_while_the_others_finish(tmp_path, capsys, loc
     points = trial_points(configs[:2], options)
     points.insert(1, {**points[0], "depth": -1})  # passes Ray, raises inside the trial
     start_ray(None, 1, 0, str(tmp_path), False)  # the module's Ray (local_ray), as search.main reuses it
-    results = build_tuner(options, splits, points, space, str(tmp_path)).fit()
+    results = build_tuner(options, splits, points, space).fit()
     rc = summarize(results, options, str(tmp_path / "broken"), len(points)).status
     out = capsys.readouterr().out
     assert rc == 1 and "2 trials finished, 1 failed" in out

@@ -60,7 +60,7 @@ def test_rows_carry_every_metric_under_its_name(tensors, two_epochs):
     assert row["epoch_time_s"] > 0 and row["train_time_s"] == pytest.approx(sum(r["epoch_time_s"] for r in rows))
     assert row["device"] == "cpu" and row["torch_version"] == torch.__version__
     with_latency = next(train(TrialConfig(side=14, depth=1, width=64, epochs=1), tensors, latency=True))
-    assert set(with_latency) == set(metrics.EPOCH_ROW)
+    assert set(with_latency) == set(metrics.row_keys())
     assert with_latency["latency_p50_us"] <= with_latency["latency_p99_us"]
 
 

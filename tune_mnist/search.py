@@ -72,7 +72,7 @@ def execute(options: SearchOptions) -> SearchResult:
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")
         check_disk(options, configs)  # before anything is written
-    with DriverLock(experiment, options.name):  # one driver per experiment, until this one ends
+    with DriverLock(experiment):  # one driver per experiment, until this one ends
         if options.resume:  # a fresh Tuner over what the experiment directory says is left
             options, configs, nothing_left = prepare_resume(
                 options, experiment, configs, default_samples=DEFAULT_SAMPLES
@@ -89,8 +89,8 @@ def resumed(options: SearchOptions, saved: dict[str, object]) -> SearchOptions:
     (``--allow-low-space``) and a new ``--time-budget``, which reopens screening for that many minutes."""
     reopen = options.time_budget is not None  # --resume --time-budget M: screen again, for M minutes
     known = {
-        # an older file's retired options are left out; --allow-low-space is this command line's consent
-        **{key: value for key, value in saved.items() if key in FIELDS and key != "allow_low_space"},
+        # an older file's retired options are left out (the file never holds this command line's own options)
+        **{key: value for key, value in saved.items() if key in FIELDS},
         **({"time_budget": options.time_budget} if reopen else {}),
     }
     return options.replace(**known, resume=True, reopen_screening=reopen)
@@ -132,7 +132,7 @@ def run_tuner(
             options = resolve_pack(options, configs, ray.cluster_resources().get("GPU", 0))
             points = trial_points(configs, options)
         options = with_screening_deadline(options, adaptive=points is None)
-        tuner = build_tuner(options, splits, points, space, options.storage_path)
+        tuner = build_tuner(options, splits, points, space)
         if not options.resume:
             save_run_options(experiment, options)
         fit_started = time.time()
@@ -147,9 +147,8 @@ def run_tuner(
             screening_s=options.screening_s,
         )
         pending = pending_trials(options, points is not None)
-        with StorageGuard(options.storage_path, options.name) as guard, budget, pending:
-            results = tuner.fit()  # a full disk: one sentence, exit 2
-            guard.check()
+        with StorageGuard(options.storage_path, options.name), budget, pending:
+            results = tuner.fit()  # a full disk: one sentence, exit 2, when the guard's block ends
         # The confirmation stage ran inside fit (tune_mnist.confirm.searcher); its log times it.
         wall_time = wall_time_line(experiment, fit_started, time.time(), options.confirm)
         expected = None if points is None else configs_in(points)

@@ -17,7 +17,7 @@ from ray.tune.search import Searcher
 
 from tune_mnist.confirm.rule import Seeds, missing_seeds, plan_round, reached_end
 from tune_mnist.confirm.summary import trial_rows
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_key, pack_members
+from tune_mnist.core.config import TrialConfig, config_key, pack_members, trial_point
 from tune_mnist.core.metrics import finite
 from tune_mnist.core.objectives import SELECTION_METRIC
 from tune_mnist.experiment.rebuild import finished_trials, read_log, write_log
@@ -194,21 +194,16 @@ class ConfirmingSearcher(Searcher):
         """One trial per seed on a CPU list space; packs as ``--pack`` packs them; on the pack trainable
         (adaptive ``--seeds``) one trial per config holding its missing seeds."""
         constants = {**self.stage.constants, CONFIRM_ROUND: len(self.rounds)}  # exempt from any stop
-        if self.stage.cost is not None:  # cost-planned: lone configs flat, on the pack trainable
-            return [
-                {**configs[pack[0]].to_dict(), **constants}
-                if len(pack) == 1
-                else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}
-                for pack in plan_by_cost(configs, self.stage.pack, self.stage.cost, self.stage.n_train)
-            ]
-        if self.stage.pack > 1:
-            return [
-                {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **constants}
-                for pack in plan_packs(configs, self.stage.pack)
-            ]
-        if self.stage.packed:
-            return [{PACK_MEMBERS: [c.to_dict() for c in g], **constants} for g in grouped if g]
-        return [{**c.to_dict(), **constants} for c in configs]
+        flat = self.stage.cost is not None or not self.stage.packed  # cost-planned: lone configs flat
+        if self.stage.cost is not None:
+            packs = plan_by_cost(configs, self.stage.pack, self.stage.cost, self.stage.n_train)
+        elif self.stage.pack > 1:
+            packs = plan_packs(configs, self.stage.pack)
+        elif self.stage.packed:
+            return [trial_point(seeds, constants, flat) for seeds in grouped if seeds]
+        else:
+            packs = [[i] for i in range(len(configs))]
+        return [trial_point([configs[i] for i in pack], constants, flat) for pack in packs]
 
     def _write_log(self) -> None:
         log = {

@@ -133,10 +133,10 @@ class TrialConfig:
         return cls(**known)
 
 
-def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config", seed: bool = True) -> str:
+def config_label(values: dict[str, Any], sep: str = " ", fallback: str = "config") -> str:
     """``TrialConfig.label`` of a config dict, or ``fallback`` where the dict is not a valid config."""
     try:
-        return TrialConfig.from_dict(values).label(sep, seed)
+        return TrialConfig.from_dict(values).label(sep)
     except (InputError, TypeError, ValueError):
         return fallback
 
@@ -156,6 +156,14 @@ def pack_members(config: dict[str, Any]) -> list[dict[str, Any]] | None:
         return None
     shared = {k: v for k, v in config.items() if k != PACK_MEMBERS}
     return [{**member, **shared} for member in config[PACK_MEMBERS]]
+
+
+def trial_point(configs: list[TrialConfig], constants: dict[str, Any], flat: bool) -> dict[str, Any]:
+    """One Tune config, ``pack_members``' inverse: a lone config as it is where ``flat``, else the configs as
+    a pack's ``members``; with the run ``constants`` every trial records beside them."""
+    if flat and len(configs) == 1:
+        return {**configs[0].to_dict(), **constants}
+    return {PACK_MEMBERS: [config.to_dict() for config in configs], **constants}
 
 
 def config_key(values: Mapping[str, Any], *, seed: bool = False, data: bool = False) -> str:

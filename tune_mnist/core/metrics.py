@@ -198,11 +198,8 @@ LATENCY = names(LATENCY_GROUP)
 #: Per-sample latencies in microseconds: batch-1 percentiles, then the per-sample time at a large batch.
 LATENCY_US = tuple(name for name in LATENCY if metric(name).unit == US_PER_SAMPLE)
 ENVIRONMENT = names(ENVIRONMENT_GROUP)
-#: Every key of every per-epoch row the training loop yields, in the order the rows hold them.
-EPOCH_ROW = row_keys()
 
 PACK_SIZE = "pack_size"  # configs trained together in the trial (1 unless --pack)
-PACK = (PACK_SIZE,)
 #: A pack trial's report (not a member's row): member index -> the early-stop decision of this epoch.
 STOPPED_MEMBERS = "stopped_members"
 #: A pack trial's report: True when the pack stopped because it could not finish before the budget's end.

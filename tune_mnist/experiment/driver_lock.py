@@ -70,11 +70,11 @@ def machine_lock_path(experiment: str) -> Path:
 
 
 class DriverLock:
-    """Hold ``experiment`` for this process: ``with DriverLock(path, name):`` or acquire()/release()."""
+    """Hold ``experiment`` for this process: ``with DriverLock(path):`` or acquire()/release()."""
 
-    def __init__(self, experiment: str, name: str | None = None) -> None:
+    def __init__(self, experiment: str) -> None:
         self.experiment = experiment
-        self.name = name or experiment.rstrip("/").rsplit("/", 1)[-1]
+        self.name = experiment.rstrip("/").rsplit("/", 1)[-1]  # its --name, for the refusal's fix
         local = not is_uri(experiment) or experiment.startswith("file://")
         self.directory = Path(experiment.removeprefix("file://")) if local else None
         self.path = self.directory / LOCK_FILE if self.directory is not None else machine_lock_path(experiment)

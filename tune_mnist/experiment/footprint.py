@@ -28,7 +28,6 @@ CHECKPOINTS_HELD = 2
 class Estimate:
     """Bytes: ``finished`` once every trial is done, ``running`` more while trials hold checkpoints."""
 
-    trials: int
     weights: int
     finished: int
     running: int
@@ -51,7 +50,6 @@ def estimate(configs: list[TrialConfig], concurrent: int) -> Estimate:
     """The experiment of ``configs`` (one trial each), ``concurrent`` trials at a time."""
     largest = sorted((weights_bytes(c) for c in configs), reverse=True)[: max(1, concurrent)]
     return Estimate(
-        trials=len(configs),
         weights=sum(weights_bytes(c) for c in configs),
         finished=sum(trial_bytes(c) for c in configs),
         running=CHECKPOINT_FACTOR * CHECKPOINTS_HELD * sum(largest),

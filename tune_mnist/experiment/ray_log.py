@@ -2,7 +2,7 @@
 
 On a fault Ray Tune logs tracebacks and advice above the project's one sentence, and a user reads the
 traceback first. ``RayLog`` (around a search's fit) writes Ray Tune's and Ray Train's records, INFO and
-up, to a local file that each fault's sentence names (``log_path``); trial processes' output stays in
+up, to a local file that each fault's sentence names (``log_note``); trial processes' output stays in
 Ray's session logs (``ray.init(log_to_driver=False)``)."""
 
 from __future__ import annotations
@@ -23,15 +23,10 @@ LOG_DIR_ENV = "TUNE_MNIST_LOG_DIR"
 _ACTIVE: RayLog | None = None
 
 
-def log_path() -> str | None:
-    """The log file of the search running in this driver, if any."""
-    return None if _ACTIVE is None else str(_ACTIVE.path)
-
-
 def log_note() -> str:
-    """`` (Ray's messages: PATH)`` for a fault's sentence, or nothing outside a search."""
-    path = log_path()
-    return f" (Ray's messages: {path})" if path else ""
+    """`` (Ray's messages: PATH)`` for a fault's sentence: the log file of the search running in this driver,
+    or nothing outside a search."""
+    return "" if _ACTIVE is None else f" (Ray's messages: {_ACTIVE.path})"
 
 
 class _OffConsole(logging.Filter):

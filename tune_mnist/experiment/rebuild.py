@@ -61,12 +61,9 @@ def finished_trials(experiment: str) -> list[FinishedTrial]:
     return done
 
 
-def finished_configs(experiment: str) -> dict[str, str]:
-    """Config key -> the directory that finished it."""
-    done: dict[str, str] = {}
-    for trial in finished_trials(experiment):
-        done.setdefault(config_key(trial.params, seed=True), trial.name)
-    return done
+def finished_configs(experiment: str) -> set[str]:
+    """The keys (seed included) of the configs the experiment has finished."""
+    return {config_key(trial.params, seed=True) for trial in finished_trials(experiment)}
 
 
 def finished_proposals(experiment: str) -> int:

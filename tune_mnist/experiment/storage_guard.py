@@ -138,8 +138,8 @@ class StorageErrors(tune.Callback):
 
 
 class StorageGuard:
-    """``with StorageGuard(storage, name):`` around fit and the summary: the first storage write failure stops
-    the search like Ctrl-C, and the end of the search is one sentence."""
+    """``with StorageGuard(storage, name):`` around fit: the first storage write failure stops the search like
+    Ctrl-C, and the block ends in one sentence instead of a summary of the stopped search."""
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name
@@ -163,15 +163,6 @@ class StorageGuard:
         if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGUSR1)):
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    def failure(self) -> StorageFailed | None:
-        return None if self.errno is None else StorageFailed(failure_sentence(self.storage, self.name, self.errno))
-
-    def check(self) -> None:
-        """Raise the one sentence if the storage failed (after fit: skip a summary of a stopped search)."""
-        failure = self.failure()
-        if failure is not None:
-            raise failure
-
     def __enter__(self) -> StorageGuard:
         global _ACTIVE
         _ACTIVE = self
@@ -188,9 +179,9 @@ class StorageGuard:
             return False
         if error is not None and self.errno is None:
             self.errno = storage_errno(error)
-        failure = self.failure()
-        if failure is not None:
-            raise failure from None  # replaces Ray's traceback (e.g. EOFError from a truncated error.pkl)
+        if self.errno is not None:  # also after a fit that returned: no summary of a stopped search
+            # replaces Ray's traceback (e.g. EOFError from a truncated error.pkl)
+            raise StorageFailed(failure_sentence(self.storage, self.name, self.errno)) from None
         return False
 
 

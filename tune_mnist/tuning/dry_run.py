@@ -56,7 +56,7 @@ def disk_estimate(options: SearchOptions, configs: list[TrialConfig]) -> Estimat
 def disk_text(options: SearchOptions, configs: list[TrialConfig], est: Estimate) -> str:
     """The expected disk use in a sentence or two."""
     text = (
-        f"Disk: about {megabytes(est.finished)} once its {est.trials} trials have finished "
+        f"Disk: about {megabytes(est.finished)} once its {len(configs)} trials have finished "
         f"({megabytes(est.weights)} of it the models' float32 weights), and up to {megabytes(est.running)} more "
         f"while {local_slots(options)} run at once (their resumable checkpoints)."
     )

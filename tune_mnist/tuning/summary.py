@@ -4,7 +4,6 @@ by each objective, where the results are and what to run next; and the same as d
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +28,6 @@ class SearchResult:
     status: int
     picks: tuple[Pick, ...] = ()
 
-    def analysis(self, **options: Any) -> Any:
-        """The experiment's analysis (``analysis.load_analysis``, imported only now: the search never
-        imports the analysis otherwise; its keywords pass on)."""
-        return importlib.import_module("analysis").load_analysis(self.experiment, **options)
-
 
 def member_path(result: Any, index: int, member: dict[str, Any]) -> str | None:
     """The trial directory of a result's ``index``-th config: a pack member's own, beside the pack's."""
@@ -48,7 +42,7 @@ def summarize(
 ) -> SearchResult:
     """Print the summary of ``results`` (a Tune ResultGrid; ``expected``: the configs to train, None where an
     adaptive searcher decides); its status is 0 when every config finished, else 1."""
-    finished, failed, unfinished, rows, pairs = 0, 0, 0, [], []
+    finished, failed, unfinished, pairs = 0, 0, 0, []
     early = 0  # stopped by the scheduler (stopped_early.json): neither failures nor final results
     for result in results:
         for i, (member, row) in enumerate(trial_rows(result.config or {}, result.metrics or {})):
@@ -56,7 +50,6 @@ def summarize(
                 failed += 1
             elif reached_end(member, row):
                 finished += 1
-                rows.append(row)
                 pairs.append((member, row))
             elif stopped_early(member_path(result, i, member), result.filesystem):
                 early += 1
@@ -83,7 +76,7 @@ def summarize(
     feasible = [g for g in groups if g.mean(SELECTION_METRIC) > options.min_accuracy]
     for line in pick_lines(groups, OBJECTIVES, options.min_accuracy, marking_k(options.confirm)):
         print(line)
-    if rows and not feasible:
+    if pairs and not feasible:
         print(f"  no finished trial reached {SELECTION_METRIC} > {options.min_accuracy:g}.")
     print(f"Results: {experiment}")
     if failed or unfinished:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_label
+from tune_mnist.core.config import PACK_MEMBERS, TrialConfig, config_label, trial_point
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.options import SearchOptions
 
@@ -26,8 +26,7 @@ AUTO_PACK_ADAPTIVE_CPU = 8
 def adaptive_packing(options: SearchOptions) -> tuple[int, int]:
     """(proposals per trial, seeds per proposal) of an adaptive space: each proposal is screened on the seeds
     the answer needs (``--confirm`` K, or ``--seeds`` if more), ``--pack`` proposals to a trial."""
-    confirm = options.confirm
-    seeds = max(options.seeds, confirm if isinstance(confirm, int) else 1)
+    seeds = max(options.seeds, options.confirm)
     if options.pack not in PLANNED:
         return int(options.pack), seeds
     if options.gpus_per_trial > 0:
@@ -94,13 +93,9 @@ def trial_points(configs: list[TrialConfig], options: SearchOptions) -> list[dic
     from tune_mnist.training.packed.plan import plan_packs
 
     k = pack_size(options)
+    flat = k == 1 or options.pack_plan is not None  # else a lone config is a pack of one, on the pack trainable
     plan = options.pack_plan or plan_packs(configs, k)
-    points = [
-        {**configs[pack[0]].to_dict(), **run_constants(options)}
-        if len(pack) == 1 and (k == 1 or options.pack_plan is not None)
-        else {PACK_MEMBERS: [configs[i].to_dict() for i in pack], **run_constants(options)}
-        for pack in plan
-    ]
+    points = [trial_point([configs[i] for i in pack], run_constants(options), flat) for pack in plan]
     return anytime_order(points, options.search_seed) if options.time_budget else points
 
 

@@ -30,17 +30,15 @@ from tune_mnist.tuning.trials import (
 )
 
 
-def build_tuner(
-    options: SearchOptions, splits: Splits, points: list[dict[str, Any]] | None, space: Space, storage: str
-) -> Any:
-    """A new Tuner over ``points`` (one trial each: single configs or packs), or over the space's
-    adaptive searcher where ``points`` is None."""
+def build_tuner(options: SearchOptions, splits: Splits, points: list[dict[str, Any]] | None, space: Space) -> Any:
+    """A new Tuner in ``options.storage_path`` over ``points`` (one trial each: single configs or packs), or
+    over the space's adaptive searcher where ``points`` is None."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     packed = list_packed(options, points) if points is not None else adaptive_packed(options)
-    search_alg, param_space, num_samples = search_of(options, points, space, storage, packed)
+    search_alg, param_space, num_samples = search_of(options, points, space, packed)
     if options.max_concurrent and not isinstance(search_alg, BasicVariantGenerator):
         search_alg = ConcurrencyLimiter(search_alg, max_concurrent=options.max_concurrent)
     # A list space's packs stop their hopeless members themselves (strategies.early_stopping.MemberStopping).
@@ -62,19 +60,19 @@ def build_tuner(
         make_trainable(options, splits, packed),
         param_space=param_space,
         tune_config=tune_config,
-        run_config=make_run_config(options, storage, packed),
+        run_config=make_run_config(options, packed),
     )
 
 
 def search_of(
-    options: SearchOptions, points: list[dict[str, Any]] | None, space: Space, storage: str, packed: bool
+    options: SearchOptions, points: list[dict[str, Any]] | None, space: Space, packed: bool
 ) -> tuple[Any, dict[str, Any], int]:
     """(search algorithm, param space, Tune's number of trials) of the mode (see the module docstring)."""
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     constants = run_constants(options)
-    experiment = f"{storage.rstrip('/')}/{options.name}"
+    experiment = f"{options.storage_path.rstrip('/')}/{options.name}"
     if points is None:
         assert space.searcher is not None
         # Its Optuna study is kept in the experiment's journal under the experiment's name
@@ -175,7 +173,7 @@ def make_trainable(options: SearchOptions, splits: Splits, packed: bool) -> Any:
     return tune.with_resources(tune.with_parameters(trial_function, data=splits), resources)
 
 
-def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
+def make_run_config(options: SearchOptions, packed: bool) -> Any:
     """Where the experiment lives, a checkpoint per epoch (one kept per running trial), ``--max-failures``
     restarts; a pack trial's rows and checkpoint are split into one trial directory per member as they arrive."""
     from ray import tune
@@ -194,14 +192,15 @@ def make_run_config(options: SearchOptions, storage: str, packed: bool) -> Any:
     if options.mlflow:  # every trial as an MLflow run
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
-        callbacks.append(trial_callback(options.mlflow, f"{storage.rstrip('/')}/{options.name}", options.name))
+        experiment = f"{options.storage_path.rstrip('/')}/{options.name}"
+        callbacks.append(trial_callback(options.mlflow, experiment, options.name))
     # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it
     # (tune_mnist.trainables.checkpoints); rows kept across a trial's restarts (tune_mnist.tuning.ray_private)
     console = console_options(callbacks, options.min_accuracy, options.confirm)
     callbacks += [PruneCheckpoints(), StagedJsonLogger(), StagedCsvLogger()]
     return tune.RunConfig(
         name=options.name,
-        storage_path=storage,
+        storage_path=options.storage_path,
         checkpoint_config=checkpoint_config(),
         failure_config=tune.FailureConfig(max_failures=options.max_failures),
         callbacks=callbacks,
