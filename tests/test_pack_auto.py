@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import search_spaces
 from tune_mnist import search
 from tune_mnist.core.config import PACK_MEMBERS, TrialConfig
 from tune_mnist.model.counts import mlp_flops
@@ -57,6 +58,11 @@ def test_dry_run_shows_the_plan_and_its_expected_speedup(capsys):
     out = capsys.readouterr().out
     assert "--pack auto measured this machine's training step" in out and "x faster)" in out
     assert "configs alone" in out  # the grid's large configs stay one per trial
+
+
+def test_a_dry_run_plans_for_the_images_the_space_trains_on(capsys):
+    assert search.main(["--space", "smoke", "--dry-run", "--pack", "cost"]) == 0
+    assert f"over {search_spaces.load('smoke').default_subset:,} images" in capsys.readouterr().out
 
 
 def member_rows(experiment: Path) -> dict[tuple, list[float]]:

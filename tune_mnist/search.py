@@ -60,6 +60,7 @@ def execute(options: SearchOptions) -> SearchResult:
         DriverLock(experiment).check_free()  # before anything else: name the live driver
         options = resumed(options, resume_options(experiment))
     space = search_spaces.load(options.space)
+    options = with_subset(options, space)  # before --dry-run and the disk check, which plan for these images
     options = check_limits(options)  # --scheduler, --time-budget: before Ray starts
     configs = space_configs(options, space)
     if options.dry_run:
@@ -80,7 +81,6 @@ def execute(options: SearchOptions) -> SearchResult:
             if nothing_left:
                 return SearchResult(experiment, status=0)
             check_disk(options, configs)
-        options = with_subset(options, space)
         return run_tuner(options, prepare_data(options), configs, space, experiment)
 
 
