@@ -55,7 +55,7 @@ def prepare_data(options: SearchOptions) -> Splits:
 def execute(options: SearchOptions) -> SearchResult:
     storage = storage_root(options.storage_path)
     options = options.replace(storage_path=storage, command_started=options.command_started or time.time())
-    experiment = f"{storage.rstrip('/')}/{options.name}" if options.name else None
+    experiment = options.experiment if options.name else None
     if options.resume:
         DriverLock(experiment).check_free()  # before anything else: name the live driver
         options = resumed(options, resume_options(experiment))
@@ -68,7 +68,7 @@ def execute(options: SearchOptions) -> SearchResult:
         return SearchResult(experiment, status=0)
     if not options.resume:
         options = options.replace(name=options.name or f"{options.space}-{time.strftime('%Y%m%d-%H%M%S')}")
-        experiment = f"{storage.rstrip('/')}/{options.name}"
+        experiment = options.experiment
         DriverLock(experiment).check_free()  # a live driver is named before the experiment is called existing
         if exists(experiment):
             raise InputError(f"Experiment {experiment} already exists: pass --resume to continue it or another --name.")

@@ -60,6 +60,11 @@ class SearchOptions:
     screening_deadline: float | None = None  # when screening ends, in time.time() seconds
     reopen_screening: bool = False  # --resume --time-budget M: screen again for M minutes
 
+    @property
+    def experiment(self) -> str:
+        """The experiment's directory: ``--name`` under ``--storage-path`` (a path or a URI)."""
+        return f"{self.storage_path.rstrip('/')}/{self.name}"
+
     def replace(self, **changes: Any) -> SearchOptions:
         """A copy with ``changes`` (the record is frozen)."""
         return dataclasses.replace(self, **changes)

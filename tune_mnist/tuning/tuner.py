@@ -72,7 +72,7 @@ def search_of(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     constants = run_constants(options)
-    experiment = f"{options.storage_path.rstrip('/')}/{options.name}"
+    experiment = options.experiment
     if points is None:
         assert space.searcher is not None
         # Its Optuna study is kept in the experiment's journal under the experiment's name
@@ -192,8 +192,7 @@ def make_run_config(options: SearchOptions, packed: bool) -> Any:
     if options.mlflow:  # every trial as an MLflow run
         from tune_mnist.extras.mlflow_tracking import trial_callback
 
-        experiment = f"{options.storage_path.rstrip('/')}/{options.name}"
-        callbacks.append(trial_callback(options.mlflow, experiment, options.name))
+        callbacks.append(trial_callback(options.mlflow, options.experiment, options.name))
     # The live table (tune_mnist.tuning.live_table); one checkpoint kept per trial, no snapshot forced by it
     # (tune_mnist.trainables.checkpoints); rows kept across a trial's restarts (tune_mnist.tuning.ray_private)
     console = console_options(callbacks, options.min_accuracy, options.confirm)
