@@ -111,7 +111,8 @@ class CostAwareSearcher(StudySearcher):
         return study
 
     def queued(self) -> int:
-        """How many of the next proposals are the cheap end's (0: the sampler's from here on)."""
+        """How many of the next proposals are the cheap end's, then the accurate end's (0: the sampler's
+        from here on)."""
         cap = min(self.incumbent, self.budget_flops)
         while self.cheap_end is not None:
             if not self.cheap_end.covered:  # the accurate end's proposals cost more than the incumbent
