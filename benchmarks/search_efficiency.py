@@ -6,7 +6,8 @@ known, the bar a constraint, bar-aware stopping per member), two peers a user co
 budget, confirmation of the cheapest feasible configs after the budget) and ``sweep`` (``sweep_peer``:
 the plain cheap-end-first sweep of every config of at most 1,000 FLOPs, one pack per (crop, side,
 depth) group on the project's packed engine, no Ray, no Optuna, confirmed as it screens), and for
-comparison ``random`` (Tune's FIFO) and ``adaptive`` (multi-objective TPE, ``--scheduler fifo``).
+comparison ``random`` (Tune's FIFO) and ``adaptive`` (multi-objective TPE, ``--scheduler fifo``), and
+``cheap-gp`` and ``cheap-nsga2``: ``cheap`` with ``--sampler gp`` or ``nsga2`` instead of TPE.
 Each runs ``--seeds`` search seeds under ``--time-budget`` (for the tool, the whole command: search
 and confirmation), but the sweep, which has no search seed, once; each budget of ``--budget-minutes``
 in turn, with its own table and goals.
@@ -15,6 +16,7 @@ in turn, with its own table and goals.
     python benchmarks/search_efficiency.py --budget-minutes 3     # cheap, optuna (3 seeds), sweep: ~25 min
     python benchmarks/search_efficiency.py                        # the same at 10 minutes: ~75 min
     python benchmarks/search_efficiency.py --quick                # 1-minute budget, 1 seed, 3,000 images: ~4 min
+    python benchmarks/search_efficiency.py --methods cheap,cheap-gp,cheap-nsga2  # the samplers: ~95 min
 
 For every run: anytime curves of the hypervolume of the front above the bar and of the fewest FLOPs
 above the bar, over what each method had finished by each moment, as a PNG with the median and range
@@ -56,16 +58,18 @@ from pathlib import Path
 from typing import Any
 
 import moocore
+import optuna
 import pandas as pd
 
 from analysis.load import STOPPED_BY_BUDGET, STOPPED_EARLY, USABLE, Experiment, load_experiment
 from analysis.result import compute
 from tune_mnist import search
 from tune_mnist.core.errors import InputError
-from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE, pack_trial_of
+from tune_mnist.core.layout import BUDGET_FILE, CONFIRM_FILE, STUDY_FILE, pack_trial_of
 from tune_mnist.core.metrics import PACK_SIZE, metric
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
 from tune_mnist.strategies.screening_deadline import CONFIRM_ROUND
+from tune_mnist.strategies.study_journal import journal_storage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from optuna_peer import PeerRun, fewest_flops_by, run_peer  # noqa: E402  (sibling scripts, not a package)
@@ -76,6 +80,9 @@ METHODS = {
     "random": ["--space", "random", "--scheduler", "fifo"],
     "adaptive": ["--space", "adaptive", "--scheduler", "fifo"],
     "cheap": ["--space", "cheap"],
+    # the cheap search with the two other samplers Optuna 5 offers it (``--sampler``), for the sampler choice
+    "cheap-gp": ["--space", "cheap", "--sampler", "gp"],
+    "cheap-nsga2": ["--space", "cheap", "--sampler", "nsga2"],
 }
 #: The plain in-process Optuna study a user would write instead (``optuna_peer``): no Ray.
 PEER = "optuna"
@@ -159,6 +166,7 @@ class Run:
     confirmed_test: float
     model_epochs: int  # every epoch every model trained, screening and confirmation
     pack_sizes: list[int] = dataclasses.field(default_factory=list)  # members of each Ray trial (the tool's)
+    sampled: str = "-"  # the tool's sampler's proposals, and when the first was asked
     wall_s: float = math.nan  # the whole command, end to end (set by main)
 
     @property
@@ -259,7 +267,24 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
         confirmed_test=float(sure["test_acc"].iloc[0]) if len(sure) else math.nan,
         model_epochs=sum(len(t.history) for t in experiment.trials),
         pack_sizes=[size for _, size in trials],
+        sampled=sampled(path, started),
     )
+
+
+def sampled(experiment: Path, started: float) -> str:
+    """How many configs the sampler proposed (neither the cheap end's nor the accurate end's queued shapes,
+    nor a proposal rejected before training), and how many seconds in the first was asked."""
+    journal = experiment / STUDY_FILE
+    if not journal.exists():
+        return "-"
+    study = optuna.load_study(study_name=None, storage=journal_storage(str(journal)))
+    own = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if not {"cheap_end", "accurate_end", "rejected"} & set(t.user_attrs) and t.datetime_start is not None
+    ]
+    first = min((t.datetime_start.timestamp() for t in own), default=math.nan) - started
+    return f"{len(own)}" + ("" if math.isnan(first) else f" from {first:.0f} s")
 
 
 def ray_trials(experiment: Path) -> list[tuple[float, int]]:
@@ -332,9 +357,9 @@ def peer_row(method: str, seed: int, peer: PeerRun, budget_s: float, to_target: 
 
 def table(runs: list[Run], target: float) -> str:
     head = (
-        f"{'method':<9}{'seed':>5}{'search s':>9}{'past':>6}{'confirm s':>10}{'total s':>8}{'started':>8}{'/min':>6}"
+        f"{'method':<12}{'seed':>5}{'search s':>9}{'past':>6}{'confirm s':>10}{'total s':>8}{'started':>8}{'/min':>6}"
         f"{'done':>6}{'early':>6}{'budget':>7}{'HV@budget':>11}{'fewest FLOPs':>13}{f'to {target:g} s':>11}"
-        f"{'model-ep/s':>11}{'overhead':>9}  confirmed cheapest"
+        f"{'model-ep/s':>11}{'overhead':>9}{'sampled':>14}  confirmed cheapest"
     )
     lines = [head]
     for r in runs:
@@ -345,9 +370,9 @@ def table(runs: list[Run], target: float) -> str:
         overhead = "-" if math.isnan(r.overhead) else f"{r.overhead:.1%}"
         c = r.counts
         lines.append(
-            f"{r.method:<9}{r.seed:>5}{r.search_s:>9.0f}{r.past_budget_s:>6.0f}{r.confirm_s:>10.0f}{r.wall_s:>8.0f}"
+            f"{r.method:<12}{r.seed:>5}{r.search_s:>9.0f}{r.past_budget_s:>6.0f}{r.confirm_s:>10.0f}{r.wall_s:>8.0f}"
             f"{c['started']:>8}{r.per_minute:>6.1f}{c['finished']:>6}{c['early']:>6}{c['budget']:>7}{hv:>11}"
-            f"{flops:>13}{to_target:>11}{r.epochs_per_s:>11.1f}{overhead:>9}  {r.confirmed}"
+            f"{flops:>13}{to_target:>11}{r.epochs_per_s:>11.1f}{overhead:>9}{r.sampled:>14}  {r.confirmed}"
         )
     return "\n".join(lines)
 

@@ -43,6 +43,7 @@ class SpaceOptions:
     num_samples: int | None = None
     seeds: int = 1
     search_seed: int = 0
+    sampler: str = "tpe"  # --sampler: the adaptive spaces' Optuna sampler (``sampler()``)
     min_accuracy: float = DEFAULT_MIN_ACCURACY
     #: Where an adaptive space keeps its Optuna study: an Optuna journal file (None: in memory), and
     #: the study's name (``tune_mnist.strategies.study_journal``). Not options of the command line.
@@ -54,6 +55,18 @@ class SpaceOptions:
         """What a space takes of the search's options, and ``study_journal`` / ``study_name`` where given."""
         names = [f.name for f in dataclasses.fields(cls) if not f.name.startswith("study_")]
         return cls(**{name: getattr(options, name) for name in names}, **study)
+
+
+def sampler(options: SpaceOptions, **tpe: Any) -> Any:
+    """The Optuna sampler ``--sampler`` names, seeded with ``--search-seed``; ``tpe``: TPE's own arguments.
+    In ``cheap`` each reads the bar from the constraint set on the trial (Optuna 5's ``set_constraint``)."""
+    import optuna
+
+    if options.sampler == "gp":
+        return optuna.samplers.GPSampler(seed=options.search_seed, warn_independent_sampling=False)
+    if options.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=options.search_seed)
+    return optuna.samplers.TPESampler(seed=options.search_seed, constant_liar=True, **tpe)
 
 
 @dataclass

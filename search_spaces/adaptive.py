@@ -11,7 +11,7 @@ import functools
 import math
 from typing import Any
 
-from search_spaces import Adaptive, SpaceOptions
+from search_spaces import Adaptive, SpaceOptions, sampler
 from search_spaces.random import BATCH_SIZES, DEFAULT_SAMPLES
 from tune_mnist.core.objectives import SEARCH_OBJECTIVES
 from tune_mnist.model.counts import widest
@@ -67,7 +67,7 @@ def searcher(options: SpaceOptions) -> Adaptive:
             space=functools.partial(define, options=options),
             metric=list(SEARCH_OBJECTIVES),
             mode=["min"] * len(SEARCH_OBJECTIVES),
-            sampler=optuna.samplers.TPESampler(seed=options.search_seed, constant_liar=True),
+            sampler=sampler(options),
             storage=journal_storage(options.study_journal),  # the experiment's optuna.journal, for the dashboard
             study_name=options.study_name,
         )

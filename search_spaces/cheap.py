@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from search_spaces import Adaptive, SpaceOptions
+from search_spaces import Adaptive, SpaceOptions, sampler
 from search_spaces.adaptive import define
 from search_spaces.random import DEFAULT_SAMPLES
 
@@ -41,12 +41,9 @@ def searcher(options: SpaceOptions) -> Adaptive:
         from tune_mnist.strategies.study_journal import journal_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(
-            seed=options.search_seed, multivariate=True, group=True, constant_liar=True
-        )
         return CostAwareSearcher(
             space=functools.partial(define, options=options),
-            sampler=sampler,
+            sampler=sampler(options, multivariate=True, group=True),
             bar=options.min_accuracy,
             storage=journal_storage(options.study_journal),  # the experiment's optuna.journal, for the dashboard
             study_name=options.study_name,

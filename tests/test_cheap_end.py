@@ -8,6 +8,7 @@ import dataclasses
 import math
 import time
 
+import optuna
 import pytest
 
 from search_spaces import SpaceOptions, load
@@ -22,6 +23,7 @@ from tune_mnist.strategies.cheap_end import (
     first_band_top,
     shape_flops,
 )
+from tune_mnist.strategies.cost_aware import BAR
 from tune_mnist.strategies.pack_searcher import GENERATION_MEMBERS, PackingSearcher
 from tune_mnist.strategies.screening_deadline import Deadline, publish
 from tune_mnist.training.packed.cost_model import TRIAL_S, StepCost
@@ -102,6 +104,22 @@ def test_once_the_cheap_end_is_covered_the_accurate_end_comes_once_with_adams_de
     accurate = accurate_end(SpaceOptions(search_seed=0, min_accuracy=0.9, lr=3e-3), budget=50_000)
     assert 0 < len(accurate) < len(ACCURATE_WIDTHS)  # what the budget can train
     assert all(c["lr"] == 3e-3 and flops_of(c) <= 50_000 for c in accurate)  # --lr stays as given
+
+
+@pytest.mark.parametrize("name, kind", [("tpe", "TPESampler"), ("gp", "GPSampler"), ("nsga2", "NSGAIISampler")])
+def test_each_sampler_proposes_after_the_cheap_end_and_learns_the_bar(name, kind):
+    """--sampler's three choices drive the cheap search past its queued shapes: each proposes within the
+    space, learns each trial's FLOPs and accuracy with the bar as a constraint, and keeps proposing."""
+    searcher = load("cheap").searcher(SpaceOptions(search_seed=0, min_accuracy=0.9, sampler=name)).make_search_alg()
+    assert type(searcher.sampler).__name__ == kind
+    searcher.cheap_end = None  # straight to the sampler's proposals
+    for i in range(14):  # more than GP's 10 random start-up trials
+        config = searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {"val_acc": 0.8 + 0.01 * i, "epoch": config["epochs"]})
+    done = searcher.study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert [t.constraints[BAR] for t in done] == [0.9 - (0.8 + 0.01 * i) for i in range(14)]  # bar - val_acc
+    assert all(t.values[0] == t.user_attrs["flops"] for t in done)
+    assert searcher.suggest("t14")["epochs"] >= 1
 
 
 def test_a_resumed_search_skips_the_shapes_its_journal_holds(tmp_path):

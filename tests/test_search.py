@@ -226,6 +226,7 @@ def test_dry_run_lists_configs_without_ray(capsys):
         (["--cpus-per-trial", "-2"], "--cpus-per-trial -2 is invalid: use a positive number of CPUs"),
         (["--num-samples", "x"], "--num-samples 'x' is invalid: use a positive whole number"),
         (["--max-failures", "1.5"], "--max-failures 1.5 is invalid: use a whole number of restarts, 0 or more."),
+        (["--sampler", "cmaes"], "--sampler 'cmaes' is invalid: use tpe, gp or nsga2."),
         (["--resume"], "--resume needs --name"),
         (["--resume", "--name", "never-ran"], "There is no experiment"),
         (

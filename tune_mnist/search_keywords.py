@@ -15,7 +15,7 @@ from typing import Any
 from tune_mnist.confirm.rule import DEFAULT_CONFIRM
 from tune_mnist.core.errors import InputError
 from tune_mnist.core.objectives import DEFAULT_MIN_ACCURACY
-from tune_mnist.core.options import SearchOptions
+from tune_mnist.core.options import SAMPLERS, SearchOptions
 from tune_mnist.data.sources import DEFAULT_SPLIT_SEED, DEFAULT_VALIDATION_SIZE
 from tune_mnist.extras.mlflow_store import BESIDE, check_uri
 from tune_mnist.extras.optional import require
@@ -96,6 +96,12 @@ def pack(value: Any) -> str:
     return str(positive_whole(value))
 
 
+def sampler(value: Any) -> str:
+    if value not in SAMPLERS:
+        raise ValueError(value)
+    return value
+
+
 def mlflow(value: Any) -> str | None:
     """``--mlflow`` alone (``mlflow=True``): a store beside the experiment; else a tracking URI."""
     if value is False:
@@ -133,6 +139,7 @@ OPTIONS: dict[str, Option] = {
         "for no confirmation stage",
     ),
     "search_seed": Option(0, nonnegative_whole, "a whole number, 0 or more"),
+    "sampler": Option("tpe", sampler, "tpe, gp or nsga2"),
     "epochs": Option(None, positive_whole, "a positive whole number of epochs"),
     "batch_size": Option(None, positive_whole, "a positive whole number of images"),
     "lr": Option(None, positive_real, "a positive learning rate, such as 0.001"),

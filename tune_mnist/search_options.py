@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         "can be repeated (default 0)",
     )
     space.add_argument(
+        "--sampler",
+        metavar="NAME",
+        help="the adaptive and cheap spaces' Optuna sampler, seeded with --search-seed: tpe (multi-objective TPE "
+        "with constant liar), gp (Gaussian process, constrained batch acquisition) or nsga2 (a population method); "
+        "the other spaces ignore it. tpe proposes in milliseconds, gp in 1-2 s on the CPUs the trials train on "
+        "(docs/search.md: how they compared) (default tpe)",
+    )
+    space.add_argument(
         "--epochs",
         type=number,
         metavar="E",

@@ -22,6 +22,7 @@ class SearchOptions:
     seeds: int
     confirm: int
     search_seed: int
+    sampler: str  # one of SAMPLERS: the adaptive and cheap spaces' Optuna sampler
     epochs: int | None
     batch_size: int | None
     lr: float | None
@@ -70,6 +71,8 @@ class SearchOptions:
         return dataclasses.replace(self, **changes)
 
 
+#: ``--sampler``'s choices (docs/search.md: how they compared).
+SAMPLERS = ("tpe", "gp", "nsga2")
 #: Every field's name.
 FIELDS = frozenset(f.name for f in dataclasses.fields(SearchOptions))
 #: The fields a run works out, never given on the command line.
