@@ -278,7 +278,7 @@ def measure(method: str, seed: int, path: Path, bar: float, budget_s: float, tar
         model_epochs=sum(len(t.history) for t in experiment.trials),
         pack_sizes=[size for _, size in trials],
         sampled=sampled(path, started),
-        engine_s=sum(float(t.history["epoch_time_s"].sum()) for t in experiment.trials),
+        engine_s=sum(float(t.history["epoch_time_s"].sum()) for t in experiment.trials if len(t.history)),
     )
 
 
